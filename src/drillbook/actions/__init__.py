@@ -1,0 +1,1 @@
+"""One module per command's behaviour; the CLI only parses, calls, prints and exits."""

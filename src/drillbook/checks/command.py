@@ -1,0 +1,35 @@
+"""``command``: a program of the team's own, run in the restore root; exit 0 passes."""
+
+from __future__ import annotations
+
+from drillbook.checks.base import CheckContext, default_name, register
+from drillbook.durations import format_duration
+from drillbook.process import tail
+from drillbook.record import FAILED, PASSED, CheckResult
+from drillbook.spec.models import CommandCheck
+
+
+@register("command")
+def check_command(spec: CommandCheck, ctx: CheckContext) -> CheckResult:
+    name = default_name(spec)
+    env = {**ctx.env, **spec.env, "DRILLBOOK_RESTORE_ROOT": str(ctx.restore_root)}
+    try:
+        done = ctx.launcher.run(list(spec.run), cwd=ctx.restore_root, env=env, timeout=float(spec.timeout))
+    except FileNotFoundError:
+        return CheckResult("command", name, FAILED, f"{spec.run[0]}: program not found")
+    output = _scrub("\n".join(filter(None, [done.stdout, done.stderr])), ctx.secrets)
+    data = {"argv": list(spec.run), "exit_code": done.returncode, "output_tail": tail(output, 15)}
+    if done.timed_out:
+        detail = f"timed out after {format_duration(float(spec.timeout))}; process group killed"
+        return CheckResult("command", name, FAILED, detail, data=data)
+    if done.returncode != 0:
+        last = data["output_tail"][-1] if data["output_tail"] else "no output"
+        return CheckResult("command", name, FAILED, f"exit {done.returncode}: {last}", data=data)
+    return CheckResult("command", name, PASSED, "exit 0", data=data)
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text

@@ -1,0 +1,148 @@
+"""The command-line surface only: parse, call the library, print, exit with the right code.
+
+Exit codes: 0 passed, 1 a drill failed, 2 bad input, 3 drillbook could not run.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from drillbook import __version__
+from drillbook.actions import drills as drill_actions
+from drillbook.durations import format_duration
+from drillbook.engine import Interrupted, run_drill
+from drillbook.errors import BadInput, DrillbookError
+from drillbook.progress import Progress
+from drillbook.runstore import load_runs
+from drillbook.settings import Settings
+
+EXIT_PASSED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANNOT_RUN = 0, 1, 2, 3
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def fail(exc: DrillbookError) -> NoReturn:
+    if isinstance(exc, BadInput) and exc.problems:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+        err.print(f"{len(exc.problems)} problem(s); nothing was run.", markup=False)
+    else:
+        err.print(f"drillbook: {exc}", markup=False)
+    sys.exit(exc.exit_code)
+
+
+class DrillbookGroup(click.Group):
+    """Maps library errors to exit codes in one place; usage errors exit 2 (click's default)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DrillbookError as exc:
+            fail(exc)
+
+
+@click.group(cls=DrillbookGroup)
+@click.version_option(__version__, prog_name="drillbook")
+@click.option("--drills", type=click.Path(path_type=Path), help="Drills folder [DRILLBOOK_DRILLS, ./drills].")
+@click.option("--reports", type=click.Path(path_type=Path), help="Reports folder [DRILLBOOK_REPORTS, ./reports].")
+@click.option("--sandbox-root", type=click.Path(path_type=Path), help="Where sandboxes are made [DRILLBOOK_SANDBOX_ROOT].")
+@click.option("--state", type=click.Path(path_type=Path), help="State folder [DRILLBOOK_STATE].")
+@click.option("--runbooks", type=click.Path(path_type=Path), help="Runbooks folder [DRILLBOOK_RUNBOOKS, ./runbooks].")
+@click.option("-v", "--verbose", is_flag=True, help="Log restic commands (secrets masked).")
+@click.pass_context
+def cli(ctx: click.Context, drills: Path | None, reports: Path | None, sandbox_root: Path | None,
+        state: Path | None, runbooks: Path | None, verbose: bool) -> None:
+    """drillbook: prove that backups can be recovered, on a schedule and on demand."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    ctx.obj = Settings.from_env(drills_dir=drills, reports_dir=reports, sandbox_root=sandbox_root,
+                                state_dir=state, runbooks_dir=runbooks)
+
+
+@cli.command()
+@click.argument("names", nargs=-1)
+@click.pass_obj
+def validate(settings: Settings, names: tuple[str, ...]) -> None:
+    """Check drill files (all, or NAMES); report every problem of every file at once."""
+    loaded = drill_actions.load_checked(settings, list(names))
+    count = len(names) if names else len(loaded.drills)
+    out.print(f"{count} drill(s) valid in {settings.drills_dir}", markup=False)
+
+
+@cli.command("list")
+@click.pass_obj
+def list_drills(settings: Settings) -> None:
+    """List declared drills with their objectives and last run."""
+    loaded = drill_actions.load_checked(settings)
+    last = {}
+    for run in load_runs(settings.reports_dir):
+        if run.get("kind", "drill") == "drill":
+            last.setdefault(run.get("drill"), run)
+    table = Table(show_lines=False)
+    for column in ("drill", "schedule", "RTO", "RPO", "checks", "repository", "last run"):
+        table.add_column(column)
+    for name, drill in sorted(loaded.drills.items()):
+        run = last.get(name)
+        last_text = f"{run['status']} {run.get('started_at', '')[:16]}" if run else "never"
+        table.add_row(name, drill.schedule or "on demand", drill.objectives.rto.text,
+                      drill.objectives.rpo.text, str(len(drill.verify)),
+                      drill.source.repository, last_text)
+    out.print(table)
+
+
+@cli.command()
+@click.argument("names", nargs=-1, required=True)
+@click.option("--keep-sandbox", is_flag=True, help="Keep the restored sandbox for debugging.")
+@click.option("--plain", is_flag=True, help="Plain progress lines even on a terminal.")
+@click.option("--trigger", default="manual", hidden=True)
+@click.pass_obj
+def run(settings: Settings, names: tuple[str, ...], keep_sandbox: bool, plain: bool, trigger: str) -> None:
+    """Run drills NAMES now; exit 0 only when every one passed."""
+    loaded = drill_actions.load_checked(settings, list(names))
+    drill_actions.ensure_can_run(settings)
+    settings.keep_sandbox = keep_sandbox
+    settings.trigger = trigger
+    progress = Progress(force_plain=plain)
+    statuses = []
+    with _signals_raise_interrupted():
+        for drill in drill_actions.select(loaded, list(names)):
+            outcome = run_drill(drill, settings, progress, drill_actions.drill_file(loaded, drill.name))
+            statuses.append(outcome.record["status"])
+            out.print(f"{drill.name}: {outcome.record['status']} "
+                      f"(RTO {format_duration(outcome.record['objectives']['rto']['measured_seconds'])}) "
+                      f"report: {outcome.run_dir / 'report.html'}", markup=False)
+            if outcome.record["status"] == "aborted":
+                break
+    out.print(f"index: {settings.reports_dir / 'index.html'}", markup=False)
+    sys.exit(EXIT_PASSED if statuses and all(s == "passed" for s in statuses) else EXIT_FAILED)
+
+
+class _signals_raise_interrupted:
+    """SIGTERM (and SIGHUP) become an exception so the engine tears down and records aborted."""
+
+    def __enter__(self) -> None:
+        def handler(signum: int, _frame: Any) -> None:
+            raise Interrupted(signal.Signals(signum).name)
+
+        self.saved = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, previous in self.saved.items():
+            signal.signal(sig, previous)
+
+
+def main() -> None:
+    cli(prog_name="drillbook")
+
+
+if __name__ == "__main__":
+    main()

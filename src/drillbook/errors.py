@@ -1,0 +1,46 @@
+"""Errors that cross module boundaries, each mapped to one exit code by the CLI.
+
+Exit codes (DESIGN.md): 0 passed, 1 drill failed, 2 bad input, 3 drillbook could not run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    """One problem in one spec file, located so a person can jump to it."""
+
+    file: Path
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else f"{self.file}"
+        field = f" {self.field}:" if self.field else ""
+        return f"{where}:{field} {self.message}"
+
+
+class DrillbookError(Exception):
+    """Base class; ``exit_code`` tells the CLI how to end."""
+
+    exit_code = 3
+
+
+class BadInput(DrillbookError):
+    """Spec errors, unknown names, bad arguments: nothing was run, no record written."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, problems: list[SpecProblem] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class CannotRun(DrillbookError):
+    """drillbook itself cannot work here (restic missing, reports not writable)."""
+
+    exit_code = 3

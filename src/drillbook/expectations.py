@@ -1,0 +1,62 @@
+"""Expectations on query results: ``= N``, ``!= N``, ``>= N``, ``> N``, ``<= N``, ``< N`` or text."""
+
+from __future__ import annotations
+
+import operator
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_OPS = {
+    "=": operator.eq,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+}
+_COMPARISON = re.compile(r"^\s*(==|!=|>=|<=|=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+@dataclass(frozen=True)
+class Expectation:
+    text: str
+    op: str | None
+    number: float | None
+
+    def check(self, value: Any) -> bool:
+        if self.op is None:
+            return _as_text(value) == self.text
+        number = _as_number(value)
+        return number is not None and _OPS[self.op](number, self.number)
+
+
+def parse_expectation(text: str) -> Expectation:
+    match = _COMPARISON.match(text)
+    if match:
+        return Expectation(text, match.group(1), float(match.group(2)))
+    return Expectation(text, None, None)
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def show_value(value: Any) -> str:
+    return _as_text(value)

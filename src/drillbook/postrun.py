@@ -1,0 +1,36 @@
+"""What happens after a run's outcome is known, in a fixed order.
+
+1. ``write_outputs``: run.json (atomically), then the reports rendered from it.
+2. ``after_outputs``: work that needs the written files (index page, WORM upload, ledger).
+Each later step is independent of the drill's status: a report or upload problem is logged and
+recorded, it never turns a failed drill into a pass or a pass into a failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from drillbook.record import RunRecord
+from drillbook.report import render
+from drillbook.runstore import RUN_FILE, write_json_atomic, write_text_atomic
+from drillbook.settings import Settings
+
+log = logging.getLogger("drillbook.postrun")
+
+
+def write_outputs(record: RunRecord, run_dir: Path, drill: Any, settings: Settings) -> None:
+    data = record.to_dict()
+    write_json_atomic(run_dir / RUN_FILE, data)
+    if data["status"] == "running":
+        return
+    write_text_atomic(run_dir / "report.html", render.run_html(data))
+    write_text_atomic(run_dir / "report.md", render.run_markdown(data))
+
+
+def after_outputs(record: RunRecord, run_dir: Path, drill: Any, settings: Settings) -> None:
+    try:
+        render.write_index(settings.reports_dir)
+    except Exception as exc:  # the index is a convenience; the run's own files are the evidence
+        log.warning("could not refresh reports/index.html: %s", exc)

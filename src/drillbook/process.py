@@ -1,0 +1,70 @@
+"""Child processes with a timeout that kills the whole process group, never a shell."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Completed:
+    argv: list[str]
+    returncode: int | None
+    stdout: str
+    stderr: str
+    duration_seconds: float
+    timed_out: bool = False
+
+
+def run_bounded(
+    argv: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float,
+    stdin_data: str | None = None,
+) -> Completed:
+    """Run ``argv`` in its own session; on timeout kill the group so grandchildren die too."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=dict(env) if env is not None else None,
+        stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(stdin_data, timeout=timeout)
+        return Completed(list(argv), proc.returncode, out, err, time.monotonic() - started)
+    except subprocess.TimeoutExpired:
+        kill_group(proc.pid)
+        out, err = proc.communicate()
+        return Completed(list(argv), None, out, err, time.monotonic() - started, timed_out=True)
+    except BaseException:
+        kill_group(proc.pid)
+        proc.wait()
+        raise
+    finally:
+        kill_group(proc.pid, sig=signal.SIGKILL, quiet=True)
+
+
+def kill_group(pgid: int, sig: int = signal.SIGKILL, quiet: bool = False) -> None:
+    """Signal every process of group ``pgid``; a group that is already gone is fine."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        if not quiet:
+            pass
+
+
+def tail(text: str, lines: int = 20) -> list[str]:
+    return [line for line in text.strip().splitlines()[-lines:]]

@@ -1,0 +1,72 @@
+"""Render run records into HTML (Jinja2, autoescaped), Markdown and the reports index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from drillbook.durations import format_duration
+from drillbook.report.timeline import timeline_svg
+from drillbook.runstore import load_runs, write_text_atomic
+
+
+def _env() -> Environment:
+    env = Environment(
+        loader=PackageLoader("drillbook.report", "templates"),
+        autoescape=select_autoescape(["html", "j2"], default_for_string=True, default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["dur"] = format_duration
+    env.filters["bytes"] = format_bytes
+    env.filters["short_time"] = short_time
+    return env
+
+
+
+def run_html(run: dict[str, Any]) -> str:
+    return ENV.get_template("run.html.j2").render(run=run, timeline=timeline_svg(run))
+
+
+def run_markdown(run: dict[str, Any]) -> str:
+    md = Environment(loader=ENV.loader, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+    md.filters.update(ENV.filters)
+    md.filters["cell"] = lambda v: str(v if v is not None else "-").replace("|", "\\|").replace("\n", " ")
+    return md.get_template("run.md.j2").render(run=run)
+
+
+def write_index(reports: Path) -> Path:
+    runs = load_runs(reports)
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for run in runs:
+        kind = run.get("kind", "drill")
+        name = run.get("drill") or run.get("runbook") or "?"
+        run["_href"] = str(Path(run["_dir"]).relative_to(reports) / "report.html")
+        groups.setdefault((kind, name), []).append(run)
+    items = sorted(groups.items(), key=lambda kv: (kv[0][0] != "drill", kv[0][1]))
+    html = ENV.get_template("index.html.j2").render(groups=items, total=len(runs))
+    path = reports / "index.html"
+    write_text_atomic(path, html)
+    return path
+
+
+def format_bytes(value: Any) -> str:
+    if value is None:
+        return "-"
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"
+
+
+def short_time(value: str | None) -> str:
+    if not value:
+        return "-"
+    return value.replace("T", " ").split(".")[0].replace("Z", "") + " UTC"
+
+
+ENV = _env()
