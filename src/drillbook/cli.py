@@ -140,6 +140,9 @@ class _signals_raise_interrupted:
             signal.signal(sig, previous)
 
 
+# -- commands of other modules are registered below (one add_command line each) --
+
+
 def main() -> None:
     cli(prog_name="drillbook")
 

@@ -179,7 +179,7 @@ class DrillRun:
         env, preflight = _backend_environment(self.drill.source.repository)
         self.secrets += [v for k, v in env.items() if "SECRET" in k or "TOKEN" in k]
         self.restic = Restic(
-            self.drill.source.repository, password, env=env,
+            resolve_repository(self.drill.source.repository, base), password, env=env,
             cache_dir=_cache_dir(self.settings, self.drill), timeout=self.settings.restic_timeout,
         )
         try:
@@ -317,6 +317,7 @@ class DrillRun:
             self.record.status = FAILED if self.failure or self._objective_missed() else PASSED
             self.record.reason = self._reason()
         self.record.finished_at = iso(utc_now())
+        postrun.before_outputs(self.record, self.drill, self.settings)
         started_at, started = iso(utc_now()) or "", time.monotonic()
         postrun.write_outputs(self.record, self.dir, self.drill, self.settings)
         self._append_phase("report", PASSED, started_at, started, "run.json, report.html, report.md")
@@ -351,6 +352,16 @@ class DrillRun:
         return "; ".join(reasons) or None
 
 
+REMOTE_PREFIXES = ("s3:", "sftp:", "rest:", "b2:", "azure:", "gs:", "rclone:", "swift:", "local:")
+
+
+def resolve_repository(repository: str, base: Path) -> str:
+    """A relative local path is relative to the drill's file, like every path in a drill."""
+    if repository.startswith(REMOTE_PREFIXES) or Path(repository).is_absolute():
+        return repository
+    return str((base / repository).resolve())
+
+
 def _display_repository(repository: str) -> str:
     """Repository strings may embed credentials (rest:https://user:pass@host/): hide them."""
     import re
@@ -360,7 +371,7 @@ def _display_repository(repository: str) -> str:
 
 def _cache_dir(settings: Settings, drill: Drill) -> Path | None:
     """Local repositories need no cache; remote ones get one under drillbook's state."""
-    if "://" in drill.source.repository or drill.source.repository.startswith(("s3:", "sftp:", "rest:", "b2:", "azure:", "gs:", "rclone:", "swift:")):
+    if drill.source.repository.startswith(REMOTE_PREFIXES[:-1]):
         return settings.state_dir / "cache"
     return None
 

@@ -1,7 +1,9 @@
 """What happens after a run's outcome is known, in a fixed order.
 
+0. ``before_outputs``: notifications, whose results go into the record itself.
 1. ``write_outputs``: run.json (atomically), then the reports rendered from it.
-2. ``after_outputs``: work that needs the written files (index page, WORM upload, ledger).
+2. ``after_outputs``: work that needs the written files (index page, WORM upload), then
+   ``seal_run`` (the evidence ledger), shared by drill runs, runbook runs and cleanup.
 Each later step is independent of the drill's status: a report or upload problem is logged and
 recorded, it never turns a failed drill into a pass or a pass into a failure.
 """
@@ -20,6 +22,10 @@ from drillbook.settings import Settings
 log = logging.getLogger("drillbook.postrun")
 
 
+def before_outputs(record: RunRecord, drill: Any, settings: Settings) -> None:
+    """Hook for work whose result belongs in run.json (notifications)."""
+
+
 def write_outputs(record: RunRecord, run_dir: Path, drill: Any, settings: Settings) -> None:
     data = record.to_dict()
     write_json_atomic(run_dir / RUN_FILE, data)
@@ -34,3 +40,8 @@ def after_outputs(record: RunRecord, run_dir: Path, drill: Any, settings: Settin
         render.write_index(settings.reports_dir)
     except Exception as exc:  # the index is a convenience; the run's own files are the evidence
         log.warning("could not refresh reports/index.html: %s", exc)
+    seal_run(run_dir, settings)
+
+
+def seal_run(run_dir: Path, settings: Settings) -> None:
+    """Append the finished run's folder to the evidence ledger (drills, runbooks, cleanup)."""

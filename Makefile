@@ -1,0 +1,49 @@
+# drillbook: `make demo` runs the demo, `make test` runs the tests. Both set up a fresh Debian
+# machine first (as root): system packages through apt, then a virtualenv with the package.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := restic bubblewrap postgresql-15 chromium iproute2 util-linux procps
+SYSTEM_STAMP := $(VENV)/.system-ok
+VENV_STAMP := $(VENV)/.venv-ok
+
+.PHONY: setup system venv demo test test-unit bench clean
+
+setup: system venv
+
+system: $(SYSTEM_STAMP)
+$(SYSTEM_STAMP):
+	@missing=""; \
+	command -v restic >/dev/null || missing="$$missing restic"; \
+	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	test -x /usr/lib/postgresql/15/bin/postgres || missing="$$missing postgresql-15"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v ip >/dev/null || missing="$$missing iproute2"; \
+	command -v pkill >/dev/null || missing="$$missing procps"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+venv: $(VENV_STAMP)
+$(VENV_STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+	@$(PY) -m pip install -q -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+	@$(PY) -c "import drillbook, moto, pytest" && touch $@
+
+demo: setup
+	$(PY) -m drillbook.demo
+
+test: setup
+	$(PY) -m pytest -q -ra
+
+test-unit: setup
+	$(PY) -m pytest -q tests/unit
+
+bench: setup
+	$(PY) bench/restore_overhead.py
+
+clean:
+	rm -rf demo reports/*/ reports/index.html .pytest_cache

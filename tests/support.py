@@ -1,0 +1,137 @@
+"""Helpers shared by tests: real restic repositories, drill files, the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from drillbook.restic import Restic
+
+PASSWORD = "correct horse battery staple"
+PASSWORD_ENV = "TEST_RESTIC_PASSWORD"
+
+
+def make_sample_tree(root: Path, files: int = 20, rows: int = 1500) -> Path:
+    """A clinic's documents and an appointments database: what the drills verify."""
+    docs = root / "srv" / "clinic" / "docs"
+    docs.mkdir(parents=True, exist_ok=True)
+    for i in range(files):
+        (docs / f"letter-{i:04d}.txt").write_text(f"Patient letter {i}\n" * (i + 1))
+    db_dir = root / "srv" / "clinic" / "db"
+    db_dir.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(db_dir / "appointments.sqlite")
+    conn.execute("create table if not exists appointments (id integer primary key, patient text, at text)")
+    conn.executemany("insert into appointments (patient, at) values (?, ?)",
+                     [(f"patient-{i}", f"2026-11-{1 + i % 28:02d}") for i in range(rows)])
+    conn.commit()
+    conn.close()
+    return root / "srv" / "clinic"
+
+
+@dataclass
+class Repo:
+    path: Path
+    password: str
+    data_root: Path
+
+    def restic(self) -> Restic:
+        return Restic(str(self.path), self.password, read_only=False)
+
+    def backup(self, host: str = "clinic-1", tags: tuple[str, ...] = ("nightly",),
+               time_override: str | None = None) -> str:
+        r = self.restic()
+        r.backup(["srv"], host=host, tags=list(tags), cwd=self.data_root, time_override=time_override)
+        return max(r.snapshots(), key=lambda s: s.time).id
+
+
+def make_repo(tmp: Path, files: int = 20, rows: int = 1500) -> Repo:
+    data_root = tmp / "source"
+    make_sample_tree(data_root, files=files, rows=rows)
+    repo = Repo(tmp / "repo", PASSWORD, data_root)
+    repo.restic().init()
+    return repo
+
+
+def write_drill(folder: Path, name: str, repo: Path | str, *, body: str = "", rto: str = "10m",
+                rpo: str = "1d", snapshot: str = "{host: clinic-1, tags: [nightly]}") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    text = textwrap.dedent(f"""\
+        description: Clinic documents and appointments
+        owner: clinic-oncall@example.org
+        objectives: {{rto: {rto}, rpo: {rpo}}}
+        source:
+          repository: {repo}
+          password: {{env: {PASSWORD_ENV}}}
+          snapshot: {snapshot}
+        """) + textwrap.dedent(body)
+    path = folder / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
+STANDARD_CHECKS = """\
+verify:
+  - type: files
+    path: srv/clinic/docs
+    min_count: 10
+    required: [letter-0001.txt]
+  - type: sqlite
+    path: srv/clinic/db/appointments.sqlite
+    queries:
+      - {sql: "select count(*) from appointments", expect: ">= 1000"}
+"""
+
+
+@dataclass
+class Workspace:
+    root: Path
+
+    @property
+    def drills(self) -> Path:
+        return self.root / "drills"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def sandboxes(self) -> Path:
+        return self.root / "sandboxes"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DRILLBOOK_", "RESTIC_"))}
+        env.update({
+            "DRILLBOOK_DRILLS": str(self.drills),
+            "DRILLBOOK_REPORTS": str(self.reports),
+            "DRILLBOOK_SANDBOX_ROOT": str(self.sandboxes),
+            "DRILLBOOK_STATE": str(self.state),
+            "DRILLBOOK_RUNBOOKS": str(self.root / "runbooks"),
+            PASSWORD_ENV: PASSWORD,
+        })
+        env.update(extra)
+        return env
+
+    def cli(self, *args: str, timeout: float = 300, input: str | None = None,
+            **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "drillbook", *args], cwd=self.root,
+                              env=self.env(**env), capture_output=True, text=True,
+                              timeout=timeout, input=input)
+
+    def runs(self, drill: str) -> list[dict[str, Any]]:
+        return [json.loads(p.read_text()) for p in sorted((self.reports / drill).glob("*/run.json"))]
+
+    def last_run(self, drill: str) -> dict[str, Any]:
+        runs = self.runs(drill)
+        assert runs, f"no run recorded for {drill}"
+        return runs[-1]
