@@ -43,6 +43,9 @@ def explain_no_match(snapshots: list[Snapshot], selector: SnapshotSelector) -> s
         f"the repository has {len(snapshots)} snapshot(s); hosts: {', '.join(hosts) or '-'}; "
         f"tags: {', '.join(tags) or '-'}"
     )
+    if selector.path:
+        paths = sorted({p for s in snapshots for p in s.paths})
+        seen += f"; paths: {', '.join(paths[:5])}"
     return f"no snapshot matches {selector.describe()} ({seen})"
 
 
