@@ -292,6 +292,33 @@ class Drill(Strict):
     notify: list[NotifyTarget] = Field(default_factory=list)
     evidence: EvidenceTarget | None = None
 
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_parses(cls, value: str | None) -> str | None:
+        from drillbook.schedules import parse_schedule  # ScheduleError is a ValueError
+
+        if value is not None:
+            parse_schedule(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_known(cls, value: str) -> str:
+        from drillbook.schedules import check_timezone
+
+        check_timezone(value)
+        return value
+
+    @field_validator("jitter")
+    @classmethod
+    def _jitter_fits(cls, value: Duration | None, info: Any) -> Duration | None:
+        from drillbook.schedules import check_jitter
+
+        schedule = info.data.get("schedule")
+        if value is not None and schedule:
+            check_jitter(schedule, float(value))
+        return value
+
 
 class ProjectConfig(Strict):
     """``drillbook.yaml`` beside the drills: defaults shared by every drill."""
