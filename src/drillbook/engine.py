@@ -153,8 +153,8 @@ class DrillRun:
             status = FAILED
             self.failure = f"{name} failed unexpectedly: {type(exc).__name__}: {exc}"
             detail.append(self.failure)
-        if detail and detail[0] == "__skipped__":
-            status, detail = SKIPPED, detail[1:]
+        if detail and detail[0].startswith("__skipped__"):
+            status, detail = SKIPPED, [detail[0].removeprefix("__skipped__").strip(), *detail[1:]]
         self._append_phase(name, status, started_at, started, " ".join(d for d in detail if d))
 
     def _append_phase(self, name: str, status: str, started_at: str, started: float, detail: str) -> None:
@@ -220,7 +220,7 @@ class DrillRun:
                 "status": "not_audited",
                 "detail": "the drill declares no immutability: the backup's Object Lock was not checked",
             }
-            return "__skipped__"
+            return "__skipped__ not declared: Object Lock not audited"
         from drillbook import aws
 
         result = aws.audit_repository(self.drill.source.repository, wanted)
@@ -276,7 +276,8 @@ class DrillRun:
         if failed:
             names = ", ".join(f"{c.name} ({c.detail})" for c in failed[:3])
             raise PhaseFailure(f"{len(failed)} of {len(self.record.checks)} checks failed: {names}")
-        return f"{len(self.record.checks)} checks passed"
+        count = len(self.record.checks)
+        return f"{count} check{'s' if count != 1 else ''} passed" if count else "no checks declared"
 
     # -- ending ---------------------------------------------------------------------
     def _save(self) -> None:

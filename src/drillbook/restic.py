@@ -110,7 +110,11 @@ def classify(stderr: str, returncode: int | None) -> tuple[str, str]:
 
 
 def find_restic() -> str | None:
-    return os.environ.get("DRILLBOOK_RESTIC") or shutil.which("restic")
+    """``DRILLBOOK_RESTIC`` may point at a specific binary (tests wrap restic to log its argv)."""
+    chosen = os.environ.get("DRILLBOOK_RESTIC")
+    if chosen:
+        return chosen if os.access(chosen, os.X_OK) else None
+    return shutil.which("restic")
 
 
 def parse_time(text: str) -> datetime:

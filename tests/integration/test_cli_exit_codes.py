@@ -1,0 +1,48 @@
+"""Exit codes: 2 for bad input (nothing run, no record), 3 when drillbook cannot run."""
+
+from tests.support import STANDARD_CHECKS, write_drill
+
+
+def test_unknown_drill_is_bad_input_and_writes_nothing(workspace, repo):
+    write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
+    result = workspace.cli("run", "clinc")
+    assert result.returncode == 2
+    assert 'no drill named "clinc"' in result.stderr and "clinic" in result.stderr
+    assert list(workspace.reports.iterdir()) == []
+
+
+def test_spec_errors_of_all_files_at_once(workspace, repo):
+    write_drill(workspace.drills, "one", repo.path, rto="ten minutes")
+    write_drill(workspace.drills, "two", repo.path, body="verify:\n  - type: nope\n")
+    result = workspace.cli("validate")
+    assert result.returncode == 2
+    assert f'{workspace.drills / "one.yaml"}:3: objectives.rto: "ten minutes" is not a duration' in result.stderr
+    assert f'{workspace.drills / "two.yaml"}:9: verify[0]: unknown check type "nope"' in result.stderr
+    assert workspace.cli("run", "one").returncode == 2
+    assert list(workspace.reports.iterdir()) == []
+
+
+def test_validate_ok(workspace, repo):
+    write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
+    result = workspace.cli("validate")
+    assert result.returncode == 0 and "1 drill(s) valid" in result.stdout
+
+
+def test_restic_missing_is_exit_3(workspace, repo, tmp_path):
+    write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
+    result = workspace.cli("run", "clinic", DRILLBOOK_RESTIC=str(tmp_path / "no-restic"))
+    assert result.returncode == 3 and "restic is not installed" in result.stderr
+
+
+def test_reports_not_writable_is_exit_3(workspace, repo, tmp_path):
+    write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = workspace.cli("run", "clinic", DRILLBOOK_REPORTS=str(blocker / "reports"))
+    assert result.returncode == 3 and "not writable" in result.stderr
+
+
+def test_list_shows_objectives(workspace, repo):
+    write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
+    result = workspace.cli("list")
+    assert result.returncode == 0 and "clinic" in result.stdout and "10m" in result.stdout

@@ -1,0 +1,194 @@
+"""Every fault a real repository can throw at a drill gives a failed drill with a human reason."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.support import PASSWORD, STANDARD_CHECKS, write_drill
+
+
+def all_output_text(workspace, result) -> str:
+    texts = [result.stdout, result.stderr]
+    for path in workspace.reports.rglob("*"):
+        if path.is_file():
+            texts.append(path.read_text(errors="replace"))
+    return "\n".join(texts)
+
+
+def test_passing_drill_measures_objectives_and_keeps_no_secret(workspace, repo):
+    write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
+    result = workspace.cli("run", "clinic")
+    assert result.returncode == 0, result.stderr
+    run = workspace.last_run("clinic")
+    assert run["status"] == "passed" and run["reason"] is None
+    rto, rpo = run["objectives"]["rto"], run["objectives"]["rpo"]
+    assert rto["target_seconds"] == 600 and 0 < rto["measured_seconds"] < 600 and rto["met"]
+    assert rpo["met"] and rpo["measured_seconds"] >= 0
+    names = [p["name"] for p in run["phases"]]
+    for phase in ("locate snapshot", "restore", "verify content", "checks", "report"):
+        assert phase in names
+    assert {c["type"]: c["status"] for c in run["checks"]} == {"files": "passed", "sqlite": "passed"}
+    content = run["content"]
+    assert content["files_expected"] == content["files_verified"] == 21
+    assert content["bytes_verified"] == content["bytes_expected"] > 0
+    assert run["versions"]["restic"].startswith("0.")
+    assert run["snapshot"]["host"] == "clinic-1"
+    assert PASSWORD not in all_output_text(workspace, result)
+    assert (workspace.reports / "index.html").read_text().count("clinic") >= 1
+
+
+def test_wrong_password_says_so_without_leaking_it(workspace, repo):
+    write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
+    result = workspace.cli("run", "clinic", TEST_RESTIC_PASSWORD="not-the-password-xyz")
+    assert result.returncode == 1
+    run = workspace.last_run("clinic")
+    assert run["status"] == "failed"
+    assert "wrong repository password" in run["reason"]
+    assert "not-the-password-xyz" not in all_output_text(workspace, result)
+    assert run["restic_stderr_tail"], "restic's last words are kept for the on-call engineer"
+
+
+def test_missing_repository(workspace, tmp_path):
+    write_drill(workspace.drills, "clinic", tmp_path / "no-such-repo", body=STANDARD_CHECKS)
+    assert workspace.cli("run", "clinic").returncode == 1
+    assert "repository not found" in workspace.last_run("clinic")["reason"]
+
+
+def test_no_matching_snapshot_names_the_selector(workspace, repo):
+    write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS,
+                snapshot="{host: clinic-1, tags: [nightly, monthly]}")
+    assert workspace.cli("run", "clinic").returncode == 1
+    reason = workspace.last_run("clinic")["reason"]
+    assert "no snapshot matches host=clinic-1 tags=nightly,monthly" in reason
+
+
+def test_newest_matching_snapshot_not_newest_overall(workspace, repo):
+    older = repo.backup(host="clinic-1", tags=("nightly",))
+    repo.backup(host="clinic-2", tags=("nightly",))
+    write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
+    assert workspace.cli("run", "clinic").returncode == 0
+    assert workspace.last_run("clinic")["snapshot"]["id"] == older
+
+
+def _largest_pack(repo_path: Path) -> Path:
+    packs = [p for p in (repo_path / "data").rglob("*") if p.is_file()]
+    return max(packs, key=lambda p: p.stat().st_size)
+
+
+def test_corrupted_pack_fails_the_drill(workspace, repo):
+    pack = _largest_pack(repo.path)
+    pack.chmod(0o644)
+    data = bytearray(pack.read_bytes())
+    data[len(data) // 3] ^= 0xFF
+    pack.write_bytes(bytes(data))
+    write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
+    assert workspace.cli("run", "clinic").returncode == 1
+    run = workspace.last_run("clinic")
+    assert run["status"] == "failed"
+    assert "corrupt" in run["reason"]
+
+
+def test_missing_pack_fails_the_drill(workspace, repo):
+    _largest_pack(repo.path).unlink()
+    write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
+    assert workspace.cli("run", "clinic").returncode == 1
+    run = workspace.last_run("clinic")
+    assert run["status"] == "failed" and run["reason"]
+
+
+def test_failing_check_fails_with_expected_and_actual(workspace, repo):
+    body = STANDARD_CHECKS.replace('expect: ">= 1000"', 'expect: "= 5"')
+    write_drill(workspace.drills, "clinic", repo.path, body=body)
+    assert workspace.cli("run", "clinic").returncode == 1
+    run = workspace.last_run("clinic")
+    assert "expected = 5, got 1500" in run["reason"]
+    assert [c["status"] for c in run["checks"]] == ["passed", "failed"]
+
+
+def test_hung_command_is_killed_with_its_group(workspace, repo):
+    body = """\
+    verify:
+      - type: command
+        run: [sh, -c, "sleep 61.25 & sleep 61.5"]
+        timeout: 2s
+    """
+    write_drill(workspace.drills, "clinic", repo.path, body=body)
+    started = time.monotonic()
+    assert workspace.cli("run", "clinic").returncode == 1
+    assert time.monotonic() - started < 30
+    run = workspace.last_run("clinic")
+    assert "timed out after 2.0 s" in run["reason"]
+    assert subprocess.run(["pgrep", "-f", "sleep 61.[25]"], capture_output=True).returncode == 1
+
+
+def test_rto_missed_fails_naming_it(workspace, repo):
+    body = """\
+    verify:
+      - type: command
+        run: [sleep, "1.2"]
+    """
+    write_drill(workspace.drills, "clinic", repo.path, body=body, rto="1s")
+    assert workspace.cli("run", "clinic").returncode == 1
+    run = workspace.last_run("clinic")
+    assert run["reason"].startswith("RTO missed: measured") and "target 1s" in run["reason"]
+    assert run["objectives"]["rto"]["met"] is False
+
+
+def test_two_drills_at_once_do_not_interfere(workspace, repo):
+    write_drill(workspace.drills, "one", repo.path, body=STANDARD_CHECKS)
+    write_drill(workspace.drills, "two", repo.path, body=STANDARD_CHECKS)
+    procs = [subprocess.Popen([sys.executable, "-m", "drillbook", "run", name], cwd=workspace.root,
+                              env=workspace.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for name in ("one", "two")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    one, two = workspace.last_run("one"), workspace.last_run("two")
+    assert one["run_id"] != two["run_id"]
+    assert one["content"]["files_verified"] == two["content"]["files_verified"] == 21
+    assert list(workspace.sandboxes.iterdir()) == []
+
+
+def test_sigterm_tears_down_and_records_aborted(workspace, repo):
+    body = """\
+    verify:
+      - type: command
+        run: [sleep, "47.5"]
+    """
+    write_drill(workspace.drills, "clinic", repo.path, body=body)
+    proc = subprocess.Popen([sys.executable, "-m", "drillbook", "run", "clinic"], cwd=workspace.root,
+                            env=workspace.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while subprocess.run(["pgrep", "-f", "sleep 47.5"], capture_output=True).returncode != 0:
+        assert time.monotonic() < deadline and proc.poll() is None, "check never started"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 1
+    run = workspace.last_run("clinic")
+    assert run["status"] == "aborted" and "SIGTERM" in run["reason"]
+    assert list(workspace.sandboxes.iterdir()) == []
+    assert subprocess.run(["pgrep", "-f", "sleep 47.5"], capture_output=True).returncode == 1
+
+
+def test_keep_sandbox_keeps_the_restore(workspace, repo):
+    write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
+    assert workspace.cli("run", "clinic", "--keep-sandbox").returncode == 0
+    kept = list(workspace.sandboxes.iterdir())
+    assert len(kept) == 1 and (kept[0] / "restore" / "srv" / "clinic" / "db").is_dir()
+
+
+def test_drills_only_call_read_only_restic_commands(workspace, repo, tmp_path):
+    log = tmp_path / "restic-argv.log"
+    wrapper = tmp_path / "restic-wrapper"
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec restic "$@"\n')
+    wrapper.chmod(0o755)
+    write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
+    assert workspace.cli("run", "clinic", DRILLBOOK_RESTIC=str(wrapper)).returncode == 0
+    calls = [line.split() for line in log.read_text().splitlines()]
+    assert {c[0] for c in calls} <= {"snapshots", "ls", "restore", "check", "cat", "stats", "version"}
+    assert {"snapshots", "ls", "restore"} <= {c[0] for c in calls}
+    assert all("--no-lock" in c for c in calls if c[0] != "version")
+    assert all(PASSWORD not in " ".join(c) for c in calls)

@@ -1,0 +1,110 @@
+import textwrap
+from pathlib import Path
+
+from drillbook.spec import load_drill, load_drills
+
+GOOD = """\
+description: Patient portal documents
+owner: portal-oncall@example.org
+schedule: quarterly
+objectives: {rto: 15m, rpo: 26h}
+source:
+  repository: s3:https://s3.example.org/backups/portal
+  password: {env: PORTAL_RESTIC_PASSWORD}
+  snapshot: {host: portal-1, tags: [nightly], path: /srv/portal}
+verify:
+  - type: files
+    path: srv/portal
+    min_count: 100
+    required: [db/portal.sqlite]
+  - type: sqlite
+    path: srv/portal/db/portal.sqlite
+    queries:
+      - {sql: "select count(*) from appointments", expect: ">= 1000"}
+  - type: command
+    run: [./check.sh, --fast]
+    timeout: 2m
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_design_example_loads_and_name_defaults_to_stem(tmp_path):
+    drill, problems = load_drill(write(tmp_path, "portal", GOOD))
+    assert problems == []
+    assert drill.name == "portal"
+    assert drill.objectives.rto == 900 and drill.objectives.rto.text == "15m"
+    assert [c.type for c in drill.verify] == ["files", "sqlite", "command"]
+    assert drill.verify[2].timeout == 120
+    assert drill.isolation.network == "none"
+
+
+def test_error_names_file_line_field_and_fix(tmp_path):
+    path = write(tmp_path, "portal", GOOD.replace("rto: 15m", "rto: ten minutes"))
+    _, problems = load_drill(path)
+    assert [str(p) for p in problems] == [
+        f'{path}:4: objectives.rto: "ten minutes" is not a duration (write 90s, 15m, 4h, 1d, 2w)'
+    ]
+
+
+def test_all_errors_of_a_file_at_once_with_their_lines(tmp_path):
+    text = GOOD.replace("min_count: 100", "min_count: lots").replace(
+        "  - type: command", "  - type: smoke\n  - type: command").replace("owner:", "ownr:")
+    _, problems = load_drill(write(tmp_path, "portal", text))
+    by_field = {p.field: p for p in problems}
+    assert by_field["ownr"].line == 2 and "unknown key" in by_field["ownr"].message
+    assert "owner" in by_field["ownr"].message  # lists the valid keys
+    assert by_field["verify[0].min_count"].line == 12
+    assert by_field["verify[2]"].line == 18
+    assert 'unknown check type "smoke"' in by_field["verify[2]"].message
+
+
+def test_missing_and_wrong_types(tmp_path):
+    text = """\
+    objectives: {rto: 15m}
+    source:
+      repository: 42
+      password: {env: A, file: b}
+    verify: nope
+    """
+    _, problems = load_drill(write(tmp_path, "x", text))
+    fields = {p.field: p.message for p in problems}
+    assert fields["objectives.rpo"] == "is required"
+    assert "exactly one of env, file" in fields["source.password"]
+    assert "verify" in fields and "source.repository" in fields
+
+
+def test_yaml_syntax_error_has_line(tmp_path):
+    path = write(tmp_path, "broken", "name: x\nobjectives: {rto: 15m\nsource: []\n")
+    _, problems = load_drill(path)
+    assert len(problems) == 1 and problems[0].line in (2, 3) and "YAML syntax" in problems[0].message
+
+
+def test_duplicate_keys_are_errors(tmp_path):
+    _, problems = load_drill(write(tmp_path, "dup", GOOD + "owner: someone-else\n"))
+    assert any("duplicate key" in p.message and p.field == "owner" for p in problems)
+
+
+def test_paths_may_not_escape_the_restore(tmp_path):
+    _, problems = load_drill(write(tmp_path, "p", GOOD.replace("path: srv/portal\n", "path: ../etc\n")))
+    assert any("may not contain" in p.message for p in problems)
+
+
+def test_folder_reports_every_file(tmp_path):
+    write(tmp_path, "good", GOOD)
+    write(tmp_path, "bad1", GOOD.replace("rpo: 26h", "rpo: soon"))
+    write(tmp_path, "bad2", "objectives: [\n")
+    loaded = load_drills(tmp_path)
+    assert set(loaded.drills) == {"good"}
+    assert {p.file.name for p in loaded.problems} == {"bad1.yaml", "bad2.yaml"}
+
+
+def test_snapshot_id_excludes_other_selectors(tmp_path):
+    text = GOOD.replace("snapshot: {host: portal-1, tags: [nightly], path: /srv/portal}",
+                        "snapshot: {id: abc123, host: portal-1}")
+    _, problems = load_drill(write(tmp_path, "p", text))
+    assert any("id selects one snapshot" in p.message for p in problems)
