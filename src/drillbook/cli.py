@@ -104,24 +104,32 @@ def list_drills(settings: Settings) -> None:
 @click.option("--keep-sandbox", is_flag=True, help="Keep the restored sandbox for debugging.")
 @click.option("--plain", is_flag=True, help="Plain progress lines even on a terminal.")
 @click.option("--trigger", default="manual", hidden=True)
+@click.option("--junit", "junit_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write one JUnit XML file for all drills of this invocation.")
 @click.pass_obj
-def run(settings: Settings, names: tuple[str, ...], keep_sandbox: bool, plain: bool, trigger: str) -> None:
+def run(settings: Settings, names: tuple[str, ...], keep_sandbox: bool, plain: bool, trigger: str,
+        junit_path: Path | None) -> None:
     """Run drills NAMES now; exit 0 only when every one passed."""
     loaded = drill_actions.load_checked(settings, list(names))
     drill_actions.ensure_can_run(settings)
     settings.keep_sandbox = keep_sandbox
     settings.trigger = trigger
     progress = Progress(force_plain=plain)
-    statuses = []
+    statuses, records = [], []
     with _signals_raise_interrupted():
         for drill in drill_actions.select(loaded, list(names)):
             outcome = run_drill(drill, settings, progress, drill_actions.drill_file(loaded, drill.name))
             statuses.append(outcome.record["status"])
+            records.append(outcome.record)
             out.print(f"{drill.name}: {outcome.record['status']} "
                       f"(RTO {format_duration(outcome.record['objectives']['rto']['measured_seconds'])}) "
                       f"report: {outcome.run_dir / 'report.html'}", markup=False)
+            out.print(evidence_cli.head_line(settings, outcome.record["run_id"]), markup=False)
             if outcome.record["status"] == "aborted":
                 break
+    if junit_path:
+        evidence_cli.write_junit(junit_path, records)
+        out.print(f"junit: {junit_path}", markup=False)
     out.print(f"index: {settings.reports_dir / 'index.html'}", markup=False)
     sys.exit(EXIT_PASSED if statuses and all(s == "passed" for s in statuses) else EXIT_FAILED)
 
@@ -141,6 +149,9 @@ class _signals_raise_interrupted:
 
 
 # -- commands of other modules are registered below (one add_command line each) --
+from drillbook.commands import evidence as evidence_cli  # noqa: E402
+cli.add_command(evidence_cli.evidence_group)
+cli.add_command(evidence_cli.report_cmd)
 
 
 def main() -> None:

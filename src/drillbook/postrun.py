@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.record import RunRecord
-from drillbook.report import render
+from drillbook.evidence import ledger
+from drillbook.report import junit, render
 from drillbook.runstore import RUN_FILE, write_json_atomic, write_text_atomic
 from drillbook.settings import Settings
 
@@ -33,6 +34,7 @@ def write_outputs(record: RunRecord, run_dir: Path, drill: Any, settings: Settin
         return
     write_text_atomic(run_dir / "report.html", render.run_html(data))
     write_text_atomic(run_dir / "report.md", render.run_markdown(data))
+    write_text_atomic(run_dir / "junit.xml", junit.run_xml(data))
 
 
 def after_outputs(record: RunRecord, run_dir: Path, drill: Any, settings: Settings) -> None:
@@ -43,5 +45,14 @@ def after_outputs(record: RunRecord, run_dir: Path, drill: Any, settings: Settin
     seal_run(run_dir, settings)
 
 
-def seal_run(run_dir: Path, settings: Settings) -> None:
-    """Append the finished run's folder to the evidence ledger (drills, runbooks, cleanup)."""
+def seal_run(run_dir: Path, settings: Settings) -> dict[str, Any] | None:
+    """Append the finished run's folder to the evidence ledger (drills, runbooks, cleanup).
+
+    A ledger problem never changes the run's status; the run stays visible as unrecorded
+    evidence to ``evidence verify`` until it is sealed.
+    """
+    try:
+        return ledger.seal(run_dir, settings)
+    except Exception as exc:
+        log.error("could not seal %s into the evidence ledger: %s", run_dir, exc)
+        return None

@@ -1,0 +1,247 @@
+"""The period compliance report: every declared drill and runbook, what ran, what it proved, the gaps.
+
+Built from the run records (the source of truth), the declared drills and runbooks, and the
+ledger's verification at rendering time; rendered to self-contained HTML, Markdown and JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from drillbook.evidence import controls, due, verify
+from drillbook.evidence.period import Period
+from drillbook.record import iso, parse_iso, utc_now
+from drillbook.runstore import load_runs, write_text_atomic
+from drillbook.settings import Settings
+from drillbook.spec.loader import load_drills
+
+FORMAT = "drillbook-compliance/1"
+UNAUDITED = {"not_audited", "skipped", None}
+
+
+# -- declared items ---------------------------------------------------------------------------
+def declared_drills(settings: Settings) -> list[dict[str, Any]]:
+    loaded = load_drills(settings.drills_dir) if settings.drills_dir.is_dir() else None
+    if loaded is None:
+        return []
+    return [{"kind": "drill", "name": name, "owner": d.owner, "description": d.description,
+             "schedule": d.schedule, "timezone": d.timezone,
+             "rto_target": d.objectives.rto.text, "rpo_target": d.objectives.rpo.text,
+             "declared_immutability": d.source.immutability is not None,
+             "declared_network": d.isolation.network}
+            for name, d in sorted(loaded.drills.items())]
+
+
+def declared_runbooks(settings: Settings) -> list[dict[str, Any]]:
+    """Runbooks parsed by drillbook.runbook when present; else every *.md title (a plain hook)."""
+    folder = settings.runbooks_dir
+    if not folder.is_dir():
+        return []
+    try:
+        from drillbook.runbook.parser import load_runbooks
+    except ImportError:
+        return [{"kind": "runbook", "name": p.stem, "description": _md_title(p), "owner": "",
+                 "schedule": None, "rto_target": None, "rpo_target": None}
+                for p in sorted(folder.glob("*.md")) if p.name.lower() != "readme.md"]
+    return [{"kind": "runbook", "name": name, "description": rb.title, "owner": rb.meta.owner,
+             "schedule": None, "rto_target": rb.rto.text if rb.rto else None, "rpo_target": None}
+            for name, rb in sorted(load_runbooks(folder).runbooks.items())]
+
+
+def _md_title(path: Path) -> str:
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return path.stem
+
+
+# -- runs -------------------------------------------------------------------------------------
+def runs_in(settings: Settings, period: Period) -> list[dict[str, Any]]:
+    """Finished runs that started in the period, oldest first, summarised for the report."""
+    chosen = []
+    for run in load_runs(settings.reports_dir):
+        if run.get("status") == "running" or not run.get("started_at"):
+            continue
+        try:
+            started = parse_iso(run["started_at"])
+        except ValueError:
+            continue
+        if period.contains(started):
+            chosen.append(_summary(run, settings.reports_dir))
+    return sorted(chosen, key=lambda r: r["started_at"])
+
+
+def _summary(run: dict[str, Any], reports: Path) -> dict[str, Any]:
+    objectives = run.get("objectives") or {}
+    folder = Path(run["_dir"])
+    return {
+        "kind": run.get("kind", "drill"),
+        "name": run.get("drill") or run.get("runbook") or "?",
+        "run_id": run.get("run_id"),
+        "status": run.get("status"),
+        "reason": run.get("reason"),
+        "started_at": run.get("started_at"),
+        "finished_at": run.get("finished_at"),
+        "trigger": run.get("trigger"),
+        "rto": objectives.get("rto") or None,
+        "rpo": objectives.get("rpo") or None,
+        "immutability": (run.get("immutability") or {}).get("status") if run.get("kind", "drill") == "drill" else None,
+        "network": (run.get("isolation") or {}).get("network"),
+        "content_status": (run.get("content") or {}).get("status"),
+        "href": (folder.relative_to(reports) / "report.html").as_posix() if folder.is_relative_to(reports) else None,
+    }
+
+
+# -- per item ---------------------------------------------------------------------------------
+def build_item(declared: dict[str, Any] | None, kind: str, name: str, runs: list[dict[str, Any]],
+               period: Period, now: datetime) -> dict[str, Any]:
+    decl = declared or {}
+    until = min(period.end, now)
+    due_count = due.due_count(decl.get("schedule"), period.start, until, decl.get("timezone", "UTC"))
+    item = {
+        "kind": kind, "name": name, "declared": declared is not None,
+        "description": decl.get("description") or "", "owner": decl.get("owner") or _latest(runs, "owner"),
+        "schedule": decl.get("schedule"), "due": due_count, "due_partial": until < period.end,
+        "runs_made": len(runs),
+        "passed": sum(r["status"] == "passed" for r in runs),
+        "failed": sum(r["status"] == "failed" for r in runs),
+        "aborted": sum(r["status"] == "aborted" for r in runs),
+        "rto": _objective(runs, "rto", decl.get("rto_target")),
+        "rpo": _objective(runs, "rpo", decl.get("rpo_target")),
+        "immutability": _immutability(runs, kind),
+        "networks": sorted({str(r["network"]) for r in runs if r.get("network")}),
+        "runs": runs,
+    }
+    item["attention"] = attention(item, decl)
+    return item
+
+
+def _latest(runs: list[dict[str, Any]], key: str) -> str:
+    return next((str(r[key]) for r in reversed(runs) if r.get(key)), "")
+
+
+def _objective(runs: list[dict[str, Any]], key: str, declared_target: str | None) -> dict[str, Any]:
+    values = [r[key] for r in runs if r.get(key)]
+    measured = [v["measured_seconds"] for v in values if v.get("measured_seconds") is not None]
+    target_seconds = next((v.get("target_seconds") for v in reversed(values)), None)
+    return {
+        "target": declared_target or next((v.get("target") for v in reversed(values)), None),
+        "target_seconds": target_seconds,
+        "best": min(measured) if measured else None,
+        "worst": max(measured) if measured else None,
+        "measured": len(measured),
+        "missed": sum(v.get("met") is False for v in values),
+    }
+
+
+def _immutability(runs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    if kind != "drill":
+        return {"audited": 0, "passed": 0, "failed": 0, "not_audited": 0, "last": None}
+    statuses = [r.get("immutability") for r in runs]
+    return {
+        "audited": sum(s not in UNAUDITED for s in statuses),
+        "passed": sum(s == "passed" for s in statuses),
+        "failed": sum(s not in UNAUDITED and s != "passed" for s in statuses),
+        "not_audited": sum(s in UNAUDITED for s in statuses),
+        "last": statuses[-1] if statuses else None,
+    }
+
+
+def attention(item: dict[str, Any], decl: dict[str, Any]) -> list[str]:
+    """What a reviewer must look at, in words; an empty list means nothing to flag."""
+    notes = []
+    if not item["declared"]:
+        notes.append("ran in the period but is no longer declared")
+    if not item["runs_made"]:
+        notes.append("no run in the period" + (f" ({item['due']} due)" if item["due"] else ""))
+        return notes
+    if not item["passed"]:
+        notes.append(f"no passing run ({item['failed']} failed, {item['aborted']} aborted)")
+    if item["due"] and item["runs_made"] < item["due"]:
+        notes.append(f"ran {item['runs_made']} of {item['due']} due times")
+    for key in ("rto", "rpo"):
+        if item[key]["missed"]:
+            notes.append(f"{key.upper()} missed in {item[key]['missed']} run(s) (worst "
+                         f"{_fmt(item[key]['worst'])}, target {item[key]['target']})")
+    if item["kind"] == "drill" and item["immutability"]["not_audited"]:
+        notes.append(f"{item['immutability']['not_audited']} run(s) without an immutability audit")
+    if item["immutability"]["failed"]:
+        notes.append(f"immutability audit failed in {item['immutability']['failed']} run(s)")
+    if "host" in item["networks"]:
+        notes.append("ran with network: host (services could reach the network)")
+    return notes
+
+
+def _fmt(seconds: float | None) -> str:
+    from drillbook.durations import format_duration
+
+    return format_duration(seconds)
+
+
+# -- the whole report -------------------------------------------------------------------------
+def build(settings: Settings, period: Period, names: list[str] | None = None,
+          now: datetime | None = None, verification: verify.Result | None = None) -> dict[str, Any]:
+    now = now or datetime.now(timezone.utc)
+    runs = runs_in(settings, period)
+    declared = {(d["kind"], d["name"]): d for d in declared_drills(settings) + declared_runbooks(settings)}
+    keys = set(declared) | {(r["kind"], r["name"]) for r in runs}
+    if names:
+        keys = {k for k in keys if k[1] in names}
+    items = [build_item(declared.get(k), k[0], k[1], [r for r in runs if (r["kind"], r["name"]) == k],
+                        period, now)
+             for k in sorted(keys, key=lambda k: (k[0] != "drill", k[1]))]
+    result = verification or verify.verify_folder(settings.reports_dir)
+    return {
+        "format": FORMAT,
+        "period": {"label": period.label, "start": iso(period.start), "end": iso(period.end),
+                   "text": period.describe(), "ongoing": now < period.end},
+        "generated_at": iso(utc_now()),
+        "attention": [{"kind": i["kind"], "name": i["name"], "notes": i["attention"]}
+                      for i in items if i["attention"]],
+        "items": items,
+        "totals": _totals(items),
+        "ledger": _ledger(result),
+        "controls": controls.control_table(items),
+        "lacking_pass": [f"{i['kind']} {i['name']}" for i in items if i["declared"] and not i["passed"]],
+    }
+
+
+def _totals(items: list[dict[str, Any]]) -> dict[str, int]:
+    return {
+        "declared": sum(i["declared"] for i in items),
+        "runs": sum(i["runs_made"] for i in items),
+        "passed": sum(i["passed"] for i in items),
+        "failed": sum(i["failed"] for i in items),
+        "aborted": sum(i["aborted"] for i in items),
+        "attention": sum(bool(i["attention"]) for i in items),
+    }
+
+
+def _ledger(result: verify.Result) -> dict[str, Any]:
+    return {"ok": result.ok, "entries": result.entries, "head": result.head, "head_seq": result.head_seq,
+            "keys": result.keys, "problems": [str(p) for p in result.problems]}
+
+
+def write(settings: Settings, report: dict[str, Any], folder: Path | None = None) -> list[Path]:
+    """compliance-<label>.html/.md/.json in the reports folder (or ``folder``)."""
+    from drillbook.report import render
+
+    folder = folder or settings.reports_dir
+    base = folder / f"compliance-{report['period']['label']}"
+    paths = [base.with_suffix(".html"), base.with_suffix(".md"), base.with_suffix(".json")]
+    write_text_atomic(paths[0], render.ENV.get_template("compliance.html.j2").render(r=report))
+    write_text_atomic(paths[1], _markdown_env(render).get_template("compliance.md.j2").render(r=report))
+    write_text_atomic(paths[2], json.dumps(report, indent=2, default=str) + "\n")
+    return paths
+
+
+def _markdown_env(render: Any) -> Any:
+    from jinja2 import Environment
+
+    md = Environment(loader=render.ENV.loader, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+    md.filters.update(render.ENV.filters)
+    md.filters["cell"] = lambda v: str(v if v is not None else "-").replace("|", "\\|").replace("\n", " ")
+    return md

@@ -1,0 +1,197 @@
+"""Export an evidence bundle for an auditor: selected runs, the ledger up to them, key, report, verifier.
+
+The zip mirrors the reports folder (``<drill>/<run_id>/``, ``runbooks/<name>/<run_id>/``,
+``evidence/``) under one top folder, so the same verification runs on it as on the live folder,
+in an empty directory, without drillbook installed (``verify_evidence.py`` needs only Python and
+``cryptography``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from drillbook.errors import BadInput
+from drillbook.evidence import compliance, ledger
+from drillbook.evidence import verify as fmt
+from drillbook.evidence.period import Period
+from drillbook.evidence.signing import load_signer
+from drillbook.record import iso, parse_iso, utc_now
+from drillbook.settings import Settings
+
+VERIFIER_NAME = "verify_evidence.py"
+
+
+@dataclass
+class Selection:
+    period: Period | None = None
+    names: tuple[str, ...] = ()
+
+    def wants(self, entry: dict[str, Any]) -> bool:
+        if self.names and entry.get("name") not in self.names:
+            return False
+        if self.period is None:
+            return True
+        try:
+            return self.period.contains(parse_iso(str(entry.get("started_at") or entry.get("finished_at"))))
+        except ValueError:
+            return False
+
+    def describe(self) -> dict[str, Any]:
+        return {"period": self.period.label if self.period else "all",
+                "since": iso(self.period.start) if self.period else None,
+                "until": iso(self.period.end) if self.period else None,
+                "names": list(self.names)}
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    runs: int
+    head: str
+    head_seq: int
+    report: str
+
+
+def export(settings: Settings, out: Path, selection: Selection) -> ExportResult:
+    reports = settings.reports_dir
+    with ledger.locked(reports):  # a consistent ledger snapshot, even while drills finish
+        entries = ledger.read_entries(reports)
+    latest: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        latest[str(entry["path"])] = entry
+    chosen = [e for e in latest.values() if selection.wants(e)]
+    if not chosen:
+        raise BadInput(f"no sealed run matches the selection ({_describe(selection)}); "
+                       "`drillbook evidence verify` lists what the ledger holds")
+    last_seq = max(int(e["seq"]) for e in chosen)
+    kept = [e for e in entries if int(e["seq"]) <= last_seq]
+    signer = load_signer(settings)
+    top = out.stem
+    with tempfile.TemporaryDirectory(prefix="drillbook-export-") as tmp:
+        report_files = _period_report(settings, selection, chosen, Path(tmp))
+        bundle = _bundle_manifest(chosen, kept[-1], selection, signer)
+        _write_zip(out, top, reports, chosen, kept, bundle, report_files, signer)
+    return ExportResult(out, len(chosen), kept[-1]["hash"], int(kept[-1]["seq"]), report_files[0].name)
+
+
+def _describe(selection: Selection) -> str:
+    parts = [f"period {selection.period.label}"] if selection.period else ["all periods"]
+    if selection.names:
+        parts.append("names " + ", ".join(selection.names))
+    return "; ".join(parts)
+
+
+def _period_report(settings: Settings, selection: Selection, chosen: list[dict[str, Any]],
+                   folder: Path) -> list[Path]:
+    period = selection.period or _span(chosen)
+    report = compliance.build(settings, period, list(selection.names) or None)
+    return compliance.write(settings, report, folder)
+
+
+def _span(entries: list[dict[str, Any]]) -> Period:
+    from drillbook.evidence.period import between
+
+    days = sorted(str(e.get("started_at") or e.get("finished_at"))[:10] for e in entries)
+    return between(days[0], max(days[-1], datetime.now(timezone.utc).date().isoformat()))
+
+
+def _bundle_manifest(chosen: list[dict[str, Any]], head: dict[str, Any], selection: Selection,
+                     signer: Any) -> dict[str, Any]:
+    bundle: dict[str, Any] = {
+        "format": fmt.BUNDLE_FORMAT,
+        "created_at": iso(utc_now()),
+        "selection": selection.describe(),
+        "runs": [{"path": e["path"], "run_id": e["run_id"], "seq": e["seq"]}
+                 for e in sorted(chosen, key=lambda e: int(e["seq"]))],
+        "head": head["hash"],
+        "head_seq": head["seq"],
+        "key_id": signer.key_id,
+    }
+    bundle["sig"] = signer.sign(fmt.entry_hash(bundle))
+    return bundle
+
+
+def _write_zip(out: Path, top: str, reports: Path, chosen: list[dict[str, Any]],
+               kept: list[dict[str, Any]], bundle: dict[str, Any], report_files: list[Path],
+               signer: Any) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".zip", dir=out.parent)
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for entry in chosen:
+                folder = reports / entry["path"]
+                for path in fmt.run_files(folder):
+                    zf.write(path, f"{top}/{entry['path']}/{path.relative_to(folder).as_posix()}")
+            ledger_text = "".join(_line(e) for e in kept)
+            zf.writestr(f"{top}/{fmt.LEDGER_DIR}/{fmt.LEDGER_FILE}", ledger_text)
+            _write_keys(zf, top, reports, kept, signer)
+            for path in report_files:
+                zf.write(path, f"{top}/{path.name}")
+            zf.writestr(f"{top}/{fmt.BUNDLE_FILE}", json.dumps(bundle, indent=2) + "\n")
+            zf.write(fmt.__file__, f"{top}/{VERIFIER_NAME}")
+            zf.writestr(f"{top}/README.txt", _readme(bundle, signer, report_files[0].name))
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _line(entry: dict[str, Any]) -> str:
+    clean = {k: v for k, v in entry.items() if not k.startswith("_")}
+    return json.dumps(clean, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+def _write_keys(zf: zipfile.ZipFile, top: str, reports: Path, kept: list[dict[str, Any]], signer: Any) -> None:
+    zf.writestr(f"{top}/{fmt.LEDGER_DIR}/{fmt.PUBLIC_KEY_FILE}", signer.public_pem().decode("ascii"))
+    used = {str(e.get("key_id")) for e in kept}
+    for kid in sorted(used):
+        path = reports / fmt.LEDGER_DIR / fmt.KEYS_DIR / f"{kid}.pem"
+        if path.exists():
+            zf.write(path, f"{top}/{fmt.LEDGER_DIR}/{fmt.KEYS_DIR}/{kid}.pem")
+
+
+def _readme(bundle: dict[str, Any], signer: Any, report_name: str) -> str:
+    return f"""drillbook evidence bundle
+=========================
+
+Selection: {bundle['selection']['period']} {' '.join(bundle['selection']['names'])}
+Runs:      {len(bundle['runs'])}
+Created:   {bundle['created_at']}
+Head:      #{bundle['head_seq']} {bundle['head']}
+Key:       ed25519 {signer.key_id}
+           fingerprint {signer.fingerprint}
+
+What is inside
+  {report_name} (.md, .json)  the period report: what ran, what it proved, the gaps
+  <drill>/<run_id>/           each run's files (run.json is the source of truth)
+  runbooks/<name>/<run_id>/   runbook runs
+  evidence/ledger.jsonl       the hash-chained, signed ledger up to the last exported run
+  evidence/public-key.pem     the public key that signed it
+  bundle.json                 what this bundle holds, signed with the same key
+  {VERIFIER_NAME}          a standalone verifier (Python 3.9+ and the `cryptography` package)
+
+How to verify (no drillbook needed)
+  1. Compare the key fingerprint above with the one published to you separately
+     (drillbook evidence key prints it). Do not trust a key that came only inside this zip.
+  2. pip install cryptography
+  3. python3 {VERIFIER_NAME} . --key /path/to/the/published/public-key.pem
+     (or, with drillbook installed: drillbook evidence verify THIS.zip --key PUBLIC.pem)
+  4. Optionally add --anchor HASH for head hashes published earlier (reports, tickets, WORM
+     storage): they must still be in the chain.
+
+Exit 0 means: every file of every exported run has the SHA-256 recorded when the run finished,
+every ledger entry links to the one before it, and every entry is signed by the key. Exit 1
+lists every problem, naming the run and the file.
+
+Threat model: the chain shows any edit, removal, insertion or reordering made without the
+private key. Someone holding the private key could rewrite the whole chain; head hashes
+published outside drillbook's reach (anchors) detect that.
+"""

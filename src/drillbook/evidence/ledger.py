@@ -1,0 +1,157 @@
+"""The append-only evidence ledger: one signed, hash-chained line per finished run.
+
+Appends hold an exclusive file lock for the whole read-last-entry/write-line step, so two runs
+finishing together, or the scheduler and a manual run, never fork the chain. Each entry is written
+as one whole line in one ``write``; a line torn by a crash is kept (terminated, so it stays its
+own line) and reported by verification rather than dropped.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from drillbook.errors import CannotRun
+from drillbook.evidence import verify as fmt
+from drillbook.evidence.signing import Signer, load_signer
+from drillbook.record import iso, utc_now
+from drillbook.runstore import RUN_FILE, read_record, write_text_atomic
+from drillbook.settings import Settings
+
+LOCK_FILE = "ledger.lock"
+LOCK_TIMEOUT = 120.0
+
+
+def evidence_dir(reports: Path) -> Path:
+    return reports / fmt.LEDGER_DIR
+
+
+def ledger_path(reports: Path) -> Path:
+    return evidence_dir(reports) / fmt.LEDGER_FILE
+
+
+@contextmanager
+def locked(reports: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    folder = evidence_dir(reports)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise CannotRun(f"the evidence ledger in {folder} stayed locked for {timeout:.0f}s "
+                                    "by another drillbook process") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def read_entries(reports: Path) -> list[dict[str, Any]]:
+    """The readable entries in file order (verification reports the unreadable ones)."""
+    scratch = fmt.Result(root=str(reports))
+    return fmt.read_ledger(ledger_path(reports), scratch) if ledger_path(reports).exists() else []
+
+
+def head(reports: Path) -> dict[str, Any] | None:
+    entries = read_entries(reports)
+    return entries[-1] if entries else None
+
+
+def entry_for(reports: Path, run_id: str) -> dict[str, Any] | None:
+    found = [e for e in read_entries(reports) if e.get("run_id") == run_id]
+    return found[-1] if found else None
+
+
+def append(reports: Path, run_dir: Path, signer: Signer) -> dict[str, Any] | None:
+    """Seal one finished run folder; None for a run still running. Idempotent per unchanged folder."""
+    record = read_record(run_dir / RUN_FILE)
+    if record is None:
+        raise CannotRun(f"cannot seal {run_dir}: {RUN_FILE} is missing or unreadable")
+    if record.get("status") == "running":
+        return None
+    rel = run_dir.resolve().relative_to(reports.resolve()).as_posix()
+    with locked(reports):
+        publish_key(reports, signer)
+        entries = read_entries(reports)
+        files = fmt.manifest(run_dir)
+        earlier = [e for e in entries if e.get("path") == rel]
+        if earlier and earlier[-1].get("files") == files:
+            return earlier[-1]
+        amends = earlier[-1].get("seq") if earlier else None
+        entry = _new_entry(record, rel, files, entries, signer, amends)
+        _write_line(ledger_path(reports), entry)
+        return entry
+
+
+def _new_entry(record: dict[str, Any], rel: str, files: dict[str, str],
+               entries: list[dict[str, Any]], signer: Signer, amends: int | None) -> dict[str, Any]:
+    last = entries[-1] if entries else None
+    entry: dict[str, Any] = {
+        "format": fmt.FORMAT,
+        "seq": (int(last["seq"]) + 1) if last else 1,
+        "run_id": record.get("run_id"),
+        "kind": record.get("kind", "drill"),
+        "name": record.get("drill") or record.get("runbook") or rel.split("/")[-2],
+        "status": record.get("status"),
+        "started_at": record.get("started_at"),
+        "finished_at": record.get("finished_at"),
+        "sealed_at": iso(utc_now()),
+        "path": rel,
+        "files": files,
+        "prev": last["hash"] if last else fmt.GENESIS,
+        "key_id": signer.key_id,
+    }
+    if amends is not None:
+        entry["amends"] = amends  # the folder changed after an earlier seal: both stay in the chain
+    entry["hash"] = fmt.entry_hash(entry)
+    entry["sig"] = signer.sign(entry["hash"])
+    return entry
+
+
+def _write_line(path: Path, entry: dict[str, Any]) -> None:
+    line = json.dumps({k: v for k, v in entry.items() if not k.startswith("_")},
+                      sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        if _torn_tail(path):
+            os.write(fd, b"\n")  # keep the torn fragment as its own line: verification reports it
+        os.write(fd, line.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _torn_tail(path: Path) -> bool:
+    size = path.stat().st_size
+    if size == 0:
+        return False
+    with open(path, "rb") as fh:
+        fh.seek(size - 1)
+        return fh.read(1) != b"\n"
+
+
+def publish_key(reports: Path, signer: Signer) -> Path:
+    """public-key.pem (the current key) and keys/<id>.pem (every key that ever signed)."""
+    folder = evidence_dir(reports)
+    pem = signer.public_pem().decode("ascii")
+    by_id = folder / fmt.KEYS_DIR / f"{signer.key_id}.pem"
+    for path in (folder / fmt.PUBLIC_KEY_FILE, by_id):
+        if not path.exists() or path.read_text(encoding="ascii", errors="replace") != pem:
+            write_text_atomic(path, pem)
+    return folder / fmt.PUBLIC_KEY_FILE
+
+
+def seal(run_dir: Path, settings: Settings) -> dict[str, Any] | None:
+    """Append ``run_dir`` (a drill or runbook run folder under the reports folder) to the ledger."""
+    return append(settings.reports_dir, run_dir, load_signer(settings))

@@ -1,0 +1,121 @@
+"""The ed25519 signing key: from DRILLBOOK_SIGNING_KEY, or generated once in the state folder.
+
+The private key never lives under the reports folder (whoever can write reports could then
+re-sign a forged chain); only the public key is published beside the ledger.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from drillbook.errors import BadInput, CannotRun
+from drillbook.evidence.verify import fingerprint, key_id
+from drillbook.settings import Settings
+
+KEY_ENV = "DRILLBOOK_SIGNING_KEY"
+KEY_FILE = "signing-key.pem"
+
+log = logging.getLogger("drillbook.evidence")
+
+
+@dataclass(frozen=True)
+class Signer:
+    private: Ed25519PrivateKey
+    source: Path
+
+    @property
+    def public(self) -> Ed25519PublicKey:
+        return self.private.public_key()
+
+    @property
+    def key_id(self) -> str:
+        return key_id(self.public)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.public)
+
+    def sign(self, digest_hex: str) -> str:
+        """Signature of the 32-byte digest, base64: what the ledger stores as ``sig``."""
+        return base64.b64encode(self.private.sign(bytes.fromhex(digest_hex))).decode("ascii")
+
+    def public_pem(self) -> bytes:
+        return self.public.public_bytes(serialization.Encoding.PEM,
+                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def key_path(settings: Settings) -> Path:
+    given = os.environ.get(KEY_ENV)
+    return Path(given) if given else settings.state_dir / KEY_FILE
+
+
+def load_signer(settings: Settings, create: bool = True) -> Signer:
+    """The configured key; the default one is generated on first use (mode 0600)."""
+    path = key_path(settings)
+    _refuse_under_reports(path, settings.reports_dir)
+    if not path.exists():
+        if os.environ.get(KEY_ENV):
+            raise BadInput(f"{KEY_ENV}={path}: no such file (give the path of an ed25519 private key PEM, "
+                           "or unset it to use a key generated in the state folder)")
+        if not create:
+            raise CannotRun(f"no signing key yet at {path} (it is made by the first finished run)")
+        _generate(path)
+    return Signer(_read_private(path), path)
+
+
+def _refuse_under_reports(path: Path, reports: Path) -> None:
+    try:
+        inside = path.resolve().is_relative_to(reports.resolve())
+    except OSError:
+        inside = False
+    if inside:
+        raise BadInput(f"signing key {path} is inside the reports folder {reports}: move it elsewhere "
+                       f"(e.g. the state folder) and point {KEY_ENV} at it; reports are published")
+
+
+def _generate(path: Path) -> None:
+    """Write the new key with mode 0600 and never replace one another process made meanwhile."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-key-", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # fails if a concurrent first run already made the key: use theirs
+            log.warning("generated a new evidence signing key at %s (keep it secret, back it up)", path)
+        except FileExistsError:
+            pass
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _read_private(path: Path) -> Ed25519PrivateKey:
+    try:
+        mode = path.stat().st_mode & 0o777
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CannotRun(f"cannot read signing key {path}: {exc.strerror or exc}") from None
+    if mode & 0o077:
+        log.warning("signing key %s is readable by others (mode %o): chmod 600 %s", path, mode, path)
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise BadInput(f"{path} is not an unencrypted PEM private key ({exc}); generate one with "
+                       "`openssl genpkey -algorithm ed25519 -out key.pem`") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise BadInput(f"{path} is not an ed25519 key; generate one with "
+                       "`openssl genpkey -algorithm ed25519 -out key.pem`")
+    return key

@@ -1,0 +1,478 @@
+#!/usr/bin/env python3
+"""Verify drillbook evidence offline: the ledger's hash chain, its ed25519 signatures, every file.
+
+This module is deliberately self-contained (Python 3.9+ standard library and ``cryptography``
+only, no drillbook import): it is the one definition of the ledger format, drillbook's own
+``evidence verify`` runs it, and export bundles ship it unchanged as ``verify_evidence.py`` so an
+auditor who does not run drillbook checks the evidence with exactly the same code.
+
+Usage::
+
+    python3 verify_evidence.py [FOLDER | BUNDLE.zip] [--key PUBLIC.pem]... [--anchor HASH]...
+
+Exit 0 when everything holds, 1 listing every problem, 2 for bad arguments.
+
+Format (``evidence/ledger.jsonl``, one JSON object per line):
+``hash`` is the SHA-256 of the entry without ``hash`` and ``sig``, serialised canonically
+(keys sorted, no whitespace, UTF-8); ``prev`` is the previous entry's ``hash`` (64 zeros for the
+first); ``sig`` is the base64 ed25519 signature of the 32-byte digest ``hash`` by key ``key_id``
+(the first 16 hex digits of the SHA-256 of the raw public key); ``files`` maps every file of the
+run's folder ``path`` (relative to the reports folder) to its SHA-256.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Dict, Iterator, List, Optional
+
+FORMAT = "drillbook-ledger/1"
+BUNDLE_FORMAT = "drillbook-bundle/1"
+GENESIS = "0" * 64
+LEDGER_DIR = "evidence"
+LEDGER_FILE = "ledger.jsonl"
+PUBLIC_KEY_FILE = "public-key.pem"
+KEYS_DIR = "keys"
+BUNDLE_FILE = "bundle.json"
+RUN_FILE = "run.json"
+TEMP_PREFIX = ".tmp-"  # leftovers of atomic writes: never evidence
+RESERVED_TOPS = {"evidence", "runbooks", "assets"}
+MIN_ANCHOR = 12
+
+
+# -- the format: one definition shared by the writer and every verifier -----------------------
+def canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def entry_hash(entry: Dict[str, Any]) -> str:
+    body = {k: v for k, v in entry.items() if k not in ("hash", "sig")}
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run_files(run_dir: Path) -> Iterator[Path]:
+    """Every regular file of a run folder, recursively, sorted; temp files of writers excluded."""
+    for root, dirs, files in os.walk(run_dir):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(root) / name
+            if name.startswith(TEMP_PREFIX) or path.is_symlink() or not path.is_file():
+                continue
+            yield path
+
+
+def manifest(run_dir: Path) -> Dict[str, str]:
+    return {p.relative_to(run_dir).as_posix(): file_sha256(p) for p in run_files(run_dir)}
+
+
+def raw_public(key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_id(key: Any) -> str:
+    return hashlib.sha256(raw_public(key)).hexdigest()[:16]
+
+
+def fingerprint(key: Any) -> str:
+    digest = hashlib.sha256(raw_public(key)).hexdigest()
+    return ":".join(digest[i:i + 4] for i in range(0, 64, 4))
+
+
+def load_public_key(pem: bytes) -> Any:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    key = serialization.load_pem_public_key(pem)
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("not an ed25519 public key")
+    return key
+
+
+def signature_ok(key: Any, digest_hex: str, sig_b64: str) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        key.verify(base64.b64decode(sig_b64, validate=True), bytes.fromhex(digest_hex))
+        return True
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+
+
+def iter_run_dirs(root: Path) -> Iterator[Path]:
+    """Run folders as drillbook lays them out: <drill>/<run_id>/ and runbooks/<name>/<run_id>/."""
+    if not root.is_dir():
+        return
+    for top in sorted(root.iterdir()):
+        if not top.is_dir() or top.name.startswith("."):
+            continue
+        pattern = f"*/*/{RUN_FILE}" if top.name == "runbooks" else f"*/{RUN_FILE}"
+        if top.name in RESERVED_TOPS and top.name != "runbooks":
+            continue
+        for run_json in sorted(top.glob(pattern)):
+            yield run_json.parent
+
+
+# -- results ------------------------------------------------------------------------------------
+@dataclass
+class Problem:
+    code: str
+    message: str
+    run_id: str = ""
+    file: str = ""
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}"
+
+
+@dataclass
+class Result:
+    root: str
+    problems: List[Problem] = field(default_factory=list)
+    entries: int = 0
+    runs_checked: int = 0
+    statuses: Dict[str, int] = field(default_factory=dict)
+    first: Optional[str] = None
+    last: Optional[str] = None
+    head_seq: int = 0
+    head: str = GENESIS
+    keys: Dict[str, str] = field(default_factory=dict)  # key id -> fingerprint
+    anchors_found: List[str] = field(default_factory=list)
+    in_progress: List[str] = field(default_factory=list)
+    outside_bundle: int = 0
+    bundle: Optional[Dict[str, Any]] = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def add(self, code: str, message: str, run_id: str = "", file: str = "") -> None:
+        self.problems.append(Problem(code, message, run_id, file))
+
+    def to_dict(self) -> Dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k != "problems"}
+        data["ok"] = self.ok
+        data["problems"] = [p.__dict__ for p in self.problems]
+        return data
+
+
+# -- reading the ledger -------------------------------------------------------------------------
+def read_ledger(path: Path, result: Result) -> List[Dict[str, Any]]:
+    """Valid entries in file order; every unreadable line becomes a problem, none is skipped silently."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        result.add("no-ledger", f"no ledger at {path}")
+        return []
+    entries = []
+    lines = data.split(b"\n")
+    torn_tail = lines[-1] != b""
+    for number, raw in enumerate(lines if torn_tail else lines[:-1], start=1):
+        last = number == len(lines)
+        entry = _parse_line(raw)
+        if entry is None:
+            what = "torn (cut off mid-write)" if last and torn_tail else "not a valid ledger entry"
+            result.add("torn-line" if last and torn_tail else "bad-line",
+                       f"ledger line {number} is {what}: {raw[:60]!r}", file=f"{LEDGER_DIR}/{LEDGER_FILE}")
+            continue
+        entry["_line"] = number
+        entries.append(entry)
+    return entries
+
+
+def _parse_line(raw: bytes) -> Optional[Dict[str, Any]]:
+    try:
+        entry = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    needed = ("seq", "run_id", "path", "files", "prev", "hash", "sig", "key_id")
+    if not isinstance(entry, dict) or any(k not in entry for k in needed):
+        return None
+    return entry
+
+
+def published_keys(root: Path) -> Dict[str, Any]:
+    keys = {}
+    candidates = [root / LEDGER_DIR / PUBLIC_KEY_FILE, *sorted((root / LEDGER_DIR / KEYS_DIR).glob("*.pem"))]
+    for path in candidates:
+        try:
+            key = load_public_key(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        keys[key_id(key)] = key
+    return keys
+
+
+# -- checks ---------------------------------------------------------------------------------------
+def check_chain(entries: List[Dict[str, Any]], result: Result) -> None:
+    prev_hash, prev_seq = GENESIS, 0
+    for entry in entries:
+        seq, run = entry.get("seq"), entry.get("run_id", "?")
+        actual = entry_hash({k: v for k, v in entry.items() if k != "_line"})
+        if actual != entry.get("hash"):
+            result.add("entry-edited", f"ledger entry #{seq} (run {run}, line {entry['_line']}) was "
+                       "edited: its hash does not match its content", run_id=run)
+        if seq != prev_seq + 1 or entry.get("prev") != prev_hash:
+            result.add("chain-break", f"chain break at sequence {seq} (run {run}, line {entry['_line']}): "
+                       f"expected sequence {prev_seq + 1} linked to {prev_hash[:16]}..., found "
+                       f"link to {str(entry.get('prev'))[:16]}... (an entry was removed, reordered or inserted)",
+                       run_id=run)
+        prev_hash = entry.get("hash", "")
+        prev_seq = seq if isinstance(seq, int) else prev_seq + 1
+
+
+def check_signatures(entries: List[Dict[str, Any]], keys: Dict[str, Any], pinned: bool,
+                     result: Result) -> None:
+    for entry in entries:
+        seq, run, kid = entry.get("seq"), entry.get("run_id", "?"), entry.get("key_id")
+        key = keys.get(kid)
+        if key is None:
+            where = "the given key(s) " + ", ".join(sorted(keys)) if pinned else "no published key"
+            result.add("wrong-key", f"ledger entry #{seq} (run {run}) is signed by key {kid}, "
+                       f"which is not {where}", run_id=run)
+            continue
+        if not signature_ok(key, str(entry.get("hash")), str(entry.get("sig"))):
+            result.add("bad-signature", f"ledger entry #{seq} (run {run}): signature does not verify "
+                       f"with key {kid}", run_id=run)
+        result.keys[kid] = fingerprint(key)
+
+
+def check_runs(root: Path, entries: List[Dict[str, Any]], wanted: Optional[set], result: Result) -> None:
+    """Re-hash every file of every sealed run (the latest entry of a run folder wins)."""
+    latest: Dict[str, Dict[str, Any]] = {}
+    for entry in entries:
+        latest[str(entry.get("path"))] = entry
+    for rel, entry in latest.items():
+        run = entry.get("run_id", "?")
+        if wanted is not None and rel not in wanted:
+            result.outside_bundle += 1
+            continue
+        pure = PurePosixPath(rel)
+        if pure.is_absolute() or ".." in pure.parts or not pure.parts:
+            result.add("bad-path", f"ledger entry #{entry.get('seq')} names an unsafe run path {rel!r}", run)
+            continue
+        folder = root / rel
+        if not folder.is_dir():
+            result.add("run-missing", f"run {run}: run folder {rel}/ is missing", run, rel)
+            continue
+        result.runs_checked += 1
+        _compare_files(folder, rel, run, entry.get("files") or {}, result)
+
+
+def _compare_files(folder: Path, rel: str, run: str, recorded: Dict[str, str], result: Result) -> None:
+    present = manifest(folder)
+    for name, digest in sorted(recorded.items()):
+        if name not in present:
+            result.add("file-missing", f"run {run}: {rel}/{name} was removed", run, f"{rel}/{name}")
+        elif present[name] != digest:
+            result.add("file-changed", f"run {run}: {rel}/{name} was changed after sealing "
+                       f"(sha256 {present[name][:16]}..., recorded {digest[:16]}...)", run, f"{rel}/{name}")
+    for name in sorted(set(present) - set(recorded)):
+        result.add("file-added", f"run {run}: {rel}/{name} was added after sealing", run, f"{rel}/{name}")
+
+
+def check_unrecorded(root: Path, entries: List[Dict[str, Any]], result: Result) -> None:
+    sealed = {str(e.get("path")) for e in entries}
+    for folder in iter_run_dirs(root):
+        rel = folder.relative_to(root).as_posix()
+        if rel in sealed:
+            continue
+        status, run = _peek_status(folder / RUN_FILE)
+        if status == "running":
+            result.in_progress.append(rel)
+            continue
+        result.add("unrecorded", f"run {run or rel}: run folder {rel}/ has no ledger entry "
+                   f"(unrecorded evidence, status {status or 'unreadable'})", run or "", rel)
+
+
+def _peek_status(path: Path) -> tuple:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data.get("status"), data.get("run_id")
+    except (OSError, ValueError, AttributeError):
+        return None, None
+
+
+def check_anchors(entries: List[Dict[str, Any]], anchors: List[str], result: Result) -> None:
+    hashes = [str(e.get("hash")) for e in entries]
+    for anchor in anchors:
+        anchor = anchor.strip().lower()
+        found = len(anchor) >= MIN_ANCHOR and any(h.startswith(anchor) for h in hashes)
+        if found:
+            result.anchors_found.append(anchor)
+        else:
+            result.add("anchor-missing", f"anchor {anchor} is not in the chain: the ledger was rewritten "
+                       "or is not the one whose head was published")
+
+
+def check_bundle(root: Path, entries: List[Dict[str, Any]], keys: Dict[str, Any],
+                 result: Result) -> Optional[set]:
+    """A bundle names the runs it carries; its manifest is signed like a ledger entry."""
+    path = root / BUNDLE_FILE
+    if not path.exists():
+        return None
+    try:
+        bundle = json.loads(path.read_text(encoding="utf-8"))
+        runs = {str(r["path"]) for r in bundle["runs"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        result.add("bad-bundle", f"{BUNDLE_FILE} is unreadable", file=BUNDLE_FILE)
+        return set()
+    result.bundle = {k: bundle.get(k) for k in ("created_at", "selection", "head", "head_seq")}
+    key = keys.get(bundle.get("key_id"))
+    if key is None or not signature_ok(key, entry_hash(bundle), str(bundle.get("sig"))):
+        result.add("bad-bundle", f"{BUNDLE_FILE} signature does not verify (key {bundle.get('key_id')})",
+                   file=BUNDLE_FILE)
+    if entries and entries[-1].get("hash") != bundle.get("head"):
+        result.add("bad-bundle", f"the bundle's ledger ends at {str(entries[-1].get('hash'))[:16]}..., "
+                   f"not at the head {str(bundle.get('head'))[:16]}... it was exported with", file=BUNDLE_FILE)
+    sealed = {str(e.get("path")) for e in entries}
+    for rel in sorted(runs - sealed):
+        result.add("unrecorded", f"bundle lists run folder {rel}/ that has no ledger entry", file=rel)
+    return runs
+
+
+def summarise(entries: List[Dict[str, Any]], result: Result) -> None:
+    result.entries = len(entries)
+    latest: Dict[str, Dict[str, Any]] = {}
+    for entry in entries:
+        latest[str(entry.get("path"))] = entry
+    result.statuses = dict(Counter(str(e.get("status")) for e in latest.values()))
+    times = sorted(str(e.get("finished_at")) for e in latest.values() if e.get("finished_at"))
+    result.first, result.last = (times[0], times[-1]) if times else (None, None)
+    if entries:
+        result.head, result.head_seq = str(entries[-1].get("hash")), int(entries[-1].get("seq") or 0)
+
+
+def verify_folder(root: Path, pinned_keys: Optional[List[Any]] = None,
+                  anchors: Optional[List[str]] = None) -> Result:
+    """Verify a reports folder (or an extracted bundle); every problem found is listed."""
+    result = Result(root=str(root))
+    entries = read_ledger(root / LEDGER_DIR / LEDGER_FILE, result)
+    keys = {key_id(k): k for k in pinned_keys} if pinned_keys else published_keys(root)
+    check_chain(entries, result)
+    check_signatures(entries, keys, bool(pinned_keys), result)
+    wanted = check_bundle(root, entries, keys, result)
+    check_runs(root, entries, wanted, result)
+    check_unrecorded(root, entries, result)
+    check_anchors(entries, anchors or [], result)
+    summarise(entries, result)
+    return result
+
+
+# -- bundles ---------------------------------------------------------------------------------------
+def extract_bundle(zip_path: Path, into: Path, result: Result) -> Path:
+    """Extract member by member: a damaged member is a problem naming it, not a crash."""
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        result.add("bad-zip", f"{zip_path} is not a readable zip: {exc}", file=str(zip_path))
+        return into
+    with archive:
+        for info in archive.infolist():
+            name = PurePosixPath(info.filename)
+            if name.is_absolute() or ".." in name.parts:
+                result.add("bad-zip", f"zip member {info.filename!r} points outside the bundle", file=info.filename)
+                continue
+            try:
+                archive.extract(info, into)
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+                result.add("file-changed", f"{_member_run(info.filename)}zip member {info.filename} is "
+                           f"damaged ({exc})", file=info.filename)
+    return bundle_root(into)
+
+
+def _member_run(name: str) -> str:
+    parts = PurePosixPath(name).parts
+    for part in parts:
+        if len(part) > 16 and part[:8].isdigit() and "T" in part:
+            return f"run {part}: "
+    return ""
+
+
+def bundle_root(folder: Path) -> Path:
+    """Bundles hold one top folder; accept a flat zip too."""
+    if (folder / LEDGER_DIR).is_dir() or (folder / BUNDLE_FILE).exists():
+        return folder
+    children = [c for c in folder.iterdir() if c.is_dir()] if folder.is_dir() else []
+    return children[0] if len(children) == 1 else folder
+
+
+def verify_path(target: Path, pinned_keys: Optional[List[Any]] = None,
+                anchors: Optional[List[str]] = None) -> Result:
+    if target.is_file():
+        with tempfile.TemporaryDirectory(prefix="drillbook-verify-") as tmp:
+            pre = Result(root=str(target))
+            root = extract_bundle(target, Path(tmp), pre)
+            result = verify_folder(root, pinned_keys, anchors)
+            result.root = str(target)
+            result.problems = pre.problems + result.problems
+            return result
+    return verify_folder(target, pinned_keys, anchors)
+
+
+# -- output ----------------------------------------------------------------------------------------
+def format_result(result: Result) -> str:
+    lines = []
+    if result.ok:
+        lines.append(f"Evidence verified: OK ({result.root})")
+    else:
+        lines.append(f"Evidence verification FAILED: {len(result.problems)} problem(s) in {result.root}")
+        lines += [f"  - {p}" for p in result.problems]
+        lines.append("")
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(result.statuses.items())) or "none"
+    lines.append(f"  entries:  {result.entries} in the ledger, {result.runs_checked} run folder(s) re-hashed")
+    lines.append(f"  runs:     {statuses}")
+    if result.outside_bundle:
+        lines.append(f"  outside:  {result.outside_bundle} earlier run(s) not in this bundle (chain links only)")
+    if result.in_progress:
+        lines.append(f"  running:  {len(result.in_progress)} run(s) still in progress, not sealed yet")
+    lines.append(f"  period:   {result.first or '-'} .. {result.last or '-'}")
+    for kid, fp in sorted(result.keys.items()):
+        lines.append(f"  key:      ed25519 {kid} (fingerprint {fp})")
+    for anchor in result.anchors_found:
+        lines.append(f"  anchor:   {anchor} found in the chain")
+    lines.append(f"  head:     #{result.head_seq} {result.head}")
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Verify drillbook evidence (a reports folder or a bundle zip).")
+    parser.add_argument("target", nargs="?", default=".", help="reports folder, extracted bundle or bundle .zip")
+    parser.add_argument("--key", action="append", default=[], help="trusted public key PEM (repeatable)")
+    parser.add_argument("--anchor", action="append", default=[], help="head hash published earlier (repeatable)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args(argv)
+    try:
+        keys = [load_public_key(Path(k).read_bytes()) for k in args.key]
+    except (OSError, ValueError) as exc:
+        print(f"cannot read --key: {exc}", file=sys.stderr)
+        return 2
+    target = Path(args.target)
+    if not target.exists():
+        print(f"{target} does not exist", file=sys.stderr)
+        return 2
+    result = verify_path(target, keys or None, args.anchor)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else format_result(result))
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
