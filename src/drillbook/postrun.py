@@ -42,6 +42,12 @@ def after_outputs(record: RunRecord, run_dir: Path, drill: Any, settings: Settin
         render.write_index(settings.reports_dir)
     except Exception as exc:  # the index is a convenience; the run's own files are the evidence
         log.warning("could not refresh reports/index.html: %s", exc)
+    try:
+        from drillbook import worm  # WORM copy (issue 4): before sealing, so the ledger has it
+
+        worm.upload_after_run(run_dir, drill, settings)
+    except Exception as exc:
+        log.error("WORM evidence upload step failed: %s", exc)
     seal_run(run_dir, settings)
 
 

@@ -1,0 +1,73 @@
+"""WORM evidence: each finished run's folder is uploaded under Object Lock; failures are retried."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.integration.s3fixtures import Moto, moto  # noqa: F401  (fixture)
+from tests.support import STANDARD_CHECKS, write_drill
+
+pytestmark = pytest.mark.integration
+
+
+def upload_of(workspace, drill: str) -> dict:
+    run = workspace.last_run(drill)
+    return json.loads((workspace.reports / drill / run["run_id"] / "evidence-upload.json").read_text())
+
+
+def test_runs_are_uploaded_locked_and_a_failed_drill_stays_failed(workspace, moto, repo):  # noqa: F811
+    moto.bucket("clinic-evidence", "COMPLIANCE", days=1)
+    (workspace.drills / "drillbook.yaml").write_text(
+        f"evidence: {{s3: s3://clinic-evidence/drillbook, mode: compliance, retain: 2d, "
+        f"endpoint_url: '{moto.endpoint}'}}\n")
+    write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
+    write_drill(workspace.drills, "wrong-host", repo.path, snapshot="{host: nobody}")
+    assert workspace.cli("run", "clinic", **moto.env()).returncode == 0
+    assert workspace.cli("run", "wrong-host", **moto.env()).returncode == 1
+    assert workspace.last_run("wrong-host")["status"] == "failed"
+
+    upload = upload_of(workspace, "clinic")
+    assert upload["status"] == "uploaded"
+    run = workspace.last_run("clinic")
+    by_name = {o["key"].rsplit("/", 1)[1]: o for o in upload["objects"]}
+    assert {"run.json", "report.html", "report.md"} <= set(by_name)
+    key = by_name["run.json"]["key"]
+    assert key == f"drillbook/clinic/{run['run_id']}/run.json"
+    s3 = moto.client()
+    head = s3.head_object(Bucket="clinic-evidence", Key=key)
+    assert head["VersionId"] == by_name["run.json"]["version_id"]
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    until = head["ObjectLockRetainUntilDate"].astimezone(timezone.utc)
+    assert timedelta(days=1, hours=23) < until - datetime.now(timezone.utc) < timedelta(days=2, minutes=1)
+    body = s3.get_object(Bucket="clinic-evidence", Key=key)["Body"].read()
+    assert body == (workspace.reports / "clinic" / run["run_id"] / "run.json").read_bytes()
+    assert upload_of(workspace, "wrong-host")["status"] == "uploaded"
+
+
+def test_failed_upload_never_changes_the_status_and_is_retried_next_run(workspace, moto, repo):  # noqa: F811
+    body = STANDARD_CHECKS + (f"evidence: {{s3: s3://later-evidence/runs, retain: 1d, "
+                              f"endpoint_url: '{moto.endpoint}'}}\n")
+    write_drill(workspace.drills, "clinic", repo.path, body=body)
+    result = workspace.cli("run", "clinic", **moto.env())
+    assert result.returncode == 0, "an upload failure turned a pass into a failure"
+    first = workspace.last_run("clinic")
+    upload = upload_of(workspace, "clinic")
+    assert upload["status"] == "failed" and "later-evidence" in upload["error"]
+    assert "WORM evidence upload" in result.stderr
+    pending = json.loads((workspace.state / "evidence-pending.json").read_text())
+    assert [p["run_id"] for p in pending] == [first["run_id"]]
+
+    moto.bucket("later-evidence", "COMPLIANCE", days=1)
+    assert workspace.cli("run", "clinic", **moto.env()).returncode == 0
+    upload = upload_of(workspace, "clinic")
+    assert upload["status"] == "uploaded"
+    assert [(r["run_id"], r["status"]) for r in upload["retried"]] == [(first["run_id"], "uploaded")]
+    assert json.loads((workspace.state / "evidence-pending.json").read_text()) == []
+    keys = {k for k, *_ in moto.versions("later-evidence", f"runs/clinic/{first['run_id']}/")}
+    assert f"runs/clinic/{first['run_id']}/run.json" in keys
+    # the retry wrote nothing into the first run's sealed folder: the ledger still verifies
+    verify = workspace.cli("evidence", "verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
