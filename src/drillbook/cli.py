@@ -72,10 +72,14 @@ def cli(ctx: click.Context, drills: Path | None, reports: Path | None, sandbox_r
 @click.argument("names", nargs=-1)
 @click.pass_obj
 def validate(settings: Settings, names: tuple[str, ...]) -> None:
-    """Check drill files (all, or NAMES); report every problem of every file at once."""
-    loaded = drill_actions.load_checked(settings, list(names))
+    """Check drill files (all, or NAMES) and runbooks; report every problem of every file at once."""
+    from drillbook.runbook.loading import validate_with_runbooks
+
+    loaded, runbooks = validate_with_runbooks(settings, list(names))
     count = len(names) if names else len(loaded.drills)
     out.print(f"{count} drill(s) valid in {settings.drills_dir}", markup=False)
+    if runbooks:
+        out.print(f"{runbooks} runbook(s) valid in {settings.runbooks_dir}", markup=False)
 
 
 @cli.command("list")
@@ -149,6 +153,8 @@ class _signals_raise_interrupted:
 
 
 # -- commands of other modules are registered below (one add_command line each) --
+from drillbook.commands.runbook import runbook_group  # noqa: E402
+cli.add_command(runbook_group)
 from drillbook.commands import evidence as evidence_cli  # noqa: E402
 cli.add_command(evidence_cli.evidence_group)
 cli.add_command(evidence_cli.report_cmd)

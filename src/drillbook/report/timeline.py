@@ -9,7 +9,8 @@ from markupsafe import Markup, escape
 from drillbook.durations import format_duration
 from drillbook.record import parse_iso
 
-COLORS = {"passed": "#2e7d32", "failed": "#c62828", "skipped": "#9e9e9e", "aborted": "#ef6c00"}
+COLORS = {"passed": "#2e7d32", "failed": "#c62828", "skipped": "#9e9e9e", "aborted": "#ef6c00",
+          "confirmed": "#2e7d32", "declined": "#c62828"}  # the last two: runbook steps
 WIDTH, LABEL, ROW = 760, 150, 24
 
 

@@ -1,0 +1,302 @@
+"""Walks a runbook's steps in order and keeps the record true after every one. Never prints.
+
+A step that fails or is declined stops the run (later steps stay ``not_run``); an interrupt
+stops the current step's process group and records the run ``aborted`` at that step. Both leave
+the run resumable: :func:`resume` re-runs the first step not done and keeps earlier results.
+RTO measured = wall clock from the first attempt's start until the last step finished, pauses and
+resumes included (that is what the patients waited).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from drillbook import postrun
+from drillbook.durations import format_duration
+from drillbook.engine import Interrupted, run_drill
+from drillbook.errors import BadInput
+from drillbook.record import iso, parse_iso, utc_now
+from drillbook.runbook import record as rec
+from drillbook.runbook.confirm import NO, SKIP, Answer
+from drillbook.runbook.model import DRILL, SHELL, Runbook, Step
+from drillbook.runbook.record import RunbookRecord, StepResult
+from drillbook.runbook.render import write_reports
+from drillbook.runbook.shell import run_script, scrub, secrets_of
+from drillbook.runstore import new_run_id
+from drillbook.settings import Settings
+from drillbook.spec.loader import DrillSet
+from drillbook.spec.models import Drill
+
+log = logging.getLogger("drillbook.runbook")
+Observer = Callable[[str, dict[str, Any]], None]
+
+
+class Confirmer(Protocol):
+    via: str
+
+    def ask(self, runbook: Runbook, step: Step, operator: str) -> Answer: ...
+
+
+@dataclass
+class Context:
+    """Everything a run needs besides the runbook: injected by the CLI, fakeable in tests."""
+
+    settings: Settings
+    operator: str
+    confirmer: Confirmer
+    drills: DrillSet | None = None
+    observe: Observer = field(default=lambda event, info: None)
+    on_output: Callable[[str], None] = field(default=lambda line: None)
+    drill_observer: Any = None
+
+
+@dataclass
+class Outcome:
+    record: dict[str, Any]
+    run_dir: Path
+
+
+def start(runbook: Runbook, ctx: Context, from_step: Step | None = None) -> Outcome:
+    """A new run; steps before ``from_step`` are recorded skipped (``--from``)."""
+    run_id = new_run_id()
+    record = RunbookRecord.new(runbook, run_id, ctx.operator, iso(utc_now()) or "")
+    folder = rec.record_dir(ctx.settings.reports_dir, runbook.name, run_id)
+    first = from_step.index - 1 if from_step else 0
+    for result in record.steps[:first]:
+        result.status, result.reason = rec.SKIPPED, f"the run was started --from step {first + 1}"
+    with _lock(ctx.settings, run_id):
+        return _Run(runbook, record, folder, ctx).execute(first)
+
+
+def resume(run_id: str, runbooks: dict[str, Runbook], ctx: Context) -> Outcome:
+    """Continue run ``run_id`` from its first step not done, in the same record."""
+    folder = rec.find_run(ctx.settings.reports_dir, run_id)
+    record = rec.load(folder) if folder else None
+    if folder is None or record is None:
+        raise BadInput(f'no runbook run "{run_id}" under {ctx.settings.reports_dir / "runbooks"}')
+    runbook = runbooks.get(record.runbook)
+    if runbook is None:
+        raise BadInput(f'run {run_id} is of runbook "{record.runbook}", which is no longer in '
+                       f"{ctx.settings.runbooks_dir} (or has problems: run drillbook validate)")
+    _check_same_steps(runbook, record)
+    with _lock(ctx.settings, run_id):
+        record = rec.load(folder) or record  # re-read under the lock
+        if record.status == rec.PASSED:
+            raise BadInput(f"run {run_id} already passed; nothing to resume")
+        index = record.resume_index()
+        if index is None:
+            raise BadInput(f"run {run_id} has every step done ({record.status}: {record.reason}); "
+                           "nothing to resume: start a new run")
+        return _Run(runbook, record, folder, ctx).execute(index)
+
+
+def _check_same_steps(runbook: Runbook, record: RunbookRecord) -> None:
+    old = [(s.index, s.title) for s in record.steps]
+    new = [(s.index, s.title) for s in runbook.steps]
+    if old != new:
+        raise BadInput(f"{runbook.path} changed its steps since run {record.run_id} began "
+                       f"({len(old)} then, {len(new)} now): fix commands inside steps, not the "
+                       "steps themselves, or start a new run")
+
+
+class _lock:
+    """One process per run: a second ``resume`` of a live run is refused, a crashed one frees it."""
+
+    def __init__(self, settings: Settings, run_id: str):
+        self.path = settings.state_dir / "runbook-locks" / f"{run_id}.lock"
+
+    def __enter__(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise BadInput(f"run {self.path.stem} is being run by another drillbook process") from None
+
+    def __exit__(self, *exc: Any) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+        self.path.unlink(missing_ok=True)
+
+
+class _Run:
+    def __init__(self, runbook: Runbook, record: RunbookRecord, folder: Path, ctx: Context):
+        self.runbook = runbook
+        self.record = record
+        self.dir = folder
+        self.ctx = ctx
+        self.env = {**os.environ, **runbook.meta.env, "DRILLBOOK_RUNBOOK": runbook.name,
+                    "DRILLBOOK_RUN_ID": record.run_id, "DRILLBOOK_OPERATOR": ctx.operator}
+        self.secrets = secrets_of(self.env)
+        ctx.settings.trigger = f"runbook {runbook.name} run {record.run_id}"  # shown in drill records
+
+    def execute(self, first: int) -> Outcome:
+        self._begin_attempt(first)
+        try:
+            for step in self.runbook.steps[first:]:
+                if not self._run_step(step):
+                    break
+        except (Interrupted, KeyboardInterrupt) as exc:
+            self._abort(exc)
+        return self._finish()
+
+    # -- attempts ---------------------------------------------------------------------------
+    def _begin_attempt(self, first: int) -> None:
+        record = self.record
+        record.attempts.append(rec.Attempt(
+            number=len(record.attempts) + 1, started_at=iso(utc_now()) or "", operator=self.ctx.operator,
+            from_step=first + 1, confirmations=self.ctx.confirmer.via,
+            runbook_sha256=hashlib.sha256(self.runbook.path.read_bytes()).hexdigest()))
+        record.status, record.reason, record.finished_at = rec.RUNNING, None, None
+        record.process = rec.process_info(None)
+        self._save()
+        self.ctx.observe("start", {"record": record, "first": first, "runbook": self.runbook,
+                                   "dir": self.dir})
+
+    def _save(self) -> None:
+        rec.save(self.record, self.dir)
+
+    # -- steps ------------------------------------------------------------------------------
+    def _run_step(self, step: Step) -> bool:
+        """Run one step; False stops the runbook."""
+        result = self.record.steps[step.index - 1]
+        result.archive()
+        result.status, result.started_at = rec.STEP_RUNNING, iso(utc_now())
+        result.attempt, result.operator = self.record.attempt.number, self.ctx.operator
+        self._save()
+        self.ctx.observe("step-start", {"step": step, "result": result})
+        started = utc_now()
+        try:
+            if step.kind == SHELL:
+                self._shell(step, result)
+            elif step.kind == DRILL:
+                self._drills(step, result)
+            else:
+                self._manual(step, result)
+        except (Interrupted, KeyboardInterrupt):
+            self._end_step(result, started, rec.ABORTED, "interrupted while this step ran")
+            raise
+        except Exception as exc:  # a bug fails the step visibly, never passes it
+            result.status, result.reason = rec.FAILED, f"unexpected error: {type(exc).__name__}: {exc}"
+        self._end_step(result, started, result.status, result.reason)
+        return result.status in rec.DONE
+
+    def _end_step(self, result: StepResult, started: Any, status: str, reason: str | None) -> None:
+        finished = utc_now()
+        result.status, result.reason = status, reason
+        result.finished_at = iso(finished)
+        result.duration_seconds = round((finished - started).total_seconds(), 3)
+        self._save()
+        self.ctx.observe("step-end", {"result": result})
+
+    def _shell(self, step: Step, result: StepResult) -> None:
+        timeout = self.runbook.step_timeout(step)
+        done = run_script(step.script, cwd=self.runbook.folder, env={**self.env, "DRILLBOOK_STEP":
+                          str(step.index)}, timeout=float(timeout), on_line=self.ctx.on_output,
+                          secrets=self.secrets)
+        result.output_tail, result.exit_code = done.tail, done.exit_code
+        if done.timed_out:
+            result.status = rec.FAILED
+            result.reason = (f"timed out after {timeout.text} (step timeout); its process group "
+                             "was killed")
+        elif done.exit_code != 0:
+            last = done.tail[-1] if done.tail else "no output"
+            result.status, result.reason = rec.FAILED, f"exit {done.exit_code}: {last}"
+        else:
+            result.status, result.reason = rec.PASSED, None
+
+    def _drills(self, step: Step, result: StepResult) -> None:
+        assert self.ctx.drills is not None, "drill steps need the drills loaded"
+        statuses = []
+        for name in step.drills:
+            drill: Drill = self.ctx.drills.drills[name]
+            outcome = run_drill(drill, self.ctx.settings, self.ctx.drill_observer,
+                                self.ctx.drills.files.get(name))
+            data = outcome.record
+            report = os.path.relpath(outcome.run_dir / "report.html", self.dir)
+            result.drill_runs.append({"drill": name, "run_id": data["run_id"], "status": data["status"],
+                                      "reason": data.get("reason"), "report": report,
+                                      "rto_seconds": data["objectives"]["rto"]["measured_seconds"]})
+            self._save()
+            statuses.append(data["status"])
+            if data["status"] == rec.ABORTED:
+                raise Interrupted(f"an interrupt during drill {name}")
+            if data["status"] != rec.PASSED:
+                break  # the step has failed; later drills would not change that
+        failed = [r for r in result.drill_runs if r["status"] != rec.PASSED]
+        if failed:
+            first = failed[0]
+            result.status = rec.FAILED
+            result.reason = f"drill {first['drill']} {first['status']}: {first['reason']}"
+        else:
+            result.status, result.reason = rec.PASSED, None
+
+    def _manual(self, step: Step, result: StepResult) -> None:
+        answer = self.ctx.confirmer.ask(self.runbook, step, self.ctx.operator)
+        result.confirmed_by, result.confirmed_via, result.confirmed_at = answer.by, answer.via, answer.at
+        if answer.choice == NO:
+            result.status = rec.DECLINED
+            result.reason = f"not confirmed: {answer.reason}" if answer.reason else "not confirmed"
+        elif answer.choice == SKIP:
+            result.status, result.reason = rec.SKIPPED, f"skipped by {answer.by}: {answer.reason}"
+        else:
+            result.status, result.reason = rec.CONFIRMED, None
+
+    # -- ending -----------------------------------------------------------------------------
+    def _abort(self, exc: BaseException) -> None:
+        cause = exc.args[0] if isinstance(exc, Interrupted) and exc.args else "SIGINT (Ctrl-C)"
+        current = next((s for s in self.record.steps if s.status in (rec.ABORTED, rec.STEP_RUNNING)), None)
+        where = f' at step {current.index} "{current.title}"' if current else ""
+        if current and current.status == rec.STEP_RUNNING:
+            current.status, current.reason = rec.ABORTED, "interrupted while this step ran"
+        self.record.status = rec.ABORTED
+        self.record.reason = (f"interrupted by {cause}{where}; resume with: drillbook runbook resume "
+                              f"{self.record.run_id}")
+
+    def _finish(self) -> Outcome:
+        record = self.record
+        now = utc_now()
+        record.elapsed_seconds = round((now - parse_iso(record.started_at)).total_seconds(), 3)
+        if record.status != rec.ABORTED:
+            record.status, record.reason = self._verdict()
+        record.finished_at = iso(now)
+        record.attempt.finished_at, record.attempt.status = record.finished_at, record.status
+        record.reason = scrub(record.reason, self.secrets) if record.reason else record.reason
+        write_reports(record.to_dict(), self.dir)
+        postrun.seal_run(self.dir, self.ctx.settings)
+        self._refresh_index()
+        self.ctx.observe("finish", {"record": record, "dir": self.dir})
+        return Outcome(record.to_dict(), self.dir)
+
+    def _verdict(self) -> tuple[str, str | None]:
+        stopped = next((s for s in self.record.steps if s.status not in rec.DONE), None)
+        if stopped is not None:
+            word = "was declined" if stopped.status == rec.DECLINED else "failed"
+            return rec.FAILED, f'step {stopped.index} "{stopped.title}" {word}: {stopped.reason}'
+        rto = self.record.objectives.get("rto")
+        if not rto:
+            return rec.PASSED, None
+        last = max(parse_iso(s.finished_at) for s in self.record.steps if s.finished_at) \
+            if any(s.finished_at for s in self.record.steps) else utc_now()
+        measured = round((last - parse_iso(self.record.started_at)).total_seconds(), 3)
+        rto["measured_seconds"], rto["met"] = measured, measured <= rto["target_seconds"]
+        if not rto["met"]:
+            return rec.FAILED, (f"RTO missed: the runbook took {format_duration(measured)} from the first "
+                                f"step to the last, its RTO target is {rto['target']}")
+        return rec.PASSED, None
+
+    def _refresh_index(self) -> None:
+        from drillbook.report import render
+
+        try:
+            render.write_index(self.ctx.settings.reports_dir)
+        except Exception as exc:  # the index is a convenience; the run's own files are the evidence
+            log.warning("could not refresh reports/index.html: %s", exc)

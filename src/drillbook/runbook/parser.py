@@ -1,0 +1,260 @@
+"""Markdown runbook -> :class:`Runbook`, with every problem located at file:line, all at once.
+
+The format stays plain Markdown so it reads well anywhere: YAML front matter, an optional
+``#`` title and introduction, then one step per ``##`` heading. A step's ``sh``/``bash`` block
+makes it a shell step, a ``drill`` block (one drill name per line) a drill step, neither a manual
+step. ``<!-- timeout: 5m -->`` and ``<!-- optional -->`` comments tune a step. Headings inside
+code fences are not steps.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from drillbook.durations import DurationError
+from drillbook.errors import SpecProblem
+from drillbook.runbook.model import DRILL, MANUAL, SHELL, FrontMatter, Runbook, Step
+from drillbook.spec import loader
+from drillbook.spec.models import NAME_PATTERN, Duration
+from drillbook.spec.yamlsource import YamlSyntaxError, load_located
+
+SHELL_LANGS = {"sh", "bash"}
+FENCE = re.compile(r"^(\s{0,3})(`{3,}|~{3,})\s*([^`\s]*)")
+HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+COMMENT = re.compile(r"<!--\s*(timeout|optional)\b\s*:?\s*(.*?)\s*-->", re.IGNORECASE)
+
+
+@dataclass
+class Block:
+    lang: str
+    line: int  # line of the opening fence
+    lines: list[tuple[int, str]] = field(default_factory=list)  # (line number, text)
+    closed: bool = False
+
+
+@dataclass
+class Section:
+    title: str
+    line: int
+    text: list[str] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
+    comments: list[tuple[int, str, str]] = field(default_factory=list)  # (line, key, value)
+
+
+@dataclass
+class RunbookSet:
+    folder: Path
+    runbooks: dict[str, Runbook] = field(default_factory=dict)
+    problems: list[SpecProblem] = field(default_factory=list)
+
+
+def load_runbooks(folder: Path) -> RunbookSet:
+    """Every ``*.md`` of ``folder`` except README.md; a missing folder holds no runbooks."""
+    result = RunbookSet(folder)
+    if not folder.is_dir():
+        return result
+    for path in sorted(folder.glob("*.md")):
+        if path.name.lower() == "readme.md":
+            continue
+        runbook, problems = load_runbook(path)
+        result.problems += problems
+        if runbook is not None:
+            result.runbooks[runbook.name] = runbook
+    return result
+
+
+def load_runbook(path: Path) -> tuple[Runbook | None, list[SpecProblem]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [SpecProblem(path, None, "", f"cannot read: {exc}")]
+    return parse_runbook(text, path)
+
+
+def parse_runbook(text: str, path: Path) -> tuple[Runbook | None, list[SpecProblem]]:
+    """Parse one runbook; return it only when it has no problem at all."""
+    problems: list[SpecProblem] = []
+    if not re.match(NAME_PATTERN, path.stem):
+        problems.append(SpecProblem(path, None, "", f'"{path.stem}" is not a valid runbook name '
+                                    "(rename the file: letters, digits, . _ - only)"))
+    lines = text.splitlines()
+    meta, body_start, meta_problems = _front_matter(lines, path)
+    problems += meta_problems
+    h1, intro, sections, fence_problems = _sections(lines, body_start, path)
+    problems += fence_problems
+    steps: list[Step] = []
+    for number, section in enumerate(sections, start=1):
+        step, step_problems = _step(number, section, path)
+        problems += step_problems
+        if step is not None:
+            steps.append(step)
+    if not sections:
+        problems.append(SpecProblem(path, body_start + 1 if body_start < len(lines) else None, "",
+                                    "no steps: every step is a '## ' heading followed by what to do"))
+    if problems or meta is None:
+        return None, problems
+    title = meta.title or h1 or path.stem
+    return Runbook(path.stem, path, meta, title, intro, tuple(steps)), []
+
+
+def check_drills(runbooks: Iterable[Runbook], known: set[str]) -> list[SpecProblem]:
+    """A ``drill`` block must name drills that exist; the line is the name's own."""
+    problems = []
+    for runbook in runbooks:
+        for step in runbook.steps:
+            for name, line in zip(step.drills, step.drill_lines):
+                if name not in known:
+                    choices = ", ".join(sorted(known)) or "none"
+                    problems.append(SpecProblem(runbook.path, line, "", f'{step.label()} names drill "{name}", '
+                                                f"which does not exist (known drills: {choices})"))
+    return problems
+
+
+# -- front matter -----------------------------------------------------------------------
+def _front_matter(lines: list[str], path: Path) -> tuple[FrontMatter | None, int, list[SpecProblem]]:
+    """The front matter and the index of the first body line."""
+    if not lines or lines[0].strip() != "---":
+        return FrontMatter(), 0, []
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
+    if end is None:
+        return None, len(lines), [SpecProblem(path, 1, "", "front matter is not closed: add a line "
+                                              "with --- after its last key")]
+    try:
+        located = load_located("\n".join(lines[1:end]), first_line=2)
+    except YamlSyntaxError as exc:
+        return None, end + 1, [SpecProblem(path, exc.line, "", exc.message)]
+    problems = [SpecProblem(path, line, loader._dotted(p), "duplicate key (the later one would win silently)")
+                for p, line in located.duplicates]
+    data = located.data if located.data is not None else {}
+    if not isinstance(data, dict):
+        problems.append(SpecProblem(path, 2, "", f"front matter must be a mapping of keys, "
+                                    f"found a {type(data).__name__}"))
+        return None, end + 1, problems
+    try:
+        meta = FrontMatter.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = loader._data_path(data, err["loc"])
+            problems.append(SpecProblem(path, located.line_of(loc) or 2, loader._dotted(loc),
+                                        _message(err, data, loc)))
+        return None, end + 1, loader._dedupe(problems)
+    return (meta if not problems else None), end + 1, problems
+
+
+def _message(err: dict[str, Any], data: Any, loc: tuple[Any, ...]) -> str:
+    if err["type"] == "extra_forbidden":
+        model: Any = FrontMatter
+        for part in loc[:-1]:
+            info = model.model_fields.get(part) if model else None
+            model = getattr(info, "annotation", None) if info else None
+            model = model if isinstance(model, type) and hasattr(model, "model_fields") else None
+        valid = sorted(model.model_fields) if model else []
+        return f"unknown key (valid keys here: {', '.join(valid)})" if valid else "unknown key"
+    return loader._message(err, data, loc)
+
+
+# -- body -------------------------------------------------------------------------------
+def _sections(lines: list[str], start: int,
+              path: Path) -> tuple[str, str, list[Section], list[SpecProblem]]:
+    """Split the body at ``##`` headings outside code fences."""
+    h1, intro, sections = "", [], []
+    current: Section | None = None
+    block: Block | None = None
+    fence = ""
+    for i in range(start, len(lines)):
+        number, line = i + 1, lines[i]
+        if block is not None:
+            if line.strip().startswith(fence) and line.strip().strip(fence[0]) == "":
+                block.closed, block, fence = True, None, ""
+            else:
+                block.lines.append((number, line))
+            if current is not None:
+                current.text.append(line)
+            else:
+                intro.append(line)
+            continue
+        opening = FENCE.match(line)
+        heading = HEADING.match(line)
+        if opening:
+            fence = opening.group(2)
+            block = Block(opening.group(3).lower(), number)
+            if current is not None:
+                current.blocks.append(block)
+        elif heading and len(heading.group(1)) == 2:
+            current = Section(heading.group(2).strip(), number)
+            sections.append(current)
+            continue
+        elif heading and len(heading.group(1)) == 1 and current is None and not h1:
+            h1 = heading.group(2).strip()
+            continue
+        elif current is not None:
+            for match in COMMENT.finditer(line):
+                current.comments.append((number, match.group(1).lower(), match.group(2)))
+            line = COMMENT.sub("", line)
+            if not line.strip() and line != lines[i]:
+                continue  # a line that held only a drillbook comment
+        if current is not None:
+            current.text.append(line)
+        else:
+            intro.append(line)
+    problems = []
+    if block is not None:
+        problems.append(SpecProblem(path, block.line, "", f"code block opened with {fence} is never "
+                                    "closed (add a closing fence)"))
+    return h1, "\n".join(intro).strip(), sections, problems
+
+
+def _step(number: int, section: Section, path: Path) -> tuple[Step | None, list[SpecProblem]]:
+    problems: list[SpecProblem] = []
+    where = f'step {number} "{section.title}"'
+    if not section.title:
+        problems.append(SpecProblem(path, section.line, "", f"step {number} has an empty heading"))
+    shell = [b for b in section.blocks if b.lang in SHELL_LANGS]
+    drill = [b for b in section.blocks if b.lang == DRILL]
+    for block in shell + drill:
+        if not any(text.strip() for _, text in block.lines):
+            problems.append(SpecProblem(path, block.line, "", f"{where}: empty ```{block.lang} block "
+                                        "(write the commands to run, or remove the block)"))
+    if shell and drill:
+        problems.append(SpecProblem(path, drill[0].line, "", f"{where} has both a shell and a drill "
+                                    "block: split it into two steps"))
+    kind = DRILL if drill else SHELL if shell else MANUAL
+    script = "\n\n".join("\n".join(t for _, t in b.lines) for b in shell)
+    names: list[str] = []
+    name_lines: list[int] = []
+    for block in drill:
+        for line, text in block.lines:
+            name = text.strip()
+            if not name or name.startswith("#"):
+                continue
+            if not re.match(NAME_PATTERN, name):
+                problems.append(SpecProblem(path, line, "", f'{where}: "{name}" is not a drill name '
+                                            "(one name per line)"))
+            names.append(name)
+            name_lines.append(line)
+    timeout, optional = None, False
+    for line, key, value in section.comments:
+        if key == "optional":
+            optional = True
+            if kind != MANUAL:
+                problems.append(SpecProblem(path, line, "", f"{where}: <!-- optional --> applies to "
+                                            "manual steps only (an automated step must pass)"))
+        elif kind != SHELL:
+            problems.append(SpecProblem(path, line, "", f"{where}: <!-- timeout --> applies to "
+                                        "shell steps only"))
+        else:
+            try:
+                timeout = Duration(value)
+            except DurationError as exc:
+                problems.append(SpecProblem(path, line, "", f"{where}: <!-- timeout --> {exc}"))
+    if problems:
+        return None, problems
+    text = "\n".join(section.text).strip()
+    return Step(number, section.title, kind, text, section.line, script, tuple(names),
+                tuple(name_lines), timeout, optional), []

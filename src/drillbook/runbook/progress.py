@@ -1,0 +1,62 @@
+"""What the operator sees while a runbook runs: steps, their text, shell output, the verdict.
+
+Everything goes to one stream (stderr by default) so stdout stays for the final summary line.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, TextIO
+
+from drillbook.durations import format_duration
+from drillbook.runbook.model import MANUAL
+
+MARKS = {"passed": "ok", "confirmed": "ok", "skipped": "--", "failed": "FAILED",
+         "declined": "DECLINED", "aborted": "ABORTED"}
+
+
+class RunbookProgress:
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream or sys.stderr
+        self.total = 0
+
+    def __call__(self, event: str, info: dict[str, Any]) -> None:
+        handler = getattr(self, "_" + event.replace("-", "_"), None)
+        if handler:
+            handler(info)
+
+    def line(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def output(self, text: str) -> None:
+        """One line of a shell step's output, indented under its step."""
+        self.line(f"    | {text}")
+
+    def _start(self, info: dict[str, Any]) -> None:
+        record, runbook = info["record"], info["runbook"]
+        self.total = len(runbook.steps)
+        attempt = record.attempts[-1]
+        self.line(f"runbook {runbook.name}: {runbook.title}")
+        rto = runbook.rto.text if runbook.rto else "none"
+        self.line(f"run {record.run_id} · attempt {attempt.number} · operator {attempt.operator} · "
+                  f"RTO {rto} · from step {info['first'] + 1} of {self.total}")
+
+    def _step_start(self, info: dict[str, Any]) -> None:
+        step = info["step"]
+        self.line("")
+        self.line(f"== step {step.index}/{self.total}: {step.title} ({step.kind})")
+        if step.kind == MANUAL and step.text:
+            for text in step.text.splitlines():
+                self.line(f"   {text}")
+
+    def _step_end(self, info: dict[str, Any]) -> None:
+        result = info["result"]
+        mark = MARKS.get(result.status, result.status)
+        reason = f": {result.reason}" if result.reason else ""
+        self.line(f"   {mark} {result.status} in {format_duration(result.duration_seconds)}{reason}")
+
+    def _finish(self, info: dict[str, Any]) -> None:
+        record = info["record"]
+        self.line("")
+        self.line(f"{record.status.upper()} runbook {record.runbook} after "
+                  f"{format_duration(record.elapsed_seconds)}" + (f": {record.reason}" if record.reason else ""))

@@ -1,0 +1,133 @@
+"""One shell step: ``bash -euo pipefail`` in its own process group, streamed, bounded in time.
+
+The output goes line by line to a callback (the terminal) and its last lines, scrubbed of
+secrets, into the record. On timeout, Ctrl-C or SIGTERM the whole process group is killed, so a
+step's children never outlive it; processes a step leaves behind are stopped when it ends.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import signal
+import subprocess
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from drillbook.process import kill_group
+
+TAIL_LINES = 20
+SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_KEY", re.I)
+GRACE_SECONDS = 2.0
+
+
+@dataclass
+class ShellResult:
+    exit_code: int | None
+    timed_out: bool
+    duration_seconds: float
+    tail: list[str] = field(default_factory=list)
+
+
+def secrets_of(env: Mapping[str, str]) -> list[str]:
+    """Values of variables whose names say they are secret; longest first so masks nest right."""
+    values = {v for k, v in env.items() if SECRET_NAME.search(k) and len(v) >= 4}
+    return sorted(values, key=len, reverse=True)
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def run_script(script: str, *, cwd: Path, env: Mapping[str, str], timeout: float,
+               on_line: Callable[[str], None], secrets: list[str]) -> ShellResult:
+    """Run ``script``; ``on_line`` gets each scrubbed output line (stdout and stderr merged)."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        ["bash", "-euo", "pipefail", "-c", script, "runbook-step"],
+        cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+
+    def emit(raw: bytes) -> None:
+        line = scrub(raw.decode("utf-8", "replace").rstrip("\r\n"), secrets)
+        tail.append(line[:400])
+        on_line(line)
+
+    timed_out = False
+    try:
+        timed_out = _pump(proc, started + timeout, emit)
+    except BaseException:  # Ctrl-C, SIGTERM (Interrupted): the step dies with its group
+        stop_group(proc)
+        raise
+    finally:
+        kill_group(proc.pid, sig=signal.SIGKILL, quiet=True)
+        if proc.stdout:
+            proc.stdout.close()
+    return ShellResult(None if timed_out else proc.returncode, timed_out,
+                       round(time.monotonic() - started, 3), list(tail))
+
+
+def _pump(proc: subprocess.Popen[bytes], deadline: float, emit: Callable[[bytes], None]) -> bool:
+    """Forward output until bash exits (then drain briefly) or the deadline passes."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    os.set_blocking(fd, False)
+    selector = selectors.DefaultSelector()
+    selector.register(fd, selectors.EVENT_READ)
+    pending = b""
+    exited_at: float | None = None
+    try:
+        while True:
+            now = time.monotonic()
+            if exited_at is None and proc.poll() is not None:
+                exited_at = now
+            if exited_at is not None and now - exited_at > 0.2:
+                break  # bash is gone; a background child may hold the pipe open forever
+            if exited_at is None and now >= deadline:
+                stop_group(proc)
+                return True
+            wait = min(0.1, max(0.0, deadline - now))
+            if not selector.select(wait):
+                continue
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                if exited_at is None:
+                    proc.wait(timeout=max(0.01, deadline - time.monotonic()))
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                emit(line)
+    except subprocess.TimeoutExpired:
+        stop_group(proc)
+        return True
+    finally:
+        selector.close()
+        if pending:
+            emit(pending)
+    return False
+
+
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the step's group, SIGKILL it after a short grace."""
+    kill_group(proc.pid, sig=signal.SIGTERM, quiet=True)
+    try:
+        proc.wait(timeout=GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        pass
+    kill_group(proc.pid, sig=signal.SIGKILL, quiet=True)
+    try:
+        proc.wait(timeout=GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        pass
