@@ -128,11 +128,26 @@ def check_outcomes(state: DemoState) -> None:
             state.problems.append(f"drill {name}: expected {wanted}, got {got}")
 
 
+DEMO_RUNBOOK = "restore-clinic-documents"
+
+
+def run_runbook(state: DemoState) -> None:
+    """A shipped runbook rehearsed end to end with --yes (issue 8), as on-call would."""
+    cmd = [sys.executable, "-m", "drillbook", "runbook", "run", DEMO_RUNBOOK, "--yes", "--operator", "demo"]
+    say(f"$ drillbook runbook run {DEMO_RUNBOOK} --yes --operator demo")
+    proc = subprocess.run(cmd, env={**os.environ, **state.env}, timeout=1800, stdin=subprocess.DEVNULL)
+    status = latest_status(DEMO_RUNBOOK, ROOT / "reports" / "runbooks" / DEMO_RUNBOOK)
+    state.outcomes[f"runbook {DEMO_RUNBOOK}"] = status
+    if proc.returncode != 0 or status != "passed":
+        state.problems.append(f"runbook {DEMO_RUNBOOK}: expected passed, got {status} (exit {proc.returncode})")
+
+
 # -- demo steps of other issues are added to STEPS below, before check_outcomes --
 STEPS: list[Callable[[DemoState], None]] = [
     build_sample_data,
     back_up,
     run_drills,
+    run_runbook,
     check_outcomes,
 ]
 
