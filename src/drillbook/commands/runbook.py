@@ -60,6 +60,8 @@ def describe(runbook: Runbook) -> str:
              f"default shell step timeout: {runbook.meta.timeout.text}"]
     if runbook.meta.env:
         lines.append("env: " + ", ".join(sorted(runbook.meta.env)))
+    if runbook.intro:
+        lines += ["", runbook.intro]
     for step in runbook.steps:
         lines.append("")
         if step.kind == SHELL:
