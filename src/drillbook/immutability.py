@@ -62,8 +62,9 @@ def evaluate(wanted: Immutability, prefix: str, bucket: BucketFacts, objects: li
     if not objects:
         problems.append(f"no objects under {prefix or 'the bucket root'}: nothing to prove immutable")
     if object_problems:
-        first = ", ".join(f"{key} ({why})" for key, why in object_problems[:3])
-        more = f" and {len(object_problems) - 3} more" if len(object_problems) > 3 else ""
+        shown = object_problems if len(object_problems) <= 3 else object_problems[:1]
+        first = ", ".join(f"{key} ({why})" for key, why in shown)
+        more = f" and {len(object_problems) - len(shown)} more" if len(object_problems) > len(shown) else ""
         problems.append(f"{len(object_problems)} of {len(objects)} objects not locked as "
                         f"{wanted.mode} requires: {first}{more}")
     if permissions:
