@@ -20,6 +20,7 @@ from drillbook.actions import drills as drill_actions
 from drillbook.durations import format_duration
 from drillbook.engine import Interrupted, run_drill
 from drillbook.errors import BadInput, DrillbookError
+from drillbook.overrun import OverrunGuard
 from drillbook.progress import Progress
 from drillbook.runstore import load_runs
 from drillbook.settings import Settings
@@ -108,11 +109,13 @@ def list_drills(settings: Settings) -> None:
 @click.option("--keep-sandbox", is_flag=True, help="Keep the restored sandbox for debugging.")
 @click.option("--plain", is_flag=True, help="Plain progress lines even on a terminal.")
 @click.option("--trigger", default="manual", hidden=True)
+@click.option("--stop-after-rto", type=float, default=None, hidden=True,
+              help="Stop and fail a drill running longer than this multiple of its RTO (serve).")
 @click.option("--junit", "junit_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write one JUnit XML file for all drills of this invocation.")
 @click.pass_obj
 def run(settings: Settings, names: tuple[str, ...], keep_sandbox: bool, plain: bool, trigger: str,
-        junit_path: Path | None) -> None:
+        stop_after_rto: float | None, junit_path: Path | None) -> None:
     """Run drills NAMES now; exit 0 only when every one passed."""
     loaded = drill_actions.load_checked(settings, list(names))
     drill_actions.ensure_can_run(settings)
@@ -122,7 +125,8 @@ def run(settings: Settings, names: tuple[str, ...], keep_sandbox: bool, plain: b
     statuses, records = [], []
     with _signals_raise_interrupted():
         for drill in drill_actions.select(loaded, list(names)):
-            outcome = run_drill(drill, settings, progress, drill_actions.drill_file(loaded, drill.name))
+            with OverrunGuard(drill, stop_after_rto, progress) as observer:
+                outcome = run_drill(drill, settings, observer, drill_actions.drill_file(loaded, drill.name))
             statuses.append(outcome.record["status"])
             records.append(outcome.record)
             out.print(f"{drill.name}: {outcome.record['status']} "
@@ -153,6 +157,9 @@ class _signals_raise_interrupted:
 
 
 # -- commands of other modules are registered below (one add_command line each) --
+from drillbook.commands.schedule import schedule_command, serve_command  # noqa: E402
+cli.add_command(serve_command)
+cli.add_command(schedule_command)
 from drillbook.commands.runbook import runbook_group  # noqa: E402
 cli.add_command(runbook_group)
 from drillbook.commands import evidence as evidence_cli  # noqa: E402

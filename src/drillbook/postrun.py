@@ -24,7 +24,15 @@ log = logging.getLogger("drillbook.postrun")
 
 
 def before_outputs(record: RunRecord, drill: Any, settings: Settings) -> None:
-    """Hook for work whose result belongs in run.json (notifications)."""
+    """Notifications: their outcome (sent/failed/skipped) belongs in run.json; never the status."""
+    from drillbook import notify
+
+    try:
+        record.notifications = notify.notify_run(record.to_dict(), drill, settings)
+    except Exception as exc:  # a notification problem must never change or lose the run
+        log.error("notifications could not be sent: %s", type(exc).__name__)
+        record.notifications = [{"target": "all", "status": "failed",
+                                 "detail": f"internal error: {type(exc).__name__}"}]
 
 
 def write_outputs(record: RunRecord, run_dir: Path, drill: Any, settings: Settings) -> None:

@@ -1,0 +1,123 @@
+"""Notification rules: which events fire, which targets apply, what is masked, what is sent."""
+
+from __future__ import annotations
+
+import json
+import sys
+from types import SimpleNamespace
+
+import pytest
+
+from drillbook import notify
+from drillbook.runstore import write_json_atomic
+from drillbook.spec.models import NotifyTarget, ProjectConfig
+
+
+def record(status="failed", run_id="20260506T030000Z-aaaaaa", started="2026-05-06T03:00:00.000Z", **extra):
+    base = {"drill": "clinic", "kind": "drill", "run_id": run_id, "status": status,
+            "reason": "1 of 2 checks failed" if status != "passed" else None,
+            "started_at": started, "finished_at": started, "trigger": "schedule",
+            "objectives": {"rto": {"target": "10m", "target_seconds": 600.0,
+                                   "measured_seconds": 12.5, "met": True},
+                           "rpo": {"target": "1d", "target_seconds": 86400.0,
+                                   "measured_seconds": 3600.0, "met": True}},
+            "versions": {"host": "drill-host"}}
+    base.update(extra)
+    return base
+
+
+@pytest.mark.parametrize("status, previous, expected", [
+    ("failed", None, {"always", "failure"}),
+    ("aborted", "passed", {"always", "failure"}),
+    ("passed", None, {"always", "success"}),
+    ("passed", "passed", {"always", "success"}),
+    ("passed", "failed", {"always", "success", "recovery"}),
+    ("passed", "aborted", {"always", "success", "recovery"}),
+])
+def test_events(status, previous, expected):
+    assert notify.events_for(status, previous) == expected
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("https://hooks.slack.com/services/T0000AAAA/B0000BBBB/abcdEFGH1234ijklMNOP5678",
+     "https://hooks.slack.com/services/T0000AAAA/B0000BBBB/***"),
+    ("https://alerts.example.org/hook?token=s3cr3t&team=dr", "https://alerts.example.org/hook?token=***&team=***"),
+    ("https://bot:hunter22@alerts.example.org:8443/x", "https://***@alerts.example.org:8443/x"),
+    ("http://127.0.0.1:8080/notify", "http://127.0.0.1:8080/notify"),
+])
+def test_webhook_urls_are_redacted(url, shown):
+    assert notify.redact_url(url) == shown
+
+
+def test_scrub_removes_secret_pieces_from_error_text():
+    url = "https://bot:hunter22@example.org/hook?token=s3cr3t"
+    text = f"cannot reach {url}: token s3cr3t refused for hunter22"
+    scrubbed = notify.scrub(text, url)
+    assert "s3cr3t" not in scrubbed and "hunter22" not in scrubbed
+    assert "example.org" in scrubbed
+
+
+def test_project_targets_add_to_the_drills_own_and_are_used_once():
+    ops = NotifyTarget(webhook="https://ops.example.org/hook")
+    own = NotifyTarget(command=["notify-owner"], on=["always"])
+    drill = SimpleNamespace(notify=[own, ops])
+    project = ProjectConfig(notify=[ops])
+    assert notify.targets_for(drill, project) == [own, ops]
+
+
+def test_previous_status_ignores_running_and_later_runs(tmp_path):
+    for run_id, status, started in [("20260501T030000Z-000001", "failed", "2026-05-01T03:00:00.000Z"),
+                                    ("20260502T030000Z-000002", "running", "2026-05-02T03:00:00.000Z"),
+                                    ("20260509T030000Z-000009", "passed", "2026-05-09T03:00:00.000Z")]:
+        write_json_atomic(tmp_path / "clinic" / run_id / "run.json",
+                          record(status, run_id=run_id, started=started))
+    current = record("passed", run_id="20260506T030000Z-aaaaaa")
+    assert notify.previous_status(tmp_path, current) == "failed"
+
+
+def test_payload_carries_what_on_call_needs(tmp_path):
+    body = notify.payload(record(), tmp_path / "report.html", "failure")
+    assert body["drill"] == "clinic" and body["status"] == "failed" and body["event"] == "failure"
+    assert body["reason"] == "1 of 2 checks failed"
+    assert body["objectives"]["rto"] == {"measured_seconds": 12.5, "target_seconds": 600.0,
+                                         "target": "10m", "met": True}
+    assert body["report"].endswith("report.html") and body["run_id"] and body["finished_at"]
+
+
+def test_notify_run_records_sent_and_skipped(tmp_path):
+    out = tmp_path / "got.json"
+    writer = [sys.executable, "-c", f"import sys; open({str(out)!r}, 'w').write(sys.stdin.read())"]
+    drill = SimpleNamespace(notify=[NotifyTarget(command=writer, on=["failure"]),
+                                    NotifyTarget(command=["true"], on=["success", "recovery"])])
+    settings = SimpleNamespace(project=ProjectConfig(), reports_dir=tmp_path / "reports")
+    results = notify.notify_run(record("failed"), drill, settings)
+    assert [r["status"] for r in results] == ["sent", "skipped"]
+    assert "this run failed" in results[1]["detail"]
+    assert json.loads(out.read_text())["status"] == "failed"
+
+
+def test_a_failing_command_is_recorded_with_its_reason():
+    target = NotifyTarget(command=[sys.executable, "-c", "import sys; sys.exit('pager down')"])
+    result = notify.deliver(target, "{}")
+    assert result["status"] == "failed"
+    assert "exited with 1" in result["detail"] and "pager down" in result["detail"]
+    missing = notify.deliver(NotifyTarget(command=["/nonexistent/notifier"]), "{}")
+    assert missing["status"] == "failed" and "cannot start" in missing["detail"]
+
+
+def test_a_hanging_command_is_killed_at_its_timeout():
+    target = NotifyTarget(command=["sleep", "30"], timeout="1s")
+    result = notify.deliver(target, "{}")
+    assert result["status"] == "failed" and "did not finish within 1s" in result["detail"]
+    assert result["duration_seconds"] < 5
+
+
+def test_unreachable_webhook_is_retried_then_failed_without_the_token(monkeypatch):
+    slept = []
+    status, detail = notify.post_webhook("http://127.0.0.1:9/hook?token=s3cr3t", "{}", 1.0,
+                                         sleep=slept.append)
+    assert status == "failed" and "after 3 attempts" in detail
+    assert slept == [0.5, 1.5]
+    monkeypatch.setattr(notify, "BACKOFF_SECONDS", (0.0,))
+    result = notify.deliver(NotifyTarget(webhook="http://127.0.0.1:9/hook?token=s3cr3t", timeout="1s"), "{}")
+    assert "s3cr3t" not in json.dumps(result)
