@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.record import RunRecord
-from drillbook.evidence import ledger
+from drillbook.evidence import anchor, ledger
 from drillbook.report import junit, render
 from drillbook.runstore import RUN_FILE, write_json_atomic, write_text_atomic
 from drillbook.settings import Settings
@@ -56,17 +56,19 @@ def after_outputs(record: RunRecord, run_dir: Path, drill: Any, settings: Settin
         worm.upload_after_run(run_dir, drill, settings)
     except Exception as exc:
         log.error("WORM evidence upload step failed: %s", exc)
-    seal_run(run_dir, settings)
+    seal_run(run_dir, settings, drill)
 
 
-def seal_run(run_dir: Path, settings: Settings) -> dict[str, Any] | None:
+def seal_run(run_dir: Path, settings: Settings, drill: Any = None) -> dict[str, Any] | None:
     """Append the finished run's folder to the evidence ledger (drills, runbooks, cleanup).
 
     A ledger problem never changes the run's status; the run stays visible as unrecorded
     evidence to ``evidence verify`` until it is sealed.
     """
     try:
-        return ledger.seal(run_dir, settings)
+        entry = ledger.seal(run_dir, settings)
     except Exception as exc:
         log.error("could not seal %s into the evidence ledger: %s", run_dir, exc)
         return None
+    anchor.publish_head(entry, drill, settings)  # the new head into the WORM bucket, if configured
+    return entry

@@ -159,7 +159,8 @@ def attention(item: dict[str, Any], decl: dict[str, Any]) -> list[str]:
         notes.append("no run in the period" + (f" ({item['due']} due)" if item["due"] else ""))
         return notes
     if not item["passed"]:
-        notes.append(f"no passing run ({item['failed']} failed, {item['aborted']} aborted)")
+        counts = [f"{item[k]} {k}" for k in ("failed", "aborted") if item[k]]
+        notes.append(f"no passing run ({', '.join(counts)})")
     if item["due"] and item["runs_made"] < item["due"]:
         notes.append(f"ran {item['runs_made']} of {item['due']} due times")
     for key in ("rto", "rpo"):

@@ -1,0 +1,112 @@
+"""Periods, due counts and the compliance report's judgement, on synthetic run records."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from drillbook.errors import BadInput
+from drillbook.evidence import compliance
+from drillbook.evidence.due import due_count
+from drillbook.evidence.period import between, choose, current_quarter, parse_period
+from drillbook.settings import Settings
+from tests.support import write_drill
+
+UTC = timezone.utc
+
+
+def test_periods():
+    q4 = parse_period("2026q4")
+    assert (q4.label, q4.start, q4.end) == ("2026Q4", datetime(2026, 10, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+    assert parse_period("2026-02").end == datetime(2026, 3, 1, tzinfo=UTC)
+    assert parse_period("2026").label == "2026"
+    span = between("2026-10-01", "2026-10-31")
+    assert span.contains(datetime(2026, 10, 31, 23, 59, tzinfo=UTC))
+    assert not span.contains(datetime(2026, 11, 1, tzinfo=UTC))
+    assert current_quarter(datetime(2026, 5, 5, tzinfo=UTC)).label == "2026Q2"
+    for bad in ("2026Q5", "Q4", "2026-13", "last quarter"):
+        with pytest.raises(BadInput):
+            parse_period(bad)
+    with pytest.raises(BadInput, match="not both"):
+        choose("2026Q4", "2026-01-01", "2026-02-01")
+    with pytest.raises(BadInput, match="go together"):
+        choose(None, "2026-01-01", None)
+    with pytest.raises(BadInput, match="before"):
+        between("2026-02-01", "2026-01-01")
+
+
+def test_due_counts_follow_the_schedule():
+    q4 = parse_period("2026Q4")
+    assert due_count("quarterly", q4.start, q4.end) == 1
+    assert due_count("monthly", q4.start, q4.end) == 3
+    assert due_count("0 3 * * 1", q4.start, q4.end) == 13  # Mondays of 2026Q4
+    assert due_count("every 1d", q4.start, q4.end) == 92
+    assert due_count(None, q4.start, q4.end) is None
+    assert due_count("not a schedule", q4.start, q4.end) is None
+
+
+def run_record(reports: Path, name: str, run_id: str, started: str, status: str = "passed", *,
+               rto: float = 30.0, rto_met: bool = True, immutability: str = "passed",
+               network: str = "none") -> None:
+    folder = reports / name / run_id
+    folder.mkdir(parents=True)
+    record = {
+        "kind": "drill", "run_id": run_id, "drill": name, "status": status, "reason": None if status == "passed" else "x",
+        "started_at": started, "finished_at": started,
+        "objectives": {"rto": {"target_seconds": 600, "target": "10m", "measured_seconds": rto, "met": rto_met},
+                       "rpo": {"target_seconds": 86400, "target": "1d", "measured_seconds": 3600, "met": True}},
+        "immutability": {"status": immutability}, "isolation": {"network": network},
+        "content": {"status": "passed"},
+    }
+    (folder / "run.json").write_text(json.dumps(record))
+
+
+@pytest.fixture
+def settings(tmp_path):
+    s = Settings(drills_dir=tmp_path / "drills", reports_dir=tmp_path / "reports",
+                 state_dir=tmp_path / "state", runbooks_dir=tmp_path / "runbooks")
+    for name, schedule in (("good", "monthly"), ("never", "quarterly"), ("flaky", None), ("hosty", None)):
+        write_drill(s.drills_dir, name, "/nowhere", body=f"schedule: {schedule}\n" if schedule else "")
+    s.reports_dir.mkdir()
+    for i, month in enumerate(("10", "11", "12")):
+        run_record(s.reports_dir, "good", f"2026{month}01T030000Z-00000{i}", f"2026-{month}-01T03:00:00.000Z")
+    run_record(s.reports_dir, "good", "20260901T030000Z-000009", "2026-09-01T03:00:00.000Z", "failed")
+    run_record(s.reports_dir, "flaky", "20261005T030000Z-00000f", "2026-10-05T03:00:00.000Z", "failed",
+               rto=900, rto_met=False, immutability="not_audited")
+    run_record(s.reports_dir, "hosty", "20261006T030000Z-00000h", "2026-10-06T03:00:00.000Z", network="host")
+    run_record(s.reports_dir, "gone", "20261007T030000Z-00000g", "2026-10-07T03:00:00.000Z")
+    (s.runbooks_dir).mkdir()
+    (s.runbooks_dir / "restore-all.md").write_text("# Restore everything\n\n## Step one\n\nDo it.\n")
+    return s
+
+
+def test_report_flags_every_gap(settings):
+    report = compliance.build(settings, parse_period("2026Q4"), now=datetime(2027, 1, 5, tzinfo=UTC))
+    items = {(i["kind"], i["name"]): i for i in report["items"]}
+    good = items[("drill", "good")]
+    assert (good["due"], good["runs_made"], good["passed"], good["attention"]) == (3, 3, 3, [])
+    assert good["runs"][0]["href"] == "good/20261001T030000Z-000000/report.html"
+    assert items[("drill", "never")]["attention"] == ["no run in the period (1 due)"]
+    flaky = " ".join(items[("drill", "flaky")]["attention"])
+    assert "no passing run" in flaky and "RTO missed" in flaky and "without an immutability audit" in flaky
+    assert "network: host" in " ".join(items[("drill", "hosty")]["attention"])
+    assert "no longer declared" in " ".join(items[("drill", "gone")]["attention"])
+    assert items[("runbook", "restore-all")]["attention"] == ["no run in the period"]
+    assert report["lacking_pass"] == ["drill flaky", "drill never", "runbook restore-all"]
+    controls = {c["ref"]: c for c in report["controls"]}
+    assert any("never" in g for g in controls["CP-4"]["gaps"])
+    assert {e["name"] for e in controls["164.308(a)(7)(ii)(B)"]["evidence"]} == {"good", "hosty", "gone"}
+    assert len(report["controls"]) == 8
+
+
+def test_report_files_render(settings, tmp_path):
+    report = compliance.build(settings, parse_period("2026Q4"))
+    html, md, js = compliance.write(settings, report)
+    assert html.name == "compliance-2026Q4.html"
+    text = html.read_text()
+    assert "never" in text and "not run" in text and "@media print" in text and "CP-9(1)" in text
+    assert "| never |" in md.read_text()
+    assert json.loads(js.read_text())["period"]["label"] == "2026Q4"
