@@ -36,8 +36,9 @@ from drillbook import immutability
 from drillbook.spec.models import EvidenceTarget, Immutability
 
 AUDIT_WORKERS = 16
-FAST = Config(connect_timeout=3, read_timeout=15, retries={"max_attempts": 2, "mode": "standard"})
-UPLOAD = Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 3, "mode": "standard"})
+FAST = Config(connect_timeout=3, read_timeout=15, retries={"total_max_attempts": 2, "mode": "standard"})
+PROBE = Config(connect_timeout=3, read_timeout=5, retries={"total_max_attempts": 2, "mode": "standard"})
+UPLOAD = Config(connect_timeout=5, read_timeout=60, retries={"total_max_attempts": 3, "mode": "standard"})
 
 BAD_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
                    "UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException",
@@ -175,9 +176,13 @@ def probe_repository(repository: str) -> str | None:
     """
     try:
         loc = parse_repository(repository)
-        client = _s3_client(loc.endpoint_url)
+        client = _s3_client(loc.endpoint_url, config=PROBE)
     except AwsError as exc:
         return str(exc)
+    return probe_location(client, loc, repository)
+
+
+def probe_location(client: Any, loc: S3Location, repository: str) -> str | None:
     where = f"repository {repository}"
     try:
         client.head_bucket(Bucket=loc.bucket)

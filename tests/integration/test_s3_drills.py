@@ -152,3 +152,19 @@ def test_password_from_secrets_manager_and_ssm(workspace, moto, compliance_repo)
     for f in (p for p in workspace.reports.rglob("*") if p.is_file()):
         assert PASSWORD not in f.read_text(errors="replace"), f
     assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_silent_endpoint_times_out_within_seconds(workspace, moto):  # noqa: F811
+    import socket
+
+    with socket.socket() as silent:  # accepts connections into its backlog, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        write_drill(workspace.drills, "silent", f"s3:http://127.0.0.1:{port}/clinic/repo")
+        started = time.monotonic()
+        result, record = run(workspace, moto, "silent")
+        elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    assert f"127.0.0.1:{port} unreachable (timed out)" in record["reason"]
+    assert elapsed < 30, f"took {elapsed:.1f}s"

@@ -164,3 +164,24 @@ def test_no_credentials_say_where_they_come_from(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     assert "no AWS credentials found" in aws.probe_repository("s3:http://127.0.0.1:9/vault/clinic")
+
+
+@pytest.mark.parametrize("code, expected", [
+    ("InvalidAccessKeyId", "bad AWS credentials: http://127.0.0.1:9 answered InvalidAccessKeyId"),
+    ("AccessDenied", "access denied to bucket vault at http://127.0.0.1:9: the credentials need"),
+])
+def test_probe_tells_bad_credentials_from_missing_permissions(code, expected):
+    client, stub = stubbed()
+    stub.add_client_error("head_bucket", "403", http_status_code=403)
+    stub.add_client_error("list_objects_v2", code, http_status_code=403)
+    with stub:
+        reason = aws.probe_location(client, LOC, "s3:http://127.0.0.1:9/vault/clinic")
+    assert expected in reason
+
+
+def test_probe_passes_when_bucket_and_config_exist():
+    client, stub = stubbed()
+    stub.add_response("head_bucket", {})
+    stub.add_response("head_object", {"ContentLength": 155}, {"Bucket": "vault", "Key": "clinic/config"})
+    with stub:
+        assert aws.probe_location(client, LOC, "s3:http://127.0.0.1:9/vault/clinic") is None
