@@ -10,9 +10,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import re
+
 import yaml
 
 Path_ = tuple[Any, ...]
+
+
+class SpecLoader(yaml.SafeLoader):
+    """The safe loader with YAML 1.2 booleans (true/false only): YAML 1.1 would read the key
+    ``on:`` of a notify target as the boolean True, and ``no``/``off`` values as False."""
+
+
+SpecLoader.yaml_implicit_resolvers = {
+    first: [r for r in resolvers if r[0] != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+SpecLoader.add_implicit_resolver("tag:yaml.org,2002:bool",
+                                 re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 @dataclass
@@ -43,8 +58,8 @@ class YamlSyntaxError(ValueError):
 def load_located(text: str, first_line: int = 1) -> LocatedYaml:
     """Parse ``text`` safely; ``first_line`` offsets lines (front matter inside Markdown)."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=SpecLoader)
+        data = yaml.load(text, Loader=SpecLoader)  # noqa: S506 (SpecLoader is a SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + first_line if mark else None

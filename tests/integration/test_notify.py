@@ -1,0 +1,106 @@
+"""`drillbook run` sends notifications: webhook (with retries), command, SNS (moto); never changes the status."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from tests.integration.receiver import Receiver
+from tests.integration.s3fixtures import moto  # noqa: F401 (fixture)
+from tests.support import STANDARD_CHECKS, write_drill
+
+FAILING_CHECK = """\
+verify:
+  - type: files
+    path: srv/clinic/docs
+    min_count: 100000
+"""
+
+
+def notify_block(*lines: str) -> str:
+    return "notify:\n" + "".join(f"  - {line}\n" for line in lines)
+
+
+def all_outputs(workspace, drill: str) -> str:
+    run = workspace.last_run(drill)
+    folder = workspace.reports / drill / run["run_id"]
+    return "".join(p.read_text(errors="replace") for p in folder.iterdir() if p.is_file())
+
+
+def test_failed_drill_posts_to_webhook_and_hides_the_token(workspace, repo):
+    with Receiver() as receiver:
+        url = f"{receiver.url}/hooks/dr?token=s3cr3t-t0ken"
+        write_drill(workspace.drills, "clinic", repo.path,
+                    body=FAILING_CHECK + notify_block(f"{{webhook: '{url}', on: [failure]}}"))
+        result = workspace.cli("run", "clinic")
+        assert result.returncode == 1
+        posts = receiver.wait_for(1)
+    assert len(posts) == 1
+    body = posts[0]["body"]
+    assert posts[0]["content_type"] == "application/json"
+    assert body["drill"] == "clinic" and body["status"] == "failed" and body["event"] == "failure"
+    assert "checks failed" in body["reason"] and body["objectives"]["rto"]["target"] == "10m"
+    run = workspace.last_run("clinic")
+    assert body["run_id"] == run["run_id"] and body["report"].endswith("report.html")
+    [entry] = run["notifications"]
+    assert entry["status"] == "sent" and entry["target"].endswith("/hooks/dr?token=***")
+    assert "s3cr3t-t0ken" not in all_outputs(workspace, "clinic")
+    assert "s3cr3t-t0ken" not in result.stdout + result.stderr
+
+
+def test_a_broken_receiver_is_retried_recorded_and_never_fails_the_drill(workspace, repo):
+    with Receiver(status=503) as receiver:
+        write_drill(workspace.drills, "clinic", repo.path,
+                    body=STANDARD_CHECKS + notify_block(f"{{webhook: '{receiver.url}/x', on: [always]}}"))
+        result = workspace.cli("run", "clinic")
+        assert len(receiver.posts) == 3  # one try and two retries
+    assert result.returncode == 0, result.stderr
+    run = workspace.last_run("clinic")
+    assert run["status"] == "passed"
+    [entry] = run["notifications"]
+    assert entry["status"] == "failed" and "HTTP 503" in entry["detail"] and "3 attempts" in entry["detail"]
+    assert "notification to webhook" in result.stderr  # logged too
+
+
+def test_command_gets_json_on_stdin_and_recovery_follows_a_failure(workspace, repo):
+    inbox = workspace.root / "inbox.jsonl"
+    command = json.dumps([sys.executable, "-c",
+                          f"import sys; open({str(inbox)!r}, 'a').write(sys.stdin.read() + '\\n')"])
+    targets = notify_block(f"{{command: {command}, on: [failure, recovery]}}")
+    write_drill(workspace.drills, "clinic", repo.path, body=FAILING_CHECK + targets)
+    assert workspace.cli("run", "clinic").returncode == 1
+    write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS + targets)
+    assert workspace.cli("run", "clinic").returncode == 0
+    assert workspace.cli("run", "clinic").returncode == 0  # passed after passed: nothing to say
+    events = [json.loads(line) for line in inbox.read_text().splitlines()]
+    assert [(e["status"], e["event"]) for e in events] == [("failed", "failure"), ("passed", "recovery")]
+    last = workspace.last_run("clinic")["notifications"][0]
+    assert last["status"] == "skipped" and "this run passed" in last["detail"]
+
+
+def test_project_wide_defaults_apply_to_every_drill(workspace, repo):
+    with Receiver() as receiver:
+        (workspace.drills / "drillbook.yaml").write_text(
+            notify_block(f"{{webhook: '{receiver.url}/ops', on: [always]}}"))
+        write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
+        assert workspace.cli("run", "clinic").returncode == 0
+        posts = receiver.wait_for(1)
+    assert [p["path"] for p in posts] == ["/ops"] and posts[0]["body"]["status"] == "passed"
+
+
+def test_sns_topic_receives_the_notification(workspace, repo, moto):  # noqa: F811
+    sns, sqs = moto.client("sns"), moto.client("sqs")
+    topic = sns.create_topic(Name="drill-alerts")["TopicArn"]
+    queue = sqs.create_queue(QueueName="drill-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn,
+                  Attributes={"RawMessageDelivery": "true"})
+    write_drill(workspace.drills, "clinic", repo.path,
+                body=FAILING_CHECK + notify_block(f"{{sns: '{topic}'}}", "{sns: 'arn:aws:sns:us-east-1:123456789012:missing'}"))
+    result = workspace.cli("run", "clinic", **moto.env())
+    assert result.returncode == 1
+    sent, missing = workspace.last_run("clinic")["notifications"]
+    assert sent["status"] == "sent" and sent["target"] == f"sns {topic}"
+    assert missing["status"] == "failed" and "publishing to arn:aws:sns" in missing["detail"]
+    messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=2).get("Messages", [])
+    assert json.loads(messages[0]["Body"])["status"] == "failed"
