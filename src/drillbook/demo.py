@@ -142,12 +142,32 @@ def run_runbook(state: DemoState) -> None:
         state.problems.append(f"runbook {DEMO_RUNBOOK}: expected passed, got {status} (exit {proc.returncode})")
 
 
+def verify_evidence(state: DemoState) -> None:
+    """Verify the signed evidence ledger and render this quarter's compliance report (issue 9)."""
+    env = {**os.environ, **state.env}
+    say("$ drillbook evidence verify")
+    proc = subprocess.run([sys.executable, "-m", "drillbook", "evidence", "verify"], env=env, timeout=600)
+    verified = "verified" if proc.returncode == 0 else "FAILED verification"
+    if proc.returncode != 0:
+        state.problems.append(f"evidence verify exited {proc.returncode}")
+    say("$ drillbook report")
+    proc = subprocess.run([sys.executable, "-m", "drillbook", "report"], env=env, timeout=600,
+                          capture_output=True, text=True)
+    print(proc.stdout, end="", flush=True)
+    if proc.returncode != 0:
+        state.problems.append(f"report exited {proc.returncode}: {proc.stderr.strip()}")
+    state.lines.append(f"evidence ledger: {ROOT / 'reports' / 'evidence' / 'ledger.jsonl'} ({verified})")
+    state.lines += [f"compliance report: {ROOT / line[len('report: '):]}" for line in proc.stdout.splitlines()
+                    if line.startswith("report: ") and line.endswith(".html")]
+
+
 # -- demo steps of other issues are added to STEPS below, before check_outcomes --
 STEPS: list[Callable[[DemoState], None]] = [
     build_sample_data,
     back_up,
     run_drills,
     run_runbook,
+    verify_evidence,
     check_outcomes,
 ]
 

@@ -80,6 +80,13 @@ def settings(tmp_path):
     run_record(s.reports_dir, "gone", "20261007T030000Z-00000g", "2026-10-07T03:00:00.000Z")
     (s.runbooks_dir).mkdir()
     (s.runbooks_dir / "restore-all.md").write_text("# Restore everything\n\n## Step one\n\nDo it.\n")
+    (s.runbooks_dir / "failover.md").write_text("# Fail over\n\n## Step one\n\nDo it.\n")
+    folder = s.reports_dir / "runbooks" / "failover" / "20261008T030000Z-00000r"
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({
+        "kind": "runbook", "runbook": "failover", "run_id": folder.name, "status": "passed",
+        "started_at": "2026-10-08T03:00:00.000Z", "finished_at": "2026-10-08T03:20:00.000Z",
+        "objectives": {"rto": None}, "steps": [{"index": 1, "title": "Step one", "status": "confirmed"}]}))
     return s
 
 
@@ -95,10 +102,13 @@ def test_report_flags_every_gap(settings):
     assert "network: host" in " ".join(items[("drill", "hosty")]["attention"])
     assert "no longer declared" in " ".join(items[("drill", "gone")]["attention"])
     assert items[("runbook", "restore-all")]["attention"] == ["no run in the period"]
+    failover = items[("runbook", "failover")]
+    assert failover["passed"] == 1 and failover["attention"] == []
+    assert failover["runs"][0]["href"] == "runbooks/failover/20261008T030000Z-00000r/report.html"
     assert report["lacking_pass"] == ["drill flaky", "drill never", "runbook restore-all"]
     controls = {c["ref"]: c for c in report["controls"]}
     assert any("never" in g for g in controls["CP-4"]["gaps"])
-    assert {e["name"] for e in controls["164.308(a)(7)(ii)(B)"]["evidence"]} == {"good", "hosty", "gone"}
+    assert {e["name"] for e in controls["164.308(a)(7)(ii)(B)"]["evidence"]} == {"good", "hosty", "gone", "failover"}
     assert len(report["controls"]) == 8
 
 
@@ -108,5 +118,5 @@ def test_report_files_render(settings, tmp_path):
     assert html.name == "compliance-2026Q4.html"
     text = html.read_text()
     assert "never" in text and "not run" in text and "@media print" in text and "CP-9(1)" in text
-    assert "| never |" in md.read_text()
+    assert "| never |" in md.read_text() and "### Runbook: failover" in md.read_text()
     assert json.loads(js.read_text())["period"]["label"] == "2026Q4"
