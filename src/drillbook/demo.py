@@ -161,12 +161,20 @@ def verify_evidence(state: DemoState) -> None:
                     if line.startswith("report: ") and line.endswith(".html")]
 
 
+def run_s3_drill(state: DemoState) -> None:
+    """Run an S3 drill with an Object Lock audit against moto on loopback (issue 4)."""
+    from drillbook.demo_s3 import run_s3_drill as s3_step
+
+    s3_step(state, ROOT, DEMO, PASSWORD_FILE, SOURCE, say)
+
+
 # -- demo steps of other issues are added to STEPS below, before check_outcomes --
 STEPS: list[Callable[[DemoState], None]] = [
     build_sample_data,
     back_up,
     run_drills,
     run_runbook,
+    run_s3_drill,
     verify_evidence,
     check_outcomes,
 ]
