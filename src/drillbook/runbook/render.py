@@ -7,6 +7,7 @@ from typing import Any
 
 from jinja2 import Environment
 
+from drillbook.report import junit
 from drillbook.report.render import ENV
 from drillbook.report.timeline import timeline_svg
 from drillbook.runstore import RUN_FILE, write_json_atomic, write_text_atomic
@@ -38,3 +39,4 @@ def write_reports(run: dict[str, Any], folder: Path) -> None:
     write_json_atomic(folder / RUN_FILE, run)
     write_text_atomic(folder / "report.html", runbook_html(run))
     write_text_atomic(folder / "report.md", runbook_markdown(run))
+    write_text_atomic(folder / "junit.xml", junit.run_xml(run))  # one testcase per step (issue 9)
