@@ -1,0 +1,214 @@
+"""The real `drillbook serve` as a subprocess: on time, never overlapping, observable, alerting."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shlex
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.receiver import Receiver
+from tests.support import STANDARD_CHECKS, Workspace, write_drill
+
+
+class Serve:
+    """One `drillbook serve` process; its stderr (structured events) goes to a file we parse."""
+
+    def __init__(self, workspace: Workspace, *args: str):
+        self.log = workspace.root / f"serve-{time.monotonic_ns()}.log"
+        self.handle = open(self.log, "w")
+        self.proc = subprocess.Popen([sys.executable, "-m", "drillbook", "serve", *args],
+                                     cwd=workspace.root, env=workspace.env(), stdout=subprocess.DEVNULL,
+                                     stderr=self.handle, text=True)
+
+    def events(self, name: str | None = None) -> list[dict[str, str]]:
+        out = []
+        for line in self.log.read_text().splitlines():
+            if "event=" not in line:
+                continue
+            fields = dict(part.split("=", 1) for part in shlex.split(line) if "=" in part)
+            if name is None or fields.get("event") == name:
+                out.append(fields)
+        return out
+
+    def wait_for(self, name: str, count: int = 1, timeout: float = 20, **match: str) -> list[dict[str, str]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [e for e in self.events(name) if all(e.get(k) == v for k, v in match.items())]
+            if len(found) >= count:
+                return found
+            assert self.proc.poll() is None, f"serve exited early:\n{self.log.read_text()}"
+            time.sleep(0.2)
+        raise AssertionError(f"no {count} x {name} {match} within {timeout}s:\n{self.log.read_text()}")
+
+    def url(self, path: str) -> str:
+        return self.wait_for("metrics-listening")[0]["url"].replace("/metrics", path)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> tuple[int, float]:
+        started = time.monotonic()
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=timeout)
+        self.handle.close()
+        return code, time.monotonic() - started
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.handle.close()
+
+
+@pytest.fixture
+def serving(workspace):
+    started: list[Serve] = []
+
+    def start(*args: str) -> Serve:
+        server = Serve(workspace, *args)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.kill()
+
+
+def interval(run: dict[str, Any]) -> tuple[datetime, datetime]:
+    parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
+    return parse(run["started_at"]), parse(run["finished_at"])
+
+
+def test_two_drills_run_on_schedule_one_at_a_time_with_metrics(workspace, repo, serving):
+    for name in ("alpha", "beta"):
+        write_drill(workspace.drills, name, repo.path, body=STANDARD_CHECKS + "schedule: every 4s\n")
+    server = serving("--concurrency", "1", "--metrics-port", "0")
+    finished = server.wait_for("drill-finish", count=4, timeout=40, status="passed")
+
+    metrics = urllib.request.urlopen(server.url("/metrics"), timeout=5).read().decode()
+    health = json.loads(urllib.request.urlopen(server.url("/healthz"), timeout=5).read())
+    code, took = server.stop()
+    assert code == 0 and took < 15
+
+    for name in ("alpha", "beta"):
+        assert f'drillbook_drill_rto_target_seconds{{drill="{name}"}} 600.0' in metrics
+        assert f'drillbook_drill_next_run_timestamp_seconds{{drill="{name}"}}' in metrics
+    assert 'drillbook_drill_runs_total{drill="alpha",status="passed"}' in metrics
+    assert health["ok"] is True and health["drills"] == 2
+
+    runs = workspace.runs("alpha") + workspace.runs("beta")
+    done = [r for r in runs if r["status"] != "running"]
+    assert len(done) == len(runs) >= 4, "a run was left unfinished"
+    assert all(r["status"] == "passed" and r["trigger"] == "schedule" for r in done)
+    spans = sorted(interval(r) for r in done)
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        assert end <= start, "two drills ran at the same time with --concurrency 1"
+    started_ids = {e["run_id"] for e in server.events("drill-start")}
+    assert {e["run_id"] for e in finished} <= started_ids
+    assert all(float(e["duration"]) > 0 for e in finished)
+    assert server.events("serve-stop")[0]["exit"] == "0"
+
+
+def test_failing_drill_alerts_the_webhook_and_an_overrun_is_stopped(workspace, repo, serving):
+    with Receiver() as receiver:
+        write_drill(workspace.drills, "broken", repo.path, body=(
+            "schedule: every 5s\n"
+            "verify:\n  - {type: files, path: srv/clinic/docs, min_count: 100000}\n"
+            f"notify:\n  - {{webhook: '{receiver.url}/alert?token=s3cr3t', on: [failure]}}\n"))
+        write_drill(workspace.drills, "slow", repo.path, rto="1s", body=(
+            "schedule: every 5s\n"
+            "verify:\n  - {type: command, run: [sleep, '30']}\n"))
+        server = serving("--concurrency", "2", "--overrun-factor", "2", "--abort-grace", "5s")
+        server.wait_for("drill-finish", drill="broken", status="failed", timeout=30)
+        slow = server.wait_for("drill-finish", drill="slow", status="failed", timeout=30)[0]
+        posts = receiver.wait_for(1)
+        code, _ = server.stop()
+    assert code == 0
+    alert = posts[0]["body"]
+    assert posts[0]["path"] == "/alert?token=s3cr3t"
+    assert alert["drill"] == "broken" and alert["status"] == "failed" and alert["trigger"] == "schedule"
+    broken = workspace.runs("broken")[0]
+    assert broken["notifications"][0]["status"] == "sent"
+    assert "s3cr3t" not in json.dumps(broken) and "s3cr3t" not in server.log.read_text()
+
+    assert "ran longer than 2 x its RTO" in slow["reason"]
+    run = [r for r in workspace.runs("slow") if r["run_id"] == slow["run_id"]][0]
+    assert run["status"] == "failed" and "2 x its RTO (1s)" in run["reason"]
+    assert float(slow["duration"]) < 10  # stopped at 2 s, not after the 30 s sleep
+    assert not any(workspace.sandboxes.iterdir()), "the overrun drill's sandbox was not torn down"
+
+
+def _set_next_run(state: Path, job_id: str, when: datetime) -> None:
+    """Pretend the server was down when this job was due (what a long outage leaves behind)."""
+    conn = sqlite3.connect(state / "schedule.sqlite")
+    blob = conn.execute("select job_state from apscheduler_jobs where id = ?", (job_id,)).fetchone()[0]
+    job = pickle.loads(blob)
+    job["next_run_time"] = when
+    conn.execute("update apscheduler_jobs set next_run_time = ?, job_state = ? where id = ?",
+                 (when.timestamp(), pickle.dumps(job), job_id))
+    conn.commit()
+    conn.close()
+
+
+def next_runs(workspace: Workspace) -> dict[str, str]:
+    result = workspace.cli("schedule", "--json")
+    assert result.returncode == 0, result.stderr
+    return {d["drill"]: d["next_run"] for d in json.loads(result.stdout)["drills"]}
+
+
+def test_restart_keeps_next_run_times_and_catches_up_once(workspace, repo, serving):
+    write_drill(workspace.drills, "jittered", repo.path, body="schedule: every 1h\njitter: 50m\n")
+    write_drill(workspace.drills, "missed", repo.path, body=STANDARD_CHECKS + "schedule: every 1h\n")
+    first = serving()
+    first.wait_for("serve-start")
+    assert first.stop()[0] == 0
+    before = next_runs(workspace)
+
+    second = serving()
+    second.wait_for("serve-start")
+    assert second.stop()[0] == 0
+    assert next_runs(workspace) == before  # the random jitter too: it was kept, not recomputed
+
+    # down for three hours: three due times missed, one catch-up run
+    _set_next_run(workspace.state, "drill:missed", datetime.now(timezone.utc) - timedelta(hours=3))
+    third = serving()
+    third.wait_for("drill-finish", drill="missed", status="passed", timeout=30)
+    time.sleep(2)
+    assert third.stop()[0] == 0
+    assert len(workspace.runs("missed")) == 1
+    assert third.wait_for("drill-catch-up", drill="missed")
+    after = datetime.fromisoformat(next_runs(workspace)["missed"].replace("Z", "+00:00"))
+    assert after > datetime.now(timezone.utc)
+
+
+def test_a_changed_drill_file_is_picked_up_and_a_broken_one_keeps_its_schedule(workspace, repo, serving):
+    path = write_drill(workspace.drills, "alpha", repo.path, body=STANDARD_CHECKS + "schedule: every 1h\n")
+    server = serving()
+    server.wait_for("serve-start")
+
+    write_drill(workspace.drills, "alpha", repo.path, body=STANDARD_CHECKS + "schedule: every 3s\n")
+    server.wait_for("drill-rescheduled", drill="alpha", schedule="every 3s")
+    server.wait_for("drill-finish", drill="alpha", status="passed", timeout=20)
+
+    path.write_text(path.read_text().replace("every 3s", "every fortnight"))
+    problem = server.wait_for("spec-problem")[0]["problem"]
+    assert problem.startswith(f"{path}:") and "every fortnight" in problem
+    server.wait_for("schedule-kept", drill="alpha")
+
+    write_drill(workspace.drills, "beta", repo.path, body=STANDARD_CHECKS + "schedule: daily\n")
+    server.wait_for("drill-scheduled", drill="beta")
+    reloads = len(server.events("reloaded"))
+    server.proc.send_signal(signal.SIGHUP)
+    server.wait_for("reloaded", count=reloads + 1)
+    errors = [e for e in server.events("drill-finish") if e["status"] == "error"]
+    assert all("every fortnight" in e["reason"] for e in errors)  # runs of the kept schedule say why
+    code, took = server.stop()
+    assert code == 0 and took < 15
