@@ -172,3 +172,47 @@ def test_spec_errors_name_file_and_line(tmp_path):
     shown = sorted(str(p) for p in problems)
     assert shown[0].startswith(f"{path}:3: schedule:") and "every fortnight" in shown[0]
     assert shown[1].startswith(f"{path}:4: timezone:") and "IANA" in shown[1]
+
+
+# -- overdue (drillbook schedule and the server's drillbook_drill_overdue) ------------------------
+def _drill(schedule="daily", rto="10m", jitter=None):
+    from types import SimpleNamespace
+
+    from drillbook.spec.models import Duration
+
+    return SimpleNamespace(name="clinic", schedule=schedule, timezone="UTC",
+                           jitter=Duration(jitter) if jitter else None,
+                           objectives=SimpleNamespace(rto=Duration(rto)))
+
+
+def _run(started: datetime, status="passed"):
+    return {"status": status, "started_at": started.isoformat().replace("+00:00", "Z")}
+
+
+def test_overdue_after_the_allowance_without_a_run():
+    from drillbook.duestatus import due_status
+
+    now = at(2026, 5, 6, 3, 20)  # daily at 03:00; allowance 3 x 10m + 5m = 35m
+    assert not due_status(_drill(), [_run(at(2026, 5, 5, 3, 1))], now).overdue  # still within
+    late = due_status(_drill(), [_run(at(2026, 5, 5, 3, 1))], at(2026, 5, 6, 3, 40))
+    assert late.overdue and late.due == at(2026, 5, 6, 3)
+    assert late.next_run == at(2026, 5, 7, 3) and late.next_run_source == "schedule"
+
+
+def test_a_failed_run_is_not_overdue_and_on_demand_drills_never_are():
+    from drillbook.duestatus import due_status
+
+    now = at(2026, 5, 6, 12)
+    failed = due_status(_drill(), [_run(at(2026, 5, 6, 3, 2), "failed")], now)
+    assert not failed.overdue and failed.last_status == "failed" and failed.last_success_at is None
+    assert not due_status(_drill(schedule=None), [], now).overdue
+
+
+def test_due_times_before_the_drill_was_scheduled_do_not_count():
+    from drillbook.duestatus import due_status
+
+    now = at(2026, 5, 6, 12)
+    assert due_status(_drill("quarterly"), [], now).overdue  # never ran since April 1st
+    assert not due_status(_drill("quarterly"), [], now, scheduled_since=at(2026, 5, 1)).overdue
+    stored = at(2026, 7, 1, 3, 12)
+    assert due_status(_drill("quarterly"), [], now, stored_next=stored).next_run == stored
