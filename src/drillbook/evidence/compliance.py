@@ -11,9 +11,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from jinja2 import Environment
+
+from drillbook.durations import format_duration
 from drillbook.evidence import controls, due, verify
 from drillbook.evidence.period import Period
 from drillbook.record import iso, parse_iso, utc_now
+from drillbook.report import render
 from drillbook.runstore import load_runs, write_text_atomic
 from drillbook.settings import Settings
 from drillbook.spec.loader import load_drills
@@ -166,7 +170,7 @@ def attention(item: dict[str, Any], decl: dict[str, Any]) -> list[str]:
     for key in ("rto", "rpo"):
         if item[key]["missed"]:
             notes.append(f"{key.upper()} missed in {item[key]['missed']} run(s) (worst "
-                         f"{_fmt(item[key]['worst'])}, target {item[key]['target']})")
+                         f"{format_duration(item[key]['worst'])}, target {item[key]['target']})")
     if item["kind"] == "drill" and item["immutability"]["not_audited"]:
         notes.append(f"{item['immutability']['not_audited']} run(s) without an immutability audit")
     if item["immutability"]["failed"]:
@@ -174,12 +178,6 @@ def attention(item: dict[str, Any], decl: dict[str, Any]) -> list[str]:
     if "host" in item["networks"]:
         notes.append("ran with network: host (services could reach the network)")
     return notes
-
-
-def _fmt(seconds: float | None) -> str:
-    from drillbook.durations import format_duration
-
-    return format_duration(seconds)
 
 
 # -- the whole report -------------------------------------------------------------------------
@@ -228,20 +226,16 @@ def _ledger(result: verify.Result) -> dict[str, Any]:
 
 def write(settings: Settings, report: dict[str, Any], folder: Path | None = None) -> list[Path]:
     """compliance-<label>.html/.md/.json in the reports folder (or ``folder``)."""
-    from drillbook.report import render
-
     folder = folder or settings.reports_dir
     base = folder / f"compliance-{report['period']['label']}"
     paths = [base.with_suffix(".html"), base.with_suffix(".md"), base.with_suffix(".json")]
     write_text_atomic(paths[0], render.ENV.get_template("compliance.html.j2").render(r=report))
-    write_text_atomic(paths[1], _markdown_env(render).get_template("compliance.md.j2").render(r=report))
+    write_text_atomic(paths[1], _markdown_env().get_template("compliance.md.j2").render(r=report))
     write_text_atomic(paths[2], json.dumps(report, indent=2, default=str) + "\n")
     return paths
 
 
-def _markdown_env(render: Any) -> Any:
-    from jinja2 import Environment
-
+def _markdown_env() -> Environment:
     md = Environment(loader=render.ENV.loader, autoescape=False, trim_blocks=True, lstrip_blocks=True)
     md.filters.update(render.ENV.filters)
     md.filters["cell"] = lambda v: str(v if v is not None else "-").replace("|", "\\|").replace("\n", " ")

@@ -20,7 +20,7 @@ from typing import Any
 from drillbook.errors import BadInput
 from drillbook.evidence import compliance, ledger
 from drillbook.evidence import verify as fmt
-from drillbook.evidence.period import Period
+from drillbook.evidence.period import Period, between
 from drillbook.evidence.signing import load_signer
 from drillbook.record import iso, parse_iso, utc_now
 from drillbook.settings import Settings
@@ -96,8 +96,6 @@ def _period_report(settings: Settings, selection: Selection, chosen: list[dict[s
 
 
 def _span(entries: list[dict[str, Any]]) -> Period:
-    from drillbook.evidence.period import between
-
     days = sorted(str(e.get("started_at") or e.get("finished_at"))[:10] for e in entries)
     return between(days[0], max(days[-1], datetime.now(timezone.utc).date().isoformat()))
 
