@@ -168,6 +168,13 @@ def run_s3_drill(state: DemoState) -> None:
     s3_step(state, ROOT, DEMO, PASSWORD_FILE, SOURCE, say)
 
 
+def run_scheduler(state: DemoState) -> None:
+    """drillbook serve: two drills on a schedule, metrics, webhook alerts, SIGTERM stop (issue 6)."""
+    from drillbook.demo_serve import run_serve_demo
+
+    run_serve_demo(state, ROOT, DEMO, say)
+
+
 # -- demo steps of other issues are added to STEPS below, before check_outcomes --
 STEPS: list[Callable[[DemoState], None]] = [
     build_sample_data,
@@ -176,6 +183,7 @@ STEPS: list[Callable[[DemoState], None]] = [
     run_runbook,
     run_s3_drill,
     verify_evidence,
+    run_scheduler,
     check_outcomes,
 ]
 
