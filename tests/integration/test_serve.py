@@ -212,3 +212,19 @@ def test_a_changed_drill_file_is_picked_up_and_a_broken_one_keeps_its_schedule(w
     assert all("every fortnight" in e["reason"] for e in errors)  # runs of the kept schedule say why
     code, took = server.stop()
     assert code == 0 and took < 15
+
+
+def test_sigterm_lets_a_run_finish_within_grace_then_aborts_it(workspace, repo, serving):
+    write_drill(workspace.drills, "hung", repo.path, body=(
+        "schedule: every 2s\n"
+        "verify:\n  - {type: command, run: [sleep, '60']}\n"))
+    server = serving("--grace", "2s", "--abort-grace", "10s")
+    start = server.wait_for("drill-start", drill="hung")[0]
+    code, took = server.stop()
+    assert code == 0 and 2 <= took < 12
+    assert server.events("abort-running")[0]["drills"] == "hung"
+    finish = server.events("drill-finish")[0]
+    assert finish["status"] == "aborted" and finish["run_id"] == start["run_id"]
+    run = workspace.last_run("hung")
+    assert run["status"] == "aborted" and "SIGTERM" in run["reason"]
+    assert not any(workspace.sandboxes.iterdir())
