@@ -216,3 +216,15 @@ def test_due_times_before_the_drill_was_scheduled_do_not_count():
     assert not due_status(_drill("quarterly"), [], now, scheduled_since=at(2026, 5, 1)).overdue
     stored = at(2026, 7, 1, 3, 12)
     assert due_status(_drill("quarterly"), [], now, stored_next=stored).next_run == stored
+
+
+def test_count_due_matches_due_times_and_is_cheap_for_intervals():
+    from drillbook.schedules import count_due
+
+    start, end = at(2026, 1, 1), at(2026, 1, 2)
+    for schedule in ("every 4s", "every 7m", "hourly", "*/15 * * * *", "every 1d"):
+        assert count_due(schedule, "Europe/Berlin", start, end) == \
+            len(due_times(schedule, "Europe/Berlin", start, end))
+    assert count_due("every 4s", "UTC", at(2026, 1, 1), at(2027, 1, 1)) == 365 * 86400 // 4
+    assert count_due("every 4s", "UTC", at(2026, 1, 1, 0, 0, 1), at(2026, 1, 1, 0, 0, 4)) == 0
+    assert count_due("every 4s", "UTC", at(2026, 1, 1, 0, 0, 1), at(2026, 1, 1, 0, 0, 4, 1)) == 1
