@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from drillbook import isolation as iso
 from drillbook.isolation import IsolationError
-from drillbook.process import Completed, kill_group, run_bounded
+from drillbook.process import Completed, kill_group
 from drillbook.spec.models import Isolation
 
 BASE_PATH = iso.BASE_PATH
@@ -199,6 +199,72 @@ def _kill(pid: int, sig: int = signal.SIGKILL) -> None:
 
 # -- services ------------------------------------------------------------------------------
 
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children first), from /proc's children lists."""
+    found: list[int] = []
+    queue = [pid]
+    while queue:
+        parent = queue.pop(0)
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                kids = [int(k) for k in Path(f"/proc/{parent}/task/{tid}/children").read_text().split()]
+            except (OSError, ValueError):
+                continue
+            found += kids
+            queue += kids
+    return found
+
+
+def stop_entered(proc: subprocess.Popen, sig: int, grace: float) -> None:
+    """Stop what ``nsenter`` started, then nsenter itself, in that order.
+
+    nsenter must outlive its child: an orphan would be re-parented to the host's init (the
+    parent's PID namespace decides), which may reap it late and so delay the namespace's end.
+    """
+    if proc.poll() is None:
+        for pid in descendants(proc.pid)[:1]:
+            _kill(pid, sig)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+    if proc.poll() is None:
+        for pid in descendants(proc.pid):
+            _kill(pid)
+        try:
+            proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    kill_group(proc.pid, quiet=True)  # anything left in the group outside the namespace
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def run_entered(argv: list[str], *, env: dict[str, str], timeout: float,
+                stdin_data: str | None = None) -> Completed:
+    """Like process.run_bounded, but a timeout stops the sandboxed child before nsenter."""
+    started = time.monotonic()
+    proc = subprocess.Popen(argv, env=env, text=True, errors="replace", start_new_session=True,
+                            stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(stdin_data, timeout=timeout)
+        return Completed(argv, proc.returncode, out, err, time.monotonic() - started)
+    except subprocess.TimeoutExpired:
+        stop_entered(proc, signal.SIGKILL, 0)
+        out, err = proc.communicate()
+        return Completed(argv, None, out, err, time.monotonic() - started, timed_out=True)
+    except BaseException:
+        stop_entered(proc, signal.SIGKILL, 0)
+        raise
+
+
 @dataclass
 class Service:
     """A long-running child (a restored service): poll it, read its output, stop it."""
@@ -223,18 +289,8 @@ class Service:
         return text.strip().splitlines()[-lines:]
 
     def stop(self, sig: int = signal.SIGTERM, grace: float = 5.0) -> int | None:
-        """Ask politely (``sig`` to its process group), then SIGKILL the group."""
-        if self.proc.poll() is None:
-            kill_group(self.proc.pid, sig=sig, quiet=True)
-            try:
-                self.proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                pass
-        kill_group(self.proc.pid, quiet=True)
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
+        """Ask politely with ``sig``, then SIGKILL; the check then sweeps the namespace."""
+        stop_entered(self.proc, sig, grace)
         if self.log:
             self.log.close()
             self.log = None
@@ -270,7 +326,7 @@ class IsolatedLauncher:
     def run(self, argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float,
             stdin_data: str | None = None) -> Completed:
         self._ready()
-        done = run_bounded(self.argv_for(argv, cwd), env=self.env_for(env), timeout=timeout,
+        done = run_entered(self.argv_for(argv, cwd), env=self.env_for(env), timeout=timeout,
                            stdin_data=stdin_data)
         done.argv = list(argv)
         _raise_if_not_found(done, argv)
