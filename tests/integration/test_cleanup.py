@@ -1,0 +1,97 @@
+"""A drill whose drillbook is SIGKILLed leaves a record and a sandbox; cleanup finishes both."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from drillbook.runstore import write_json_atomic
+from tests.support import write_drill
+
+SLEEPER = """\
+verify:
+  - type: command
+    run: [sleep, "{seconds}"]
+"""
+
+
+def _start_and_wait_for(workspace, marker: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "drillbook", "run", "clinic", "--plain"],
+                            cwd=workspace.root, env=workspace.env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode != 0:
+        assert time.monotonic() < deadline and proc.poll() is None, "the check never started"
+        time.sleep(0.1)
+    return proc
+
+
+def _running(marker: str) -> bool:
+    return subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 0
+
+
+def test_sigkilled_drill_is_cleaned_up_and_marked_aborted(workspace, repo):
+    write_drill(workspace.drills, "clinic", repo.path, body=SLEEPER.format(seconds="60.75"))
+    proc = _start_and_wait_for(workspace, "sleep 60.75")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    run = workspace.last_run("clinic")
+    assert run["status"] == "running"
+    assert [p.name for p in workspace.sandboxes.iterdir()] == [run["run_id"]]
+
+    result = workspace.cli("cleanup")
+    assert result.returncode == 0, result.stderr
+    assert f"run {run['run_id']}" in result.stdout and "no longer exists" in result.stdout
+    run = workspace.last_run("clinic")
+    assert run["status"] == "aborted"
+    assert "drillbook stopped before finishing this run" in run["reason"]
+    assert run["phases"][-1]["name"] == "cleanup" and run["cleanup"]["sandbox_removed"] is True
+    assert list(workspace.sandboxes.iterdir()) == []
+    assert not _running("sleep 60.75")
+    folder = workspace.reports / "clinic" / run["run_id"]
+    assert "aborted" in (folder / "report.html").read_text()
+    assert "no stale runs" in workspace.cli("cleanup").stdout
+
+
+def test_run_cleans_up_stale_runs_first_and_kills_their_leftovers(workspace, repo):
+    """A stale record (dead owner) whose sandbox still has a process in it, as after a crash."""
+    run_id = "20260101T000000Z-abcdef"
+    sandbox = workspace.sandboxes / run_id
+    (sandbox / "restore").mkdir(parents=True)
+    leftover = subprocess.Popen(["sleep", "59.25"], cwd=sandbox / "restore")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    write_json_atomic(workspace.reports / "clinic" / run_id / "run.json", {
+        "run_id": run_id, "drill": "clinic", "kind": "drill", "status": "running",
+        "started_at": "2026-01-01T00:00:00.000Z", "phases": [], "checks": [],
+        "objectives": {"rto": {"target_seconds": 600, "target": "10m"},
+                       "rpo": {"target_seconds": 86400, "target": "1d"}},
+        "process": {"pid": dead.pid, "host": __import__("socket").gethostname(),
+                    "boot_time": None, "process_start": 1, "sandbox": str(sandbox)},
+    })
+    live = workspace.reports / "other" / "20260101T000001Z-live01" / "run.json"
+    write_json_atomic(live, {"run_id": "x", "drill": "other", "status": "running",
+                             "process": {"pid": 1, "host": __import__("socket").gethostname()}})
+    write_drill(workspace.drills, "clinic", repo.path, body=SLEEPER.format(seconds="0.1"))
+    result = workspace.cli("run", "clinic")
+    assert result.returncode == 0, result.stderr
+    assert f"cleaned up stale run clinic {run_id}" in result.stderr
+    assert leftover.wait(timeout=10) == -signal.SIGKILL
+    stale = json.loads((workspace.reports / "clinic" / run_id / "run.json").read_text())
+    assert stale["status"] == "aborted" and stale["cleanup"]["killed"] == 1
+    assert not sandbox.exists()
+    assert json.loads(live.read_text())["status"] == "running"  # pid 1 is alive: never touched
+
+
+def test_sigint_tears_down_and_records_aborted(workspace, repo):
+    write_drill(workspace.drills, "clinic", repo.path, body=SLEEPER.format(seconds="58.5"))
+    proc = _start_and_wait_for(workspace, "sleep 58.5")
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 1
+    run = workspace.last_run("clinic")
+    assert run["status"] == "aborted" and "SIGINT" in run["reason"]
+    assert list(workspace.sandboxes.iterdir()) == []
+    assert not _running("sleep 58.5")
