@@ -119,6 +119,8 @@ def run(settings: Settings, names: tuple[str, ...], keep_sandbox: bool, plain: b
     """Run drills NAMES now; exit 0 only when every one passed."""
     loaded = drill_actions.load_checked(settings, list(names))
     drill_actions.ensure_can_run(settings)
+    for stale in reap_stale_runs(settings):  # runs whose drillbook died: clean up first (issue 5)
+        err.print(f"cleaned up stale run {stale.drill} {stale.run_id}: {stale.owner}", markup=False)
     settings.keep_sandbox = keep_sandbox
     settings.trigger = trigger
     progress = Progress(force_plain=plain)
@@ -165,6 +167,9 @@ cli.add_command(runbook_group)
 from drillbook.commands import evidence as evidence_cli  # noqa: E402
 cli.add_command(evidence_cli.evidence_group)
 cli.add_command(evidence_cli.report_cmd)
+from drillbook.commands.cleanup import cleanup_command  # noqa: E402
+cli.add_command(cleanup_command)
+from drillbook.cleanup import reap_stale_runs  # noqa: E402  (run cleans up stale runs first)
 
 
 def main() -> None:
