@@ -45,7 +45,6 @@ class Account:
     name: str
     uid: int
     gid: int
-    switch: bool  # True: drillbook is root and drops to this account with setpriv
 
     def describe(self) -> str:
         return f"{self.name} (uid {self.uid}, gid {self.gid})"
@@ -63,11 +62,10 @@ def tool(name: str) -> str:
 def resolve_account(isolation: Isolation) -> Account:
     """The declared ``user:``, else a dedicated system account created on demand; never root."""
     if os.geteuid() != 0:
-        me = pwd.getpwuid(os.geteuid())
-        if isolation.user and isolation.user != me.pw_name:
-            raise IsolationError(f"user: {isolation.user} needs drillbook to run as root "
-                                 f"(it runs as {me.pw_name}, which cannot switch accounts)")
-        return Account(me.pw_name, me.pw_uid, me.pw_gid, switch=False)
+        me = pwd.getpwuid(os.geteuid()).pw_name
+        raise IsolationError(f"drillbook runs as {me}, not root: it cannot create the sandbox's "
+                             "namespaces nor switch checks to an unprivileged account (run "
+                             "drillbook as root; checks and services still run unprivileged)")
     name = isolation.user or SANDBOX_ACCOUNT
     try:
         entry = pwd.getpwnam(name)
@@ -80,7 +78,7 @@ def resolve_account(isolation: Isolation) -> Account:
     if entry.pw_uid == 0 or entry.pw_gid == 0:
         raise IsolationError(f"user: {name} is root (uid/gid 0): checks and services must run "
                              "as an unprivileged account")
-    return Account(entry.pw_name, entry.pw_uid, entry.pw_gid, switch=True)
+    return Account(entry.pw_name, entry.pw_uid, entry.pw_gid)
 
 
 def _create_account(name: str) -> pwd.struct_passwd:
@@ -140,7 +138,7 @@ def limits_record(limits: Limits) -> dict[str, str]:
 
 # -- argv --------------------------------------------------------------------------
 
-def holder_argv(sandbox: Path, network: str, info_fd: int, *, user_namespace: bool) -> list[str]:
+def holder_argv(sandbox: Path, network: str, info_fd: int) -> list[str]:
     """bubblewrap keeping the drill's namespaces alive: a read-only system, the sandbox, nothing else.
 
     The sandbox folder is bound at the same path inside, so paths in records and reports are the
@@ -151,8 +149,6 @@ def holder_argv(sandbox: Path, network: str, info_fd: int, *, user_namespace: bo
             "--unshare-cgroup-try", "--hostname", "drillbook-sandbox"]
     if network == "none":
         argv.append("--unshare-net")
-    if user_namespace:
-        argv.append("--unshare-user")
     argv += ["--ro-bind", "/usr", "/usr"]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         top = Path("/") / name
@@ -176,7 +172,7 @@ def holder_argv(sandbox: Path, network: str, info_fd: int, *, user_namespace: bo
 
 
 def enter_argv(target_pid: int, account: Account, limits: Limits, cwd: Path, argv: list[str],
-               *, network: str, user_namespace: bool) -> list[str]:
+               *, network: str) -> list[str]:
     """nsenter into the holder's namespaces, apply limits, drop to the account, chdir, exec.
 
     nsenter's own ``--wd`` opens the folder before entering the mount namespace, which leaves the
@@ -185,15 +181,12 @@ def enter_argv(target_pid: int, account: Account, limits: Limits, cwd: Path, arg
     wrapped = [tool("nsenter"), f"--target={target_pid}", "--mount", "--pid", "--ipc", "--uts", "--root"]
     if network == "none":
         wrapped.append("--net")
-    if user_namespace:
-        wrapped += ["--user", "--preserve-credentials"]
     wrapped.append("--")
     extra = prlimit_args(limits)
     if extra:
         wrapped += [tool("prlimit"), *extra, "--"]
-    if account.switch:
-        wrapped += [tool("setpriv"), f"--reuid={account.uid}", f"--regid={account.gid}", "--clear-groups",
-                    "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+    wrapped += [tool("setpriv"), f"--reuid={account.uid}", f"--regid={account.gid}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
     return wrapped + [tool("env"), "-C", str(cwd), "--", *argv]
 
 
@@ -202,23 +195,20 @@ def scrubbed_env(base: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
     return {**{k: v for k, v in base.items() if k in ENV_ALLOW_LIST}, **extra}
 
 
-def describe_method(network: str, user_namespace: bool) -> str:
+def describe_method(network: str) -> str:
     spaces = [n for n in NAMESPACES if n != "network" or network == "none"]
-    if user_namespace:
-        spaces.append("user")
     return (f"bubblewrap + nsenter: own {', '.join(spaces)} namespaces; read-only /usr; private "
             "/tmp, /run, /dev/shm; only the sandbox folder writable; environment scrubbed to "
             f"{', '.join(ENV_ALLOW_LIST)} + the drill's env")
 
 
-def isolation_record(network: str, account: Account, limits: Limits, *,
-                     user_namespace: bool) -> dict[str, Any]:
+def isolation_record(network: str, account: Account, limits: Limits) -> dict[str, Any]:
     return {
         "network": network,
         "network_detail": ("own network namespace, only its loopback up" if network == "none"
                            else "the host's network (declared network: host)"),
         "user": account.describe(),
-        "method": describe_method(network, user_namespace),
+        "method": describe_method(network),
         "limits": limits_record(limits),
         "environment": list(ENV_ALLOW_LIST),
     }

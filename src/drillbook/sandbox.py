@@ -49,9 +49,9 @@ class NamespaceHolder:
     init_start: int | None = None
 
     @classmethod
-    def start(cls, sandbox: Path, network: str, *, user_namespace: bool) -> "NamespaceHolder":
+    def start(cls, sandbox: Path, network: str) -> "NamespaceHolder":
         read_fd, write_fd = os.pipe()
-        argv = iso.holder_argv(sandbox, network, write_fd, user_namespace=user_namespace)
+        argv = iso.holder_argv(sandbox, network, write_fd)
         try:
             proc = subprocess.Popen(argv, pass_fds=(write_fd,), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -303,7 +303,7 @@ class IsolatedLauncher:
     """Runs every child of the drill inside its namespaces as the unprivileged account."""
 
     def __init__(self, sandbox: "Sandbox", holder: NamespaceHolder, account: iso.Account,
-                 isolation: Isolation, base_env: dict[str, str], user_namespace: bool,
+                 isolation: Isolation, base_env: dict[str, str],
                  drill_env: dict[str, str] | None = None):
         self.sandbox = sandbox
         self.drill_env = dict(drill_env or {})
@@ -311,7 +311,6 @@ class IsolatedLauncher:
         self.account = account
         self.isolation = isolation
         self.base_env = base_env
-        self.user_namespace = user_namespace
         self.services: list[Service] = []
         self.prepared = False
 
@@ -320,8 +319,7 @@ class IsolatedLauncher:
 
     def argv_for(self, argv: list[str], cwd: Path) -> list[str]:
         return iso.enter_argv(self.holder.target_pid, self.account, self.isolation.limits,
-                              Path(cwd), list(argv), network=self.isolation.network,
-                              user_namespace=self.user_namespace)
+                              Path(cwd), list(argv), network=self.isolation.network)
 
     def run(self, argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float,
             stdin_data: str | None = None) -> Completed:
@@ -357,8 +355,7 @@ class IsolatedLauncher:
         if not self.holder.alive():
             raise IsolationError("the sandbox's namespaces are gone (bubblewrap exited)")
         if not self.prepared:
-            if self.account.switch:
-                _chown_tree(self.sandbox.restore_root, self.account.uid, self.account.gid)
+            _chown_tree(self.sandbox.restore_root, self.account.uid, self.account.gid)
             self.prepared = True
 
 
@@ -384,7 +381,6 @@ class Sandbox:
     launcher: Any
     env: dict[str, str] = field(default_factory=dict)
     account: iso.Account | None = None
-    user_namespace: bool = False
 
     @property
     def restore_root(self) -> Path:
@@ -419,7 +415,6 @@ class Sandbox:
             (path / name).mkdir()
         for name in ("work", "home"):
             os.chown(path / name, account.uid, account.gid)
-        user_namespace = os.geteuid() != 0
         base_env = {
             "PATH": BASE_PATH,
             "LANG": os.environ.get("LANG", "C.UTF-8"),
@@ -427,18 +422,17 @@ class Sandbox:
             "HOME": str(path / "home"),
             "DRILLBOOK_RESTORE_ROOT": str(path / "restore"),
         }
-        holder = NamespaceHolder.start(path, isolation.network, user_namespace=user_namespace)
+        holder = NamespaceHolder.start(path, isolation.network)
         _write_holder_file(path, holder)
         sandbox = cls(path=path, isolation=isolation, launcher=None, env={**base_env, **env},
-                      account=account, user_namespace=user_namespace)
+                      account=account)
         sandbox.launcher = IsolatedLauncher(sandbox, holder, account, isolation, base_env,
-                                            user_namespace, drill_env=env)
+                                            drill_env=env)
         return sandbox
 
     def record(self) -> dict[str, Any]:
         assert self.account is not None
-        return iso.isolation_record(self.isolation.network, self.account, self.isolation.limits,
-                                    user_namespace=self.user_namespace)
+        return iso.isolation_record(self.isolation.network, self.account, self.isolation.limits)
 
     def teardown(self) -> None:
         self.launcher.kill_all()

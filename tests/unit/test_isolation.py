@@ -7,12 +7,12 @@ import pytest
 from drillbook import isolation as iso
 from drillbook.spec.models import Isolation, Limits
 
-ACCOUNT = iso.Account("drillbook-sandbox", 999, 995, switch=True)
+ACCOUNT = iso.Account("drillbook-sandbox", 999, 995)
 
 
 def test_holder_unshares_network_only_when_none():
-    none = iso.holder_argv(Path("/tmp/sb/run1"), "none", 5, user_namespace=False)
-    host = iso.holder_argv(Path("/tmp/sb/run1"), "host", 5, user_namespace=False)
+    none = iso.holder_argv(Path("/tmp/sb/run1"), "none", 5)
+    host = iso.holder_argv(Path("/tmp/sb/run1"), "host", 5)
     assert "--unshare-net" in none and "--unshare-net" not in host
     for argv in (none, host):
         assert "--unshare-pid" in argv and "--die-with-parent" in argv
@@ -20,7 +20,7 @@ def test_holder_unshares_network_only_when_none():
 
 
 def test_holder_hides_host_tmp_and_run_and_binds_system_read_only():
-    argv = iso.holder_argv(Path("/srv/sandboxes/run1"), "none", 5, user_namespace=False)
+    argv = iso.holder_argv(Path("/srv/sandboxes/run1"), "none", 5)
     text = " ".join(argv)
     assert "--tmpfs /tmp" in text and "--tmpfs /run" in text and "--tmpfs /dev/shm" in text
     assert "--ro-bind /usr /usr" in text
@@ -32,7 +32,7 @@ def test_holder_hides_host_tmp_and_run_and_binds_system_read_only():
 def test_enter_drops_to_account_with_limits_and_chdir():
     limits = Limits(memory="512M", processes=64, open_files=256)
     argv = iso.enter_argv(1234, ACCOUNT, limits, Path("/sb/restore"), ["python3", "-V"],
-                          network="none", user_namespace=False)
+                          network="none")
     assert argv[0].endswith("nsenter") and "--target=1234" in argv and "--net" in argv
     assert f"--as={512 * 1024 * 1024}" in argv and "--nproc=64" in argv and "--nofile=256" in argv
     assert "--reuid=999" in argv and "--regid=995" in argv and "--no-new-privs" in argv
@@ -40,8 +40,7 @@ def test_enter_drops_to_account_with_limits_and_chdir():
 
 
 def test_enter_with_host_network_does_not_enter_a_network_namespace():
-    argv = iso.enter_argv(1, ACCOUNT, Limits(), Path("/x"), ["true"], network="host",
-                          user_namespace=False)
+    argv = iso.enter_argv(1, ACCOUNT, Limits(), Path("/x"), ["true"], network="host")
     assert "--net" not in argv and not any(a.endswith("prlimit") for a in argv)
 
 
@@ -70,6 +69,12 @@ def test_root_is_never_the_sandbox_account():
 
 
 def test_record_flags_host_network():
-    record = iso.isolation_record("host", ACCOUNT, Limits(), user_namespace=False)
+    record = iso.isolation_record("host", ACCOUNT, Limits())
     assert record["network"] == "host" and "host's network" in record["network_detail"]
     assert "network" not in record["method"].split("own ")[1].split(" namespaces")[0]
+
+
+def test_without_root_isolation_fails_closed(monkeypatch):
+    monkeypatch.setattr(iso.os, "geteuid", lambda: 65534)
+    with pytest.raises(iso.IsolationError, match="not root"):
+        iso.resolve_account(Isolation())
