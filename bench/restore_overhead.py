@@ -77,8 +77,15 @@ def write_drill(work: Path, repo: Path) -> Path:
     return drills
 
 
+def settle() -> None:
+    """Flush the previous round's writes and deletions so they do not slow the next one down."""
+    os.sync()
+    time.sleep(1.0)
+
+
 def time_bare_restore(repo: Path, target: Path) -> float:
     shutil.rmtree(target, ignore_errors=True)
+    settle()
     started = time.monotonic()
     subprocess.run(["restic", "restore", "latest", "--repo", str(repo), "--target", str(target),
                     "--no-lock", "--no-cache"], env=restic_env(), check=True, capture_output=True)
@@ -91,6 +98,7 @@ def time_drill(work: Path, drills: Path) -> tuple[float, dict]:
     env = {**os.environ, "BENCH_RESTIC_PASSWORD": PASSWORD, "DRILLBOOK_DRILLS": str(drills),
            "DRILLBOOK_REPORTS": str(work / "reports"), "DRILLBOOK_SANDBOX_ROOT": str(work / "sandboxes"),
            "DRILLBOOK_STATE": str(work / "state")}
+    settle()
     started = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "drillbook", "run", "bench", "--plain"], env=env,
                           capture_output=True, text=True)

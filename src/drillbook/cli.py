@@ -6,7 +6,6 @@ Exit codes: 0 passed, 1 a drill failed, 2 bad input, 3 drillbook could not run.
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -17,6 +16,11 @@ from rich.table import Table
 
 from drillbook import __version__
 from drillbook.actions import drills as drill_actions
+from drillbook.cleanup import reap_stale_runs
+from drillbook.commands import evidence as evidence_cli
+from drillbook.commands.cleanup import cleanup_command
+from drillbook.commands.runbook import runbook_group
+from drillbook.commands.schedule import schedule_command, serve_command
 from drillbook.durations import format_duration
 from drillbook.engine import Interrupted, run_drill
 from drillbook.errors import BadInput, DrillbookError
@@ -24,6 +28,7 @@ from drillbook.overrun import OverrunGuard
 from drillbook.progress import Progress
 from drillbook.runstore import load_runs
 from drillbook.settings import Settings
+from drillbook.signals import signals_raise_interrupted
 
 EXIT_PASSED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANNOT_RUN = 0, 1, 2, 3
 
@@ -125,7 +130,7 @@ def run(settings: Settings, names: tuple[str, ...], keep_sandbox: bool, plain: b
     settings.trigger = trigger
     progress = Progress(force_plain=plain)
     statuses, records = [], []
-    with _signals_raise_interrupted():
+    with signals_raise_interrupted():
         for drill in drill_actions.select(loaded, list(names)):
             with OverrunGuard(drill, stop_after_rto, progress) as observer:
                 outcome = run_drill(drill, settings, observer, drill_actions.drill_file(loaded, drill.name))
@@ -144,32 +149,10 @@ def run(settings: Settings, names: tuple[str, ...], keep_sandbox: bool, plain: b
     sys.exit(EXIT_PASSED if statuses and all(s == "passed" for s in statuses) else EXIT_FAILED)
 
 
-class _signals_raise_interrupted:
-    """SIGTERM (and SIGHUP) become an exception so the engine tears down and records aborted."""
-
-    def __enter__(self) -> None:
-        def handler(signum: int, _frame: Any) -> None:
-            raise Interrupted(signal.Signals(signum).name)
-
-        self.saved = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
-
-    def __exit__(self, *exc: Any) -> None:
-        for sig, previous in self.saved.items():
-            signal.signal(sig, previous)
-
-
-# -- commands of other modules are registered below (one add_command line each) --
-from drillbook.commands.schedule import schedule_command, serve_command  # noqa: E402
-cli.add_command(serve_command)
-cli.add_command(schedule_command)
-from drillbook.commands.runbook import runbook_group  # noqa: E402
-cli.add_command(runbook_group)
-from drillbook.commands import evidence as evidence_cli  # noqa: E402
-cli.add_command(evidence_cli.evidence_group)
-cli.add_command(evidence_cli.report_cmd)
-from drillbook.commands.cleanup import cleanup_command  # noqa: E402
-cli.add_command(cleanup_command)
-from drillbook.cleanup import reap_stale_runs  # noqa: E402  (run cleans up stale runs first)
+# -- the commands of the other modules: one table, not an if/elif chain --
+for command in (serve_command, schedule_command, runbook_group, evidence_cli.evidence_group,
+                evidence_cli.report_cmd, cleanup_command):
+    cli.add_command(command)
 
 
 def main() -> None:

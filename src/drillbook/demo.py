@@ -122,8 +122,14 @@ def latest_status(name: str, kind_dir: Path | None = None) -> str:
     return json.loads(runs[-1].read_text()).get("status", "missing")
 
 
+def intended() -> dict[str, str]:
+    """Every outcome the demo means to show: the drill runs, the S3 drill and the runbook."""
+    return {**EXPECTED, "clinic-vault-s3": "passed", f"runbook {DEMO_RUNBOOK}": "passed"}
+
+
 def check_outcomes(state: DemoState) -> None:
-    for name, wanted in EXPECTED.items():
+    """Every drill and runbook ended the way the demo intends."""
+    for name, wanted in intended().items():
         got = state.outcomes.get(name, "missing")
         if got != wanted:
             state.problems.append(f"drill {name}: expected {wanted}, got {got}")
@@ -198,7 +204,7 @@ def main() -> int:
     for line in state.lines:
         say(line)
     for name, status in sorted(state.outcomes.items()):
-        say(f"  {name}: {status} (intended: {EXPECTED.get(name, '?')})")
+        say(f"  {name}: {status} (intended: {intended().get(name, '?')})")
     say(f"reports: {ROOT / 'reports' / 'index.html'}")
     if state.problems:
         for problem in state.problems:

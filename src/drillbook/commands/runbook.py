@@ -16,6 +16,7 @@ from drillbook.runbook.confirm import choose
 from drillbook.runbook.model import DRILL, MANUAL, SHELL, Runbook
 from drillbook.runbook.progress import RunbookProgress
 from drillbook.settings import Settings
+from drillbook.signals import signals_raise_interrupted
 
 # piped output (logs, CI, grep) gets wide tables instead of 80 columns of truncated cells
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -138,6 +139,4 @@ def _finish(outcome: executor.Outcome) -> None:
 
 def _signals() -> object:
     """SIGTERM/SIGHUP become Interrupted, exactly as for ``drillbook run``."""
-    from drillbook.cli import _signals_raise_interrupted
-
-    return _signals_raise_interrupted()
+    return signals_raise_interrupted()
