@@ -135,6 +135,7 @@ class Server:
         self.scheduler = self._make_scheduler(jobstore.SqliteJobStore(conn, db_lock))
         _CURRENT = self
         self._install_signals()
+        self._reap_stale_runs()
         try:
             self.scheduler.start(paused=True)
             self.reload(initial=True)
@@ -151,6 +152,13 @@ class Server:
             conn.close()
         self.emit("serve-stop", exit=0)
         return 0
+
+    def _reap_stale_runs(self) -> None:
+        """Runs left ``running`` by a crashed drillbook are finished as aborted before we start."""
+        from drillbook.cleanup import reap_stale_runs
+
+        for reaped in reap_stale_runs(self.settings):
+            self.emit("stale-run-reaped", drill=reaped.drill, run_id=reaped.run_id)
 
     def _make_scheduler(self, store: jobstore.SqliteJobStore) -> Any:
         from apscheduler.events import (

@@ -228,3 +228,26 @@ def test_sigterm_lets_a_run_finish_within_grace_then_aborts_it(workspace, repo, 
     run = workspace.last_run("hung")
     assert run["status"] == "aborted" and "SIGTERM" in run["reason"]
     assert not any(workspace.sandboxes.iterdir())
+
+
+def test_serve_finishes_runs_left_running_by_a_crash_before_it_starts(workspace, repo, serving):
+    """A record whose owner process is gone is marked aborted as soon as the server starts."""
+    from drillbook.runstore import write_json_atomic
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    run_id = "20260101T000000Z-dead01"
+    write_json_atomic(workspace.reports / "clinic" / run_id / "run.json", {
+        "run_id": run_id, "drill": "clinic", "kind": "drill", "status": "running",
+        "started_at": "2026-01-01T00:00:00.000Z", "phases": [], "checks": [],
+        "objectives": {"rto": {"target_seconds": 600, "target": "10m"},
+                       "rpo": {"target_seconds": 86400, "target": "1d"}},
+        "process": {"pid": dead.pid, "host": __import__("socket").gethostname(),
+                    "boot_time": None, "process_start": 1, "sandbox": None},
+    })
+    write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)  # on demand only
+    server = serving("--concurrency", "1")
+    server.wait_for("stale-run-reaped", run_id=run_id)
+    assert server.stop()[0] == 0
+    record = json.loads((workspace.reports / "clinic" / run_id / "run.json").read_text())
+    assert record["status"] == "aborted" and record["reason"]
