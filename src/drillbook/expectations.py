@@ -60,3 +60,14 @@ def _as_text(value: Any) -> str:
 
 def show_value(value: Any) -> str:
     return _as_text(value)
+
+
+def first_failure(results: list[dict[str, Any]]) -> str | None:
+    """How the first unmet query failed, for a check's one-line detail (sqlite and postgres)."""
+    failed = [r for r in results if not r["passed"]]
+    if not failed:
+        return None
+    first = failed[0]
+    got = f"error: {first['error']}" if "error" in first else f"got {first['value']}"
+    detail = f"{first['sql']!r} expected {first['expect']}, {got}"
+    return detail + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "")

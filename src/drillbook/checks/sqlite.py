@@ -6,7 +6,7 @@ import sqlite3
 from typing import Any
 
 from drillbook.checks.base import CheckContext, default_name, register
-from drillbook.expectations import parse_expectation, show_value
+from drillbook.expectations import first_failure, parse_expectation, show_value
 from drillbook.record import FAILED, PASSED, CheckResult
 from drillbook.spec.models import SqliteCheck
 
@@ -46,14 +46,9 @@ def _run_queries(spec: SqliteCheck, name: str, conn: sqlite3.Connection) -> Chec
         except sqlite3.Error as exc:
             results.append({"sql": query.sql, "expect": query.expect, "error": str(exc),
                             "passed": False})
-    failed = [r for r in results if not r["passed"]]
-    if failed:
-        first = failed[0]
-        got = f"error: {first['error']}" if "error" in first else f"got {first['value']}"
-        detail = f"{first['sql']!r} expected {first['expect']}, {got}"
-        if len(failed) > 1:
-            detail += f" (and {len(failed) - 1} more)"
-        return CheckResult("sqlite", name, FAILED, detail, data={"queries": results})
+    failure = first_failure(results)
+    if failure:
+        return CheckResult("sqlite", name, FAILED, failure, data={"queries": results})
     summary = ", ".join(f"{r['sql']} = {r['value']}" for r in results[1:4])
     detail = f"integrity ok; {len(results) - 1} queries met" + (f" ({summary})" if summary else "")
     return CheckResult("sqlite", name, PASSED, detail, data={"queries": results})

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.checks.base import CheckContext, default_name, register
-from drillbook.expectations import parse_expectation
+from drillbook.expectations import first_failure, parse_expectation
 from drillbook.process import Completed, tail
 from drillbook.record import FAILED, PASSED, CheckResult
 from drillbook.services import pgbin
@@ -274,14 +274,9 @@ def _queries(spec: PostgresCheck, server: Throwaway, database: str) -> list[dict
 
 
 def _verdict(name: str, data: dict[str, Any], results: list[dict[str, Any]]) -> CheckResult:
-    failed = [r for r in results if not r["passed"]]
-    if failed:
-        first = failed[0]
-        got = f"error: {first['error']}" if "error" in first else f"got {first['value']}"
-        detail = f"{first['sql']!r} expected {first['expect']}, {got}"
-        if len(failed) > 1:
-            detail += f" (and {len(failed) - 1} more)"
-        return CheckResult("postgres", name, FAILED, detail, data=data)
+    failure = first_failure(results)
+    if failure:
+        return CheckResult("postgres", name, FAILED, failure, data=data)
     how = (f"restored in {data['restore_seconds']} s" if "restore_seconds" in data
            else "started from the data folder")
     summary = ", ".join(f"{r['sql']} = {r['value']}" for r in results[:3])
