@@ -102,13 +102,13 @@ class Moto:
         return sorted(out)
 
 
-def start_moto(files: Path, timeout: float = 30.0) -> Moto:
+def start_moto(files: Path, timeout: float = 30.0, env: dict[str, str] | None = None) -> Moto:
     port = free_port()
     files.mkdir(parents=True, exist_ok=True)
     log = open(files / "moto.log", "wb")
     proc = subprocess.Popen([moto_binary(), "-H", "127.0.0.1", "-p", str(port)],
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, env={**os.environ, **AWS_ENV})
+                            start_new_session=True, env={**os.environ, **AWS_ENV, **(env or {})})
     log.close()
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
