@@ -7,7 +7,7 @@ APT_PACKAGES := restic bubblewrap postgresql-15 chromium iproute2 util-linux pro
 SYSTEM_STAMP := $(VENV)/.system-ok
 VENV_STAMP := $(VENV)/.venv-ok
 
-.PHONY: setup system venv demo test test-unit bench clean
+.PHONY: setup system venv demo test test-unit bench docs clean
 
 setup: system venv
 
@@ -41,6 +41,10 @@ test: setup
 
 test-unit: setup
 	$(PY) -m pytest -q tests/unit
+
+docs: venv
+	$(PY) -m drillbook schema > docs/drill.schema.json
+	$(PY) -m drillbook schema --markdown > docs/drill-spec.md
 
 bench: setup
 	$(PY) bench/restore_overhead.py

@@ -21,6 +21,7 @@ from drillbook.commands import evidence as evidence_cli
 from drillbook.commands.cleanup import cleanup_command
 from drillbook.commands.runbook import runbook_group
 from drillbook.commands.schedule import schedule_command, serve_command
+from drillbook.commands.schema import schema_command
 from drillbook.durations import format_duration
 from drillbook.engine import Interrupted, run_drill
 from drillbook.errors import BadInput, DrillbookError
@@ -151,7 +152,7 @@ def run(settings: Settings, names: tuple[str, ...], keep_sandbox: bool, plain: b
 
 # -- the commands of the other modules: one table, not an if/elif chain --
 for command in (serve_command, schedule_command, runbook_group, evidence_cli.evidence_group,
-                evidence_cli.report_cmd, cleanup_command):
+                evidence_cli.report_cmd, cleanup_command, schema_command):
     cli.add_command(command)
 
 

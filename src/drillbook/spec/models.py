@@ -107,7 +107,7 @@ class PasswordSource(Strict):
 
 class SnapshotSelector(Strict):
     id: str | None = Field(None, description="One snapshot by id (short or long).")
-    host: str | None = None
+    host: str | None = Field(None, description="Hostname the snapshot was taken on.")
     tags: list[str] = Field(default_factory=list, description="Every listed tag must be present.")
     path: str | None = Field(None, description="A path the snapshot was taken of.")
 
@@ -127,20 +127,24 @@ class SnapshotSelector(Strict):
 
 
 class Immutability(Strict):
-    mode: Literal["compliance", "governance"]
-    min_retention: DurationValue
+    mode: Literal["compliance", "governance"] = Field(
+        description="compliance accepts only COMPLIANCE locks; governance accepts either.")
+    min_retention: DurationValue = Field(
+        description="Shortest default retention the bucket may have, e.g. 30d.")
 
 
 class Source(Strict):
     repository: str = Field(description="Any restic repository string (path, s3:, sftp:, rest:).")
-    password: PasswordSource
-    snapshot: SnapshotSelector = Field(default_factory=SnapshotSelector)
-    immutability: Immutability | None = None
+    password: PasswordSource = Field(description="Where the repository password comes from.")
+    snapshot: SnapshotSelector = Field(default_factory=SnapshotSelector,
+                                       description="Which snapshot: the newest that matches all.")
+    immutability: Immutability | None = Field(
+        None, description="S3 Object Lock audit before the restore; absent = not audited.")
 
 
 class Query(Strict):
-    sql: str
-    expect: str
+    sql: str = Field(description="A query whose first column of the first row is compared.")
+    expect: str = Field(description="= N, != N, >= N, > N, <= N, < N, or an exact string.")
 
     @field_validator("expect", mode="before")
     @classmethod
@@ -157,34 +161,39 @@ class CheckBase(Strict):
 
 
 class FilesCheck(CheckBase):
-    type: Literal["files"]
-    path: RelPath = "."
-    min_count: int = Field(0, ge=0)
-    required: list[str] = Field(default_factory=list)
+    type: Literal["files"] = Field(description="Selects this kind of check.")
+    path: RelPath = Field(".", description="Folder relative to the restore root.")
+    min_count: int = Field(0, ge=0, description="Fewest files (recursively) under path.")
+    required: list[str] = Field(default_factory=list,
+                                description="Paths relative to path that must exist.")
 
 
 class SqliteCheck(CheckBase):
-    type: Literal["sqlite"]
-    path: RelPath
-    queries: list[Query] = Field(default_factory=list)
+    type: Literal["sqlite"] = Field(description="Selects this kind of check.")
+    path: RelPath = Field(description="Database file relative to the restore root (opened read-only).")
+    queries: list[Query] = Field(default_factory=list,
+                                 description="{sql, expect}; PRAGMA integrity_check always runs.")
 
 
 class CommandCheck(CheckBase):
-    type: Literal["command"]
+    type: Literal["command"] = Field(description="Selects this kind of check.")
     run: list[str] = Field(min_length=1, description="Argument list; never run through a shell.")
-    timeout: DurationValue = Field(default_factory=lambda: Duration("5m"))
-    env: dict[str, str] = Field(default_factory=dict)
+    timeout: DurationValue = Field(default_factory=lambda: Duration("5m"),
+                                   description="Killed with its process group after this.")
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
 
 
 class HttpCheck(CheckBase):
-    type: Literal["http"]
-    start: list[str] | None = Field(None, min_length=1)
-    url: str
-    expect_status: int = 200
-    expect_body: str | None = None
-    expect_regex: str | None = None
-    ready_timeout: DurationValue = Field(default_factory=lambda: Duration("30s"))
-    env: dict[str, str] = Field(default_factory=dict)
+    type: Literal["http"] = Field(description="Selects this kind of check.")
+    start: list[str] | None = Field(None, min_length=1,
+                                    description="Service to start from the restore root (argv).")
+    url: str = Field(description="What to probe, inside the sandbox's network.")
+    expect_status: int = Field(200, description="HTTP status the probe must get.")
+    expect_body: str | None = Field(None, description="Substring the body must contain.")
+    expect_regex: str | None = Field(None, description="Regular expression the body must match.")
+    ready_timeout: DurationValue = Field(default_factory=lambda: Duration("30s"),
+                                         description="How long the service may take to answer.")
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
 
     @field_validator("expect_regex")
     @classmethod
@@ -198,24 +207,27 @@ class HttpCheck(CheckBase):
 
 
 class TcpCheck(CheckBase):
-    type: Literal["tcp"]
-    start: list[str] | None = Field(None, min_length=1)
-    host: str = "127.0.0.1"
-    port: int = Field(ge=1, le=65535)
-    ready_timeout: DurationValue = Field(default_factory=lambda: Duration("30s"))
-    send: str | None = None
-    expect: str | None = None
-    env: dict[str, str] = Field(default_factory=dict)
+    type: Literal["tcp"] = Field(description="Selects this kind of check.")
+    start: list[str] | None = Field(None, min_length=1,
+                                    description="Service to start from the restore root (argv).")
+    host: str = Field("127.0.0.1", description="Address to connect to, inside the sandbox.")
+    port: int = Field(ge=1, le=65535, description="Port that must accept a connection.")
+    ready_timeout: DurationValue = Field(default_factory=lambda: Duration("30s"),
+                                         description="How long the service may take to listen.")
+    send: str | None = Field(None, description="Bytes to send once connected.")
+    expect: str | None = Field(None, description="Substring the answer must contain.")
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
 
 
 class PostgresCheck(CheckBase):
-    type: Literal["postgres"]
+    type: Literal["postgres"] = Field(description="Selects this kind of check.")
     dump: RelPath | None = Field(None, description="pg_dump file (custom or plain format).")
     data_dir: RelPath | None = Field(None, description="A restored PGDATA folder.")
     database: str | None = Field(None, description="Database to query; defaults to the dump's.")
     version: int | None = Field(None, description="PostgreSQL major version to use.")
-    queries: list[Query] = Field(default_factory=list)
-    ready_timeout: DurationValue = Field(default_factory=lambda: Duration("60s"))
+    queries: list[Query] = Field(default_factory=list, description="{sql, expect}, as for sqlite.")
+    ready_timeout: DurationValue = Field(default_factory=lambda: Duration("60s"),
+                                         description="How long the server may take to start.")
 
     @model_validator(mode="after")
     def _one_source(self) -> "PostgresCheck":
@@ -241,25 +253,28 @@ Check = Annotated[
 
 class Limits(Strict):
     memory: str | None = Field(None, pattern=r"^\d+[KMG]?$", description="e.g. 512M")
-    processes: int | None = Field(None, ge=1)
-    open_files: int | None = Field(None, ge=16)
+    processes: int | None = Field(None, ge=1, description="Most processes of the sandbox account.")
+    open_files: int | None = Field(None, ge=16, description="Most open files per process.")
 
 
 class Isolation(Strict):
-    network: Literal["none", "host"] = "none"
+    network: Literal["none", "host"] = Field(
+        "none", description="none: own loopback only; host must be written and is flagged.")
     user: str | None = Field(None, description="Unprivileged account for checks and services.")
-    limits: Limits = Field(default_factory=Limits)
+    limits: Limits = Field(default_factory=Limits, description="prlimit limits for every child.")
 
 
 NotifyEvent = Literal["failure", "success", "recovery", "always"]
 
 
 class NotifyTarget(Strict):
-    webhook: str | None = None
-    sns: str | None = None
-    command: list[str] | None = Field(None, min_length=1)
-    on: list[NotifyEvent] = Field(default_factory=lambda: ["failure"])
-    timeout: DurationValue = Field(default_factory=lambda: Duration("10s"))
+    webhook: str | None = Field(None, description="URL that gets the JSON by POST.")
+    sns: str | None = Field(None, description="SNS topic ARN.")
+    command: list[str] | None = Field(None, min_length=1, description="Program given the JSON on stdin.")
+    on: list[NotifyEvent] = Field(default_factory=lambda: ["failure"],
+                                  description="failure, success, recovery, always.")
+    timeout: DurationValue = Field(default_factory=lambda: Duration("10s"),
+                                   description="Per attempt.")
 
     @model_validator(mode="after")
     def _one_target(self) -> "NotifyTarget":
@@ -270,27 +285,30 @@ class NotifyTarget(Strict):
 
 class EvidenceTarget(Strict):
     s3: str = Field(pattern=r"^s3://[^/]+(/.*)?$", description="s3://bucket/prefix")
-    mode: Literal["compliance", "governance"] = "compliance"
-    retain: DurationValue = Field(default_factory=lambda: Duration("7y"))
-    endpoint_url: str | None = None
+    mode: Literal["compliance", "governance"] = Field("compliance", description="Object Lock mode.")
+    retain: DurationValue = Field(default_factory=lambda: Duration("7y"),
+                                  description="Retention of each uploaded file.")
+    endpoint_url: str | None = Field(None, description="S3 endpoint other than AWS's.")
 
 
 class Drill(Strict):
     """One declared recovery drill (``drills/<name>.yaml``)."""
 
-    name: str = Field(pattern=NAME_PATTERN)
-    description: str = ""
-    owner: str = ""
+    name: str = Field(pattern=NAME_PATTERN, description="Defaults to the file's stem.")
+    description: str = Field("", description="What is being proven, for people.")
+    owner: str = Field("", description="Who answers for this recovery (a team address).")
     schedule: str | None = Field(None, description="cron (5 fields), an alias, or 'every 6h'.")
-    timezone: str = "UTC"
-    jitter: DurationValue | None = None
-    objectives: Objectives
-    source: Source
-    verify: list[Check] = Field(default_factory=list)
-    isolation: Isolation = Field(default_factory=Isolation)
-    env: dict[str, str] = Field(default_factory=dict)
-    notify: list[NotifyTarget] = Field(default_factory=list)
-    evidence: EvidenceTarget | None = None
+    timezone: str = Field("UTC", description="IANA zone the schedule is read in.")
+    jitter: DurationValue | None = Field(None, description="Random delay added to each run.")
+    objectives: Objectives = Field(description="RTO and RPO targets; missing either fails the drill.")
+    source: Source = Field(description="The restic repository and which snapshot to restore.")
+    verify: list[Check] = Field(default_factory=list, description="Checks run on the restore.")
+    isolation: Isolation = Field(default_factory=Isolation,
+                                 description="Sandbox of checks and services.")
+    env: dict[str, str] = Field(default_factory=dict,
+                                description="Environment for every check and service.")
+    notify: list[NotifyTarget] = Field(default_factory=list, description="Who hears of the result.")
+    evidence: EvidenceTarget | None = Field(None, description="WORM upload of each finished run.")
 
     @field_validator("schedule")
     @classmethod
@@ -323,5 +341,7 @@ class Drill(Strict):
 class ProjectConfig(Strict):
     """``drillbook.yaml`` beside the drills: defaults shared by every drill."""
 
-    notify: list[NotifyTarget] = Field(default_factory=list)
-    evidence: EvidenceTarget | None = None
+    notify: list[NotifyTarget] = Field(default_factory=list,
+                                       description="Targets added to every drill's own notify.")
+    evidence: EvidenceTarget | None = Field(
+        None, description="WORM upload for drills that declare none of their own.")
