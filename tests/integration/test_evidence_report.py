@@ -39,6 +39,7 @@ def test_period_report_lists_a_declared_drill_that_never_ran(workspace, repo):
     assert (workspace.reports / href).exists() and f'href="{href}"' in html
     md = (workspace.reports / f"compliance-{period}.md").read_text()
     assert "| archive | drill |" in md and "NOT RUN" in md
+    assert f'href="compliance-{period}.html"' in (workspace.reports / "index.html").read_text()
 
     strict = workspace.cli("report", "--period", period, "--strict")
     assert strict.returncode == 1 and "archive" in strict.stderr

@@ -11,7 +11,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment
 
 from drillbook.durations import format_duration
 from drillbook.evidence import controls, due, verify
@@ -230,13 +229,8 @@ def write(settings: Settings, report: dict[str, Any], folder: Path | None = None
     base = folder / f"compliance-{report['period']['label']}"
     paths = [base.with_suffix(".html"), base.with_suffix(".md"), base.with_suffix(".json")]
     write_text_atomic(paths[0], render.ENV.get_template("compliance.html.j2").render(r=report))
-    write_text_atomic(paths[1], _markdown_env().get_template("compliance.md.j2").render(r=report))
+    write_text_atomic(paths[1], render.MD_ENV.get_template("compliance.md.j2").render(r=report))
     write_text_atomic(paths[2], json.dumps(report, indent=2, default=str) + "\n")
+    if folder == settings.reports_dir:
+        render.write_index(settings.reports_dir)  # the index links the period reports
     return paths
-
-
-def _markdown_env() -> Environment:
-    md = Environment(loader=render.ENV.loader, autoescape=False, trim_blocks=True, lstrip_blocks=True)
-    md.filters.update(render.ENV.filters)
-    md.filters["cell"] = lambda v: str(v if v is not None else "-").replace("|", "\\|").replace("\n", " ")
-    return md

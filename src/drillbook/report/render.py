@@ -31,10 +31,20 @@ def run_html(run: dict[str, Any]) -> str:
 
 
 def run_markdown(run: dict[str, Any]) -> str:
+    return MD_ENV.get_template("run.md.j2").render(run=run)
+
+
+def markdown_cell(value: Any) -> str:
+    """A value that stays inside its Markdown table cell."""
+    return str(value if value is not None else "-").replace("|", "\\|").replace("\n", " ")
+
+
+def _markdown_env() -> Environment:
+    """Markdown is not HTML: no autoescaping, the same filters plus ``cell``."""
     md = Environment(loader=ENV.loader, autoescape=False, trim_blocks=True, lstrip_blocks=True)
     md.filters.update(ENV.filters)
-    md.filters["cell"] = lambda v: str(v if v is not None else "-").replace("|", "\\|").replace("\n", " ")
-    return md.get_template("run.md.j2").render(run=run)
+    md.filters["cell"] = markdown_cell
+    return md
 
 
 def write_index(reports: Path) -> Path:
@@ -46,7 +56,10 @@ def write_index(reports: Path) -> Path:
         run["_href"] = str(Path(run["_dir"]).relative_to(reports) / "report.html")
         groups.setdefault((kind, name), []).append(run)
     items = sorted(groups.items(), key=lambda kv: (kv[0][0] != "drill", kv[0][1]))
-    html = ENV.get_template("index.html.j2").render(groups=items, total=len(runs))
+    period_reports = sorted(p.name for p in reports.glob("compliance-*.html"))
+    ledger = (reports / "evidence" / "ledger.jsonl").exists()
+    html = ENV.get_template("index.html.j2").render(groups=items, total=len(runs),
+                                                    period_reports=period_reports, ledger=ledger)
     path = reports / "index.html"
     write_text_atomic(path, html)
     return path
@@ -70,3 +83,4 @@ def short_time(value: str | None) -> str:
 
 
 ENV = _env()
+MD_ENV = _markdown_env()

@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment
-
 from drillbook.report import junit
-from drillbook.report.render import ENV
+from drillbook.report.render import ENV, MD_ENV
 from drillbook.report.timeline import timeline_svg
 from drillbook.runstore import RUN_FILE, write_json_atomic, write_text_atomic
 
@@ -28,10 +26,7 @@ def _short_label(step: dict[str, Any], width: int = 22) -> str:
 
 
 def runbook_markdown(run: dict[str, Any]) -> str:
-    md = Environment(loader=ENV.loader, autoescape=False, trim_blocks=True, lstrip_blocks=True)
-    md.filters.update(ENV.filters)
-    md.filters["cell"] = lambda v: str(v if v is not None else "-").replace("|", "\\|").replace("\n", " ")
-    return md.get_template("runbook.md.j2").render(run=run)
+    return MD_ENV.get_template("runbook.md.j2").render(run=run)
 
 
 def write_reports(run: dict[str, Any], folder: Path) -> None:
