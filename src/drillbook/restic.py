@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -99,6 +100,65 @@ class Snapshot:
             "tags": self.tags,
             "paths": self.paths,
         }
+
+
+# restic retries every failed load with a backoff of about 45 s in all. A pack that the backend
+# says does not exist will not appear on a retry (local files, S3 is strongly consistent), so the
+# first such retry is final: stop restic there and say which pack is missing.
+_MISSING_PACK = re.compile(
+    r"Load\(<data/([0-9a-f]+)>.*returned error, retrying.*"
+    r"(no such file or directory|NoSuchKey|The specified key does not exist|404 Not Found)", re.I)
+
+
+def missing_pack(line: str) -> str | None:
+    """The reason to stop at once when ``line`` says a data pack is gone, else None."""
+    match = _MISSING_PACK.search(line)
+    if not match:
+        return None
+    return (f"repository data is missing: pack data/{match.group(1)}... does not exist in the "
+            "repository (restic would only retry it)")
+
+
+class _StderrWatch:
+    """Reads a restic child's stdout and stderr concurrently, stopping it on a hopeless retry."""
+
+    def __init__(self, proc: subprocess.Popen[str]):
+        self.proc = proc
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self.fatal: str | None = None
+        self.timed_out = False
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.err)
+
+    def run(self, limit: float) -> str:
+        readers = [threading.Thread(target=self._read_out, daemon=True),
+                   threading.Thread(target=self._read_err, daemon=True)]
+        for reader in readers:
+            reader.start()
+        try:
+            self.proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            self.timed_out = True
+            kill_group(self.proc.pid)
+            self.proc.wait()
+        for reader in readers:
+            reader.join()
+        return "".join(self.out)
+
+    def _read_out(self) -> None:
+        assert self.proc.stdout is not None
+        self.out.extend(iter(self.proc.stdout.readline, ""))
+
+    def _read_err(self) -> None:
+        assert self.proc.stderr is not None
+        for line in iter(self.proc.stderr.readline, ""):
+            self.err.append(line)
+            if self.fatal is None and (reason := missing_pack(line)):
+                self.fatal = reason
+                kill_group(self.proc.pid)
 
 
 def classify(stderr: str, returncode: int | None) -> tuple[str, str]:
@@ -190,21 +250,23 @@ class Restic:
             start_new_session=True,
             cwd=cwd,
         )
+        watch = _StderrWatch(proc)
         try:
-            out, err = proc.communicate(timeout=limit)
-        except subprocess.TimeoutExpired:
+            out = watch.run(limit)
+        except BaseException:
             kill_group(proc.pid)
-            out, err = proc.communicate()
+            proc.wait()
+            raise
+        err = watch.stderr
+        if watch.timed_out:
             raise ResticError(
                 TIMEOUT,
                 f"restic {subcommand} did not finish within {limit:.0f}s and was killed",
                 self.scrub_tail(err),
                 self._shown(argv),
-            ) from None
-        except BaseException:
-            kill_group(proc.pid)
-            proc.wait()
-            raise
+            )
+        if watch.fatal:
+            raise ResticError(CORRUPT, watch.fatal, self.scrub_tail(err), self._shown(argv))
         if proc.returncode != 0:
             kind, text = classify(err, proc.returncode)
             raise ResticError(kind, text, self.scrub_tail(err), self._shown(argv))

@@ -93,12 +93,17 @@ def test_corrupted_pack_fails_the_drill(workspace, repo):
     assert "corrupt" in run["reason"]
 
 
-def test_missing_pack_fails_the_drill(workspace, repo):
-    _largest_pack(repo.path).unlink()
+def test_missing_pack_fails_the_drill_at_once_naming_it(workspace, repo):
+    pack = _largest_pack(repo.path)
+    pack.unlink()
     write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
+    started = time.monotonic()
     assert workspace.cli("run", "clinic").returncode == 1
+    assert time.monotonic() - started < 20, "restic's ~45 s of retries on a missing pack were waited out"
     run = workspace.last_run("clinic")
-    assert run["status"] == "failed" and run["reason"]
+    assert run["status"] == "failed"
+    assert f"pack data/{pack.name[:10]}" in run["reason"] and "does not exist" in run["reason"]
+    assert list(workspace.sandboxes.iterdir()) == []
 
 
 def test_failing_check_fails_with_expected_and_actual(workspace, repo):

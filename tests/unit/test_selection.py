@@ -49,3 +49,4 @@ def test_restic_nanosecond_times_parse():
     t = parse_time("2026-11-24T10:35:17.646866045Z")
     assert t.tzinfo is not None and t.microsecond == 646866
     assert parse_time("2026-11-24T10:35:17+01:00").hour == 10
+
