@@ -334,7 +334,7 @@ class DrillRun:
         postrun.before_outputs(self.record, self.drill, self.settings)
         started_at, started = iso(utc_now()) or "", time.monotonic()
         postrun.write_outputs(self.record, self.dir, self.drill, self.settings)
-        self._append_phase("report", PASSED, started_at, started, "run.json, report.html, report.md")
+        self._append_phase("report", PASSED, started_at, started, "run.json, report.html, report.md, junit.xml")
         postrun.write_outputs(self.record, self.dir, self.drill, self.settings)
         postrun.after_outputs(self.record, self.dir, self.drill, self.settings)
         outcome = DrillOutcome(self.record.to_dict(), self.dir)

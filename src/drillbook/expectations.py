@@ -71,3 +71,7 @@ def first_failure(results: list[dict[str, Any]]) -> str | None:
     got = f"error: {first['error']}" if "error" in first else f"got {first['value']}"
     detail = f"{first['sql']!r} expected {first['expect']}, {got}"
     return detail + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "")
+
+
+def queries_met(count: int) -> str:
+    return f"{count} {'query' if count == 1 else 'queries'} met"

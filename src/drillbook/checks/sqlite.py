@@ -6,7 +6,7 @@ import sqlite3
 from typing import Any
 
 from drillbook.checks.base import CheckContext, default_name, register
-from drillbook.expectations import first_failure, parse_expectation, show_value
+from drillbook.expectations import first_failure, parse_expectation, queries_met, show_value
 from drillbook.record import FAILED, PASSED, CheckResult
 from drillbook.spec.models import SqliteCheck
 
@@ -50,5 +50,5 @@ def _run_queries(spec: SqliteCheck, name: str, conn: sqlite3.Connection) -> Chec
     if failure:
         return CheckResult("sqlite", name, FAILED, failure, data={"queries": results})
     summary = ", ".join(f"{r['sql']} = {r['value']}" for r in results[1:4])
-    detail = f"integrity ok; {len(results) - 1} queries met" + (f" ({summary})" if summary else "")
+    detail = f"integrity ok; {queries_met(len(results) - 1)}" + (f" ({summary})" if summary else "")
     return CheckResult("sqlite", name, PASSED, detail, data={"queries": results})

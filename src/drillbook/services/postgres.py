@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.checks.base import CheckContext, default_name, register
-from drillbook.expectations import first_failure, parse_expectation
+from drillbook.expectations import first_failure, parse_expectation, queries_met
 from drillbook.process import Completed, tail
 from drillbook.record import FAILED, PASSED, CheckResult
 from drillbook.services import pgbin
@@ -280,7 +280,7 @@ def _verdict(name: str, data: dict[str, Any], results: list[dict[str, Any]]) -> 
     how = (f"restored in {data['restore_seconds']} s" if "restore_seconds" in data
            else "started from the data folder")
     summary = ", ".join(f"{r['sql']} = {r['value']}" for r in results[:3])
-    detail = (f"PostgreSQL {data.get('server_version', '?')} {how}; {len(results)} queries met"
+    detail = (f"PostgreSQL {data.get('server_version', '?')} {how}; {queries_met(len(results))}"
               + (f" ({summary})" if summary else ""))
     return CheckResult("postgres", name, PASSED, detail, data=data)
 
