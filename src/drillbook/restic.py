@@ -161,12 +161,24 @@ class _StderrWatch:
                 kill_group(self.proc.pid)
 
 
+_AFFECTED = re.compile(r"ignoring error for (.+?): ")
+
+
 def classify(stderr: str, returncode: int | None) -> tuple[str, str]:
     for kind, pattern, text in _CLASSIFIERS:
         if pattern.search(stderr):
-            return kind, text
+            return kind, text + (_affected_files(stderr) if kind == CORRUPT else "")
     last = next((line for line in reversed(stderr.strip().splitlines()) if line.strip()), "")
     return UNKNOWN, f"restic failed (exit {returncode}): {last or 'no error output'}"
+
+
+def _affected_files(stderr: str, shown: int = 3) -> str:
+    """Which restored files the bad data belongs to: what on-call needs to judge the damage."""
+    files = list(dict.fromkeys(_AFFECTED.findall(stderr)))
+    if not files:
+        return ""
+    more = f" and {len(files) - shown} more" if len(files) > shown else ""
+    return f"; affected: {', '.join(files[:shown])}{more}"
 
 
 def find_restic() -> str | None:

@@ -91,6 +91,7 @@ def test_corrupted_pack_fails_the_drill(workspace, repo):
     run = workspace.last_run("clinic")
     assert run["status"] == "failed"
     assert "corrupt" in run["reason"]
+    assert "affected: /srv/clinic/" in run["reason"], run["reason"]  # which files are damaged
 
 
 def test_missing_pack_fails_the_drill_at_once_naming_it(workspace, repo):

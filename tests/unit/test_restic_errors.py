@@ -45,3 +45,11 @@ def test_a_missing_pack_retry_is_final_but_other_retries_are_not():
     assert "pack data/0a1b2c3d4e" in missing_pack(s3)
     assert missing_pack(flaky) is None
     assert missing_pack("Load(<index/abc>) returned error, retrying: no such file or directory") is None
+
+
+def test_corruption_names_the_affected_files():
+    stderr = ("ignoring error for /srv/a.txt: ciphertext verification failed\n"
+              "ignoring error for /srv/b.txt: ciphertext verification failed\n"
+              "ignoring error for /srv/a.txt: ciphertext verification failed\nFatal: There were 3 errors\n")
+    kind, text = classify(stderr, 1)
+    assert kind == CORRUPT and text.endswith("; affected: /srv/a.txt, /srv/b.txt")
