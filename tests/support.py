@@ -135,3 +135,23 @@ class Workspace:
         runs = self.runs(drill)
         assert runs, f"no run recorded for {drill}"
         return runs[-1]
+
+
+def write_orphan_record(reports: Path, drill: str, run_id: str, sandbox: Path | None = None) -> Path:
+    """A run.json left ``running`` by a drillbook that died: its owner pid no longer exists."""
+    import socket
+
+    from drillbook.runstore import write_json_atomic
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    path = reports / drill / run_id / "run.json"
+    write_json_atomic(path, {
+        "run_id": run_id, "drill": drill, "kind": "drill", "status": "running",
+        "started_at": "2026-01-01T00:00:00.000Z", "phases": [], "checks": [],
+        "objectives": {"rto": {"target_seconds": 600, "target": "10m"},
+                       "rpo": {"target_seconds": 86400, "target": "1d"}},
+        "process": {"pid": dead.pid, "host": socket.gethostname(), "boot_time": None,
+                    "process_start": 1, "sandbox": str(sandbox) if sandbox else None},
+    })
+    return path

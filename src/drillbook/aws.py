@@ -384,18 +384,9 @@ def secret_value(name: str, key: str | None = None) -> str:
     from drillbook.passwords import PasswordError
 
     client = _service_client("secretsmanager")
-    try:
-        response = client.get_secret_value(SecretId=name)
-    except ClientError as exc:
-        code = _code(exc)
-        if code == "ResourceNotFoundException":
-            raise PasswordError(f"AWS secret {name} not found at {_endpoint_of(client)}") from None
-        if code in DENIED:
-            raise PasswordError(f"access denied reading AWS secret {name}: the credentials need "
-                                "secretsmanager:GetSecretValue (and kms:Decrypt for its key)") from None
-        raise PasswordError(describe(exc, _endpoint_of(client), f"reading AWS secret {name}")) from None
-    except Exception as exc:
-        raise PasswordError(describe(exc, _endpoint_of(client), f"reading AWS secret {name}")) from None
+    response = _read_secret(client, lambda: client.get_secret_value(SecretId=name),
+                            what=f"AWS secret {name}", missing="ResourceNotFoundException",
+                            needs="secretsmanager:GetSecretValue (and kms:Decrypt for its key)")
     value = response.get("SecretString")
     if value is None and response.get("SecretBinary") is not None:
         try:
@@ -407,6 +398,23 @@ def secret_value(name: str, key: str | None = None) -> str:
     if not value:
         raise PasswordError(f"AWS secret {name}{f' field {key}' if key else ''} is empty")
     return value
+
+
+def _read_secret(client: Any, call: Any, *, what: str, missing: str, needs: str) -> Any:
+    """One secret read; every failure becomes a PasswordError that names what, never its value."""
+    from drillbook.passwords import PasswordError
+
+    try:
+        return call()
+    except ClientError as exc:
+        code = _code(exc)
+        if code == missing:
+            raise PasswordError(f"{what} not found at {_endpoint_of(client)}") from None
+        if code in DENIED:
+            raise PasswordError(f"access denied reading {what}: the credentials need {needs}") from None
+        raise PasswordError(describe(exc, _endpoint_of(client), f"reading {what}")) from None
+    except Exception as exc:
+        raise PasswordError(describe(exc, _endpoint_of(client), f"reading {what}")) from None
 
 
 def _json_field(text: str, name: str, key: str) -> str:
@@ -433,18 +441,9 @@ def ssm_parameter(name: str) -> str:
     from drillbook.passwords import PasswordError
 
     client = _service_client("ssm")
-    try:
-        response = client.get_parameter(Name=name, WithDecryption=True)
-    except ClientError as exc:
-        code = _code(exc)
-        if code == "ParameterNotFound":
-            raise PasswordError(f"SSM parameter {name} not found at {_endpoint_of(client)}") from None
-        if code in DENIED:
-            raise PasswordError(f"access denied reading SSM parameter {name}: the credentials need "
-                                "ssm:GetParameter (and kms:Decrypt for a SecureString)") from None
-        raise PasswordError(describe(exc, _endpoint_of(client), f"reading SSM parameter {name}")) from None
-    except Exception as exc:
-        raise PasswordError(describe(exc, _endpoint_of(client), f"reading SSM parameter {name}")) from None
+    response = _read_secret(client, lambda: client.get_parameter(Name=name, WithDecryption=True),
+                            what=f"SSM parameter {name}", missing="ParameterNotFound",
+                            needs="ssm:GetParameter (and kms:Decrypt for a SecureString)")
     value = (response.get("Parameter") or {}).get("Value")
     if not value:
         raise PasswordError(f"SSM parameter {name} is empty")

@@ -23,7 +23,7 @@ from drillbook.commands.runbook import runbook_group
 from drillbook.commands.schedule import schedule_command, serve_command
 from drillbook.commands.schema import schema_command
 from drillbook.durations import format_duration
-from drillbook.engine import Interrupted, run_drill
+from drillbook.engine import run_drill
 from drillbook.errors import BadInput, DrillbookError
 from drillbook.overrun import OverrunGuard
 from drillbook.progress import Progress

@@ -8,14 +8,13 @@ bundled ``drills/clinic-vault-s3.yaml`` names) only while this step runs.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from drillbook.motoserver import start_moto_server, stop_moto_server
 from drillbook.restic import Restic
 
 DEMO_PORT = 45454
@@ -32,40 +31,15 @@ DEMO_AWS = {
 
 
 def start_moto(log_path: Path) -> subprocess.Popen[bytes]:
-    binary = Path(sys.executable).parent / "moto_server"
-    found = str(binary) if binary.exists() else shutil.which("moto_server")
-    if not found:
-        raise RuntimeError("moto_server is not installed (pip install 'moto[server]')")
     try:
         urllib.request.urlopen(f"{ENDPOINT}/", timeout=1)
         raise RuntimeError(f"port {DEMO_PORT} on 127.0.0.1 is already in use; free it and rerun")
     except OSError:
         pass
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([found, "-H", "127.0.0.1", "-p", str(DEMO_PORT)], stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env={**os.environ, **DEMO_AWS})
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"moto_server exited; see {log_path}")
-        try:
-            with urllib.request.urlopen(f"{ENDPOINT}/moto-api/", timeout=2):
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    stop_moto(proc)
-    raise RuntimeError(f"moto_server did not answer on {ENDPOINT} within 30s; see {log_path}")
+    return start_moto_server(DEMO_PORT, log_path, DEMO_AWS)
 
 
-def stop_moto(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
+stop_moto = stop_moto_server
 
 
 def make_locked_repository(source: Path, password: str) -> str:

@@ -38,7 +38,7 @@ from drillbook.record import (
     utc_now,
 )
 from drillbook.restic import Restic, ResticError
-from drillbook.runstore import new_run_id, run_dir, write_json_atomic
+from drillbook.runstore import new_run_id, run_dir
 from drillbook.sandbox import IsolationError, Sandbox
 from drillbook.selection import explain_no_match, select_snapshot
 from drillbook.settings import Settings

@@ -6,13 +6,8 @@ each module gets its own server on a free port, stopped when the module ends.
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
+from drillbook.motoserver import moto_binary, start_moto_server, stop_moto_server
 from drillbook.restic import Restic
 from tests.support import PASSWORD, make_sample_tree
 
@@ -37,14 +33,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def moto_binary() -> str:
-    local = Path(sys.executable).parent / "moto_server"
-    found = str(local) if local.exists() else shutil.which("moto_server")
-    if not found:
-        pytest.skip("moto_server is not installed (pip install 'moto[server]')")
-    return found
 
 
 @dataclass
@@ -103,34 +91,15 @@ class Moto:
 
 
 def start_moto(files: Path, timeout: float = 30.0, env: dict[str, str] | None = None) -> Moto:
+    if not moto_binary():
+        pytest.skip("moto_server is not installed (pip install 'moto[server]')")
     port = free_port()
     files.mkdir(parents=True, exist_ok=True)
-    log = open(files / "moto.log", "wb")
-    proc = subprocess.Popen([moto_binary(), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, env={**os.environ, **AWS_ENV, **(env or {})})
-    log.close()
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"moto_server exited: {(files / 'moto.log').read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
-                return Moto(endpoint, proc, files)
-        except OSError:
-            time.sleep(0.2)
-    stop_moto(proc)
-    raise RuntimeError(f"moto_server did not answer on {endpoint} within {timeout:.0f}s")
+    proc = start_moto_server(port, files / "moto.log", {**AWS_ENV, **(env or {})}, timeout)
+    return Moto(f"http://127.0.0.1:{port}", proc, files)
 
 
-def stop_moto(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
+stop_moto = stop_moto_server
 
 
 @pytest.fixture(scope="module")

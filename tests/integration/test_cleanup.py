@@ -9,7 +9,7 @@ import sys
 import time
 
 from drillbook.runstore import write_json_atomic
-from tests.support import write_drill
+from tests.support import write_drill, write_orphan_record
 
 SLEEPER = """\
 verify:
@@ -62,16 +62,7 @@ def test_run_cleans_up_stale_runs_first_and_kills_their_leftovers(workspace, rep
     sandbox = workspace.sandboxes / run_id
     (sandbox / "restore").mkdir(parents=True)
     leftover = subprocess.Popen(["sleep", "59.25"], cwd=sandbox / "restore")
-    dead = subprocess.Popen(["true"])
-    dead.wait()
-    write_json_atomic(workspace.reports / "clinic" / run_id / "run.json", {
-        "run_id": run_id, "drill": "clinic", "kind": "drill", "status": "running",
-        "started_at": "2026-01-01T00:00:00.000Z", "phases": [], "checks": [],
-        "objectives": {"rto": {"target_seconds": 600, "target": "10m"},
-                       "rpo": {"target_seconds": 86400, "target": "1d"}},
-        "process": {"pid": dead.pid, "host": __import__("socket").gethostname(),
-                    "boot_time": None, "process_start": 1, "sandbox": str(sandbox)},
-    })
+    write_orphan_record(workspace.reports, "clinic", run_id, sandbox)
     live = workspace.reports / "other" / "20260101T000001Z-live01" / "run.json"
     write_json_atomic(live, {"run_id": "x", "drill": "other", "status": "running",
                              "process": {"pid": 1, "host": __import__("socket").gethostname()}})

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.integration.receiver import Receiver
-from tests.support import STANDARD_CHECKS, Workspace, write_drill
+from tests.support import STANDARD_CHECKS, Workspace, write_drill, write_orphan_record
 
 
 class Serve:
@@ -232,19 +232,8 @@ def test_sigterm_lets_a_run_finish_within_grace_then_aborts_it(workspace, repo, 
 
 def test_serve_finishes_runs_left_running_by_a_crash_before_it_starts(workspace, repo, serving):
     """A record whose owner process is gone is marked aborted as soon as the server starts."""
-    from drillbook.runstore import write_json_atomic
-
-    dead = subprocess.Popen(["true"])
-    dead.wait()
     run_id = "20260101T000000Z-dead01"
-    write_json_atomic(workspace.reports / "clinic" / run_id / "run.json", {
-        "run_id": run_id, "drill": "clinic", "kind": "drill", "status": "running",
-        "started_at": "2026-01-01T00:00:00.000Z", "phases": [], "checks": [],
-        "objectives": {"rto": {"target_seconds": 600, "target": "10m"},
-                       "rpo": {"target_seconds": 86400, "target": "1d"}},
-        "process": {"pid": dead.pid, "host": __import__("socket").gethostname(),
-                    "boot_time": None, "process_start": 1, "sandbox": None},
-    })
+    write_orphan_record(workspace.reports, "clinic", run_id)
     write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)  # on demand only
     server = serving("--concurrency", "1")
     server.wait_for("stale-run-reaped", run_id=run_id)
