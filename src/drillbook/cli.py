@@ -111,7 +111,8 @@ def list_drills(settings: Settings) -> None:
 
 
 @cli.command()
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1)
+@click.option("--all", "run_all", is_flag=True, help="Run every declared drill, in name order.")
 @click.option("--keep-sandbox", is_flag=True, help="Keep the restored sandbox for debugging.")
 @click.option("--plain", is_flag=True, help="Plain progress lines even on a terminal.")
 @click.option("--trigger", default="manual", hidden=True)
@@ -120,10 +121,13 @@ def list_drills(settings: Settings) -> None:
 @click.option("--junit", "junit_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write one JUnit XML file for all drills of this invocation.")
 @click.pass_obj
-def run(settings: Settings, names: tuple[str, ...], keep_sandbox: bool, plain: bool, trigger: str,
-        stop_after_rto: float | None, junit_path: Path | None) -> None:
-    """Run drills NAMES now; exit 0 only when every one passed."""
+def run(settings: Settings, names: tuple[str, ...], run_all: bool, keep_sandbox: bool, plain: bool,
+        trigger: str, stop_after_rto: float | None, junit_path: Path | None) -> None:
+    """Run drills NAMES (or --all) now; exit 0 only when every one passed."""
+    if bool(names) == run_all:
+        raise click.UsageError("name the drills to run, or give --all (not both)")
     loaded = drill_actions.load_checked(settings, list(names))
+    names = tuple(names) or tuple(sorted(loaded.drills))
     drill_actions.ensure_can_run(settings)
     for stale in reap_stale_runs(settings):  # runs whose drillbook died: clean up first (issue 5)
         err.print(f"cleaned up stale run {stale.drill} {stale.run_id}: {stale.owner}", markup=False)

@@ -46,3 +46,14 @@ def test_list_shows_objectives(workspace, repo):
     write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
     result = workspace.cli("list")
     assert result.returncode == 0 and "clinic" in result.stdout and "10m" in result.stdout
+
+
+def test_run_all_runs_every_drill_and_names_are_required_otherwise(workspace, repo):
+    write_drill(workspace.drills, "one", repo.path, body=STANDARD_CHECKS)
+    write_drill(workspace.drills, "two", repo.path, body=STANDARD_CHECKS, snapshot="{tags: [monthly]}")
+    result = workspace.cli("run", "--all")
+    assert result.returncode == 1  # "two" finds no monthly snapshot
+    assert workspace.last_run("one")["status"] == "passed"
+    assert workspace.last_run("two")["status"] == "failed"
+    assert workspace.cli("run").returncode == 2
+    assert workspace.cli("run", "--all", "one").returncode == 2
