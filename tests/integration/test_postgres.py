@@ -16,7 +16,8 @@ from tests.support import Repo, make_repo, write_drill
 BIN = Path("/usr/lib/postgresql/15/bin")
 ROWS = 1234
 
-pytestmark = pytest.mark.skipif(not (BIN / "postgres").exists(), reason="PostgreSQL 15 not installed")
+pytestmark = pytest.mark.skipif(not (BIN / "postgres").exists() and not os.environ.get("CI"),
+                                reason="PostgreSQL 15 not installed (in CI it fails instead)")
 
 
 def _as_postgres(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
