@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := restic bubblewrap postgresql-15 chromium iproute2 util-linux procps
+APT_PACKAGES := restic bubblewrap postgresql-15 chromium iproute2 util-linux procps passwd python3
 SYSTEM_STAMP := $(VENV)/.system-ok
 VENV_STAMP := $(VENV)/.venv-ok
 
@@ -20,9 +20,12 @@ $(SYSTEM_STAMP):
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v ip >/dev/null || missing="$$missing iproute2"; \
 	command -v pkill >/dev/null || missing="$$missing procps"; \
+	command -v nsenter >/dev/null && command -v setpriv >/dev/null || missing="$$missing util-linux"; \
+	command -v useradd >/dev/null || missing="$$missing passwd"; \
+	test -x /usr/bin/python3 || missing="$$missing python3"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
 	fi
 	@mkdir -p $(VENV) && touch $@
 
