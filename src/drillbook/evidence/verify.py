@@ -193,6 +193,10 @@ def read_ledger(path: Path, result: Result) -> List[Dict[str, Any]]:
             result.add("torn-line" if last and torn_tail else "bad-line",
                        f"ledger line {number} is {what}: {raw[:60]!r}", file=f"{LEDGER_DIR}/{LEDGER_FILE}")
             continue
+        if raw != canonical(entry) or any(str(k).startswith("_") for k in entry):
+            result.add("entry-edited", f"ledger line {number} (run {entry.get('run_id', '?')}) is not in "
+                       "the canonical form drillbook writes (duplicate or extra keys, spacing): it was "
+                       "edited", str(entry.get("run_id", "")), f"{LEDGER_DIR}/{LEDGER_FILE}")
         entry["_line"] = number
         entries.append(entry)
     return entries
@@ -287,6 +291,17 @@ def _compare_files(folder: Path, rel: str, run: str, recorded: Dict[str, str], r
                        f"(sha256 {present[name][:16]}..., recorded {digest[:16]}...)", run, f"{rel}/{name}")
     for name in sorted(set(present) - set(recorded)):
         result.add("file-added", f"run {run}: {rel}/{name} was added after sealing", run, f"{rel}/{name}")
+    for name in _links(folder):  # drillbook never writes links; the manifest skips them
+        result.add("file-added", f"run {run}: {rel}/{name} is a symlink added after sealing", run, f"{rel}/{name}")
+
+
+def _links(folder: Path) -> List[str]:
+    found = []
+    for root, dirs, files in os.walk(folder):
+        for name in sorted(dirs + files):
+            if (Path(root) / name).is_symlink():
+                found.append((Path(root) / name).relative_to(folder).as_posix())
+    return sorted(found)
 
 
 def check_unrecorded(root: Path, entries: List[Dict[str, Any]], result: Result) -> None:
@@ -422,6 +437,9 @@ def verify_path(target: Path, pinned_keys: Optional[List[Any]] = None,
             pre = Result(root=str(target))
             root = extract_bundle(target, Path(tmp), pre)
             result = verify_folder(root, pinned_keys, anchors)
+            if not (root / BUNDLE_FILE).is_file():  # its signed head is what shows a truncated ledger
+                pre.add("bad-bundle", f"{target} has no {BUNDLE_FILE}: the bundle's signed manifest was "
+                        "removed (or this zip is not a drillbook export)", file=BUNDLE_FILE)
             result.root = str(target)
             result.problems = pre.problems + result.problems
             return result

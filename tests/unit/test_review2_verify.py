@@ -1,0 +1,54 @@
+"""Review 2: tampering the verifier used to let through (each test names the attack)."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+from drillbook.evidence import ledger
+from drillbook.evidence import verify as v
+from drillbook.evidence.export import Selection, export
+from tests.unit.test_evidence_ledger import codes, ledger_lines, sealed  # noqa: F401 (fixture)
+
+
+def test_duplicate_key_in_a_ledger_line_is_not_canonical(sealed):  # noqa: F811
+    """A line showing "status":"passed" to a reader, while the parsed (last) value still hashes right."""
+    settings, _ = sealed
+    lines = ledger_lines(settings)
+    lines[0] = lines[0].replace('"status":"passed"', '"status":"failed","status":"passed"', 1)
+    lines[1] = '{"_line":7,' + lines[1][1:]
+    ledger.ledger_path(settings.reports_dir).write_text("".join(lines))
+    found = codes(settings)
+    assert found.count("entry-edited") == 2, found
+
+
+def test_symlink_added_to_a_sealed_run_folder_is_reported(sealed, tmp_path):  # noqa: F811
+    settings, folders = sealed
+    forged = tmp_path / "forged.html"
+    forged.write_text("<p>all good</p>")
+    os.symlink(forged, folders[0] / "extra-report.html")
+    assert "file-added" in codes(settings)
+
+
+def test_zip_without_its_signed_bundle_manifest_fails(sealed, tmp_path):  # noqa: F811
+    """Stripping bundle.json would drop the signed head that shows a truncated ledger."""
+    settings, _ = sealed
+    out = tmp_path / "audit.zip"
+    export(settings, out, Selection())
+    stripped = tmp_path / "stripped.zip"
+    with zipfile.ZipFile(out) as src, zipfile.ZipFile(stripped, "w") as dst:
+        for info in src.infolist():
+            if info.filename.endswith("/bundle.json"):
+                continue
+            data = src.read(info)
+            if info.filename.endswith("/ledger.jsonl"):  # drop the last entry and its run folder
+                data = b"".join(data.splitlines(keepends=True)[:-1])
+            if "20261102T030000Z" in info.filename:
+                continue
+            dst.writestr(info, data)
+    assert v.verify_path(out).ok
+    result = v.verify_path(stripped)
+    assert not result.ok and "bad-bundle" in [p.code for p in result.problems]
+    assert json.dumps(result.to_dict())
