@@ -44,6 +44,11 @@ def due_count(schedule: str | None, start: datetime, end: datetime, timezone: st
         from drillbook import schedules  # the scheduler's own parser, when present
     except ImportError:
         schedules = None  # type: ignore[assignment]
+    if schedules is not None and hasattr(schedules, "count_due"):
+        try:  # arithmetic for `every`: due_times alone refuses more than 100000 fire times
+            return schedules.count_due(schedule, timezone, start, end)
+        except ValueError:
+            return None
     if schedules is not None and hasattr(schedules, "due_times"):
         try:
             return len(schedules.due_times(schedule, timezone, start, end))
