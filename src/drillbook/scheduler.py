@@ -333,7 +333,8 @@ class Server:
                 continue
             self.scheduler.remove_job(jid)
             self.book.forget(name)
-            self.metrics.forget(name)
+            if name not in drills:  # a drill that only lost its schedule is still declared
+                self.metrics.forget(name)
             self.emit("drill-unscheduled", drill=name)
         for name in set(self.metrics.known) - set(drills):
             self.metrics.forget(name)
