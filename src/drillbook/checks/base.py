@@ -33,6 +33,17 @@ class CheckContext:
     secrets: list[str] = field(default_factory=list)
 
 
+def outside_restore(root: Path, path: Path) -> str | None:
+    """Why ``path`` is not restored data, or None. A restored symlink may point at the live host
+    (``db -> /var/lib/portal/db``); following it would verify the host, not the backup."""
+    real_root = root.resolve()
+    real = path.resolve()
+    if real == real_root or real.is_relative_to(real_root):
+        return None
+    shown = path.relative_to(root) if path.is_relative_to(root) else path
+    return f"{shown} leads outside the restore (a symlink to {real})"
+
+
 CheckFn = Callable[[Any, CheckContext], CheckResult]
 _REGISTRY: dict[str, CheckFn] = {}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from drillbook.checks.base import CheckContext, default_name, register
+from drillbook.checks.base import CheckContext, default_name, outside_restore, register
 from drillbook.record import FAILED, PASSED, CheckResult
 from drillbook.spec.models import FilesCheck
 
@@ -13,11 +13,13 @@ from drillbook.spec.models import FilesCheck
 def check_files(spec: FilesCheck, ctx: CheckContext) -> CheckResult:
     name = default_name(spec)
     base = ctx.restore_root / spec.path
+    if escape := outside_restore(ctx.restore_root, base):
+        return CheckResult("files", name, FAILED, escape)
     if not base.is_dir():
         return CheckResult("files", name, FAILED, f"{spec.path} is not in the restore")
     count = sum(len(names) for _, _, names in os.walk(base))
     missing = [r for r in spec.required if not (base / r).exists()]
-    problems = []
+    problems = [e for r in spec.required if (e := outside_restore(ctx.restore_root, base / r))]
     if count < spec.min_count:
         problems.append(f"{count} files under {spec.path}, expected at least {spec.min_count}")
     if missing:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from drillbook.checks.base import CheckContext, default_name, register
+from drillbook.checks.base import CheckContext, default_name, outside_restore, register
 from drillbook.expectations import first_failure, parse_expectation, queries_met, show_value
 from drillbook.record import FAILED, PASSED, CheckResult
 from drillbook.spec.models import SqliteCheck
@@ -15,6 +15,8 @@ from drillbook.spec.models import SqliteCheck
 def check_sqlite(spec: SqliteCheck, ctx: CheckContext) -> CheckResult:
     name = default_name(spec)
     path = ctx.restore_root / spec.path
+    if escape := outside_restore(ctx.restore_root, path):
+        return CheckResult("sqlite", name, FAILED, escape)
     if not path.is_file():
         return CheckResult("sqlite", name, FAILED, f"{spec.path} is not in the restore")
     try:

@@ -68,7 +68,8 @@ def _relative_inside(value: str) -> str:
     return value
 
 
-RelPath = Annotated[str, PlainValidator(lambda v: _relative_inside(_require_str(v)))]
+RelPath = Annotated[str, PlainValidator(lambda v: _relative_inside(_require_str(v))),
+                    WithJsonSchema({"type": "string"})]
 
 
 def _require_str(value: Any) -> str:
@@ -164,8 +165,8 @@ class FilesCheck(CheckBase):
     type: Literal["files"] = Field(description="Selects this kind of check.")
     path: RelPath = Field(".", description="Folder relative to the restore root.")
     min_count: int = Field(0, ge=0, description="Fewest files (recursively) under path.")
-    required: list[str] = Field(default_factory=list,
-                                description="Paths relative to path that must exist.")
+    required: list[RelPath] = Field(default_factory=list,
+                                    description="Paths relative to path that must exist.")
 
 
 class SqliteCheck(CheckBase):

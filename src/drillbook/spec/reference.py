@@ -82,7 +82,8 @@ def _type(annotation: Any) -> str:
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         return " or ".join(_type(a) for a in args)
     if origin is list:
-        if args and typing.get_origin(args[0]) is typing.Annotated:
+        if args and typing.get_origin(args[0]) is typing.Annotated and \
+                typing.get_origin(typing.get_args(args[0])[0]) is typing.Union:
             return "list of checks (by `type`)"
         return f"list of {_type(args[0])}" if args else "list"
     if origin is dict:
