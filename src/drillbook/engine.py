@@ -271,6 +271,10 @@ class DrillRun:
                              f"(first: {content['wrong_size'][0]})")
             content["status"] = FAILED
             raise PhaseFailure("restored tree is incomplete: " + "; ".join(parts))
+        if not content["files_expected"]:
+            content["status"] = FAILED  # e.g. a backup of an unmounted volume: nothing to recover
+            raise PhaseFailure(f"snapshot {self.snapshot.short_id} holds no files: nothing was "
+                               "recovered (was the source empty or unmounted when it was taken?)")
         content["status"] = PASSED
         return (f"{content['files_expected']} files, {content['bytes_expected']} bytes "
                 "match the snapshot")
@@ -380,7 +384,7 @@ def _display_repository(repository: str) -> str:
     """Repository strings may embed credentials (rest:https://user:pass@host/): hide them."""
     import re
 
-    return re.sub(r"//([^/@:]+):([^/@]+)@", r"//\1:***@", repository)
+    return re.sub(r"//([^/@:]+):[^/]*@", r"//\1:***@", repository)  # up to the last @: p@ss
 
 
 def _cache_dir(settings: Settings, drill: Drill) -> Path | None:

@@ -231,7 +231,9 @@ class Restic:
             raise ResticError(UNKNOWN, f"restic {subcommand} is not allowed in a read-only drill")
         if not self.binary:
             raise ResticError(NOT_INSTALLED, "restic is not installed (apt-get install restic)")
-        argv = [self.binary, subcommand, "--repo", self.repository]
+        # The repository goes through RESTIC_REPOSITORY: rest:/sftp: URLs may hold credentials,
+        # and argv is readable by every local user (ps).
+        argv = [self.binary, subcommand]
         if subcommand in READ_ONLY and subcommand != "version":
             argv.append("--no-lock")
         argv += ["--cache-dir", str(self.cache_dir)] if self.cache_dir else ["--no-cache"]
@@ -240,6 +242,7 @@ class Restic:
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RESTIC_")}
         env.update(self.extra_env)
+        env["RESTIC_REPOSITORY"] = self.repository
         env["RESTIC_PASSWORD"] = self._password
         env.setdefault("RESTIC_PROGRESS_FPS", "0.2")
         return env
