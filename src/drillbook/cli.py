@@ -128,6 +128,8 @@ def run(settings: Settings, names: tuple[str, ...], run_all: bool, keep_sandbox:
         raise click.UsageError("name the drills to run, or give --all (not both)")
     loaded = drill_actions.load_checked(settings, list(names))
     names = tuple(names) or tuple(sorted(loaded.drills))
+    if not names:
+        raise BadInput(f"--all: no drills are declared in {settings.drills_dir}")
     drill_actions.ensure_can_run(settings)
     for stale in reap_stale_runs(settings):  # runs whose drillbook died: clean up first (issue 5)
         err.print(f"cleaned up stale run {stale.drill} {stale.run_id}: {stale.owner}", markup=False)

@@ -57,3 +57,8 @@ def test_run_all_runs_every_drill_and_names_are_required_otherwise(workspace, re
     assert workspace.last_run("two")["status"] == "failed"
     assert workspace.cli("run").returncode == 2
     assert workspace.cli("run", "--all", "one").returncode == 2
+
+
+def test_run_all_with_no_drills_is_bad_input(workspace):
+    result = workspace.cli("run", "--all")
+    assert result.returncode == 2 and "no drills are declared" in result.stderr

@@ -122,3 +122,23 @@ def test_dump_from_a_missing_version_fails_naming_it(workspace, pg_repo):
     write_drill(workspace.drills, "clinic", pg_repo.path, body=body)
     assert workspace.cli("run", "clinic", timeout=300).returncode == 1
     assert "PostgreSQL 9 (declared version) is not installed" in workspace.last_run("clinic")["reason"]
+
+
+def test_a_dump_symlinked_to_the_live_host_is_not_restored(workspace, tmp_path):
+    """A restored symlink pointing at the host's dump would prove the host, not the backup."""
+    live = tmp_path / "live-host" / "clinic.dump"
+    live.parent.mkdir()
+    live.write_text("-- a dump that exists only on the live host\n")
+    repo = make_repo(tmp_path)
+    (repo.data_root / "srv" / "clinic" / "db" / "host.dump").symlink_to(live)
+    repo.backup()
+    body = """\
+    verify:
+      - type: postgres
+        dump: srv/clinic/db/host.dump
+        queries:
+          - {sql: "select 1", expect: "= 1"}
+    """
+    write_drill(workspace.drills, "clinic", repo.path, body=body)
+    assert workspace.cli("run", "clinic", timeout=300).returncode == 1
+    assert "leads outside the restore" in workspace.last_run("clinic")["reason"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drillbook.checks.base import CheckContext, default_name, register
+from drillbook.checks.base import CheckContext, default_name, outside_restore, register
 from drillbook.expectations import first_failure, parse_expectation, queries_met
 from drillbook.process import Completed, tail
 from drillbook.record import FAILED, PASSED, CheckResult
@@ -136,6 +136,9 @@ def _prepare(spec: PostgresCheck, ctx: CheckContext, data: dict[str, Any]) -> Th
     source = ctx.restore_root / rel
     if not source.exists():
         raise PgFailed(f"{rel} is not in the restore")
+    escaped = outside_restore(ctx.restore_root, source)
+    if escaped:  # pgbin reads the dump's header from here, outside the sandbox
+        raise PgFailed(escaped)
     home = _new_home(ctx.work_dir)
     env = {**ctx.env, "DRILLBOOK_RESTORE_ROOT": str(ctx.restore_root), "PGCONNECT_TIMEOUT": "10"}
     socket_dir = f"/tmp/{home.name}"
