@@ -31,7 +31,7 @@ from drillbook.runstore import load_runs
 from drillbook.settings import Settings
 from drillbook.signals import signals_raise_interrupted
 
-EXIT_PASSED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANNOT_RUN = 0, 1, 2, 3
+EXIT_PASSED, EXIT_FAILED = 0, 1  # 2 and 3 come from the errors (BadInput, CannotRun)
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -8,9 +8,10 @@ exactly how far recovery got. Nothing here turns partial evidence into a pass.
 
 from __future__ import annotations
 
+import re
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from drillbook.checks import CheckContext, run_check
 from drillbook.checks.base import default_name
 from drillbook.content import compare_tree
 from drillbook.durations import format_duration
-from drillbook.passwords import PasswordError, resolve_password
+from drillbook.passwords import resolve_password
 from drillbook.record import (
     ABORTED,
     FAILED,
@@ -181,9 +182,7 @@ class DrillRun:
         base = self.drill_file.parent if self.drill_file else self.settings.drills_dir
         try:
             password = resolve_password(self.drill.source.password, base)
-        except PasswordError as exc:
-            raise PhaseFailure(f"cannot read the repository password: {exc}") from None
-        except Exception as exc:
+        except Exception as exc:  # PasswordError, or any fault of an AWS secret store
             raise PhaseFailure(f"cannot read the repository password: {exc}") from None
         self.secrets.append(password)
         env, preflight = _backend_environment(self.drill.source.repository)
@@ -339,6 +338,7 @@ class DrillRun:
         started_at, started = iso(utc_now()) or "", time.monotonic()
         postrun.write_outputs(self.record, self.dir, self.drill, self.settings)
         self._append_phase("report", PASSED, started_at, started, "run.json, report.html, report.md, junit.xml")
+        # written again so the record includes the report phase's own timing (a few ms)
         postrun.write_outputs(self.record, self.dir, self.drill, self.settings)
         postrun.after_outputs(self.record, self.dir, self.drill, self.settings)
         outcome = DrillOutcome(self.record.to_dict(), self.dir)
@@ -370,26 +370,25 @@ class DrillRun:
         return "; ".join(reasons) or None
 
 
-REMOTE_PREFIXES = ("s3:", "sftp:", "rest:", "b2:", "azure:", "gs:", "rclone:", "swift:", "local:")
+REMOTE_PREFIXES = ("s3:", "sftp:", "rest:", "b2:", "azure:", "gs:", "rclone:", "swift:")
+SCHEME_PREFIXES = (*REMOTE_PREFIXES, "local:")
 
 
 def resolve_repository(repository: str, base: Path) -> str:
     """A relative local path is relative to the drill's file, like every path in a drill."""
-    if repository.startswith(REMOTE_PREFIXES) or Path(repository).is_absolute():
+    if repository.startswith(SCHEME_PREFIXES) or Path(repository).is_absolute():
         return repository
     return str((base / repository).resolve())
 
 
 def _display_repository(repository: str) -> str:
     """Repository strings may embed credentials (rest:https://user:pass@host/): hide them."""
-    import re
-
     return re.sub(r"//([^/@:]+):[^/]*@", r"//\1:***@", repository)  # up to the last @: p@ss
 
 
 def _cache_dir(settings: Settings, drill: Drill) -> Path | None:
     """Local repositories need no cache; remote ones get one under drillbook's state."""
-    if drill.source.repository.startswith(REMOTE_PREFIXES[:-1]):
+    if drill.source.repository.startswith(REMOTE_PREFIXES):
         return settings.state_dir / "cache"
     return None
 

@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,27 +43,40 @@ def run_bounded(
         start_new_session=True,
     )
     try:
-        out, err = proc.communicate(stdin_data, timeout=timeout)
-        return Completed(list(argv), proc.returncode, out, err, time.monotonic() - started)
-    except subprocess.TimeoutExpired:
-        kill_group(proc.pid)
-        out, err = proc.communicate()
-        return Completed(list(argv), None, out, err, time.monotonic() - started, timed_out=True)
-    except BaseException:
-        kill_group(proc.pid)
-        proc.wait()
-        raise
+        return communicate_bounded(proc, list(argv), started, timeout, stdin_data,
+                                   stop=_kill_and_reap)
     finally:
-        kill_group(proc.pid, sig=signal.SIGKILL, quiet=True)
+        kill_group(proc.pid, sig=signal.SIGKILL)
 
 
-def kill_group(pgid: int, sig: int = signal.SIGKILL, quiet: bool = False) -> None:
+def _kill_and_reap(proc: subprocess.Popen[str]) -> None:
+    kill_group(proc.pid)
+    proc.wait()
+
+
+def communicate_bounded(proc: subprocess.Popen[str], argv: list[str], started: float,
+                        timeout: float, stdin_data: str | None,
+                        stop: Callable[[subprocess.Popen[str]], None]) -> Completed:
+    """Wait for ``proc`` at most ``timeout``; ``stop`` ends it (and what it started) when time is
+    up or the wait is interrupted. Callers differ only in how a child must be stopped."""
+    try:
+        out, err = proc.communicate(stdin_data, timeout=timeout)
+        return Completed(argv, proc.returncode, out, err, time.monotonic() - started)
+    except subprocess.TimeoutExpired:
+        stop(proc)
+        out, err = proc.communicate()
+        return Completed(argv, None, out, err, time.monotonic() - started, timed_out=True)
+    except BaseException:
+        stop(proc)
+        raise
+
+
+def kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
     """Signal every process of group ``pgid``; a group that is already gone is fine."""
     try:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
-        if not quiet:
-            pass
+        pass
 
 
 def tail(text: str, lines: int = 20) -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import platform
 import socket
-import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -84,7 +83,6 @@ class RunRecord:
     immutability: dict[str, Any] = field(default_factory=lambda: {"status": "not_audited"})
     isolation: dict[str, Any] | None = None
     notifications: list[dict[str, Any]] = field(default_factory=list)
-    evidence_upload: dict[str, Any] | None = None
     restic_stderr_tail: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     process: dict[str, Any] = field(default_factory=dict)
@@ -132,6 +130,3 @@ def _process_start(pid: int) -> int | None:
     except (OSError, IndexError, ValueError):
         return None
 
-
-def monotonic() -> float:
-    return time.monotonic()

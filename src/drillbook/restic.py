@@ -16,7 +16,6 @@ import re
 import shutil
 import subprocess
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -285,7 +284,6 @@ class Restic:
         if proc.returncode != 0:
             kind, text = classify(err, proc.returncode)
             raise ResticError(kind, text, self.scrub_tail(err), self._shown(argv))
-        self.last_stderr = self.scrub_tail(err)
         return out
 
     def scrub(self, text: str) -> str:
@@ -358,7 +356,3 @@ class Restic:
             args += ["--time", time_override]
         self._run("backup", [*args, "--", *paths], cwd=cwd)
 
-
-def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
-    started = time.monotonic()
-    return fn(*args, **kwargs), time.monotonic() - started

@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from drillbook import isolation as iso
 from drillbook.isolation import IsolationError
-from drillbook.process import Completed, kill_group
+from drillbook.process import Completed, communicate_bounded, kill_group
 from drillbook.spec.models import Isolation
 
 BASE_PATH = iso.BASE_PATH
@@ -239,7 +239,7 @@ def stop_entered(proc: subprocess.Popen, sig: int, grace: float) -> None:
             proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
             proc.kill()
-    kill_group(proc.pid, quiet=True)  # anything left in the group outside the namespace
+    kill_group(proc.pid)  # anything left in the group outside the namespace
     try:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
@@ -253,16 +253,8 @@ def run_entered(argv: list[str], *, env: dict[str, str], timeout: float,
     proc = subprocess.Popen(argv, env=env, text=True, errors="replace", start_new_session=True,
                             stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        out, err = proc.communicate(stdin_data, timeout=timeout)
-        return Completed(argv, proc.returncode, out, err, time.monotonic() - started)
-    except subprocess.TimeoutExpired:
-        stop_entered(proc, signal.SIGKILL, 0)
-        out, err = proc.communicate()
-        return Completed(argv, None, out, err, time.monotonic() - started, timed_out=True)
-    except BaseException:
-        stop_entered(proc, signal.SIGKILL, 0)
-        raise
+    return communicate_bounded(proc, argv, started, timeout, stdin_data,
+                               stop=lambda p: stop_entered(p, signal.SIGKILL, 0))
 
 
 @dataclass

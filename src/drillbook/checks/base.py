@@ -86,13 +86,8 @@ def run_check(spec: Any, ctx: CheckContext) -> CheckResult:
 
 
 def _load_kinds() -> None:
-    if _REGISTRY:
-        return
+    """Import every kind's module once (each registers itself), whatever was imported before."""
     import drillbook.checks.command  # noqa: F401
     import drillbook.checks.files  # noqa: F401
     import drillbook.checks.sqlite  # noqa: F401
-
-    try:
-        import drillbook.services  # noqa: F401  (http, tcp, postgres register themselves)
-    except ImportError:
-        pass
+    import drillbook.services  # noqa: F401  (http, tcp, postgres)

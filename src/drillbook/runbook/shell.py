@@ -68,7 +68,7 @@ def run_script(script: str, *, cwd: Path, env: Mapping[str, str], timeout: float
         stop_group(proc)
         raise
     finally:
-        kill_group(proc.pid, sig=signal.SIGKILL, quiet=True)
+        kill_group(proc.pid, sig=signal.SIGKILL)
         if proc.stdout:
             proc.stdout.close()
     return ShellResult(None if timed_out else proc.returncode, timed_out,
@@ -121,12 +121,12 @@ def _pump(proc: subprocess.Popen[bytes], deadline: float, emit: Callable[[bytes]
 
 def stop_group(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM the step's group, SIGKILL it after a short grace."""
-    kill_group(proc.pid, sig=signal.SIGTERM, quiet=True)
+    kill_group(proc.pid, sig=signal.SIGTERM)
     try:
         proc.wait(timeout=GRACE_SECONDS)
     except subprocess.TimeoutExpired:
         pass
-    kill_group(proc.pid, sig=signal.SIGKILL, quiet=True)
+    kill_group(proc.pid, sig=signal.SIGKILL)
     try:
         proc.wait(timeout=GRACE_SECONDS)
     except subprocess.TimeoutExpired:

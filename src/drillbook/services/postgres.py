@@ -19,6 +19,7 @@ from drillbook.expectations import first_failure, parse_expectation, queries_met
 from drillbook.process import Completed, tail
 from drillbook.record import FAILED, PASSED, CheckResult
 from drillbook.services import pgbin
+from drillbook.services.lifecycle import ServiceFailed
 from drillbook.spec.models import PostgresCheck
 
 SUPERUSER = "postgres"
@@ -29,13 +30,8 @@ STEP_TIMEOUT = 120.0
 SEP = "\x1f"
 
 
-class PgFailed(Exception):
+class PgFailed(ServiceFailed):
     """A step of bringing the server up failed; the message is the check's reason."""
-
-    def __init__(self, reason: str, output: list[str] | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.output = output or []
 
 
 @dataclass
