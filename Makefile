@@ -37,7 +37,7 @@ $(VENV_STAMP): pyproject.toml
 	@$(PY) -c "import drillbook, moto, pytest" && touch $@
 
 demo: setup
-	$(PY) -m drillbook.demo
+	$(PY) -m devtools.demo
 
 test: setup
 	$(PY) -m pytest -q -ra

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from drillbook.restic import Restic
+from drillbook.backends.restic import Restic
 
 PASSWORD = "correct horse battery staple"
 PASSWORD_ENV = "TEST_RESTIC_PASSWORD"
@@ -141,7 +141,7 @@ def write_orphan_record(reports: Path, drill: str, run_id: str, sandbox: Path | 
     """A run.json left ``running`` by a drillbook that died: its owner pid no longer exists."""
     import socket
 
-    from drillbook.runstore import write_json_atomic
+    from drillbook.outputs.runstore import write_json_atomic
 
     dead = subprocess.Popen(["true"])
     dead.wait()

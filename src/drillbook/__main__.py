@@ -1,3 +1,3 @@
-from drillbook.cli import main
+from drillbook.cli.app import main
 
 main()

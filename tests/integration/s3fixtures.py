@@ -16,8 +16,8 @@ from typing import Any
 import boto3
 import pytest
 
-from drillbook.motoserver import moto_binary, start_moto_server, stop_moto_server
-from drillbook.restic import Restic
+from devtools.motoserver import moto_binary, start_moto_server, stop_moto_server
+from drillbook.backends.restic import Restic
 from tests.support import PASSWORD, make_sample_tree
 
 AWS_ENV = {

@@ -9,7 +9,7 @@ import stat
 import textwrap
 from pathlib import Path
 
-from drillbook.restic import Restic
+from drillbook.backends.restic import Restic
 from tests.support import STANDARD_CHECKS, Repo, Workspace, write_drill
 
 
@@ -106,7 +106,7 @@ def test_repository_credentials_never_reach_restic_argv(tmp_path: Path, workspac
 
 
 def test_display_hides_a_password_that_contains_an_at_sign() -> None:
-    from drillbook.engine import _display_repository
+    from drillbook.drill.engine import _display_repository
 
     shown = _display_repository("rest:https://clinic:p@ss@backup.example.org:8000/repo")
     assert "ss@backup" not in shown

@@ -8,8 +8,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from drillbook import aws
-from drillbook.immutability import BucketFacts, ObjectFact, evaluate
+from drillbook.backends import aws
+from drillbook.backends.immutability import BucketFacts, ObjectFact, evaluate
 from drillbook.spec.models import Immutability
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)

@@ -6,8 +6,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from drillbook import aws
-from drillbook.passwords import PasswordError
+from drillbook.backends import aws
+from drillbook.backends.secrets import PasswordError
 
 SECRET = "s3cr3t-horse-battery"
 

@@ -1,6 +1,6 @@
 import pytest
 
-from drillbook.durations import DurationError, format_duration, parse_duration
+from drillbook.util.durations import DurationError, format_duration, parse_duration
 
 
 @pytest.mark.parametrize("text,seconds", [

@@ -1,6 +1,6 @@
 import pytest
 
-from drillbook.expectations import parse_expectation
+from drillbook.checks.expectations import parse_expectation
 
 
 @pytest.mark.parametrize("expect,value,ok", [

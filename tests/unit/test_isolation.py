@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from drillbook import isolation as iso
+from drillbook.sandbox import isolation as iso
 from drillbook.spec.models import Isolation, Limits
 
 ACCOUNT = iso.Account("drillbook-sandbox", 999, 995)

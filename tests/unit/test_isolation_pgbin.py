@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from drillbook.services import pgbin
+from drillbook.checks.services import pgbin
 
 B = [pgbin.PgBinaries(Path(f"/usr/lib/postgresql/{v}/bin"), v, "debian") for v in (13, 15, 16)]
 

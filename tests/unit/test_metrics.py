@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import yaml
 
-from drillbook.metrics import DrillMetrics
+from drillbook.serve.metrics import DrillMetrics
 from drillbook.spec.models import Duration
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "drillbook-alerts.yml"

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from drillbook import notify
-from drillbook.runstore import write_json_atomic
+from drillbook.outputs import notify
+from drillbook.outputs.runstore import write_json_atomic
 from drillbook.spec.models import NotifyTarget, ProjectConfig
 
 

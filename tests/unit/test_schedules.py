@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from drillbook.schedules import (
+from drillbook.serve.schedules import (
     ALIASES,
     ScheduleError,
     build_trigger,
@@ -190,7 +190,7 @@ def _run(started: datetime, status="passed"):
 
 
 def test_overdue_after_the_allowance_without_a_run():
-    from drillbook.duestatus import due_status
+    from drillbook.serve.duestatus import due_status
 
     now = at(2026, 5, 6, 3, 20)  # daily at 03:00; allowance 3 x 10m + 5m = 35m
     assert not due_status(_drill(), [_run(at(2026, 5, 5, 3, 1))], now).overdue  # still within
@@ -200,7 +200,7 @@ def test_overdue_after_the_allowance_without_a_run():
 
 
 def test_a_failed_run_is_not_overdue_and_on_demand_drills_never_are():
-    from drillbook.duestatus import due_status
+    from drillbook.serve.duestatus import due_status
 
     now = at(2026, 5, 6, 12)
     failed = due_status(_drill(), [_run(at(2026, 5, 6, 3, 2), "failed")], now)
@@ -209,7 +209,7 @@ def test_a_failed_run_is_not_overdue_and_on_demand_drills_never_are():
 
 
 def test_due_times_before_the_drill_was_scheduled_do_not_count():
-    from drillbook.duestatus import due_status
+    from drillbook.serve.duestatus import due_status
 
     now = at(2026, 5, 6, 12)
     assert due_status(_drill("quarterly"), [], now).overdue  # never ran since April 1st
@@ -219,7 +219,7 @@ def test_due_times_before_the_drill_was_scheduled_do_not_count():
 
 
 def test_count_due_matches_due_times_and_is_cheap_for_intervals():
-    from drillbook.schedules import count_due
+    from drillbook.serve.schedules import count_due
 
     start, end = at(2026, 1, 1), at(2026, 1, 2)
     for schedule in ("every 4s", "every 7m", "hourly", "*/15 * * * *", "every 1d"):

@@ -1,7 +1,7 @@
 from datetime import datetime, timedelta, timezone
 
-from drillbook.restic import Snapshot, parse_time
-from drillbook.selection import explain_no_match, select_snapshot
+from drillbook.backends.restic import Snapshot, parse_time
+from drillbook.drill.selection import explain_no_match, select_snapshot
 from drillbook.spec.models import SnapshotSelector
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from drillbook.record import FAILED, CheckResult
+from drillbook.drill.record import FAILED, CheckResult
 
 
 class Launcher(Protocol):
@@ -90,4 +90,4 @@ def _load_kinds() -> None:
     import drillbook.checks.command  # noqa: F401
     import drillbook.checks.files  # noqa: F401
     import drillbook.checks.sqlite  # noqa: F401
-    import drillbook.services  # noqa: F401  (http, tcp, postgres)
+    import drillbook.checks.services  # noqa: F401  (http, tcp, postgres)

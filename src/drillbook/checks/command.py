@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from drillbook.checks.base import CheckContext, default_name, register
-from drillbook.durations import format_duration
-from drillbook.process import tail
-from drillbook.record import FAILED, PASSED, CheckResult
+from drillbook.util.durations import format_duration
+from drillbook.util.process import tail
+from drillbook.drill.record import FAILED, PASSED, CheckResult
 from drillbook.spec.models import CommandCheck
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from drillbook.checks.base import CheckContext, default_name, outside_restore, register
-from drillbook.record import FAILED, PASSED, CheckResult
+from drillbook.drill.record import FAILED, PASSED, CheckResult
 from drillbook.spec.models import FilesCheck
 
 

@@ -6,8 +6,8 @@ import sqlite3
 from typing import Any
 
 from drillbook.checks.base import CheckContext, default_name, outside_restore, register
-from drillbook.expectations import first_failure, parse_expectation, queries_met, show_value
-from drillbook.record import FAILED, PASSED, CheckResult
+from drillbook.checks.expectations import first_failure, parse_expectation, queries_met, show_value
+from drillbook.drill.record import FAILED, PASSED, CheckResult
 from drillbook.spec.models import SqliteCheck
 
 

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from drillbook.record import iso, utc_now
+from drillbook.drill.record import iso, utc_now
 from drillbook.settings import Settings
 
 log = logging.getLogger("drillbook.evidence")
@@ -34,7 +34,7 @@ def publish_head(entry: dict[str, Any] | None, drill: Any, settings: Settings) -
     if entry is None:
         return None
     try:
-        from drillbook import worm
+        from drillbook.evidence import upload as worm
 
         target = worm.target_for(drill, settings)
     except ImportError:
@@ -53,7 +53,7 @@ def publish_head(entry: dict[str, Any] | None, drill: Any, settings: Settings) -
 
 
 def _upload(entry: dict[str, Any], target: Any) -> str:
-    from drillbook import aws
+    from drillbook.backends import aws
 
     with tempfile.TemporaryDirectory(prefix="drillbook-head-") as tmp:
         folder = Path(tmp) / HEADS_FOLDER / f"{int(entry['seq']):08d}"

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 
-from drillbook.durations import format_duration
+from drillbook.util.durations import format_duration
 from drillbook.evidence import controls, due, verify
 from drillbook.evidence.period import Period
-from drillbook.record import iso, parse_iso, utc_now
+from drillbook.drill.record import iso, parse_iso, utc_now
 from drillbook.report import render
-from drillbook.runstore import load_runs, write_text_atomic
+from drillbook.outputs.runstore import load_runs, write_text_atomic
 from drillbook.settings import Settings
 from drillbook.spec.loader import load_drills
 

@@ -1,6 +1,6 @@
 """How many runs a drill's schedule made due in a period: quarterly once a quarter, monthly three.
 
-Kept isolated so the scheduler's own trigger parsing (``drillbook.schedules``) can replace it:
+Kept isolated so the scheduler's own trigger parsing (``drillbook.serve.schedules``) can replace it:
 when that module offers ``make_trigger(schedule, timezone)``, it is used; otherwise the small
 parser below handles cron (5 fields), aliases and ``every <duration>`` through APScheduler.
 """
@@ -13,7 +13,7 @@ from typing import Any
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from drillbook.durations import DurationError, parse_duration
+from drillbook.util.durations import DurationError, parse_duration
 
 ALIASES = {
     "hourly": "0 * * * *",
@@ -41,7 +41,7 @@ def due_count(schedule: str | None, start: datetime, end: datetime, timezone: st
     if not schedule or end <= start:
         return None if not schedule else 0
     try:
-        from drillbook import schedules  # the scheduler's own parser, when present
+        from drillbook.serve import schedules  # the scheduler's own parser, when present
     except ImportError:
         schedules = None  # type: ignore[assignment]
     if schedules is not None and hasattr(schedules, "count_due"):

@@ -22,7 +22,7 @@ from drillbook.evidence import compliance, ledger
 from drillbook.evidence import verify as fmt
 from drillbook.evidence.period import Period, between
 from drillbook.evidence.signing import load_signer
-from drillbook.record import iso, parse_iso, utc_now
+from drillbook.drill.record import iso, parse_iso, utc_now
 from drillbook.settings import Settings
 
 VERIFIER_NAME = "verify_evidence.py"

@@ -20,8 +20,8 @@ from typing import Any
 from drillbook.errors import CannotRun
 from drillbook.evidence import verify as fmt
 from drillbook.evidence.signing import Signer, load_signer
-from drillbook.record import iso, utc_now
-from drillbook.runstore import RUN_FILE, read_record, write_text_atomic
+from drillbook.drill.record import iso, utc_now
+from drillbook.outputs.runstore import RUN_FILE, read_record, write_text_atomic
 from drillbook.settings import Settings
 
 LOCK_FILE = "ledger.lock"

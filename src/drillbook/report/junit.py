@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from drillbook.durations import format_duration
+from drillbook.util.durations import format_duration
 
 FAILING = {"failed", "aborted", "declined"}
 

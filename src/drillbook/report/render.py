@@ -7,9 +7,9 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from drillbook.durations import format_duration
+from drillbook.util.durations import format_duration
 from drillbook.report.timeline import timeline_svg
-from drillbook.runstore import load_runs, write_text_atomic
+from drillbook.outputs.runstore import load_runs, write_text_atomic
 
 
 def _env() -> Environment:

@@ -6,8 +6,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from drillbook.durations import format_duration
-from drillbook.record import parse_iso
+from drillbook.util.durations import format_duration
+from drillbook.drill.record import parse_iso
 
 COLORS = {"passed": "#2e7d32", "failed": "#c62828", "skipped": "#9e9e9e", "aborted": "#ef6c00",
           "confirmed": "#2e7d32", "declined": "#c62828"}  # the last two: runbook steps

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from drillbook.record import iso, utc_now
+from drillbook.drill.record import iso, utc_now
 from drillbook.runbook.model import Runbook, Step
 
 YES, NO, SKIP = "y", "n", "s"

@@ -18,18 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from drillbook import postrun
-from drillbook.durations import format_duration
-from drillbook.engine import Interrupted, run_drill
+from drillbook.outputs import finish as postrun
+from drillbook.util.durations import format_duration
+from drillbook.drill.engine import Interrupted, run_drill
 from drillbook.errors import BadInput
-from drillbook.record import iso, parse_iso, utc_now
+from drillbook.drill.record import iso, parse_iso, utc_now
 from drillbook.runbook import record as rec
 from drillbook.runbook.confirm import NO, SKIP, Answer
 from drillbook.runbook.model import DRILL, SHELL, Runbook, Step
 from drillbook.runbook.record import RunbookRecord, StepResult
 from drillbook.runbook.render import write_reports
 from drillbook.runbook.shell import run_script, scrub, secrets_of
-from drillbook.runstore import new_run_id
+from drillbook.outputs.runstore import new_run_id
 from drillbook.settings import Settings
 from drillbook.spec.loader import DrillSet
 from drillbook.spec.models import Drill

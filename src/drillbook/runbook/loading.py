@@ -8,7 +8,7 @@ from __future__ import annotations
 import getpass
 import os
 
-from drillbook.actions import drills as drill_actions
+from drillbook.drill import batch as drill_actions
 from drillbook.errors import BadInput, SpecProblem
 from drillbook.runbook.model import Runbook
 from drillbook.runbook.parser import RunbookSet, check_drills, load_runbooks

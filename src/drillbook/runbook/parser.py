@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from drillbook.durations import DurationError
+from drillbook.util.durations import DurationError
 from drillbook.errors import SpecProblem
 from drillbook.runbook.model import DRILL, MANUAL, SHELL, FrontMatter, Runbook, Step
 from drillbook.spec import loader

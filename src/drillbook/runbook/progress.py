@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from drillbook.durations import format_duration
+from drillbook.util.durations import format_duration
 from drillbook.runbook.model import MANUAL
 
 MARKS = {"passed": "ok", "confirmed": "ok", "skipped": "--", "failed": "FAILED",

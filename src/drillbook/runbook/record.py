@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from drillbook import __version__
-from drillbook.record import RUNNING, process_info
+from drillbook.drill.record import RUNNING, process_info
 from drillbook.runbook.model import Runbook
-from drillbook.runstore import RUN_FILE, read_record, run_dir, write_json_atomic
+from drillbook.outputs.runstore import RUN_FILE, read_record, run_dir, write_json_atomic
 
 # step statuses
 PASSED, CONFIRMED, SKIPPED, FAILED, DECLINED, NOT_RUN, ABORTED = (

@@ -8,7 +8,7 @@ from typing import Any
 from drillbook.report import junit
 from drillbook.report.render import ENV, MD_ENV
 from drillbook.report.timeline import timeline_svg
-from drillbook.runstore import RUN_FILE, write_json_atomic, write_text_atomic
+from drillbook.outputs.runstore import RUN_FILE, write_json_atomic, write_text_atomic
 
 
 def runbook_html(run: dict[str, Any]) -> str:

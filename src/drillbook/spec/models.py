@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from drillbook.durations import parse_duration
+from drillbook.util.durations import parse_duration
 
 
 class Duration(float):
@@ -314,7 +314,7 @@ class Drill(Strict):
     @field_validator("schedule")
     @classmethod
     def _schedule_parses(cls, value: str | None) -> str | None:
-        from drillbook.schedules import parse_schedule  # ScheduleError is a ValueError
+        from drillbook.serve.schedules import parse_schedule  # ScheduleError is a ValueError
 
         if value is not None:
             parse_schedule(value)
@@ -323,7 +323,7 @@ class Drill(Strict):
     @field_validator("timezone")
     @classmethod
     def _timezone_known(cls, value: str) -> str:
-        from drillbook.schedules import check_timezone
+        from drillbook.serve.schedules import check_timezone
 
         check_timezone(value)
         return value
@@ -331,7 +331,7 @@ class Drill(Strict):
     @field_validator("jitter")
     @classmethod
     def _jitter_fits(cls, value: Duration | None, info: Any) -> Duration | None:
-        from drillbook.schedules import check_jitter
+        from drillbook.serve.schedules import check_jitter
 
         schedule = info.data.get("schedule")
         if value is not None and schedule:

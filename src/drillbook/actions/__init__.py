@@ -1,1 +1,0 @@
-"""One module per command's behaviour; the CLI only parses, calls, prints and exits."""

@@ -1,0 +1,509 @@
+"""Every AWS call of drillbook: S3 repositories, the Object Lock audit, secrets, WORM evidence.
+
+Why one module: credentials, endpoints, timeouts and the wording of AWS errors are decided in one
+place, and the rest of drillbook (and its tests) never need boto3. Every client here has short
+connect/read timeouts and few retries, so an unreachable endpoint costs seconds, never minutes.
+Messages name endpoints, buckets, keys and missing permissions; they never contain a secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    ProfileNotFound,
+    ReadTimeoutError,
+)
+
+from drillbook.backends import immutability
+from drillbook.spec.models import EvidenceTarget, Immutability
+
+AUDIT_WORKERS = 16
+FAST = Config(connect_timeout=3, read_timeout=15, retries={"total_max_attempts": 2, "mode": "standard"})
+PROBE = Config(connect_timeout=3, read_timeout=5, retries={"total_max_attempts": 2, "mode": "standard"})
+UPLOAD = Config(connect_timeout=5, read_timeout=60, retries={"total_max_attempts": 3, "mode": "standard"})
+
+BAD_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
+                   "UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException",
+                   "TokenRefreshRequired"}
+DENIED = {"AccessDenied", "AccessDeniedException", "403", "Forbidden", "AllAccessDisabled"}
+UNREACHABLE = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
+
+
+class AwsError(Exception):
+    """An AWS call failed; the message is for people and never holds a secret."""
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """Where a restic ``s3:`` repository lives."""
+
+    endpoint_url: str | None  # None: AWS's own endpoint for the configured region
+    bucket: str
+    prefix: str  # no leading or trailing slash; "" for the bucket's root
+
+    @property
+    def endpoint(self) -> str:
+        return self.endpoint_url or "AWS S3"
+
+    @property
+    def list_prefix(self) -> str:
+        return f"{self.prefix}/" if self.prefix else ""
+
+    def key(self, name: str) -> str:
+        return f"{self.list_prefix}{name}"
+
+
+def parse_repository(repository: str) -> S3Location:
+    """Read a restic s3 repository string the way restic does.
+
+    ``s3:https://host/bucket/prefix``, ``s3:http://host/...`` (custom endpoints such as MinIO),
+    ``s3:host/bucket/prefix`` and ``s3://host/bucket/prefix`` (https).
+    """
+    if not repository.startswith("s3:"):
+        raise AwsError(f"{repository!r} is not an s3: repository")
+    rest = repository[3:]
+    scheme = "https"
+    match = re.match(r"^(https?)://(.*)$", rest)
+    if match:
+        scheme, rest = match.groups()
+    elif rest.startswith("//"):
+        rest = rest[2:]
+    host, _, path = rest.partition("/")
+    bucket, _, prefix = path.strip("/").partition("/")
+    if not host or not bucket:
+        raise AwsError(f"{repository!r} names no bucket: write s3:https://host/bucket/prefix")
+    endpoint = None if host == "s3.amazonaws.com" else f"{scheme}://{host}"
+    return S3Location(endpoint, bucket, re.sub(r"/+", "/", prefix).strip("/"))
+
+
+# -- sessions, clients and error wording --------------------------------------------------
+def _session() -> boto3.Session:
+    try:
+        return boto3.Session()
+    except ProfileNotFound as exc:
+        raise AwsError(f"AWS profile {exc.kwargs.get('profile')!r} is not in the AWS config "
+                       "(check AWS_PROFILE)") from None
+
+
+def _s3_client(endpoint_url: str | None, config: Config = FAST, pool: int = 10) -> Any:
+    """An S3 client; custom endpoints (MinIO, moto, Ceph) get path-style addressing."""
+    session = _session()
+    extra = Config(max_pool_connections=pool,
+                   s3={"addressing_style": "path"} if endpoint_url else {})
+    return session.client("s3", endpoint_url=endpoint_url,
+                          region_name=session.region_name or "us-east-1",
+                          config=config.merge(extra))
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code") or
+               exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or "")
+
+
+def describe(exc: Exception, endpoint: str, what: str) -> str:
+    """One sentence a person understands for a failed AWS call (``what``: what we tried)."""
+    if isinstance(exc, AwsError):
+        return str(exc)
+    if isinstance(exc, NoCredentialsError):
+        return (f"no AWS credentials found while {what} (set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run with an instance role)")
+    if isinstance(exc, NoRegionError):
+        return (f"no AWS region configured while {what} (set AWS_REGION or the region "
+                "in the AWS config)")
+    if isinstance(exc, UNREACHABLE):
+        kind = "timed out" if isinstance(exc, (ConnectTimeoutError, ReadTimeoutError)) else "refused or closed the connection"
+        return f"endpoint {endpoint} unreachable ({kind}) while {what}"
+    if isinstance(exc, ClientError):
+        code = _code(exc)
+        if code in BAD_CREDENTIALS:
+            return f"bad AWS credentials: {endpoint} answered {code} while {what}"
+        if code in DENIED:
+            return f"access denied by {endpoint} while {what} (check the credentials' permissions)"
+        return f"{endpoint} answered {code or 'an error'} while {what}"
+    if isinstance(exc, BotoCoreError):
+        return f"AWS call failed while {what}: {exc}"
+    return f"{type(exc).__name__} while {what}: {exc}"
+
+
+# -- restic's environment and the preflight -----------------------------------------------
+def restic_environment(repository: str) -> dict[str, str]:
+    """Credentials from the standard AWS chain, for restic's child environment only.
+
+    restic 0.14 cannot read SSO or credential_process profiles; boto3 can, so boto3 resolves them
+    and restic gets plain keys. Never raises: a missing credential is reported by the preflight.
+    """
+    try:
+        session = boto3.Session()
+        creds = session.get_credentials()
+        frozen = creds.get_frozen_credentials() if creds is not None else None
+    except Exception:
+        return {}
+    env: dict[str, str] = {}
+    if frozen and frozen.access_key and frozen.secret_key:
+        env["AWS_ACCESS_KEY_ID"] = frozen.access_key
+        env["AWS_SECRET_ACCESS_KEY"] = frozen.secret_key
+        if frozen.token:
+            env["AWS_SESSION_TOKEN"] = frozen.token
+    if session.region_name:
+        env["AWS_DEFAULT_REGION"] = session.region_name
+        env["AWS_REGION"] = session.region_name
+    return env
+
+
+def probe_repository(repository: str) -> str | None:
+    """A few seconds' preflight: endpoint up, credentials good, bucket and repository present.
+
+    restic 0.14 retries a refused connection for many seconds and a silent one for minutes; this
+    answers first, with a reason naming the endpoint. None when the repository looks reachable.
+    """
+    try:
+        loc = parse_repository(repository)
+        client = _s3_client(loc.endpoint_url, config=PROBE)
+    except AwsError as exc:
+        return str(exc)
+    return probe_location(client, loc, repository)
+
+
+def probe_location(client: Any, loc: S3Location, repository: str) -> str | None:
+    where = f"repository {repository}"
+    try:
+        client.head_bucket(Bucket=loc.bucket)
+    except ClientError as exc:
+        code = _code(exc)
+        if code in ("404", "NoSuchBucket", "NotFound"):
+            return f"bucket {loc.bucket} does not exist at {loc.endpoint} ({where})"
+        if code in DENIED:
+            return _explain_denied(client, loc, where)
+        return describe(exc, loc.endpoint, f"opening bucket {loc.bucket} of {where}")
+    except Exception as exc:
+        return describe(exc, loc.endpoint, f"opening bucket {loc.bucket} of {where}")
+    try:
+        client.head_object(Bucket=loc.bucket, Key=loc.key("config"))
+    except ClientError as exc:
+        if _code(exc) in ("404", "NoSuchKey", "NotFound"):
+            return (f"no restic repository at {where}: bucket {loc.bucket} has no "
+                    f"{loc.key('config')} at {loc.endpoint}")
+        if _code(exc) in DENIED:
+            return (f"access denied reading {loc.key('config')} in bucket {loc.bucket} at "
+                    f"{loc.endpoint}: the credentials need s3:GetObject ({where})")
+        return describe(exc, loc.endpoint, f"reading the repository config of {where}")
+    except Exception as exc:
+        return describe(exc, loc.endpoint, f"reading the repository config of {where}")
+    return None
+
+
+def _explain_denied(client: Any, loc: S3Location, where: str) -> str:
+    """HEAD answers a bare 403; a GET tells bad credentials from missing permissions."""
+    try:
+        client.list_objects_v2(Bucket=loc.bucket, Prefix=loc.list_prefix, MaxKeys=1)
+    except ClientError as exc:
+        if _code(exc) in BAD_CREDENTIALS:
+            return f"bad AWS credentials: {loc.endpoint} answered {_code(exc)} ({where})"
+    except Exception:
+        pass
+    return (f"access denied to bucket {loc.bucket} at {loc.endpoint}: the credentials need "
+            f"s3:ListBucket and s3:GetObject ({where})")
+
+
+# -- the immutability audit -----------------------------------------------------------------
+def audit_repository(repository: str, wanted: Immutability) -> dict[str, Any]:
+    """Bucket versioning and Object Lock configuration, then every object's lock (see issue 4)."""
+    try:
+        loc = parse_repository(repository)
+    except AwsError as exc:
+        return immutability.failed(wanted, "", str(exc))
+    try:
+        client = _s3_client(loc.endpoint_url, pool=AUDIT_WORKERS)
+    except AwsError as exc:
+        return immutability.failed(wanted, loc.list_prefix, str(exc))
+    return audit_location(client, loc, wanted)
+
+
+def audit_location(client: Any, loc: S3Location, wanted: Immutability,
+                   now: datetime | None = None) -> dict[str, Any]:
+    """The audit on a given client (tests pass a stubbed one)."""
+    now = now or datetime.now(timezone.utc)
+    try:
+        bucket = bucket_facts(client, loc)
+        current, markers, listing_note = list_prefix(client, loc)
+        objects = object_facts(client, loc, current, bucket)
+    except AwsError as exc:
+        return immutability.failed(wanted, loc.list_prefix, str(exc))
+    return immutability.evaluate(wanted, loc.list_prefix, bucket, objects, markers, now,
+                                 notes=[listing_note] if listing_note else [])
+
+
+def bucket_facts(client: Any, loc: S3Location) -> immutability.BucketFacts:
+    facts = immutability.BucketFacts(name=loc.bucket, endpoint=loc.endpoint)
+    try:
+        facts.versioning = client.get_bucket_versioning(Bucket=loc.bucket).get("Status") or "disabled"
+    except ClientError as exc:
+        facts.versioning = _unknown_or_raise(exc, loc, facts, "s3:GetBucketVersioning",
+                                             "reading the bucket's versioning")
+    except Exception as exc:
+        raise AwsError(describe(exc, loc.endpoint, f"reading bucket {loc.bucket}")) from None
+    try:
+        config = client.get_object_lock_configuration(Bucket=loc.bucket)["ObjectLockConfiguration"]
+    except ClientError as exc:
+        if _code(exc) in ("ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration"):
+            facts.object_lock = "disabled"
+            return facts
+        facts.object_lock = _unknown_or_raise(exc, loc, facts, "s3:GetBucketObjectLockConfiguration",
+                                              "reading the bucket's Object Lock configuration")
+        return facts
+    facts.object_lock = config.get("ObjectLockEnabled") or "disabled"
+    retention = (config.get("Rule") or {}).get("DefaultRetention") or {}
+    facts.default_mode = retention.get("Mode")
+    days, years = retention.get("Days") or 0, retention.get("Years") or 0
+    if facts.default_mode and (days or years):
+        facts.default_retention_seconds = float(days * 86400 + years * 365 * 86400)
+        facts.default_retention = f"{years} years" if years else f"{days} days"
+    return facts
+
+
+def _unknown_or_raise(exc: ClientError, loc: S3Location, facts: immutability.BucketFacts,
+                      permission: str, what: str) -> str:
+    if _code(exc) in DENIED:
+        facts.missing_permissions.append(permission)
+        return "unknown"
+    raise AwsError(describe(exc, loc.endpoint, f"{what} of {loc.bucket}")) from None
+
+
+def list_prefix(client: Any, loc: S3Location) -> tuple[list[str], list[str], str | None]:
+    """Current keys and delete markers under the prefix; falls back to a plain listing."""
+    current: list[str] = []
+    markers: list[str] = []
+    try:
+        pages = client.get_paginator("list_object_versions").paginate(
+            Bucket=loc.bucket, Prefix=loc.list_prefix)
+        for page in pages:
+            current += [v["Key"] for v in page.get("Versions", []) if v.get("IsLatest")]
+            markers += [m["Key"] for m in page.get("DeleteMarkers", [])]
+        return sorted(current), sorted(set(markers)), None
+    except ClientError as exc:
+        if _code(exc) not in DENIED:
+            raise AwsError(describe(exc, loc.endpoint, f"listing {loc.bucket}/{loc.list_prefix}")) from None
+    except Exception as exc:
+        raise AwsError(describe(exc, loc.endpoint, f"listing {loc.bucket}/{loc.list_prefix}")) from None
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(
+                Bucket=loc.bucket, Prefix=loc.list_prefix):
+            current += [o["Key"] for o in page.get("Contents", [])]
+    except Exception as exc:
+        if isinstance(exc, ClientError) and _code(exc) in DENIED:
+            raise AwsError(f"access denied listing bucket {loc.bucket} at {loc.endpoint}: the "
+                           "audit needs s3:ListBucketVersions (or at least s3:ListBucket)") from None
+        raise AwsError(describe(exc, loc.endpoint, f"listing {loc.bucket}/{loc.list_prefix}")) from None
+    return sorted(current), [], ("delete markers not checked: the credentials lack "
+                                 "s3:ListBucketVersions")
+
+
+def object_facts(client: Any, loc: S3Location, keys: list[str],
+                 bucket: immutability.BucketFacts) -> list[immutability.ObjectFact]:
+    """Every object's lock from head_object, concurrently in a bounded pool.
+
+    head_object returns ObjectLockMode/ObjectLockRetainUntilDate only to callers allowed
+    s3:GetObjectRetention; when they are absent in a lock-enabled bucket one get_object_retention
+    tells "not locked" from "not allowed to see" (moto's server answers 500 there: not locked).
+    """
+    def head(key: str) -> immutability.ObjectFact:
+        try:
+            meta = client.head_object(Bucket=loc.bucket, Key=key)
+        except ClientError as exc:
+            if _code(exc) in DENIED:
+                return immutability.ObjectFact(key, state="unknown", permission="s3:GetObject")
+            return immutability.ObjectFact(key, state="error", error=describe(exc, loc.endpoint, f"reading {key}"))
+        except Exception as exc:
+            return immutability.ObjectFact(key, state="error", error=describe(exc, loc.endpoint, f"reading {key}"))
+        until = meta.get("ObjectLockRetainUntilDate")
+        return immutability.ObjectFact(
+            key, mode=meta.get("ObjectLockMode"),
+            retain_until=until.astimezone(timezone.utc) if until else None,
+            state="read")
+
+    if not keys:
+        return []
+    with ThreadPoolExecutor(max_workers=min(AUDIT_WORKERS, len(keys))) as pool:
+        facts = list(pool.map(head, keys))
+    bare = [f for f in facts if f.state == "read" and not (f.mode and f.retain_until)]
+    if bare and bucket.object_lock != "disabled" and _retention_hidden(client, loc, bare[0].key):
+        for fact in bare:
+            fact.state, fact.permission = "unknown", "s3:GetObjectRetention"
+    return facts
+
+
+def _retention_hidden(client: Any, loc: S3Location, key: str) -> bool:
+    try:
+        client.get_object_retention(Bucket=loc.bucket, Key=key)
+    except ClientError as exc:
+        return _code(exc) in DENIED
+    except Exception:
+        return False
+    return False
+
+
+# -- secrets --------------------------------------------------------------------------------
+def _service_client(service: str) -> Any:
+    """A client honouring AWS_ENDPOINT_URL(_<SERVICE>) and the configured region (botocore does)."""
+    from drillbook.backends.secrets import PasswordError
+
+    try:
+        session = _session()
+    except AwsError as exc:
+        raise PasswordError(str(exc)) from None
+    if not session.region_name:
+        raise PasswordError(f"no AWS region configured for {service} (set AWS_REGION or the "
+                            "region in the AWS config)")
+    return session.client(service, config=FAST)
+
+
+def _endpoint_of(client: Any) -> str:
+    return str(getattr(client.meta, "endpoint_url", "") or "AWS")
+
+
+def secret_value(name: str, key: str | None = None) -> str:
+    """A Secrets Manager secret (a field of a JSON secret with ``key``), never logged."""
+    from drillbook.backends.secrets import PasswordError
+
+    client = _service_client("secretsmanager")
+    response = _read_secret(client, lambda: client.get_secret_value(SecretId=name),
+                            what=f"AWS secret {name}", missing="ResourceNotFoundException",
+                            needs="secretsmanager:GetSecretValue (and kms:Decrypt for its key)")
+    value = response.get("SecretString")
+    if value is None and response.get("SecretBinary") is not None:
+        try:
+            value = bytes(response["SecretBinary"]).decode("utf-8")
+        except UnicodeDecodeError:
+            raise PasswordError(f"AWS secret {name} is binary, not text") from None
+    if key is not None:
+        value = _json_field(value or "", name, key)
+    if not value:
+        raise PasswordError(f"AWS secret {name}{f' field {key}' if key else ''} is empty")
+    return value
+
+
+def _read_secret(client: Any, call: Any, *, what: str, missing: str, needs: str) -> Any:
+    """One secret read; every failure becomes a PasswordError that names what, never its value."""
+    from drillbook.backends.secrets import PasswordError
+
+    try:
+        return call()
+    except ClientError as exc:
+        code = _code(exc)
+        if code == missing:
+            raise PasswordError(f"{what} not found at {_endpoint_of(client)}") from None
+        if code in DENIED:
+            raise PasswordError(f"access denied reading {what}: the credentials need {needs}") from None
+        raise PasswordError(describe(exc, _endpoint_of(client), f"reading {what}")) from None
+    except Exception as exc:
+        raise PasswordError(describe(exc, _endpoint_of(client), f"reading {what}")) from None
+
+
+def _json_field(text: str, name: str, key: str) -> str:
+    from drillbook.backends.secrets import PasswordError
+
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise PasswordError(f"AWS secret {name} is not JSON, so it has no field {key!r} "
+                            "(drop key: to use the whole secret)") from None
+    if not isinstance(data, dict):
+        raise PasswordError(f"AWS secret {name} is JSON but not an object with fields")
+    if key not in data:
+        fields = ", ".join(sorted(map(str, data))) or "none"
+        raise PasswordError(f"AWS secret {name} has no field {key!r} (its fields: {fields})")
+    value = data[key]
+    if not isinstance(value, str):
+        raise PasswordError(f"field {key!r} of AWS secret {name} is not text")
+    return value
+
+
+def ssm_parameter(name: str) -> str:
+    """An SSM Parameter Store value, decrypted (SecureString), never logged."""
+    from drillbook.backends.secrets import PasswordError
+
+    client = _service_client("ssm")
+    response = _read_secret(client, lambda: client.get_parameter(Name=name, WithDecryption=True),
+                            what=f"SSM parameter {name}", missing="ParameterNotFound",
+                            needs="ssm:GetParameter (and kms:Decrypt for a SecureString)")
+    value = (response.get("Parameter") or {}).get("Value")
+    if not value:
+        raise PasswordError(f"SSM parameter {name} is empty")
+    return value
+
+
+# -- WORM evidence ----------------------------------------------------------------------------
+def parse_target(url: str) -> tuple[str, str]:
+    """``s3://bucket/prefix`` -> (bucket, prefix without slashes)."""
+    match = re.match(r"^s3://([^/]+)/?(.*)$", url)
+    if not match:
+        raise AwsError(f"{url!r} is not s3://bucket/prefix")
+    return match.group(1), match.group(2).strip("/")
+
+
+def upload_run(run_dir: Path, target: EvidenceTarget, now: datetime | None = None) -> dict[str, Any]:
+    """Upload every file of a finished run folder under an Object Lock retention.
+
+    Keys are ``<prefix>/<drill>/<run id>/<file>``; each PUT carries Content-MD5 (S3 requires an
+    integrity header for object-locked writes). Raises AwsError naming the endpoint and key.
+    """
+    bucket, prefix = parse_target(target.s3)
+    now = now or datetime.now(timezone.utc)
+    until = (now + timedelta(seconds=float(target.retain))).replace(microsecond=0)
+    base = "/".join(p for p in (prefix, run_dir.parent.name, run_dir.name) if p)
+    client = _s3_client(target.endpoint_url, config=UPLOAD)
+    endpoint = target.endpoint_url or _endpoint_of(client)
+    uploaded = []
+    for path in sorted(p for p in run_dir.rglob("*") if p.is_file() and not p.name.startswith(".tmp-")):
+        body = path.read_bytes()
+        key = f"{base}/{path.relative_to(run_dir).as_posix()}"
+        try:
+            response = client.put_object(
+                Bucket=bucket, Key=key, Body=body,
+                ContentMD5=base64.b64encode(hashlib.md5(body).digest()).decode("ascii"),
+                ObjectLockMode=target.mode.upper(), ObjectLockRetainUntilDate=until)
+        except Exception as exc:
+            raise AwsError(describe(exc, endpoint, f"uploading s3://{bucket}/{key}")) from None
+        uploaded.append({"key": key, "version_id": response.get("VersionId"),
+                         "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)})
+    return {"bucket": bucket, "endpoint": endpoint, "mode": target.mode.upper(),
+            "retain_until": until.isoformat().replace("+00:00", "Z"), "objects": uploaded}
+
+
+# -- notifications (drillbook.outputs.notify) ---------------------------------------------------------
+def publish_sns(topic_arn: str, message: str, subject: str | None = None) -> str:
+    """Publish one notification to an SNS topic; returns the MessageId, raises AwsError.
+
+    The region comes from the topic ARN (arn:aws:sns:<region>:<account>:<name>), the endpoint
+    from botocore's usual settings (AWS_ENDPOINT_URL_SNS / AWS_ENDPOINT_URL for moto or LocalStack).
+    """
+    parts = topic_arn.split(":")
+    region = parts[3] if len(parts) >= 6 and parts[2] == "sns" and parts[3] else None
+    session = _session()
+    client = session.client("sns", region_name=region or session.region_name or "us-east-1",
+                            config=FAST)
+    request: dict[str, Any] = {"TopicArn": topic_arn, "Message": message}
+    if subject:  # SNS subjects: printable ASCII, one line, under 100 characters
+        request["Subject"] = re.sub(r"[^\x20-\x7e]", "?", subject)[:99]
+    try:
+        return str(client.publish(**request).get("MessageId", ""))
+    except Exception as exc:
+        raise AwsError(describe(exc, _endpoint_of(client), f"publishing to {topic_arn}")) from None

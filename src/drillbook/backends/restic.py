@@ -1,0 +1,358 @@
+"""restic through subprocess: the one door every restic call goes through.
+
+Why one door: the argv is built, the child's environment set (the password never in argv), the
+timeout applied, the command logged with secrets masked, and failures classified from stderr,
+in exactly one place. Debian's restic 0.14 exits 1 for almost every error, so stderr decides.
+Drills are read-only by construction: only subcommands on :data:`READ_ONLY` are allowed unless
+the caller explicitly asks for a writable handle (the demo and tests, to make repositories).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from drillbook.util.process import kill_group
+
+log = logging.getLogger("drillbook.backends.restic")
+
+READ_ONLY = frozenset({"snapshots", "ls", "restore", "check", "cat", "stats", "version"})
+WRITING = frozenset({"init", "backup", "forget", "prune", "unlock", "tag", "key"})
+
+WRONG_PASSWORD = "wrong_password"
+REPO_NOT_FOUND = "repository_not_found"
+SNAPSHOT_NOT_FOUND = "snapshot_not_found"
+CORRUPT = "corrupt_data"
+UNREACHABLE = "unreachable"
+ACCESS_DENIED = "access_denied"
+TIMEOUT = "timeout"
+NOT_INSTALLED = "not_installed"
+LOCKED = "locked"
+UNKNOWN = "unknown"
+
+# (kind, pattern, what a person should read). Order matters: first match wins.
+_CLASSIFIERS: list[tuple[str, re.Pattern[str], str]] = [
+    (WRONG_PASSWORD, re.compile(r"wrong password|no key found", re.I),
+     "wrong repository password (restic found no key that opens with it)"),
+    (ACCESS_DENIED, re.compile(
+        r"AccessDenied|Access Denied|InvalidAccessKeyId|SignatureDoesNotMatch|403 Forbidden"
+        r"|ExpiredToken|InvalidToken", re.I),
+     "access denied by the storage backend (check the credentials and their permissions)"),
+    (UNREACHABLE, re.compile(
+        r"connection refused|no such host|dial tcp|i/o timeout|network is unreachable"
+        r"|connection reset|TLS handshake|context deadline exceeded", re.I),
+     "repository endpoint unreachable"),
+    (REPO_NOT_FOUND, re.compile(
+        r"unable to open config file|Is there a repository at the following location"
+        r"|repository does not exist|NoSuchBucket|bucket .* does not exist", re.I),
+     "repository not found"),
+    (SNAPSHOT_NOT_FOUND, re.compile(r"no matching ID found|snapshot .* not found", re.I),
+     "snapshot not found in the repository"),
+    (CORRUPT, re.compile(
+        r"ciphertext verification failed|checksum|hash does not match|pack .* (contains|not found)"
+        r"|unexpected EOF|Load\(<data/|invalid data returned|blob .* not found"
+        r"|no such file or directory.*data/|incomplete pack|decrypting blob", re.I),
+     "repository data is corrupt or missing (a pack file failed verification)"),
+    (LOCKED, re.compile(r"repository is already locked", re.I), "repository is locked"),
+]
+
+
+@dataclass
+class ResticError(Exception):
+    kind: str
+    message: str
+    stderr_tail: list[str] = field(default_factory=list)
+    command: str = ""
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class Snapshot:
+    id: str
+    short_id: str
+    time: datetime
+    host: str
+    tags: list[str]
+    paths: list[str]
+    username: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        from drillbook.drill.record import iso
+
+        return {
+            "id": self.id,
+            "short_id": self.short_id,
+            "time": iso(self.time),
+            "host": self.host,
+            "tags": self.tags,
+            "paths": self.paths,
+        }
+
+
+# restic retries every failed load with a backoff of about 45 s in all. A pack that the backend
+# says does not exist will not appear on a retry (local files, S3 is strongly consistent), so the
+# first such retry is final: stop restic there and say which pack is missing.
+_MISSING_PACK = re.compile(
+    r"Load\(<data/([0-9a-f]+)>.*returned error, retrying.*"
+    r"(no such file or directory|NoSuchKey|The specified key does not exist|404 Not Found)", re.I)
+
+
+def missing_pack(line: str) -> str | None:
+    """The reason to stop at once when ``line`` says a data pack is gone, else None."""
+    match = _MISSING_PACK.search(line)
+    if not match:
+        return None
+    return (f"repository data is missing: pack data/{match.group(1)}... does not exist in the "
+            "repository (restic would only retry it)")
+
+
+class _StderrWatch:
+    """Reads a restic child's stdout and stderr concurrently, stopping it on a hopeless retry."""
+
+    def __init__(self, proc: subprocess.Popen[str]):
+        self.proc = proc
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self.fatal: str | None = None
+        self.timed_out = False
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.err)
+
+    def run(self, limit: float) -> str:
+        readers = [threading.Thread(target=self._read_out, daemon=True),
+                   threading.Thread(target=self._read_err, daemon=True)]
+        for reader in readers:
+            reader.start()
+        try:
+            self.proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            self.timed_out = True
+            kill_group(self.proc.pid)
+            self.proc.wait()
+        for reader in readers:
+            reader.join()
+        return "".join(self.out)
+
+    def _read_out(self) -> None:
+        assert self.proc.stdout is not None
+        self.out.extend(iter(self.proc.stdout.readline, ""))
+
+    def _read_err(self) -> None:
+        assert self.proc.stderr is not None
+        for line in iter(self.proc.stderr.readline, ""):
+            self.err.append(line)
+            if self.fatal is None and (reason := missing_pack(line)):
+                self.fatal = reason
+                kill_group(self.proc.pid)
+
+
+_AFFECTED = re.compile(r"ignoring error for (.+?): ")
+
+
+def classify(stderr: str, returncode: int | None) -> tuple[str, str]:
+    for kind, pattern, text in _CLASSIFIERS:
+        if pattern.search(stderr):
+            return kind, text + (_affected_files(stderr) if kind == CORRUPT else "")
+    last = next((line for line in reversed(stderr.strip().splitlines()) if line.strip()), "")
+    return UNKNOWN, f"restic failed (exit {returncode}): {last or 'no error output'}"
+
+
+def _affected_files(stderr: str, shown: int = 3) -> str:
+    """Which restored files the bad data belongs to: what on-call needs to judge the damage."""
+    files = list(dict.fromkeys(_AFFECTED.findall(stderr)))
+    if not files:
+        return ""
+    more = f" and {len(files) - shown} more" if len(files) > shown else ""
+    return f"; affected: {', '.join(files[:shown])}{more}"
+
+
+def find_restic() -> str | None:
+    """``DRILLBOOK_RESTIC`` may point at a specific binary (tests wrap restic to log its argv)."""
+    chosen = os.environ.get("DRILLBOOK_RESTIC")
+    if chosen:
+        return chosen if os.access(chosen, os.X_OK) else None
+    return shutil.which("restic")
+
+
+def parse_time(text: str) -> datetime:
+    """restic prints nanoseconds; Python keeps microseconds."""
+    match = re.match(r"^(.*?T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text)
+    if not match:
+        return datetime.fromisoformat(text)
+    base, frac, zone = match.groups()
+    frac = (frac or ".0")[:7]
+    zone = "+00:00" if zone == "Z" else zone
+    return datetime.fromisoformat(f"{base}{frac}{zone}")
+
+
+class Restic:
+    """A handle on one repository; every call goes through :meth:`_run`."""
+
+    def __init__(
+        self,
+        repository: str,
+        password: str,
+        *,
+        env: Mapping[str, str] | None = None,
+        cache_dir: Path | None = None,
+        timeout: float = 3600.0,
+        read_only: bool = True,
+        binary: str | None = None,
+        extra_options: list[str] | None = None,
+    ):
+        self.repository = repository
+        self._password = password
+        self.extra_env = dict(env or {})
+        self.cache_dir = cache_dir
+        self.timeout = timeout
+        self.read_only = read_only
+        self.binary = binary or find_restic()
+        self.extra_options = list(extra_options or [])
+        self.calls: list[list[str]] = []
+
+    # -- the one door -------------------------------------------------------------
+    def _argv(self, subcommand: str, args: list[str]) -> list[str]:
+        if subcommand not in READ_ONLY and (self.read_only or subcommand not in WRITING):
+            raise ResticError(UNKNOWN, f"restic {subcommand} is not allowed in a read-only drill")
+        if not self.binary:
+            raise ResticError(NOT_INSTALLED, "restic is not installed (apt-get install restic)")
+        # The repository goes through RESTIC_REPOSITORY: rest:/sftp: URLs may hold credentials,
+        # and argv is readable by every local user (ps).
+        argv = [self.binary, subcommand]
+        if subcommand in READ_ONLY and subcommand != "version":
+            argv.append("--no-lock")
+        argv += ["--cache-dir", str(self.cache_dir)] if self.cache_dir else ["--no-cache"]
+        return argv + self.extra_options + args
+
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RESTIC_")}
+        env.update(self.extra_env)
+        env["RESTIC_REPOSITORY"] = self.repository
+        env["RESTIC_PASSWORD"] = self._password
+        env.setdefault("RESTIC_PROGRESS_FPS", "0.2")
+        return env
+
+    def _run(
+        self, subcommand: str, args: list[str], timeout: float | None = None, cwd: Path | None = None
+    ) -> str:
+        argv = self._argv(subcommand, args)
+        self.calls.append(argv)
+        limit = timeout or self.timeout
+        log.debug("restic %s", " ".join(argv[1:]))
+        proc = subprocess.Popen(
+            argv,
+            env=self._env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+            cwd=cwd,
+        )
+        watch = _StderrWatch(proc)
+        try:
+            out = watch.run(limit)
+        except BaseException:
+            kill_group(proc.pid)
+            proc.wait()
+            raise
+        err = watch.stderr
+        if watch.timed_out:
+            raise ResticError(
+                TIMEOUT,
+                f"restic {subcommand} did not finish within {limit:.0f}s and was killed",
+                self.scrub_tail(err),
+                self._shown(argv),
+            )
+        if watch.fatal:
+            raise ResticError(CORRUPT, watch.fatal, self.scrub_tail(err), self._shown(argv))
+        if proc.returncode != 0:
+            kind, text = classify(err, proc.returncode)
+            raise ResticError(kind, text, self.scrub_tail(err), self._shown(argv))
+        return out
+
+    def scrub(self, text: str) -> str:
+        if self._password:
+            text = text.replace(self._password, "***")
+        for key in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            secret = self.extra_env.get(key)
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    def scrub_tail(self, text: str, lines: int = 15) -> list[str]:
+        kept = [line.rstrip() for line in text.splitlines() if line.strip()]
+        return [self.scrub(line)[:400] for line in kept[-lines:]]
+
+    def _shown(self, argv: list[str]) -> str:
+        return self.scrub(" ".join(["restic", *argv[1:]]))
+
+    # -- read-only operations -----------------------------------------------------
+    def version(self) -> str:
+        out = self._run("version", [], timeout=30)
+        match = re.search(r"restic (\d+\.\d+\.\d+\S*)", out)
+        return match.group(1) if match else out.strip()
+
+    def snapshots(self, timeout: float | None = None) -> list[Snapshot]:
+        data = json.loads(self._run("snapshots", ["--json"], timeout=timeout) or "[]")
+        return [
+            Snapshot(
+                id=s["id"],
+                short_id=s.get("short_id", s["id"][:8]),
+                time=parse_time(s["time"]),
+                host=s.get("hostname", ""),
+                tags=list(s.get("tags") or []),
+                paths=list(s.get("paths") or []),
+                username=s.get("username", ""),
+            )
+            for s in data
+        ]
+
+    def ls(self, snapshot_id: str) -> Iterator[dict[str, Any]]:
+        """Every node of a snapshot (files, dirs, links) as restic's JSON lines."""
+        for line in self._run("ls", ["--json", snapshot_id]).splitlines():
+            if not line.strip():
+                continue
+            node = json.loads(line)
+            if node.get("struct_type") == "node":
+                yield node
+
+    def restore(self, snapshot_id: str, target: Path, verify: bool = True) -> list[str]:
+        args = [snapshot_id, "--target", str(target)]
+        if verify:
+            args.append("--verify")
+        out = self._run("restore", args)
+        return self.scrub_tail(out, lines=5)
+
+    def check(self, read_data_subset: str | None = None) -> list[str]:
+        args = [f"--read-data-subset={read_data_subset}"] if read_data_subset else []
+        return self.scrub_tail(self._run("check", args), lines=10)
+
+    # -- writing operations (demo and tests only) ---------------------------------
+    def init(self) -> None:
+        self._run("init", [])
+
+    def backup(self, paths: list[str], *, host: str, tags: list[str], cwd: Path | None = None,
+               time_override: str | None = None) -> None:
+        args = ["--host", host]
+        for tag in tags:
+            args += ["--tag", tag]
+        if time_override:
+            args += ["--time", time_override]
+        self._run("backup", [*args, "--", *paths], cwd=cwd)
+

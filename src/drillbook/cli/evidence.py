@@ -1,0 +1,135 @@
+"""CLI for evidence: ``evidence verify|export|key`` and ``report --period``; parse, call, print, exit."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from drillbook.errors import BadInput
+from drillbook.evidence import compliance, ledger
+from drillbook.evidence import verify as verifier
+from drillbook.evidence.export import Selection, export
+from drillbook.evidence.period import choose, current_quarter
+from drillbook.evidence.signing import key_path, load_signer
+from drillbook.report import junit
+from drillbook.outputs.runstore import write_text_atomic
+from drillbook.settings import Settings
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+PERIOD_HELP = "2026Q4, 2026 or 2026-11"
+
+
+@click.group("evidence")
+def evidence_group() -> None:
+    """Tamper-evident evidence: verify the signed ledger, export a bundle, show the key."""
+
+
+@evidence_group.command("verify")
+@click.argument("target", required=False, type=click.Path(path_type=Path))
+@click.option("--key", "keys", multiple=True, type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Trusted public key PEM (repeatable); default: the keys published beside the ledger.")
+@click.option("--anchor", "anchors", multiple=True, help="A head hash published earlier that must still be in the chain.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def verify_cmd(settings: Settings, target: Path | None, keys: tuple[Path, ...], anchors: tuple[str, ...],
+               as_json: bool) -> None:
+    """Verify the reports folder, or a bundle zip (TARGET), offline; exit 1 listing every problem."""
+    pinned = []
+    for path in keys:
+        try:
+            pinned.append(verifier.load_public_key(path.read_bytes()))
+        except ValueError as exc:
+            raise BadInput(f"--key {path}: {exc} (give the public-key.pem drillbook published)") from None
+    where = target or settings.reports_dir
+    if not where.exists():
+        raise BadInput(f"{where} does not exist (give a reports folder or an exported .zip)")
+    result = verifier.verify_path(where, pinned or None, list(anchors))
+    if as_json:
+        import json
+        out.print(json.dumps(result.to_dict(), indent=2), markup=False)
+    else:
+        out.print(verifier.format_result(result), markup=False)
+    sys.exit(0 if result.ok else 1)
+
+
+@evidence_group.command("export")
+@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The zip to write.")
+@click.option("--period", help=f"Runs started in this period: {PERIOD_HELP}.")
+@click.option("--since", help="First day (YYYY-MM-DD), with --until.")
+@click.option("--until", help="Last day, included.")
+@click.option("--drill", "names", multiple=True, help="Only these drills or runbooks (repeatable).")
+@click.pass_obj
+def export_cmd(settings: Settings, out_path: Path, period: str | None, since: str | None,
+               until: str | None, names: tuple[str, ...]) -> None:
+    """Write one zip with the selected runs, the ledger, the public key, the period report and a verifier."""
+    if out_path.suffix.lower() != ".zip":
+        raise BadInput(f"--out {out_path}: name the bundle FILE.zip")
+    selection = Selection(choose(period, since, until), names)
+    result = export(settings, out_path, selection)
+    out.print(f"exported {result.runs} run(s) to {result.path}", markup=False)
+    out.print(f"ledger head in bundle: #{result.head_seq} {result.head}", markup=False)
+    out.print(f"verify: drillbook evidence verify {result.path}   (or unzip and run "
+              f"python3 verify_evidence.py .)", markup=False)
+
+
+@evidence_group.command("key")
+@click.option("--out", "out_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write the public key PEM to this file.")
+@click.pass_obj
+def key_cmd(settings: Settings, out_path: Path | None) -> None:
+    """Print the public signing key and its fingerprint (made on first use, kept in the state folder)."""
+    signer = load_signer(settings)
+    pem = signer.public_pem().decode("ascii")
+    published = ledger.publish_key(settings.reports_dir, signer)
+    if out_path:
+        write_text_atomic(out_path, pem)
+    out.print(pem.rstrip(), markup=False)
+    out.print(f"key id:      {signer.key_id}", markup=False)
+    out.print(f"fingerprint: {signer.fingerprint}", markup=False)
+    out.print(f"published:   {published}", markup=False)
+    out.print(f"private key: {key_path(settings)} (never copy it under the reports folder)", markup=False)
+
+
+@click.command("report")
+@click.option("--period", help=f"{PERIOD_HELP}; default: the current quarter.")
+@click.option("--since", help="First day (YYYY-MM-DD), with --until.")
+@click.option("--until", help="Last day, included.")
+@click.option("--strict", is_flag=True, help="Exit 1 when a declared drill has no passing run in the period.")
+@click.pass_obj
+def report_cmd(settings: Settings, period: str | None, since: str | None, until: str | None, strict: bool) -> None:
+    """Write the period compliance report (compliance-<period>.html, .md, .json) in the reports folder."""
+    chosen = choose(period, since, until, default=current_quarter())
+    assert chosen is not None
+    data = compliance.build(settings, chosen)
+    paths = compliance.write(settings, data)
+    for item in data["attention"]:
+        out.print(f"attention: {item['kind']} {item['name']}: {'; '.join(item['notes'])}", markup=False)
+    ledger_state = "verified" if data["ledger"]["ok"] else f"FAILED ({len(data['ledger']['problems'])} problems)"
+    out.print(f"ledger: {ledger_state}, head #{data['ledger']['head_seq']} {data['ledger']['head']}", markup=False)
+    for path in paths:
+        out.print(f"report: {path}", markup=False)
+    lacking = [i["name"] for i in data["items"] if i["kind"] == "drill" and i["declared"] and not i["passed"]]
+    if strict and lacking:
+        err.print(f"--strict: no passing run in {chosen.label} for: {', '.join(lacking)}", markup=False)
+        sys.exit(1)
+
+
+# -- helpers for the `run` command --------------------------------------------------------------
+def head_line(settings: Settings, run_id: str) -> str:
+    """What `run` prints after each drill: where its evidence sits in the chain."""
+    entry = ledger.entry_for(settings.reports_dir, run_id)
+    if entry is None:
+        return "evidence: NOT sealed into the ledger (see the log above); `drillbook evidence verify` will flag it"
+    top = ledger.head(settings.reports_dir) or entry
+    return f"evidence: ledger entry #{entry['seq']}, head #{top['seq']} {top['hash']}"
+
+
+def write_junit(path: Path, records: list[dict[str, Any]]) -> None:
+    write_text_atomic(path, junit.combined_xml(records))

@@ -1,0 +1,142 @@
+"""``drillbook runbook list|show|run|resume``: parse, call the runbook library, print, exit."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from drillbook.util.durations import format_duration
+from drillbook.cli.progress import Progress
+from drillbook.runbook import executor, loading
+from drillbook.runbook import record as rec
+from drillbook.runbook.confirm import choose
+from drillbook.runbook.model import DRILL, MANUAL, SHELL, Runbook
+from drillbook.runbook.progress import RunbookProgress
+from drillbook.settings import Settings
+from drillbook.util.signals import signals_raise_interrupted
+
+# piped output (logs, CI, grep) gets wide tables instead of 80 columns of truncated cells
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+
+
+@click.group("runbook")
+def runbook_group() -> None:
+    """Executable runbooks: the recovery procedure people read, run step by step and recorded."""
+
+
+@runbook_group.command("list")
+@click.pass_obj
+def list_runbooks(settings: Settings) -> None:
+    """List runbooks with their steps by kind, RTO and last run."""
+    runbooks = loading.load_all(settings)
+    last = rec.last_runs(settings.reports_dir)
+    table = Table()
+    for column in ("runbook", "title", "owner", "steps", "RTO", "last run"):
+        table.add_column(column)
+    for name, runbook in sorted(runbooks.runbooks.items()):
+        counts = runbook.counts()
+        steps = f"{len(runbook.steps)}: " + ", ".join(f"{counts[k]} {k}" for k in (MANUAL, SHELL, DRILL) if counts[k])
+        run = last.get(name)
+        last_text = f"{run.get('status')} {(run.get('started_at') or '')[:16]} {run.get('run_id')}" if run else "never"
+        table.add_row(name, runbook.title, runbook.meta.owner or "-", steps,
+                      runbook.rto.text if runbook.rto else "-", last_text)
+    out.print(table)
+
+
+@runbook_group.command("show")
+@click.argument("name")
+@click.pass_obj
+def show(settings: Settings, name: str) -> None:
+    """Show the steps of runbook NAME as they will run."""
+    runbook, _ = loading.load_one(settings, name)
+    click.echo(describe(runbook))
+
+
+def describe(runbook: Runbook) -> str:
+    lines = [f"{runbook.title}  ({runbook.path})",
+             f"owner: {runbook.meta.owner or '-'} · RTO: {runbook.rto.text if runbook.rto else 'none'} · "
+             f"default shell step timeout: {runbook.meta.timeout.text}"]
+    if runbook.meta.env:
+        lines.append("env: " + ", ".join(sorted(runbook.meta.env)))
+    if runbook.intro:
+        lines += ["", runbook.intro]
+    for step in runbook.steps:
+        lines.append("")
+        if step.kind == SHELL:
+            how = f"shell, bash -euo pipefail, timeout {runbook.step_timeout(step).text}"
+        elif step.kind == DRILL:
+            how = "drill: " + ", ".join(step.drills)
+        else:
+            how = "manual, the operator confirms" + (" (optional: may be skipped with a reason)"
+                                                    if step.optional else "")
+        lines.append(f"{step.index}. {step.title}  [{how}]")
+        lines += [f"   {text}" for text in step.text.splitlines()]
+    return "\n".join(lines)
+
+
+@runbook_group.command("run")
+@click.argument("name")
+@click.option("--operator", help="Who runs this [DRILLBOOK_OPERATOR, else the login name].")
+@click.option("--yes", is_flag=True, help="Confirm manual steps without asking (rehearsals, automation).")
+@click.option("--from", "from_step", metavar="STEP", help="Start at this step (number or title).")
+@click.pass_obj
+def run(settings: Settings, name: str, operator: str | None, yes: bool, from_step: str | None) -> None:
+    """Run runbook NAME step by step; exit 0 only when every step passed within the RTO."""
+    runbook, drills = loading.load_one(settings, name)
+    first = None
+    if from_step:
+        first = runbook.find_step(from_step)
+        if first is None:
+            raise click.BadParameter(f'no single step "{from_step}" in {runbook.path} '
+                                     f"(use a number 1-{len(runbook.steps)} or an exact title)",
+                                     param_hint="--from")
+    ctx = _context(settings, operator, yes, drills)
+    with _signals():
+        outcome = executor.start(runbook, ctx, first)
+    _finish(outcome)
+
+
+@runbook_group.command("resume")
+@click.argument("run_id")
+@click.option("--operator", help="Who runs this [DRILLBOOK_OPERATOR, else the login name].")
+@click.option("--yes", is_flag=True, help="Confirm manual steps without asking.")
+@click.pass_obj
+def resume(settings: Settings, run_id: str, operator: str | None, yes: bool) -> None:
+    """Continue run RUN_ID from its failed or aborted step; steps already done are kept."""
+    folder = rec.find_run(settings.reports_dir, run_id)
+    record = rec.load(folder) if folder else None
+    name = record.runbook if record else ""
+    runbooks = {}
+    drills = None
+    if record is not None:
+        runbook, drills = loading.load_one(settings, name)
+        runbooks[name] = runbook
+    ctx = _context(settings, operator, yes, drills)
+    with _signals():
+        outcome = executor.resume(run_id, runbooks, ctx)
+    _finish(outcome)
+
+
+def _context(settings: Settings, operator: str | None, yes: bool, drills: object) -> executor.Context:
+    progress = RunbookProgress()
+    return executor.Context(settings=settings, operator=loading.operator_name(operator),
+                            confirmer=choose(yes), drills=drills,  # type: ignore[arg-type]
+                            observe=progress, on_output=progress.output,
+                            drill_observer=Progress())
+
+
+def _finish(outcome: executor.Outcome) -> None:
+    record = outcome.record
+    rto = (record.get("objectives") or {}).get("rto") or {}
+    rto_text = f"RTO {format_duration(rto.get('measured_seconds'))} of {rto['target']}" if rto else "no RTO"
+    out.print(f"{record['runbook']}: {record['status']} ({rto_text}) run {record['run_id']} "
+              f"report: {outcome.run_dir / 'report.html'}", markup=False)
+    sys.exit(0 if record["status"] == rec.PASSED else 1)
+
+
+def _signals() -> object:
+    """SIGTERM/SIGHUP become Interrupted, exactly as for ``drillbook run``."""
+    return signals_raise_interrupted()

@@ -1,1 +1,0 @@
-"""CLI commands of each area, registered in drillbook.cli (the CLI stays a thin shell)."""

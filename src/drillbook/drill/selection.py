@@ -1,0 +1,53 @@
+"""Which snapshot a drill restores: the newest that matches every given field, not the newest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import PurePosixPath
+
+from drillbook.backends.restic import Snapshot
+from drillbook.spec.models import SnapshotSelector
+
+
+def matches(snapshot: Snapshot, selector: SnapshotSelector) -> bool:
+    if selector.id:
+        return snapshot.id.startswith(selector.id) or snapshot.short_id == selector.id
+    if selector.host and snapshot.host != selector.host:
+        return False
+    if selector.tags and not set(selector.tags) <= set(snapshot.tags):
+        return False
+    if selector.path and _norm(selector.path) not in {_norm(p) for p in snapshot.paths}:
+        return False
+    return True
+
+
+def select_snapshot(snapshots: Iterable[Snapshot], selector: SnapshotSelector) -> Snapshot | None:
+    candidates = [s for s in snapshots if matches(s, selector)]
+    if selector.id and len(candidates) > 1:
+        return None  # an ambiguous id prefix must not silently pick one
+    return max(candidates, key=lambda s: s.time, default=None)
+
+
+def explain_no_match(snapshots: list[Snapshot], selector: SnapshotSelector) -> str:
+    """Say which condition ruled the snapshots out, so on-call can fix the right thing."""
+    if not snapshots:
+        return "the repository has no snapshots at all"
+    if selector.id:
+        hits = [s for s in snapshots if matches(s, selector)]
+        if len(hits) > 1:
+            return f"snapshot id {selector.id} is ambiguous ({len(hits)} snapshots match it)"
+        return f"no snapshot with id {selector.id} (the repository has {len(snapshots)})"
+    hosts = sorted({s.host for s in snapshots})
+    tags = sorted({t for s in snapshots for t in s.tags})
+    seen = (
+        f"the repository has {len(snapshots)} snapshot(s); hosts: {', '.join(hosts) or '-'}; "
+        f"tags: {', '.join(tags) or '-'}"
+    )
+    if selector.path:
+        paths = sorted({p for s in snapshots for p in s.paths})
+        seen += f"; paths: {', '.join(paths[:5])}"
+    return f"no snapshot matches {selector.describe()} ({seen})"
+
+
+def _norm(path: str) -> str:
+    return str(PurePosixPath(path))

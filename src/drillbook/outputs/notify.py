@@ -1,0 +1,238 @@
+"""Tell people how a drill ended: webhook, SNS or a local command, per the drill's ``notify:``.
+
+Rules (issue 6):
+- targets are the drill's own ``notify:`` plus the project-wide ones of ``drillbook.yaml`` (a drill
+  can add channels, it cannot silently drop the operations team's);
+- events: ``failure`` (any run that did not pass), ``success``, ``recovery`` (passed after a run
+  that did not), ``always``;
+- every target gets an entry in the run record: sent, failed (with why) or skipped (with why);
+  a notification problem is logged and recorded, it never changes the drill's status;
+- webhook URLs often carry tokens: what is recorded or logged shows them as ``***``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from drillbook.util.process import run_bounded
+from drillbook.outputs.runstore import load_runs, run_dir
+from drillbook.spec.models import NotifyTarget
+
+log = logging.getLogger("drillbook.outputs.notify")
+
+SENT, FAILED, SKIPPED = "sent", "failed", "skipped"
+PASSED = "passed"
+FINISHED = {"passed", "failed", "aborted"}
+WEBHOOK_ATTEMPTS = 3
+BACKOFF_SECONDS = (0.5, 1.5)
+MASK = "***"
+
+
+# -- what to send, to whom -------------------------------------------------------------------
+def targets_for(drill: Any, project: Any) -> list[NotifyTarget]:
+    """The drill's targets, then the project's defaults; the same target is used once."""
+    seen: set[str] = set()
+    out = []
+    for target in [*(getattr(drill, "notify", None) or []), *(getattr(project, "notify", None) or [])]:
+        key = target.model_dump_json()
+        if key not in seen:
+            seen.add(key)
+            out.append(target)
+    return out
+
+
+def events_for(status: str, previous_status: str | None) -> set[str]:
+    """Which ``on:`` values this outcome satisfies."""
+    events = {"always"}
+    if status == PASSED:
+        events.add("success")
+        if previous_status is not None and previous_status != PASSED:
+            events.add("recovery")
+    else:
+        events.add("failure")
+    return events
+
+
+def previous_status(reports: Path, record: dict[str, Any]) -> str | None:
+    """Status of the run of the same drill finished before this one (None for a first run)."""
+    for run in load_runs(reports):
+        if (run.get("drill") == record["drill"] and run.get("kind", "drill") == record.get("kind", "drill")
+                and run.get("run_id") != record["run_id"] and run.get("status") in FINISHED
+                and (run.get("started_at") or "") <= record["started_at"]):
+            return str(run["status"])
+    return None
+
+
+def payload(record: dict[str, Any], report: Path | None, event: str) -> dict[str, Any]:
+    """The JSON every target receives: enough to act on without opening the report."""
+    objectives = {
+        key: {k: o.get(k) for k in ("measured_seconds", "target_seconds", "target", "met")}
+        for key, o in (record.get("objectives") or {}).items()
+    }
+    return {
+        "drill": record["drill"],
+        "kind": record.get("kind", "drill"),
+        "event": event,
+        "status": record["status"],
+        "reason": record.get("reason"),
+        "run_id": record["run_id"],
+        "trigger": record.get("trigger"),
+        "started_at": record.get("started_at"),
+        "finished_at": record.get("finished_at"),
+        "objectives": objectives,
+        "owner": record.get("owner"),
+        "host": (record.get("versions") or {}).get("host"),
+        "report": str(report) if report else None,
+    }
+
+
+def notify_run(record: dict[str, Any], drill: Any, settings: Any) -> list[dict[str, Any]]:
+    """Send every due notification of a finished run; returns the record's ``notifications``."""
+    targets = targets_for(drill, getattr(settings, "project", None))
+    if not targets:
+        return []
+    previous = previous_status(settings.reports_dir, record)
+    events = events_for(record["status"], previous)
+    event = next(e for e in ("recovery", "failure", "success", "always") if e in events)
+    kind = record.get("kind", "drill")
+    report = (run_dir(settings.reports_dir, record["drill"], record["run_id"], kind)
+              / "report.html").absolute()
+    body = json.dumps(payload(record, report, event), sort_keys=True)
+    results = []
+    for target in targets:
+        entry = {"target": describe_target(target), "on": list(target.on)}
+        wanted = sorted(events & set(target.on))
+        if not wanted:
+            entry.update(status=SKIPPED, detail=f"on: {', '.join(target.on)}; this run {record['status']}"
+                         + (" (first run)" if previous is None and record["status"] == PASSED else ""))
+        else:
+            entry.update(deliver(target, body, subject=f"drillbook: {record['drill']} {record['status']}"))
+            entry["event"] = event
+            if entry["status"] == FAILED:
+                log.warning("notification to %s failed: %s", entry["target"], entry["detail"])
+        results.append(entry)
+    return results
+
+
+# -- delivery --------------------------------------------------------------------------------
+def deliver(target: NotifyTarget, body: str, subject: str = "drillbook") -> dict[str, Any]:
+    """One target; never raises: the result says sent or failed and why (secrets masked)."""
+    started = time.monotonic()
+    try:
+        if target.webhook:
+            status, detail = post_webhook(target.webhook, body, float(target.timeout))
+        elif target.sns:
+            status, detail = publish_sns(target.sns, body, subject)
+        else:
+            status, detail = run_command(target.command or [], body, float(target.timeout))
+    except Exception as exc:  # a bug in delivery must be recorded, never crash the run
+        status, detail = FAILED, f"{type(exc).__name__}: {exc}"
+    if target.webhook:
+        detail = scrub(detail, target.webhook)
+    return {"status": status, "detail": detail, "duration_seconds": round(time.monotonic() - started, 3)}
+
+
+def post_webhook(url: str, body: str, timeout: float,
+                 sleep: Callable[[float], None] = time.sleep) -> tuple[str, str]:
+    """POST the JSON; retry connection errors, timeouts, 429 and 5xx, not other 4xx."""
+    problem = ""
+    for attempt in range(1, WEBHOOK_ATTEMPTS + 1):
+        request = urllib.request.Request(url, data=body.encode("utf-8"), method="POST", headers={
+            "Content-Type": "application/json", "User-Agent": "drillbook-notify"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (user's URL)
+                return SENT, f"HTTP {response.status} after {attempt} attempt(s)"
+        except urllib.error.HTTPError as exc:
+            problem = f"HTTP {exc.code} {exc.reason}"
+            if exc.code < 500 and exc.code != 429:
+                return FAILED, f"{problem} (not retried: the receiver refused the request)"
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            problem = f"cannot reach the receiver: {reason}"
+        if attempt < WEBHOOK_ATTEMPTS:
+            sleep(BACKOFF_SECONDS[min(attempt - 1, len(BACKOFF_SECONDS) - 1)])
+    return FAILED, f"{problem} (after {WEBHOOK_ATTEMPTS} attempts)"
+
+
+def publish_sns(topic_arn: str, body: str, subject: str) -> tuple[str, str]:
+    from drillbook.backends import aws
+
+    try:
+        message_id = aws.publish_sns(topic_arn, body, subject=subject)
+    except aws.AwsError as exc:
+        return FAILED, str(exc)
+    return SENT, f"message {message_id}"
+
+
+def run_command(argv: list[str], body: str, timeout: float) -> tuple[str, str]:
+    """The JSON on stdin; exit 0 is sent. The environment is drillbook's own, minus restic's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RESTIC_")}
+    try:
+        done = run_bounded(argv, env=env, timeout=timeout, stdin_data=body)
+    except OSError as exc:
+        return FAILED, f"cannot start {argv[0]}: {exc.strerror or exc}"
+    if done.timed_out:
+        return FAILED, f"{argv[0]} did not finish within {timeout:g}s (killed)"
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [""])[-1][:200]
+        return FAILED, f"{argv[0]} exited with {done.returncode}" + (f": {last}" if last else "")
+    return SENT, f"{argv[0]} exited 0"
+
+
+# -- redaction -------------------------------------------------------------------------------
+def describe_target(target: NotifyTarget) -> str:
+    if target.webhook:
+        return f"webhook {redact_url(target.webhook)}"
+    if target.sns:
+        return f"sns {target.sns}"
+    return "command " + " ".join(target.command or [])
+
+
+def redact_url(url: str) -> str:
+    """Keep what identifies the receiver (scheme, host, port, plain path); mask what may be a key."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return MASK
+    netloc = (f"{MASK}@" if parts.username or parts.password else "") + host + port
+    path = "/".join(MASK if _looks_secret(seg) else seg for seg in parts.path.split("/"))
+    query = urlencode([(k, MASK) for k, _ in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
+    return urlunsplit((parts.scheme, netloc, path, query, ""))
+
+
+def scrub(text: str, url: str) -> str:
+    """Remove every secret piece of ``url`` from ``text`` (error messages may quote the URL)."""
+    text = text.replace(url, redact_url(url))
+    for piece in secret_pieces(url):
+        text = text.replace(piece, MASK)
+    return text
+
+
+def secret_pieces(url: str) -> list[str]:
+    try:
+        parts = urlsplit(url)
+        pieces = [parts.password or "", parts.username or ""]
+    except ValueError:
+        return [url]
+    pieces += [v for _, v in parse_qsl(parts.query, keep_blank_values=True)]
+    pieces += [seg for seg in parts.path.split("/") if _looks_secret(seg)]
+    return sorted((p for p in pieces if len(p) >= 4), key=len, reverse=True)
+
+
+def _looks_secret(segment: str) -> bool:
+    """Path segments such as Slack's or Discord's webhook keys: long and mixing letters and digits."""
+    if len(segment) >= 32:
+        return True
+    return len(segment) >= 16 and bool(re.search(r"\d", segment)) and bool(re.search(r"[A-Za-z]", segment))

@@ -1,0 +1,300 @@
+"""Runs whose drillbook died mid-way (SIGKILL, crash, power loss): find them, clean up, record it.
+
+A run record is written ``running`` at the start with its owner process (pid, its start time,
+the boot time, the host) and its sandbox. When that owner is gone, whatever the run left behind
+is killed (the sandbox's namespace and any process whose cwd, root or environment points into the
+sandbox), the sandbox is removed, and the record becomes ``aborted`` with the reason, its reports
+rendered and the run sealed into the evidence ledger like any other finished run.
+
+``drillbook cleanup`` calls :func:`reap_stale_runs`; so do ``drillbook run`` and the scheduler
+when they start. Runs of another host or of a live process are never touched.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import signal
+import socket
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from drillbook.drill.record import ABORTED, RUNNING, _boot_time, _process_start, iso, utc_now
+from drillbook.outputs.runstore import RUN_FILE, iter_run_files, read_record, write_json_atomic, write_text_atomic
+from drillbook.sandbox.holder import HOLDER_FILE, _alive, all_pids, remove_tree
+from drillbook.settings import Settings
+
+log = logging.getLogger("drillbook.sandbox.reaper")
+
+BOOT_TIME_TOLERANCE = 5.0  # /proc/stat's btime drifts by a second or so between reads
+SANDBOX_ENTRIES = {"restore", "work", "home", "logs", HOLDER_FILE}
+
+
+@dataclass
+class Reaped:
+    """One stale run and what cleaning it up did."""
+
+    run_dir: str
+    drill: str
+    run_id: str
+    kind: str
+    owner: str
+    killed: int
+    sandbox: str | None
+    sandbox_removed: bool
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def owner_gone(process: dict[str, Any]) -> str | None:
+    """Why the run's owner process no longer exists, or None when it may still be running."""
+    if not process or not process.get("pid"):
+        return None  # no owner recorded: cannot tell, so never touch it
+    if process.get("host") and process["host"] != socket.gethostname():
+        return None
+    pid = int(process["pid"])
+    booted, now = process.get("boot_time"), _boot_time()
+    if booted and now and abs(float(booted) - now) > BOOT_TIME_TOLERANCE:
+        return "the machine restarted since the run began"
+    started = _process_start(pid)
+    if started is None:
+        return f"its drillbook process (pid {pid}) no longer exists"
+    if process.get("process_start") is not None and started != process["process_start"]:
+        return f"its drillbook process (pid {pid}) is gone (the pid now belongs to another process)"
+    return None
+
+
+def find_stale_runs(settings: Settings) -> list[tuple[Path, dict[str, Any], str]]:
+    stale = []
+    for path in iter_run_files(settings.reports_dir):
+        record = read_record(path)
+        if not record or record.get("status") != RUNNING:
+            continue
+        why = owner_gone(record.get("process") or {})
+        if why:
+            stale.append((path.parent, record, why))
+    return stale
+
+
+def reap_stale_runs(settings: Settings, *, dry_run: bool = False) -> list[Reaped]:
+    """Clean up every stale run under the reports folder; the list says what was done."""
+    with _Lock(settings) as locked:
+        if not locked:
+            return []  # another drillbook is cleaning up right now
+        reaped = []
+        for folder, record, why in find_stale_runs(settings):
+            current = read_record(folder / RUN_FILE)  # re-read: it may have finished meanwhile
+            if not current or current.get("status") != RUNNING:
+                continue
+            reaped.append(_preview(folder, current, why) if dry_run
+                          else _reap(folder, current, why, settings))
+        return reaped
+
+
+# -- one run ---------------------------------------------------------------------------
+
+def _preview(folder: Path, record: dict[str, Any], why: str) -> Reaped:
+    sandbox = _sandbox_of(record)
+    return Reaped(str(folder), _name(record), record.get("run_id", folder.name),
+                  record.get("kind", "drill"), why, len(leftover_processes(sandbox)) if sandbox else 0,
+                  str(sandbox) if sandbox else None, False, "would be marked aborted")
+
+
+def _reap(folder: Path, record: dict[str, Any], why: str, settings: Settings) -> Reaped:
+    started_at, started = iso(utc_now()) or "", time.monotonic()
+    sandbox = _sandbox_of(record)
+    killed, removed, problems = 0, False, []
+    if sandbox is not None:
+        killed = kill_leftovers(sandbox)
+        removed, problem = _remove_sandbox(sandbox, record)
+        if problem:
+            problems.append(problem)
+    reason = _reason(record, why, killed, sandbox, removed)
+    record.update({"status": ABORTED, "reason": reason,
+                   "finished_at": record.get("finished_at") or started_at})
+    record.setdefault("phases", []).append({
+        "name": "cleanup", "status": "failed" if problems else "passed", "started_at": started_at,
+        "duration_seconds": round(time.monotonic() - started, 3),
+        "detail": "; ".join([f"killed {killed} leftover process(es)",
+                             "sandbox removed" if removed else "no sandbox to remove", *problems]),
+    })
+    record["cleanup"] = {"at": started_at, "owner": why, "killed": killed,
+                         "sandbox": str(sandbox) if sandbox else None, "sandbox_removed": removed,
+                         "by": {"pid": os.getpid(), "host": socket.gethostname()}}
+    _write_reports(folder, record, settings)
+    return Reaped(str(folder), _name(record), record.get("run_id", folder.name),
+                  record.get("kind", "drill"), why, killed, str(sandbox) if sandbox else None,
+                  removed, reason)
+
+
+def _reason(record: dict[str, Any], why: str, killed: int, sandbox: Path | None, removed: bool) -> str:
+    text = (f"drillbook stopped before finishing this run: {why} (killed, crashed or powered "
+            f"off); drillbook cleanup killed {killed} leftover process(es)")
+    if sandbox is not None:
+        text += " and removed the sandbox" if removed else f" but could not remove {sandbox}"
+    if record.get("kind") == "runbook":
+        text += f"; resume with: drillbook runbook resume {record.get('run_id')}"
+    return text
+
+
+def _name(record: dict[str, Any]) -> str:
+    return str(record.get("drill") or record.get("runbook") or "?")
+
+
+def _sandbox_of(record: dict[str, Any]) -> Path | None:
+    value = (record.get("process") or {}).get("sandbox")
+    return Path(value) if value else None
+
+
+def _remove_sandbox(sandbox: Path, record: dict[str, Any]) -> tuple[bool, str | None]:
+    """Only a folder that looks like this run's sandbox: a damaged record must never delete more."""
+    if not sandbox.exists():
+        return False, None
+    if not sandbox.is_absolute() or sandbox.name != record.get("run_id") or not sandbox.is_dir():
+        return False, f"{sandbox} does not look like this run's sandbox; left in place"
+    unexpected = {p.name for p in sandbox.iterdir()} - SANDBOX_ENTRIES
+    if unexpected:
+        return False, (f"{sandbox} holds unexpected entries ({', '.join(sorted(unexpected)[:3])}); "
+                       "left in place")
+    remove_tree(sandbox)
+    return not sandbox.exists(), None if not sandbox.exists() else f"could not remove {sandbox}"
+
+
+# -- leftover processes --------------------------------------------------------------------
+
+def kill_leftovers(sandbox: Path) -> int:
+    """Kill the sandbox's namespace and every process tied to the sandbox folder; returns how many."""
+    count = _kill_holder(sandbox)
+    for _round in range(3):
+        victims = leftover_processes(sandbox)
+        if not victims:
+            break
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                count += 1
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.1)
+    return count
+
+
+def _kill_holder(sandbox: Path) -> int:
+    try:
+        holder = json.loads((sandbox / HOLDER_FILE).read_text())
+        init_pid, init_start = int(holder["init_pid"]), holder.get("init_start")
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+    if init_start is None or not _alive(init_pid, init_start):
+        return 0
+    os.kill(init_pid, signal.SIGKILL)  # the kernel then kills every process of its PID namespace
+    deadline = time.monotonic() + 5
+    while _alive(init_pid, init_start) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return 1
+
+
+def leftover_processes(sandbox: Path) -> list[int]:
+    """Processes whose cwd, root or environment points into the sandbox (never our own line)."""
+    mine = _ancestors(os.getpid())
+    marker = str(sandbox).rstrip("/")
+    found = []
+    for pid in all_pids():
+        if pid in mine or not _alive(pid, None):
+            continue
+        if _points_into(pid, marker):
+            found.append(pid)
+    return found
+
+
+def _points_into(pid: int, marker: str) -> bool:
+    for link in ("cwd", "root"):
+        try:
+            target = os.readlink(f"/proc/{pid}/{link}")
+        except OSError:
+            continue
+        if target == marker or target.startswith(marker + "/"):
+            return True
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            environ = fh.read().decode(errors="replace").split("\0")
+    except OSError:
+        return False
+    return any(("=" + marker + "/") in item or item.endswith("=" + marker) for item in environ)
+
+
+def _ancestors(pid: int) -> set[int]:
+    line = {pid}
+    while pid > 1:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+                pid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+        line.add(pid)
+    return line
+
+
+# -- outputs ---------------------------------------------------------------------------------
+
+def _write_reports(folder: Path, record: dict[str, Any], settings: Settings) -> None:
+    """run.json first (the evidence), then the reports rendered from it, then the ledger."""
+    from drillbook.outputs import finish as postrun
+
+    write_json_atomic(folder / RUN_FILE, record)
+    try:
+        if record.get("kind") == "runbook":
+            from drillbook.runbook.render import write_reports
+
+            write_reports(record, folder)
+        else:
+            from drillbook.report import junit, render
+
+            write_text_atomic(folder / "report.html", render.run_html(record))
+            write_text_atomic(folder / "report.md", render.run_markdown(record))
+            write_text_atomic(folder / "junit.xml", junit.run_xml(record))
+    except Exception as exc:  # run.json already says aborted; a renderer bug must not hide that
+        log.error("could not render the reports of %s: %s", folder, exc)
+    try:
+        from drillbook.report import render
+
+        render.write_index(settings.reports_dir)
+    except Exception as exc:
+        log.warning("could not refresh reports/index.html: %s", exc)
+    postrun.seal_run(folder, settings)
+
+
+class _Lock:
+    """One cleanup at a time per state folder; a busy lock means someone else is on it."""
+
+    def __init__(self, settings: Settings):
+        self.path = settings.state_dir / "cleanup.lock"
+        self.fd: int | None = None
+
+    def __enter__(self) -> bool:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            log.warning("cleanup lock %s unavailable (%s); cleaning up without it", self.path, exc)
+            return True
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.1)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)

@@ -1,0 +1,149 @@
+"""Prometheus metrics of ``drillbook serve``: per-drill series labelled ``drill="<name>"``.
+
+Served with ``/healthz`` by a small threaded HTTP server bound to 127.0.0.1 unless told otherwise
+(metrics name drills and their objectives: not for the open internet). Alert examples that use
+these series live in ``deploy/prometheus/drillbook-alerts.yml``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from drillbook.drill.record import parse_iso
+
+STATUSES = ("passed", "failed", "aborted", "error")
+DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 86400)
+
+
+class DrillMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.last_status = Gauge("drillbook_drill_last_status",
+                                 "1 for the status of the drill's last finished run, 0 for the others",
+                                 ["drill", "status"], registry=r)
+        self.last_run = Gauge("drillbook_drill_last_run_timestamp_seconds",
+                              "Start of the last finished run (Unix time)", ["drill"], registry=r)
+        self.last_success = Gauge("drillbook_drill_last_success_timestamp_seconds",
+                                  "Start of the last passed run (Unix time)", ["drill"], registry=r)
+        self.rto = Gauge("drillbook_drill_rto_seconds", "RTO measured by the last run", ["drill"], registry=r)
+        self.rto_target = Gauge("drillbook_drill_rto_target_seconds", "RTO objective", ["drill"], registry=r)
+        self.rpo = Gauge("drillbook_drill_rpo_seconds", "RPO measured by the last run", ["drill"], registry=r)
+        self.rpo_target = Gauge("drillbook_drill_rpo_target_seconds", "RPO objective", ["drill"], registry=r)
+        self.duration = Histogram("drillbook_drill_duration_seconds", "Wall time of scheduled runs",
+                                  ["drill"], buckets=DURATION_BUCKETS, registry=r)
+        self.runs = Counter("drillbook_drill_runs", "Scheduled runs by outcome since the server started",
+                            ["drill", "status"], registry=r)
+        self.overdue = Gauge("drillbook_drill_overdue",
+                             "1 when a due run has not happened within its allowance", ["drill"], registry=r)
+        self.next_run = Gauge("drillbook_drill_next_run_timestamp_seconds",
+                              "Next scheduled run (Unix time)", ["drill"], registry=r)
+        self.running = Gauge("drillbook_drill_running", "1 while a run is in progress", ["drill"], registry=r)
+        self.spec_problems = Gauge("drillbook_spec_problems",
+                                   "Problems in the drills folder at the last (re)load", registry=r)
+        self.drills = Gauge("drillbook_drills_scheduled", "Drills on a schedule", registry=r)
+        self.known: set[str] = set()
+
+    def declare(self, name: str, drill: Any) -> None:
+        """Make every series of ``name`` exist, so a drill shows before its first run."""
+        self.known.add(name)
+        for status in STATUSES:
+            self.last_status.labels(name, status)
+            self.runs.labels(name, status)
+        self.duration.labels(name)
+        self.running.labels(name).set(0)
+        self.overdue.labels(name)
+        self.rto_target.labels(name).set(float(drill.objectives.rto))
+        self.rpo_target.labels(name).set(float(drill.objectives.rpo))
+
+    def forget(self, name: str) -> None:
+        self.known.discard(name)
+        for metric in (self.last_run, self.last_success, self.rto, self.rto_target, self.rpo,
+                       self.rpo_target, self.duration, self.overdue, self.next_run, self.running):
+            _remove(metric, name)
+        for status in STATUSES:
+            _remove(self.last_status, name, status)
+            _remove(self.runs, name, status)
+
+    def set_last(self, name: str, record: dict[str, Any] | None, success: dict[str, Any] | None) -> None:
+        """Last-run series from records (at start-up, and after runs started by people)."""
+        if record:
+            self.set_status(name, record.get("status", "error"))
+            _set_time(self.last_run.labels(name), record.get("started_at"))
+            for key, gauge in (("rto", self.rto), ("rpo", self.rpo)):
+                measured = ((record.get("objectives") or {}).get(key) or {}).get("measured_seconds")
+                if measured is not None:
+                    gauge.labels(name).set(measured)
+        if success:
+            _set_time(self.last_success.labels(name), success.get("started_at"))
+
+    def set_status(self, name: str, status: str) -> None:
+        for each in STATUSES:
+            self.last_status.labels(name, each).set(1 if each == status else 0)
+
+    def observe_run(self, name: str, status: str, duration: float) -> None:
+        self.runs.labels(name, status if status in STATUSES else "error").inc()
+        self.duration.labels(name).observe(duration)
+
+    def set_schedule(self, name: str, next_run: float | None, overdue: bool) -> None:
+        if next_run is None:
+            _remove(self.next_run, name)
+        else:
+            self.next_run.labels(name).set(next_run)
+        self.overdue.labels(name).set(1 if overdue else 0)
+
+    def text(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def serve_http(metrics: DrillMetrics, host: str, port: int,
+               health: Callable[[], dict[str, Any]]) -> ThreadingHTTPServer:
+    """Start ``/metrics`` and ``/healthz`` in a daemon thread; the bound port is ``server_port``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._send(200, metrics.text(), CONTENT_TYPE_LATEST)
+            elif path == "/healthz":
+                state = health()
+                self._send(200 if state.get("ok") else 503, (json.dumps(state) + "\n").encode(),
+                           "application/json")
+            else:
+                self._send(404, b"not found: try /metrics or /healthz\n", "text/plain")
+
+        def _send(self, code: int, body: bytes, content_type: str) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:  # scrapes every 15 s would drown the log
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
+    return server
+
+
+def _set_time(gauge: Any, text: str | None) -> None:
+    if text:
+        try:
+            gauge.set(parse_iso(text).timestamp())
+        except ValueError:
+            pass
+
+
+def _remove(metric: Any, *labels: str) -> None:
+    try:
+        metric.remove(*labels)
+    except KeyError:
+        pass

@@ -1,0 +1,342 @@
+"""When drills are due: ``schedule:`` strings parsed into APScheduler 3 triggers, and pure due times.
+
+Three forms (DESIGN.md): a standard 5-field cron expression, an alias, or ``every <duration>``.
+Choices made so that a schedule means the same thing to the server, to ``drillbook schedule`` and
+to the compliance report:
+
+- cron is *standard* cron: day-of-week 0 and 7 are Sunday (APScheduler 3 counts 0 as Monday, so
+  the field is translated to day names here); a day of month together with a day of week is
+  refused, because cron would run on *either* and APScheduler on *both*.
+- in the repeated hour of a DST fall-back, a job with a fixed hour runs once (like Vixie cron);
+  a job whose hour field is a wildcard (``*``, ``*/2``) runs in both.
+- ``every`` intervals count elapsed seconds from a fixed anchor (Monday 2000-01-03 00:00 in the
+  drill's time zone), so they are the same across restarts and computable without the server.
+- jitter delays each run by a random 0..jitter; it never shifts the schedule itself (APScheduler
+  3's own interval jitter accumulates drift, this one does not).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.base import BaseTrigger
+
+from drillbook.util.durations import DurationError, parse_duration
+
+UTC = timezone.utc
+
+ALIASES: dict[str, str] = {
+    "hourly": "0 * * * *",
+    "daily": "0 3 * * *",
+    "weekly": "0 3 * * 1",
+    "monthly": "0 3 1 * *",
+    "quarterly": "0 3 1 1,4,7,10 *",
+    "yearly": "0 3 1 1 *",
+    "annually": "0 3 1 1 *",
+}
+
+SCHEDULE_HINT = ("write a 5-field cron expression (\"0 3 * * 1\"), an alias (hourly, daily, weekly, "
+                 "monthly, quarterly, yearly) or \"every <duration>\" (\"every 6h\")")
+DAY_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+ANCHOR = (2000, 1, 3)  # a Monday: "every 7d" runs on Mondays, "every 1d" at midnight
+MAX_DUE_TIMES = 100_000
+
+
+class ScheduleError(ValueError):
+    """A schedule, time zone or jitter that does not parse; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A parsed ``schedule:``: either a standard cron expression or an interval in seconds."""
+
+    text: str
+    cron: str | None = None
+    every: float | None = None
+
+    @property
+    def kind(self) -> str:
+        return "cron" if self.cron else "every"
+
+    def describe(self) -> str:
+        if self.every is not None or self.text.lstrip("@").lower() not in ALIASES:
+            return self.text
+        return f"{self.text} ({self.cron})"
+
+
+def parse_schedule(text: Any) -> Schedule:
+    """``text`` as written in a drill, validated; raises ScheduleError with a fix."""
+    if not isinstance(text, str) or not text.strip():
+        raise ScheduleError(f"{text!r} is not a schedule ({SCHEDULE_HINT})")
+    raw = " ".join(text.split())
+    lowered = raw.lower()
+    if lowered.lstrip("@") in ALIASES:
+        return Schedule(raw, cron=ALIASES[lowered.lstrip("@")])
+    if lowered.startswith("every"):
+        return Schedule(raw, every=_parse_every(raw))
+    fields = raw.split(" ")
+    if len(fields) == 1:
+        raise ScheduleError(f'"{raw}" is not a known alias ({", ".join(ALIASES)}); {SCHEDULE_HINT}')
+    if len(fields) != 5:
+        raise ScheduleError(f'"{raw}" has {len(fields)} field(s), cron needs 5 '
+                            f"(minute hour day-of-month month day-of-week); {SCHEDULE_HINT}")
+    _cron_trigger(raw, UTC)  # raises ScheduleError on a bad field
+    return Schedule(raw, cron=raw)
+
+
+def _parse_every(raw: str) -> float:
+    rest = raw[len("every"):].strip()
+    if not rest:
+        raise ScheduleError(f'"{raw}" needs a duration, e.g. "every 6h" or "every 30m"')
+    try:
+        seconds = parse_duration(rest)
+    except DurationError:
+        raise ScheduleError(f'"{raw}": "{rest}" is not a duration (write every 90s, every 15m, '
+                            "every 6h, every 1d)") from None
+    if seconds < 1:
+        raise ScheduleError(f'"{raw}" is shorter than one second')
+    return seconds
+
+
+def check_timezone(name: Any) -> ZoneInfo:
+    """An IANA zone (Europe/Paris, America/New_York, UTC); abbreviations like CET are refused."""
+    if not isinstance(name, str) or not name.strip():
+        raise ScheduleError(f"{name!r} is not a time zone (write an IANA name such as Europe/Paris)")
+    try:
+        zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleError(f'unknown time zone "{name}" (write an IANA name such as Europe/Paris, '
+                            "America/New_York or UTC)") from None
+    return zone
+
+
+def check_jitter(schedule: Schedule | str, jitter: float) -> None:
+    """Jitter must stay below the gap between two runs, or a run would be skipped."""
+    sched = _as_schedule(schedule)
+    if jitter < 0:
+        raise ScheduleError("jitter cannot be negative")
+    gap = sched.every if sched.every is not None else _shortest_cron_gap(sched)
+    if gap is not None and jitter >= gap:
+        raise ScheduleError(f"jitter ({jitter:g}s) must be shorter than the time between two runs "
+                            f'of "{sched.text}" ({gap:g}s), or runs would be skipped')
+
+
+def build_trigger(schedule: Schedule | str, tz: str = "UTC", jitter: float | None = None
+                  ) -> "DrillTrigger":
+    """The APScheduler 3 trigger the server uses (also what every pure function here uses)."""
+    return DrillTrigger(_as_schedule(schedule), tz, jitter)
+
+
+def next_run(schedule: Schedule | str, tz: str, after: datetime) -> datetime | None:
+    """First nominal (jitter-free) due time at or after ``after``, in UTC."""
+    moment = build_trigger(schedule, tz).get_next_fire_time(None, _aware(after))
+    return moment.astimezone(UTC) if moment else None
+
+
+def due_times(schedule: Schedule | str, tz: str, start: datetime, end: datetime,
+              limit: int = MAX_DUE_TIMES) -> list[datetime]:
+    """Every nominal due time in ``[start, end)``, in UTC: what a compliance report counts.
+
+    Raises ScheduleError beyond ``limit`` entries rather than silently truncating the list.
+    """
+    trigger = build_trigger(schedule, tz)
+    start, end = _aware(start), _aware(end)
+    out: list[datetime] = []
+    moment = trigger.get_next_fire_time(None, start)
+    while moment is not None and moment < end:
+        if len(out) >= limit:
+            raise ScheduleError(f"more than {limit} due times between {start} and {end}; "
+                                "narrow the period")
+        out.append(moment.astimezone(UTC))
+        moment = trigger.get_next_fire_time(moment, moment)
+    return out
+
+
+def count_due(schedule: Schedule | str, tz: str, start: datetime, end: datetime) -> int:
+    """How many nominal due times fall in ``[start, end)``; arithmetic for ``every`` schedules,
+    so a year of ``every 4s`` costs nothing (cron schedules are walked)."""
+    sched = _as_schedule(schedule)
+    start, end = _aware(start), _aware(end)
+    if end <= start:
+        return 0
+    if sched.every is None:
+        return len(due_times(sched, tz, start, end, limit=10_000_000))
+    trigger = build_trigger(sched, tz)
+    first = trigger.get_next_fire_time(None, start)
+    if first is None or first >= end:
+        return 0
+    step = timedelta(microseconds=round(sched.every * 1_000_000))
+    return (end - first - timedelta(microseconds=1)) // step + 1
+
+
+def previous_due(schedule: Schedule | str, tz: str, now: datetime) -> datetime | None:
+    """The latest nominal due time at or before ``now`` (None if none within 30 years)."""
+    now = _aware(now)
+    window = timedelta(hours=1)
+    while window <= timedelta(days=366 * 30):
+        found = due_times(schedule, tz, now - window, now + timedelta(microseconds=1))
+        if found:
+            return found[-1]
+        window *= 4
+    return None
+
+
+def fingerprint(schedule: str | None, tz: str, jitter: float | None) -> str:
+    """What identifies a drill's trigger: a stored job is kept only while this is unchanged."""
+    if not schedule:
+        return ""
+    sched = parse_schedule(schedule)
+    return f"{sched.cron or f'every {sched.every:g}s'} @ {tz}" + (f" ~{jitter:g}s" if jitter else "")
+
+
+class DrillTrigger(BaseTrigger):
+    """One trigger for both schedule forms; picklable for the SQLite job store."""
+
+    def __init__(self, schedule: Schedule, tz: str = "UTC", jitter: float | None = None):
+        self.schedule = schedule
+        self.tz_name = tz
+        self.jitter = float(jitter) if jitter else None
+        self._setup()
+
+    def _setup(self) -> None:
+        self.zone = check_timezone(self.tz_name)
+        self.cron_trigger = _cron_trigger(self.schedule.cron, self.zone) if self.schedule.cron else None
+        hour_field = self.schedule.cron.split(" ")[1] if self.schedule.cron else "*"
+        self.fixed_hour = not hour_field.startswith("*")
+        self.anchor = datetime(*ANCHOR, tzinfo=self.zone).astimezone(UTC)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"version": 1, "schedule": self.schedule.text, "tz": self.tz_name, "jitter": self.jitter}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.schedule = parse_schedule(state["schedule"])
+        self.tz_name = state["tz"]
+        self.jitter = state.get("jitter")
+        self._setup()
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        nominal = self.nominal_after(previous_fire_time, now)
+        if nominal is None or not self.jitter:
+            return nominal
+        delayed = nominal.astimezone(UTC) + timedelta(seconds=random.uniform(0, self.jitter))
+        return delayed.astimezone(self.zone)
+
+    def nominal_after(self, previous: datetime | None, now: datetime) -> datetime | None:
+        """Jitter-free: the first due time after ``previous`` or, without one, at/after ``now``."""
+        if self.schedule.every is not None:
+            return self._next_interval(previous, now)
+        assert self.cron_trigger is not None
+        while True:
+            moment = self.cron_trigger.get_next_fire_time(previous, now)
+            if moment is None:
+                return None
+            moment = moment.astimezone(UTC).astimezone(self.zone)  # a real wall time after DST gaps
+            if self.fixed_hour and _second_pass_of_repeated_hour(moment):
+                previous = now = moment
+                continue
+            return moment
+
+    def _next_interval(self, previous: datetime | None, now: datetime) -> datetime:
+        step = timedelta(microseconds=round(self.schedule.every * 1_000_000))  # type: ignore[operator]
+        if previous is not None:
+            index = (_aware(previous) - self.anchor) // step + 1
+        else:
+            index = -((self.anchor - _aware(now)) // step)  # ceil
+        return (self.anchor + index * step).astimezone(self.zone)
+
+    def __str__(self) -> str:
+        return f"{self.schedule.text} ({self.tz_name})"
+
+    def __repr__(self) -> str:
+        return f"<DrillTrigger {self.schedule.text!r} tz={self.tz_name} jitter={self.jitter}>"
+
+
+def _second_pass_of_repeated_hour(moment: datetime) -> bool:
+    """True for the later of two identical wall times when clocks fall back."""
+    return moment.fold == 1 and moment.replace(fold=0).utcoffset() != moment.utcoffset()
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ScheduleError(f"{moment} has no time zone (use an aware datetime)")
+    return moment
+
+
+def _as_schedule(schedule: Schedule | str) -> Schedule:
+    return schedule if isinstance(schedule, Schedule) else parse_schedule(schedule)
+
+
+def _cron_trigger(expr: str, zone: Any) -> Any:
+    from apscheduler.triggers.cron import CronTrigger
+
+    minute, hour, day, month, dow = expr.split(" ")
+    if day not in ("*", "?") and dow not in ("*", "?"):
+        raise ScheduleError(f'"{expr}" gives both a day of month ({day}) and a day of week ({dow}): '
+                            "cron would run on either, which is rarely meant; keep one and write * "
+                            "for the other")
+    weekdays = _standard_weekdays(dow, expr)
+    try:
+        return CronTrigger(minute=minute, hour=hour, day=_star(day), month=month,
+                           day_of_week=weekdays, timezone=zone)
+    except ValueError as exc:
+        raise ScheduleError(f'"{expr}" is not a valid cron expression: {exc} ({SCHEDULE_HINT})') from None
+
+
+def _star(field: str) -> str:
+    return "*" if field == "?" else field
+
+
+_DOW_ITEM = re.compile(r"^(\*|[a-z0-9]+(?:-[a-z0-9]+)?)(?:/(\d+))?$")
+
+
+def _standard_weekdays(field: str, expr: str) -> str:
+    """Standard cron day-of-week (0/7 = Sunday, names) as APScheduler day names."""
+    field = _star(field).lower()
+    if field == "*":
+        return "*"
+    days: set[int] = set()
+    for item in field.split(","):
+        match = _DOW_ITEM.match(item)
+        if not match:
+            raise ScheduleError(f'"{expr}": day of week "{item}" is not valid (write 0-6 with 0 = '
+                                "Sunday, names such as mon-fri, or */2)")
+        span, step = match.group(1), int(match.group(2) or 1)
+        if step < 1:
+            raise ScheduleError(f'"{expr}": step /{step} in the day of week must be at least 1')
+        if span == "*":
+            first, last = 0, 6
+        else:
+            ends = [_weekday(part, expr) for part in span.split("-")]
+            first, last = ends[0], ends[-1]
+            if len(ends) == 2 and last == 0 and first > 0:
+                last = 7  # "mon-sun": Sunday closes the week
+            if last < first:
+                raise ScheduleError(f'"{expr}": day-of-week range {span} runs backwards')
+        days.update(d % 7 for d in range(first, last + 1, step))
+    return ",".join(DAY_NAMES[d] for d in sorted(days))
+
+
+def _weekday(text: str, expr: str) -> int:
+    if text.isdigit() and 0 <= int(text) <= 7:
+        return int(text)
+    if text[:3] in DAY_NAMES and len(text) == 3:
+        return DAY_NAMES.index(text)
+    raise ScheduleError(f'"{expr}": "{text}" is not a day of week (0-7 with 0 and 7 = Sunday, '
+                        "or sun, mon, ... sat)")
+
+
+def _shortest_cron_gap(schedule: Schedule) -> float | None:
+    """The shortest time between two of the next 64 runs."""
+    trigger = build_trigger(schedule, "UTC")
+    times: list[datetime] = []
+    moment = trigger.get_next_fire_time(None, datetime.now(UTC))
+    while moment is not None and len(times) < 64:
+        times.append(moment)
+        moment = trigger.get_next_fire_time(moment, moment)
+    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+    return min(gaps) if gaps else None
