@@ -20,7 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -134,7 +134,7 @@ def main() -> int:
     ratios = [d / b for d, b in zip(drill, bare)]
     median_phases = {k: statistics.median(p[k] for p in phases) for k in phases[0]}
     summary = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "files": args.files, "mib": round(total / 2**20), "rounds": args.rounds,
         "bare_median_s": round(statistics.median(bare), 2),
         "drill_median_s": round(statistics.median(drill), 2),

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from drillbook.backends.restic import Restic
@@ -96,7 +96,7 @@ def back_up(state: DemoState) -> None:
     PASSWORD_FILE.chmod(0o600)
     restic = Restic(str(REPOSITORY), PASSWORD_FILE.read_text().strip(), read_only=False)
     restic.init()
-    three_days_ago = (datetime.now(timezone.utc) - timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S")
+    three_days_ago = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S")
     restic.backup(["srv/lab"], host="lab-1", tags=["weekly"], cwd=SOURCE, time_override=three_days_ago)
     restic.backup(["srv/clinic"], host="clinic-1", tags=["nightly"], cwd=SOURCE)
     snapshots = restic.snapshots()

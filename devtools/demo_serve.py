@@ -96,13 +96,13 @@ def _metrics(log: Path) -> list[str]:
     text = urllib.request.urlopen(listening[0]["url"], timeout=5).read().decode()
     wanted = ("drillbook_drill_last_status", "drillbook_drill_runs_total", "drillbook_drill_overdue")
     return [line for line in text.splitlines()
-            if line.startswith(wanted) and (line.endswith(" 1.0") or "runs_total" in line
-                                            and not line.endswith(" 0.0") or "overdue" in line)]
+            if line.startswith(wanted) and (line.endswith(" 1.0") or ("runs_total" in line
+                                            and not line.endswith(" 0.0")) or "overdue" in line)]
 
 
 def _receiver(posts: list[dict[str, Any]]) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             posts.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0))))
             self.send_response(204)
             self.end_headers()

@@ -141,7 +141,7 @@ def write_orphan_record(reports: Path, drill: str, run_id: str, sandbox: Path | 
     """A run.json left ``running`` by a drillbook that died: its owner pid no longer exists."""
     import socket
 
-    from drillbook.outputs.runstore import write_json_atomic
+    from drillbook.util.atomic import write_json_atomic
 
     dead = subprocess.Popen(["true"])
     dead.wait()

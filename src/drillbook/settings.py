@@ -23,7 +23,7 @@ class Settings:
     restic_timeout: float = 6 * 3600.0
 
     @classmethod
-    def from_env(cls, **overrides: object) -> "Settings":
+    def from_env(cls, **overrides: object) -> Settings:
         values: dict[str, object] = {}
         for attr, var in ENV_VARS.items():
             given = overrides.get(attr)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from drillbook.outputs.runstore import write_json_atomic
+from drillbook.util.atomic import write_json_atomic
 from tests.support import write_drill, write_orphan_record
 
 SLEEPER = """\

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import json
+import os
 import shutil
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def quarter() -> str:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return f"{now.year}Q{(now.month - 1) // 3 + 1}"
 
 

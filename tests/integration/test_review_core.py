@@ -3,13 +3,11 @@ restore, and secrets that could reach argv."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import stat
 import textwrap
 from pathlib import Path
 
-from drillbook.backends.restic import Restic
 from tests.support import STANDARD_CHECKS, Repo, Workspace, write_drill
 
 

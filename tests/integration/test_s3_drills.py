@@ -94,7 +94,7 @@ def test_pack_with_governance_retention_cut_short_fails_naming_it(workspace, mot
     s3 = moto.client()
     pack = next(k for k, _, latest, kind in moto.versions("clinic-tampered")
                 if "/data/" in k and latest and kind == "version")
-    past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     s3.put_object_retention(Bucket="clinic-tampered", Key=pack, BypassGovernanceRetention=True,
                             Retention={"Mode": "GOVERNANCE", "RetainUntilDate": past})
     write_drill(workspace.drills, "tampered", repository, body=audit("governance"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -40,8 +40,8 @@ def test_runs_are_uploaded_locked_and_a_failed_drill_stays_failed(workspace, mot
     head = s3.head_object(Bucket="clinic-evidence", Key=key)
     assert head["VersionId"] == by_name["run.json"]["version_id"]
     assert head["ObjectLockMode"] == "COMPLIANCE"
-    until = head["ObjectLockRetainUntilDate"].astimezone(timezone.utc)
-    assert timedelta(days=1, hours=23) < until - datetime.now(timezone.utc) < timedelta(days=2, minutes=1)
+    until = head["ObjectLockRetainUntilDate"].astimezone(UTC)
+    assert timedelta(days=1, hours=23) < until - datetime.now(UTC) < timedelta(days=2, minutes=1)
     body = s3.get_object(Bucket="clinic-evidence", Key=key)["Body"].read()
     assert body == (workspace.reports / "clinic" / run["run_id"] / "run.json").read_bytes()
     assert upload_of(workspace, "wrong-host")["status"] == "uploaded"

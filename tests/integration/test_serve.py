@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +178,7 @@ def test_restart_keeps_next_run_times_and_catches_up_once(workspace, repo, servi
     assert next_runs(workspace) == before  # the random jitter too: it was kept, not recomputed
 
     # down for three hours: three due times missed, one catch-up run
-    _set_next_run(workspace.state, "drill:missed", datetime.now(timezone.utc) - timedelta(hours=3))
+    _set_next_run(workspace.state, "drill:missed", datetime.now(UTC) - timedelta(hours=3))
     third = serving()
     third.wait_for("drill-finish", drill="missed", status="passed", timeout=30)
     time.sleep(2)
@@ -186,7 +186,7 @@ def test_restart_keeps_next_run_times_and_catches_up_once(workspace, repo, servi
     assert len(workspace.runs("missed")) == 1
     assert third.wait_for("drill-catch-up", drill="missed")
     after = datetime.fromisoformat(next_runs(workspace)["missed"].replace("Z", "+00:00"))
-    assert after > datetime.now(timezone.utc)
+    assert after > datetime.now(UTC)
 
 
 def test_a_changed_drill_file_is_picked_up_and_a_broken_one_keeps_its_schedule(workspace, repo, serving):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -12,7 +12,7 @@ from drillbook.backends import aws
 from drillbook.backends.immutability import BucketFacts, ObjectFact, evaluate
 from drillbook.spec.models import Immutability
 
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=20)
 LOC = aws.S3Location("http://127.0.0.1:9", "vault", "clinic")
 

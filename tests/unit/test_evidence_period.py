@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from drillbook.evidence.period import between, choose, current_quarter, parse_pe
 from drillbook.settings import Settings
 from tests.support import write_drill
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_periods():

@@ -4,8 +4,8 @@ import os
 import socket
 import subprocess
 
-from drillbook.sandbox.reaper import _remove_sandbox, owner_gone
 from drillbook.drill.record import process_info
+from drillbook.sandbox.reaper import _remove_sandbox, owner_gone
 
 
 def test_live_owner_is_not_stale():

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import pytest
 
 from drillbook.outputs import notify
-from drillbook.outputs.runstore import write_json_atomic
 from drillbook.spec.models import NotifyTarget, ProjectConfig
+from drillbook.util.atomic import write_json_atomic
 
 
 def record(status="failed", run_id="20260506T030000Z-aaaaaa", started="2026-05-06T03:00:00.000Z", **extra):
@@ -52,7 +52,7 @@ def test_webhook_urls_are_redacted(url, shown):
 def test_scrub_removes_secret_pieces_from_error_text():
     url = "https://bot:hunter22@example.org/hook?token=s3cr3t"
     text = f"cannot reach {url}: token s3cr3t refused for hunter22"
-    scrubbed = notify.scrub(text, url)
+    scrubbed = notify.redact(text, url)
     assert "s3cr3t" not in scrubbed and "hunter22" not in scrubbed
     assert "example.org" in scrubbed
 

@@ -35,7 +35,6 @@ def test_unknown_errors_keep_restic_last_words():
 
 
 def test_a_missing_pack_retry_is_final_but_other_retries_are_not():
-    from drillbook.backends.restic import missing_pack
 
     local = ("Load(<data/dd1a560dd0>, 3153836, 0) returned error, retrying after 552ms: open "
              "r2/data/dd/dd1a560dd01a: no such file or directory")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from pathlib import Path
 
 from drillbook.evidence import ledger
 from drillbook.evidence import verify as v

@@ -8,7 +8,8 @@ from pathlib import Path
 from drillbook.runbook import record as rec
 from drillbook.runbook.confirm import LineConfirmer, YesConfirmer, choose, stream_reader
 from drillbook.runbook.parser import parse_runbook
-from drillbook.runbook.shell import scrub, secrets_of
+from drillbook.status import Status
+from drillbook.util.scrub import scrub, secret_values
 
 RUNBOOK, _ = parse_runbook("## Declare\nDo it.\n\n## Tell people\n<!-- optional -->\nMaybe.\n\n"
                            "## Run\n```sh\ntrue\n```\n", Path("runbooks/r.md"))
@@ -62,17 +63,17 @@ def test_choose_picks_stdin_lines_without_a_terminal():
 def test_resume_point_is_the_first_step_not_done_and_history_keeps_old_attempts():
     record = rec.RunbookRecord.new(RUNBOOK, "r1", "alice", "2026-01-01T00:00:00.000Z")
     assert record.resume_index() == 0
-    record.steps[0].status = rec.CONFIRMED
-    record.steps[1].status = rec.SKIPPED
-    record.steps[2].status, record.steps[2].reason, record.steps[2].attempt = rec.FAILED, "exit 1", 1
+    record.steps[0].status = Status.CONFIRMED
+    record.steps[1].status = Status.SKIPPED
+    record.steps[2].status, record.steps[2].reason, record.steps[2].attempt = Status.FAILED, "exit 1", 1
     assert record.resume_index() == 2
     again = rec.RunbookRecord.from_dict(record.to_dict())
     assert again.resume_index() == 2 and again.steps[2].reason == "exit 1"
     again.steps[2].archive()
-    assert again.steps[2].status == rec.NOT_RUN and again.steps[2].reason is None
+    assert again.steps[2].status == Status.NOT_RUN and again.steps[2].reason is None
     assert again.steps[2].history == [dict(again.steps[2].history[0], status="failed")]
     assert again.steps[2].history[0]["attempt"] == 1
-    again.steps[2].status = rec.PASSED
+    again.steps[2].status = Status.PASSED
     assert again.resume_index() is None
 
 
@@ -86,6 +87,6 @@ def test_record_has_the_fields_reports_and_the_index_read():
 
 def test_secrets_are_found_by_name_and_scrubbed():
     env = {"DB_PASSWORD": "hunter2-long", "API_TOKEN": "tok-123456", "HOME": "/root", "PIN": "1"}
-    secrets = secrets_of(env)
+    secrets = secret_values(env)
     assert set(secrets) == {"hunter2-long", "tok-123456"}
     assert scrub("pw hunter2-long tok tok-123456 home /root", secrets) == "pw *** tok *** home /root"

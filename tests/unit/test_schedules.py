@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pickle
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -21,7 +21,7 @@ from drillbook.serve.schedules import (
 )
 from drillbook.spec.loader import load_drill
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def at(*args: int) -> datetime:

@@ -1,10 +1,10 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from drillbook.backends.restic import Snapshot, parse_time
 from drillbook.drill.selection import explain_no_match, select_snapshot
 from drillbook.spec.models import SnapshotSelector
 
-NOW = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 
 
 def snap(sid, host, tags, paths=("/srv/portal",), age_h=0):

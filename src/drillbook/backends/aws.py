@@ -14,7 +14,7 @@ import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -240,7 +240,7 @@ def audit_repository(repository: str, wanted: Immutability) -> dict[str, Any]:
 def audit_location(client: Any, loc: S3Location, wanted: Immutability,
                    now: datetime | None = None) -> dict[str, Any]:
     """The audit on a given client (tests pass a stubbed one)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     try:
         bucket = bucket_facts(client, loc)
         current, markers, listing_note = list_prefix(client, loc)
@@ -336,7 +336,7 @@ def object_facts(client: Any, loc: S3Location, keys: list[str],
         until = meta.get("ObjectLockRetainUntilDate")
         return immutability.ObjectFact(
             key, mode=meta.get("ObjectLockMode"),
-            retain_until=until.astimezone(timezone.utc) if until else None,
+            retain_until=until.astimezone(UTC) if until else None,
             state="read")
 
     if not keys:
@@ -466,7 +466,7 @@ def upload_run(run_dir: Path, target: EvidenceTarget, now: datetime | None = Non
     integrity header for object-locked writes). Raises AwsError naming the endpoint and key.
     """
     bucket, prefix = parse_target(target.s3)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     until = (now + timedelta(seconds=float(target.retain))).replace(microsecond=0)
     base = "/".join(p for p in (prefix, run_dir.parent.name, run_dir.name) if p)
     client = _s3_client(target.endpoint_url, config=UPLOAD)

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from drillbook.drill.record import FAILED, PASSED, iso
 from drillbook.spec.models import Immutability
+from drillbook.status import Status
+from drillbook.util.clock import iso
 
 FIRST_KEYS = 10
 ACCEPTED = {"compliance": {"COMPLIANCE"}, "governance": {"GOVERNANCE", "COMPLIANCE"}}
@@ -47,7 +48,7 @@ class ObjectFact:
 
 def failed(wanted: Immutability, prefix: str, reason: str) -> dict[str, Any]:
     """The audit could not look at the bucket at all."""
-    return {"status": FAILED, "reason": reason, "summary": "", "declared_mode": wanted.mode,
+    return {"status": Status.FAILED, "reason": reason, "summary": "", "declared_mode": wanted.mode,
             "min_retention": wanted.min_retention.text, "prefix": prefix,
             "bucket": None, "objects": None}
 
@@ -70,7 +71,7 @@ def evaluate(wanted: Immutability, prefix: str, bucket: BucketFacts, objects: li
     if permissions:
         problems.append("lock state unknown: the credentials lack " + ", ".join(permissions))
     result = {
-        "status": FAILED if problems else PASSED,
+        "status": Status.FAILED if problems else Status.PASSED,
         "reason": "; ".join(problems) or None,
         "summary": "",
         "declared_mode": wanted.mode,

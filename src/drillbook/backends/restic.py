@@ -22,7 +22,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from drillbook.util.clock import iso
 from drillbook.util.process import kill_group
+from drillbook.util.scrub import Scrubber
 
 log = logging.getLogger("drillbook.backends.restic")
 
@@ -89,8 +91,6 @@ class Snapshot:
     username: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        from drillbook.drill.record import iso
-
         return {
             "id": self.id,
             "short_id": self.short_id,
@@ -217,6 +217,8 @@ class Restic:
         self.repository = repository
         self._password = password
         self.extra_env = dict(env or {})
+        self.scrubber = Scrubber([password])
+        self.scrubber.add_env(self.extra_env)
         self.cache_dir = cache_dir
         self.timeout = timeout
         self.read_only = read_only
@@ -287,17 +289,10 @@ class Restic:
         return out
 
     def scrub(self, text: str) -> str:
-        if self._password:
-            text = text.replace(self._password, "***")
-        for key in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-            secret = self.extra_env.get(key)
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        return self.scrubber(text)
 
     def scrub_tail(self, text: str, lines: int = 15) -> list[str]:
-        kept = [line.rstrip() for line in text.splitlines() if line.strip()]
-        return [self.scrub(line)[:400] for line in kept[-lines:]]
+        return self.scrubber.tail(text, lines)
 
     def _shown(self, argv: list[str]) -> str:
         return self.scrub(" ".join(["restic", *argv[1:]]))

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from drillbook.drill.record import FAILED, CheckResult
+from drillbook.drill.record import CheckResult
+from drillbook.status import Status
 
 
 class Launcher(Protocol):
@@ -74,12 +75,12 @@ def run_check(spec: Any, ctx: CheckContext) -> CheckResult:
     fn = _REGISTRY.get(spec.type)
     started = time.monotonic()
     if fn is None:
-        return CheckResult(spec.type, default_name(spec), FAILED, f"no runner for {spec.type}")
+        return CheckResult(spec.type, default_name(spec), Status.FAILED, f"no runner for {spec.type}")
     try:
         result = fn(spec, ctx)
     except Exception as exc:  # a bug or an environment fault must fail the check, loudly
         result = CheckResult(
-            spec.type, default_name(spec), FAILED, f"check could not run: {type(exc).__name__}: {exc}"
+            spec.type, default_name(spec), Status.FAILED, f"check could not run: {type(exc).__name__}: {exc}"
         )
     result.duration_seconds = round(time.monotonic() - started, 3)
     return result
@@ -87,7 +88,7 @@ def run_check(spec: Any, ctx: CheckContext) -> CheckResult:
 
 def _load_kinds() -> None:
     """Import every kind's module once (each registers itself), whatever was imported before."""
-    import drillbook.checks.command  # noqa: F401
-    import drillbook.checks.files  # noqa: F401
+    import drillbook.checks.command
+    import drillbook.checks.files
+    import drillbook.checks.services
     import drillbook.checks.sqlite  # noqa: F401
-    import drillbook.checks.services  # noqa: F401  (http, tcp, postgres)

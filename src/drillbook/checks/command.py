@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from drillbook.checks.base import CheckContext, default_name, register
+from drillbook.drill.record import CheckResult
+from drillbook.spec.models import CommandCheck
+from drillbook.status import Status
 from drillbook.util.durations import format_duration
 from drillbook.util.process import tail
-from drillbook.drill.record import FAILED, PASSED, CheckResult
-from drillbook.spec.models import CommandCheck
+from drillbook.util.scrub import scrub
 
 
 @register("command")
@@ -16,20 +18,14 @@ def check_command(spec: CommandCheck, ctx: CheckContext) -> CheckResult:
     try:
         done = ctx.launcher.run(list(spec.run), cwd=ctx.restore_root, env=env, timeout=float(spec.timeout))
     except FileNotFoundError:
-        return CheckResult("command", name, FAILED, f"{spec.run[0]}: program not found")
-    output = _scrub("\n".join(filter(None, [done.stdout, done.stderr])), ctx.secrets)
+        return CheckResult("command", name, Status.FAILED, f"{spec.run[0]}: program not found")
+    output = scrub("\n".join(filter(None, [done.stdout, done.stderr])), ctx.secrets)
     data = {"argv": list(spec.run), "exit_code": done.returncode, "output_tail": tail(output, 15)}
     if done.timed_out:
         detail = f"timed out after {format_duration(float(spec.timeout))}; process group killed"
-        return CheckResult("command", name, FAILED, detail, data=data)
+        return CheckResult("command", name, Status.FAILED, detail, data=data)
     if done.returncode != 0:
         last = data["output_tail"][-1] if data["output_tail"] else "no output"
-        return CheckResult("command", name, FAILED, f"exit {done.returncode}: {last}", data=data)
-    return CheckResult("command", name, PASSED, "exit 0", data=data)
+        return CheckResult("command", name, Status.FAILED, f"exit {done.returncode}: {last}", data=data)
+    return CheckResult("command", name, Status.PASSED, "exit 0", data=data)
 
-
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text

@@ -15,20 +15,21 @@ from rich.console import Console
 from rich.table import Table
 
 from drillbook import __version__
-from drillbook.drill import batch as drill_actions
-from drillbook.sandbox.reaper import reap_stale_runs
 from drillbook.cli import evidence as evidence_cli
 from drillbook.cli.cleanup import cleanup_command
-from drillbook.cli.runbook import runbook_group
-from drillbook.cli.serve import schedule_command, serve_command
-from drillbook.cli.schema import schema_command
-from drillbook.util.durations import format_duration
-from drillbook.drill.engine import run_drill
-from drillbook.errors import BadInput, DrillbookError
-from drillbook.drill.overrun import OverrunGuard
 from drillbook.cli.progress import Progress
+from drillbook.cli.runbook import runbook_group
+from drillbook.cli.schema import schema_command
+from drillbook.cli.serve import schedule_command, serve_command
+from drillbook.drill import batch as drill_actions
+from drillbook.drill.engine import run_drill
+from drillbook.drill.overrun import OverrunGuard
+from drillbook.errors import BadInput, DrillbookError
 from drillbook.outputs.runstore import load_runs
+from drillbook.sandbox.reaper import reap_stale_runs
 from drillbook.settings import Settings
+from drillbook.status import Status
+from drillbook.util.durations import format_duration
 from drillbook.util.signals import signals_raise_interrupted
 
 EXIT_PASSED, EXIT_FAILED = 0, 1  # 2 and 3 come from the errors (BadInput, CannotRun)
@@ -147,13 +148,13 @@ def run(settings: Settings, names: tuple[str, ...], run_all: bool, keep_sandbox:
                       f"(RTO {format_duration(outcome.record['objectives']['rto']['measured_seconds'])}) "
                       f"report: {outcome.run_dir / 'report.html'}", markup=False)
             out.print(evidence_cli.head_line(settings, outcome.record["run_id"]), markup=False)
-            if outcome.record["status"] == "aborted":
+            if outcome.record["status"] == Status.ABORTED:
                 break
     if junit_path:
         evidence_cli.write_junit(junit_path, records)
         out.print(f"junit: {junit_path}", markup=False)
     out.print(f"index: {settings.reports_dir / 'index.html'}", markup=False)
-    sys.exit(EXIT_PASSED if statuses and all(s == "passed" for s in statuses) else EXIT_FAILED)
+    sys.exit(EXIT_PASSED if statuses and all(s == Status.PASSED for s in statuses) else EXIT_FAILED)
 
 
 # -- the commands of the other modules: one table, not an if/elif chain --

@@ -16,8 +16,8 @@ from drillbook.evidence.export import Selection, export
 from drillbook.evidence.period import choose, current_quarter
 from drillbook.evidence.signing import key_path, load_signer
 from drillbook.report import junit
-from drillbook.outputs.runstore import write_text_atomic
 from drillbook.settings import Settings
+from drillbook.util.atomic import write_text_atomic
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

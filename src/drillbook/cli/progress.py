@@ -7,10 +7,11 @@ from typing import Any
 
 from rich.console import Console
 
+from drillbook.status import Status
 from drillbook.util.durations import format_duration
 
-SYMBOLS = {"passed": "[green]✔[/]", "failed": "[red]✘[/]", "skipped": "[dim]–[/]",
-           "aborted": "[yellow]![/]"}
+SYMBOLS = {Status.PASSED: "[green]✔[/]", Status.FAILED: "[red]✘[/]", Status.SKIPPED: "[dim]–[/]",
+           Status.ABORTED: "[yellow]![/]"}
 
 
 class Progress:
@@ -62,7 +63,7 @@ class Progress:
     def _finish(self, name: str, info: dict[str, Any]) -> None:
         status = info["status"]
         if self.console:
-            color = "green" if status == "passed" else "red"
+            color = "green" if status == Status.PASSED else "red"
             reason = f": {info['reason']}" if info.get("reason") else ""
             self.console.print(f"[bold {color}]{status.upper()}[/] {name}{reason}")
         else:

@@ -8,7 +8,6 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from drillbook.util.durations import format_duration
 from drillbook.cli.progress import Progress
 from drillbook.runbook import executor, loading
 from drillbook.runbook import record as rec
@@ -16,6 +15,8 @@ from drillbook.runbook.confirm import choose
 from drillbook.runbook.model import DRILL, MANUAL, SHELL, Runbook
 from drillbook.runbook.progress import RunbookProgress
 from drillbook.settings import Settings
+from drillbook.status import Status
+from drillbook.util.durations import format_duration
 from drillbook.util.signals import signals_raise_interrupted
 
 # piped output (logs, CI, grep) gets wide tables instead of 80 columns of truncated cells
@@ -134,7 +135,7 @@ def _finish(outcome: executor.Outcome) -> None:
     rto_text = f"RTO {format_duration(rto.get('measured_seconds'))} of {rto['target']}" if rto else "no RTO"
     out.print(f"{record['runbook']}: {record['status']} ({rto_text}) run {record['run_id']} "
               f"report: {outcome.run_dir / 'report.html'}", markup=False)
-    sys.exit(0 if record["status"] == rec.PASSED else 1)
+    sys.exit(0 if record["status"] == Status.PASSED else 1)
 
 
 def _signals() -> object:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -13,13 +12,14 @@ from rich.console import Console
 from rich.table import Table
 
 from drillbook.drill import batch as drill_actions
-from drillbook.serve.duestatus import DEFAULT_OVERRUN_FACTOR, due_status, recent_runs
-from drillbook.util.durations import DurationError, parse_duration
 from drillbook.errors import BadInput, SpecProblem
-from drillbook.serve.jobstore import read_state
+from drillbook.serve.duestatus import DEFAULT_OVERRUN_FACTOR, due_status, recent_runs
+from drillbook.serve.jobstore import SERVE_LOCK, read_state
 from drillbook.serve.schedules import fingerprint, parse_schedule
 from drillbook.settings import Settings
 from drillbook.spec.loader import load_drills
+from drillbook.util.durations import DurationError, parse_duration
+from drillbook.util.locks import LockBusy, file_lock
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -79,7 +79,7 @@ def schedule_command(settings: Settings, as_json: bool) -> None:
     """Each drill's schedule, next run (UTC and the drill's zone), last run, and overdue flag."""
     loaded = load_drills(settings.drills_dir)
     state = read_state(settings.state_dir)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = []
     for name, drill in sorted(loaded.drills.items()):
         stored = state.get(name)
@@ -117,15 +117,13 @@ def _print_table(rows: list, server: str) -> None:
 
 def server_state(state_dir: Path) -> str:
     """'running (pid N)' while a server holds the state folder's lock, else 'not running'."""
-    path = state_dir / "serve.lock"
+    path = state_dir / SERVE_LOCK
     if not path.exists():
         return "not running (never started with this state folder)"
     try:
-        with open(path, encoding="utf-8") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except OSError:
-                return f"running (pid {handle.read().strip() or '?'})"
+        with file_lock(path, timeout=0, shared=True, mode=0o644):
             return "not running"
+    except LockBusy:
+        return f"running (pid {path.read_text(encoding='utf-8').strip() or '?'})"
     except OSError:
         return "unknown"

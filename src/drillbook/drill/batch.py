@@ -6,8 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from drillbook.errors import BadInput, CannotRun, SpecProblem
 from drillbook.backends.restic import find_restic
+from drillbook.errors import BadInput, CannotRun, SpecProblem
 from drillbook.settings import Settings
 from drillbook.spec.loader import DrillSet, load_drills
 from drillbook.spec.models import Drill

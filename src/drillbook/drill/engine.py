@@ -17,33 +17,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from drillbook.outputs import finish as postrun
+from drillbook.backends.restic import Restic, ResticError
+from drillbook.backends.secrets import resolve_password
 from drillbook.checks import CheckContext, run_check
 from drillbook.checks.base import default_name
 from drillbook.drill.content import compare_tree
-from drillbook.util.durations import format_duration
-from drillbook.backends.secrets import resolve_password
-from drillbook.drill.record import (
-    ABORTED,
-    FAILED,
-    PASSED,
-    RUNNING,
-    SKIPPED,
-    CheckResult,
-    Objective,
-    Phase,
-    RunRecord,
-    host_versions,
-    iso,
-    process_info,
-    utc_now,
-)
-from drillbook.backends.restic import Restic, ResticError
+from drillbook.drill.record import CheckResult, Objective, Phase, RunRecord, host_versions, process_info
+from drillbook.drill.selection import explain_no_match, select_snapshot
+from drillbook.outputs import finish as postrun
 from drillbook.outputs.runstore import new_run_id, run_dir
 from drillbook.sandbox.holder import IsolationError, Sandbox
-from drillbook.drill.selection import explain_no_match, select_snapshot
 from drillbook.settings import Settings
 from drillbook.spec.models import Drill
+from drillbook.status import Status
+from drillbook.util.clock import iso, utc_now
+from drillbook.util.durations import format_duration
+from drillbook.util.scrub import secret_values
 
 PHASES = ["plan", "sandbox", "locate snapshot", "immutability audit", "restore",
           "verify content", "checks", "teardown", "report"]
@@ -150,22 +139,22 @@ class DrillRun:
         started = time.monotonic()
         self.observe("phase-start", name, {})
         detail: list[str] = []
-        status = PASSED
+        status = Status.PASSED
         try:
             yield detail
         except PhaseFailure as failure:
-            status = FAILED
+            status = Status.FAILED
             self.failure = failure.reason
             detail.append(failure.detail or failure.reason)
         except (Interrupted, KeyboardInterrupt):
-            self._append_phase(name, ABORTED, started_at, started, "interrupted")
+            self._append_phase(name, Status.ABORTED, started_at, started, "interrupted")
             raise
         except Exception as exc:  # a bug must fail the drill visibly, never pass it
-            status = FAILED
+            status = Status.FAILED
             self.failure = f"{name} failed unexpectedly: {type(exc).__name__}: {exc}"
             detail.append(self.failure)
         if detail and detail[0].startswith("__skipped__"):
-            status, detail = SKIPPED, [detail[0].removeprefix("__skipped__").strip(), *detail[1:]]
+            status, detail = Status.SKIPPED, [detail[0].removeprefix("__skipped__").strip(), *detail[1:]]
         self._append_phase(name, status, started_at, started, " ".join(d for d in detail if d))
 
     def _append_phase(self, name: str, status: str, started_at: str, started: float, detail: str) -> None:
@@ -174,8 +163,8 @@ class DrillRun:
         self.observe("phase-end", name, {"status": status, "duration": duration, "detail": detail})
 
     def _skip(self, name: str) -> None:
-        self.record.phases.append(Phase(name, SKIPPED, iso(utc_now()) or "", 0.0, "not reached"))
-        self.observe("phase-end", name, {"status": SKIPPED, "duration": 0.0, "detail": ""})
+        self.record.phases.append(Phase(name, Status.SKIPPED, iso(utc_now()) or "", 0.0, "not reached"))
+        self.observe("phase-end", name, {"status": Status.SKIPPED, "duration": 0.0, "detail": ""})
 
     # -- phases ---------------------------------------------------------------------
     def _plan(self) -> str:
@@ -186,7 +175,7 @@ class DrillRun:
             raise PhaseFailure(f"cannot read the repository password: {exc}") from None
         self.secrets.append(password)
         env, preflight = _backend_environment(self.drill.source.repository)
-        self.secrets += [v for k, v in env.items() if "SECRET" in k or "TOKEN" in k]
+        self.secrets += secret_values(env)
         self.restic = Restic(
             resolve_repository(self.drill.source.repository, base), password, env=env,
             cache_dir=_cache_dir(self.settings, self.drill), timeout=self.settings.restic_timeout,
@@ -234,7 +223,7 @@ class DrillRun:
 
         result = aws.audit_repository(self.drill.source.repository, wanted)
         self.record.immutability = result
-        if result.get("status") != PASSED:
+        if result.get("status") != Status.PASSED:
             raise PhaseFailure(f"immutability audit failed: {result.get('reason')}")
         return result.get("summary", "")
 
@@ -268,13 +257,13 @@ class DrillRun:
             if content["wrong_size_count"]:
                 parts.append(f"{content['wrong_size_count']} with wrong size "
                              f"(first: {content['wrong_size'][0]})")
-            content["status"] = FAILED
+            content["status"] = Status.FAILED
             raise PhaseFailure("restored tree is incomplete: " + "; ".join(parts))
         if not content["files_expected"]:
-            content["status"] = FAILED  # e.g. a backup of an unmounted volume: nothing to recover
+            content["status"] = Status.FAILED  # e.g. a backup of an unmounted volume: nothing to recover
             raise PhaseFailure(f"snapshot {self.snapshot.short_id} holds no files: nothing was "
                                "recovered (was the source empty or unmounted when it was taken?)")
-        content["status"] = PASSED
+        content["status"] = Status.PASSED
         return (f"{content['files_expected']} files, {content['bytes_expected']} bytes "
                 "match the snapshot")
 
@@ -288,7 +277,7 @@ class DrillRun:
             self.record.checks.append(result)
             self.observe("check-end", result.name, {"status": result.status, "detail": result.detail})
         self.checks_finished_mono = time.monotonic()
-        failed = [c for c in self.record.checks if c.status != PASSED]
+        failed = [c for c in self.record.checks if c.status != Status.PASSED]
         if failed:
             names = ", ".join(f"{c.name} ({c.detail})" for c in failed[:3])
             raise PhaseFailure(f"{len(failed)} of {len(self.record.checks)} checks failed: {names}")
@@ -309,15 +298,15 @@ class DrillRun:
                                f"{_display_repository(self.drill.source.repository)})") from None
 
     def _abort(self, reason: str) -> None:
-        self.record.status = ABORTED
+        self.record.status = Status.ABORTED
         self.record.reason = reason
         self.failure = self.failure or reason
 
     def _teardown(self) -> None:
         started_at, started = iso(utc_now()) or "", time.monotonic()
-        status, detail = PASSED, "sandbox removed"
+        status, detail = Status.PASSED, "sandbox removed"
         if self.sandbox is None:
-            status, detail = SKIPPED, "no sandbox was created"
+            status, detail = Status.SKIPPED, "no sandbox was created"
         elif self.settings.keep_sandbox:
             self.sandbox.launcher.kill_all()
             detail = f"kept for debugging at {self.sandbox.path} (--keep-sandbox)"
@@ -325,19 +314,19 @@ class DrillRun:
             try:
                 self.sandbox.teardown()
             except Exception as exc:
-                status, detail = FAILED, f"teardown incomplete: {exc}"
+                status, detail = Status.FAILED, f"teardown incomplete: {exc}"
         self._append_phase("teardown", status, started_at, started, detail)
 
     def _finish(self) -> DrillOutcome:
         self._measure_objectives()
-        if self.record.status != ABORTED:
-            self.record.status = FAILED if self.failure or self._objective_missed() else PASSED
+        if self.record.status != Status.ABORTED:
+            self.record.status = Status.FAILED if self.failure or self._objective_missed() else Status.PASSED
             self.record.reason = self._reason()
         self.record.finished_at = iso(utc_now())
         postrun.before_outputs(self.record, self.drill, self.settings)
         started_at, started = iso(utc_now()) or "", time.monotonic()
         postrun.write_outputs(self.record, self.dir, self.drill, self.settings)
-        self._append_phase("report", PASSED, started_at, started, "run.json, report.html, report.md, junit.xml")
+        self._append_phase("report", Status.PASSED, started_at, started, "run.json, report.html, report.md, junit.xml")
         # written again so the record includes the report phase's own timing (a few ms)
         postrun.write_outputs(self.record, self.dir, self.drill, self.settings)
         postrun.after_outputs(self.record, self.dir, self.drill, self.settings)
@@ -409,4 +398,4 @@ def _backend_environment(repository: str) -> tuple[dict[str, str], Callable[[], 
     return {}, None
 
 
-__all__ = ["run_drill", "DrillRun", "DrillOutcome", "Interrupted", "PHASES", "RUNNING", "CheckResult"]
+__all__ = ["PHASES", "CheckResult", "DrillOutcome", "DrillRun", "Interrupted", "run_drill"]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from drillbook.util.durations import format_duration
 from drillbook.drill.engine import Overrun
+from drillbook.util.durations import format_duration
 
 
 class OverrunGuard:
@@ -28,7 +28,7 @@ class OverrunGuard:
                        if multiple else "")
         self.saved: Any = None
 
-    def __enter__(self) -> "OverrunGuard":
+    def __enter__(self) -> OverrunGuard:
         if self.limit:
             self.saved = signal.signal(signal.SIGALRM, self._fire)
             signal.setitimer(signal.ITIMER_REAL, self.limit)

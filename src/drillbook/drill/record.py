@@ -10,27 +10,11 @@ import os
 import platform
 import socket
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from drillbook import __version__
-
-PASSED, FAILED, ABORTED, RUNNING, SKIPPED = "passed", "failed", "aborted", "running", "skipped"
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def iso(moment: datetime | None) -> str | None:
-    """UTC ISO 8601 with seconds precision and a Z, as auditors expect to read it."""
-    if moment is None:
-        return None
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+from drillbook.status import Status
+from drillbook.util.procfs import boot_time, process_start
 
 
 @dataclass
@@ -66,7 +50,7 @@ class RunRecord:
     drill: str
     started_at: str
     kind: str = "drill"
-    status: str = RUNNING
+    status: str = Status.RUNNING
     reason: str | None = None
     finished_at: str | None = None
     description: str = ""
@@ -106,27 +90,7 @@ def process_info(sandbox: str | None) -> dict[str, Any]:
     return {
         "pid": os.getpid(),
         "host": socket.gethostname(),
-        "boot_time": _boot_time(),
-        "process_start": _process_start(os.getpid()),
+        "boot_time": boot_time(),
+        "process_start": process_start(os.getpid()),
         "sandbox": sandbox,
     }
-
-
-def _boot_time() -> float | None:
-    try:
-        for line in open("/proc/stat", encoding="ascii"):
-            if line.startswith("btime"):
-                return float(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _process_start(pid: int) -> int | None:
-    """Start time in clock ticks from /proc: a recycled pid has a different one."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return int(fh.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
-

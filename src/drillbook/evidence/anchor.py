@@ -14,8 +14,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from drillbook.drill.record import iso, utc_now
 from drillbook.settings import Settings
+from drillbook.status import Status
+from drillbook.util.clock import iso, utc_now
 
 log = logging.getLogger("drillbook.evidence")
 
@@ -46,7 +47,7 @@ def publish_head(entry: dict[str, Any] | None, drill: Any, settings: Settings) -
     try:
         outcome.update(status="uploaded", key=_upload(entry, target))
     except Exception as exc:  # an anchor is extra assurance; its failure is logged, not fatal
-        outcome.update(status="failed", error=str(exc) or type(exc).__name__)
+        outcome.update(status=Status.FAILED, error=str(exc) or type(exc).__name__)
         log.warning("could not publish ledger head #%s to %s: %s", entry["seq"], target.s3, outcome["error"])
     _log(settings, outcome)
     return outcome

@@ -7,22 +7,23 @@ ledger's verification at rendering time; rendered to self-contained HTML, Markdo
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-
-from drillbook.util.durations import format_duration
 from drillbook.evidence import controls, due, verify
 from drillbook.evidence.period import Period
-from drillbook.drill.record import iso, parse_iso, utc_now
+from drillbook.outputs.runstore import load_runs
 from drillbook.report import render
-from drillbook.outputs.runstore import load_runs, write_text_atomic
 from drillbook.settings import Settings
 from drillbook.spec.loader import load_drills
+from drillbook.status import Status
+from drillbook.util.atomic import write_text_atomic
+from drillbook.util.clock import iso, parse_iso, utc_now
+from drillbook.util.durations import format_duration
 
 FORMAT = "drillbook-compliance/1"
-UNAUDITED = {"not_audited", "skipped", None}
+UNAUDITED = {"not_audited", Status.SKIPPED, None}
 
 
 # -- declared items ---------------------------------------------------------------------------
@@ -66,7 +67,7 @@ def runs_in(settings: Settings, period: Period) -> list[dict[str, Any]]:
     """Finished runs that started in the period, oldest first, summarised for the report."""
     chosen = []
     for run in load_runs(settings.reports_dir):
-        if run.get("status") == "running" or not run.get("started_at"):
+        if run.get("status") == Status.RUNNING or not run.get("started_at"):
             continue
         try:
             started = parse_iso(run["started_at"])
@@ -109,9 +110,9 @@ def build_item(declared: dict[str, Any] | None, kind: str, name: str, runs: list
         "description": decl.get("description") or "", "owner": decl.get("owner") or _latest(runs, "owner"),
         "schedule": decl.get("schedule"), "due": due_count, "due_partial": until < period.end,
         "runs_made": len(runs),
-        "passed": sum(r["status"] == "passed" for r in runs),
-        "failed": sum(r["status"] == "failed" for r in runs),
-        "aborted": sum(r["status"] == "aborted" for r in runs),
+        "passed": sum(r["status"] == Status.PASSED for r in runs),
+        "failed": sum(r["status"] == Status.FAILED for r in runs),
+        "aborted": sum(r["status"] == Status.ABORTED for r in runs),
         "rto": _objective(runs, "rto", decl.get("rto_target")),
         "rpo": _objective(runs, "rpo", decl.get("rpo_target")),
         "immutability": _immutability(runs, kind),
@@ -146,8 +147,8 @@ def _immutability(runs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     statuses = [r.get("immutability") for r in runs]
     return {
         "audited": sum(s not in UNAUDITED for s in statuses),
-        "passed": sum(s == "passed" for s in statuses),
-        "failed": sum(s not in UNAUDITED and s != "passed" for s in statuses),
+        "passed": sum(s == Status.PASSED for s in statuses),
+        "failed": sum(s not in UNAUDITED and s != Status.PASSED for s in statuses),
         "not_audited": sum(s in UNAUDITED for s in statuses),
         "last": statuses[-1] if statuses else None,
     }
@@ -162,7 +163,7 @@ def attention(item: dict[str, Any], decl: dict[str, Any]) -> list[str]:
         notes.append("no run in the period" + (f" ({item['due']} due)" if item["due"] else ""))
         return notes
     if not item["passed"]:
-        counts = [f"{item[k]} {k}" for k in ("failed", "aborted") if item[k]]
+        counts = [f"{item[k]} {k}" for k in (Status.FAILED, Status.ABORTED) if item[k]]
         notes.append(f"no passing run ({', '.join(counts)})")
     if item["due"] and item["runs_made"] < item["due"]:
         notes.append(f"ran {item['runs_made']} of {item['due']} due times")
@@ -182,7 +183,7 @@ def attention(item: dict[str, Any], decl: dict[str, Any]) -> list[str]:
 # -- the whole report -------------------------------------------------------------------------
 def build(settings: Settings, period: Period, names: list[str] | None = None,
           now: datetime | None = None, verification: verify.Result | None = None) -> dict[str, Any]:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     runs = runs_in(settings, period)
     declared = {(d["kind"], d["name"]): d for d in declared_drills(settings) + declared_runbooks(settings)}
     keys = set(declared) | {(r["kind"], r["name"]) for r in runs}

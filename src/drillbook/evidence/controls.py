@@ -11,16 +11,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from drillbook.status import Status
+
 Run = dict[str, Any]
 Item = dict[str, Any]
 
 
 def finished(run: Run) -> bool:
-    return run.get("status") in ("passed", "failed", "aborted")
+    return run.get("status") in (Status.PASSED, Status.FAILED, Status.ABORTED)
 
 
 def passed(run: Run) -> bool:
-    return run.get("status") == "passed"
+    return run.get("status") == Status.PASSED
 
 
 def restore_proven(run: Run) -> bool:
@@ -28,7 +30,7 @@ def restore_proven(run: Run) -> bool:
 
 
 def integrity_proven(run: Run) -> bool:
-    return restore_proven(run) and (run.get("content_status") == "passed")
+    return restore_proven(run) and (run.get("content_status") == Status.PASSED)
 
 
 def objectives_met(run: Run) -> bool:

@@ -13,7 +13,7 @@ import os
 import tempfile
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,8 @@ from drillbook.evidence import compliance, ledger
 from drillbook.evidence import verify as fmt
 from drillbook.evidence.period import Period, between
 from drillbook.evidence.signing import load_signer
-from drillbook.drill.record import iso, parse_iso, utc_now
 from drillbook.settings import Settings
+from drillbook.util.clock import iso, parse_iso, utc_now
 
 VERIFIER_NAME = "verify_evidence.py"
 
@@ -97,7 +97,7 @@ def _period_report(settings: Settings, selection: Selection, chosen: list[dict[s
 
 def _span(entries: list[dict[str, Any]]) -> Period:
     days = sorted(str(e.get("started_at") or e.get("finished_at"))[:10] for e in entries)
-    return between(days[0], max(days[-1], datetime.now(timezone.utc).date().isoformat()))
+    return between(days[0], max(days[-1], datetime.now(UTC).date().isoformat()))
 
 
 def _bundle_manifest(chosen: list[dict[str, Any]], head: dict[str, Any], selection: Selection,

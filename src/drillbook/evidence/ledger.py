@@ -8,10 +8,8 @@ own line) and reported by verification rather than dropped.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,9 +18,12 @@ from typing import Any
 from drillbook.errors import CannotRun
 from drillbook.evidence import verify as fmt
 from drillbook.evidence.signing import Signer, load_signer
-from drillbook.drill.record import iso, utc_now
-from drillbook.outputs.runstore import RUN_FILE, read_record, write_text_atomic
+from drillbook.outputs.runstore import RUN_FILE, read_record
 from drillbook.settings import Settings
+from drillbook.status import Status
+from drillbook.util.atomic import write_text_atomic
+from drillbook.util.clock import iso, utc_now
+from drillbook.util.locks import LockBusy, file_lock
 
 LOCK_FILE = "ledger.lock"
 LOCK_TIMEOUT = 120.0
@@ -39,22 +40,12 @@ def ledger_path(reports: Path) -> Path:
 @contextmanager
 def locked(reports: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     folder = evidence_dir(reports)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise CannotRun(f"the evidence ledger in {folder} stayed locked for {timeout:.0f}s "
-                                    "by another drillbook process") from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
+        with file_lock(folder / LOCK_FILE, timeout=timeout, mode=0o644):
+            yield
+    except LockBusy:
+        raise CannotRun(f"the evidence ledger in {folder} stayed locked for {timeout:.0f}s "
+                        "by another drillbook process") from None
 
 
 def read_entries(reports: Path) -> list[dict[str, Any]]:
@@ -78,7 +69,7 @@ def append(reports: Path, run_dir: Path, signer: Signer) -> dict[str, Any] | Non
     record = read_record(run_dir / RUN_FILE)
     if record is None:
         raise CannotRun(f"cannot seal {run_dir}: {RUN_FILE} is missing or unreadable")
-    if record.get("status") == "running":
+    if record.get("status") == Status.RUNNING:
         return None
     rel = run_dir.resolve().relative_to(reports.resolve()).as_posix()
     with locked(reports):

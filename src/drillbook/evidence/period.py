@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from drillbook.errors import BadInput
 
@@ -31,7 +31,7 @@ class Period:
 
 
 def _utc(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def parse_period(text: str) -> Period:
@@ -69,7 +69,7 @@ def between(since: str, until: str) -> Period:
 
 
 def current_quarter(now: datetime | None = None) -> Period:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return parse_period(f"{now.year}Q{(now.month - 1) // 3 + 1}")
 
 

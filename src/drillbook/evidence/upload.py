@@ -9,7 +9,6 @@ editing an already sealed run folder. Nothing here ever changes a drill's status
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 from collections.abc import Iterator
@@ -17,15 +16,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from drillbook.drill.record import iso, utc_now
-from drillbook.outputs.runstore import write_json_atomic
 from drillbook.settings import Settings
 from drillbook.spec.models import EvidenceTarget
+from drillbook.status import Status
+from drillbook.util.atomic import write_json_atomic
+from drillbook.util.clock import iso, utc_now
+from drillbook.util.locks import file_lock
 
 log = logging.getLogger("drillbook.evidence.upload")
 
 RESULT_FILE = "evidence-upload.json"
 PENDING_FILE = "evidence-pending.json"
+QUEUE_LOCK_TIMEOUT = 120.0  # a run never hangs for ever on a stuck queue
 LOG_FILE = "evidence-uploads.jsonl"
 RETRIES_PER_RUN = 5
 
@@ -39,13 +41,13 @@ def upload_after_run(run_dir: Path, drill: Any, settings: Settings) -> dict[str,
     """Upload this run when configured, then retry earlier failures. Never raises."""
     target = target_for(drill, settings)
     result = attempt(run_dir, target) if target else None
-    if result and result["status"] == "failed":
+    if result and result["status"] == Status.FAILED:
         log.warning("WORM evidence upload of %s failed (will retry after the next run): %s",
                     run_dir.name, result["error"])
-    skip = target.s3 if result and result["status"] == "failed" and target else None
+    skip = target.s3 if result and result["status"] == Status.FAILED and target else None
     try:
         retried = retry_pending(settings, skip_target=skip)
-        if result and result["status"] == "failed" and target:
+        if result and result["status"] == Status.FAILED and target:
             add_pending(settings, run_dir, target, result["error"])
     except OSError as exc:
         log.warning("cannot keep the WORM upload queue in %s: %s", settings.state_dir, exc)
@@ -65,7 +67,7 @@ def attempt(run_dir: Path, target: EvidenceTarget) -> dict[str, Any]:
 
         return {"status": "uploaded", **base, **aws.upload_run(run_dir, target)}
     except Exception as exc:  # the upload is evidence about the run, never part of its outcome
-        return {"status": "failed", **base, "error": str(exc) or type(exc).__name__,
+        return {"status": Status.FAILED, **base, "error": str(exc) or type(exc).__name__,
                 "will_retry": True}
 
 
@@ -73,13 +75,8 @@ def attempt(run_dir: Path, target: EvidenceTarget) -> dict[str, Any]:
 @contextmanager
 def _locked(settings: Settings) -> Iterator[Path]:
     """Serialise the queue across processes (the scheduler and a manual run may finish together)."""
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.state_dir / f"{PENDING_FILE}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield settings.state_dir / PENDING_FILE
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with file_lock(settings.state_dir / f"{PENDING_FILE}.lock", timeout=QUEUE_LOCK_TIMEOUT):
+        yield settings.state_dir / PENDING_FILE
 
 
 def pending(settings: Settings) -> list[dict[str, Any]]:
@@ -118,7 +115,7 @@ def retry_pending(settings: Settings, skip_target: str | None = None) -> list[di
                 continue
             outcome = _retry_one(entry)
             outcomes.append(outcome)
-            if outcome["status"] == "failed":
+            if outcome["status"] == Status.FAILED:
                 down.add(entry["target"].get("s3"))
                 keep.append({**entry, "attempts": entry.get("attempts", 1) + 1,
                              "last_error": outcome["error"]})

@@ -31,9 +31,10 @@ import sys
 import tempfile
 import zipfile
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any
 
 FORMAT = "drillbook-ledger/1"
 BUNDLE_FORMAT = "drillbook-bundle/1"
@@ -54,7 +55,7 @@ def canonical(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def entry_hash(entry: Dict[str, Any]) -> str:
+def entry_hash(entry: dict[str, Any]) -> str:
     body = {k: v for k, v in entry.items() if k not in ("hash", "sig")}
     return hashlib.sha256(canonical(body)).hexdigest()
 
@@ -78,7 +79,7 @@ def run_files(run_dir: Path) -> Iterator[Path]:
             yield path
 
 
-def manifest(run_dir: Path) -> Dict[str, str]:
+def manifest(run_dir: Path) -> dict[str, str]:
     return {p.relative_to(run_dir).as_posix(): file_sha256(p) for p in run_files(run_dir)}
 
 
@@ -146,19 +147,19 @@ class Problem:
 @dataclass
 class Result:
     root: str
-    problems: List[Problem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     entries: int = 0
     runs_checked: int = 0
-    statuses: Dict[str, int] = field(default_factory=dict)
-    first: Optional[str] = None
-    last: Optional[str] = None
+    statuses: dict[str, int] = field(default_factory=dict)
+    first: str | None = None
+    last: str | None = None
     head_seq: int = 0
     head: str = GENESIS
-    keys: Dict[str, str] = field(default_factory=dict)  # key id -> fingerprint
-    anchors_found: List[str] = field(default_factory=list)
-    in_progress: List[str] = field(default_factory=list)
+    keys: dict[str, str] = field(default_factory=dict)  # key id -> fingerprint
+    anchors_found: list[str] = field(default_factory=list)
+    in_progress: list[str] = field(default_factory=list)
     outside_bundle: int = 0
-    bundle: Optional[Dict[str, Any]] = None
+    bundle: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -167,7 +168,7 @@ class Result:
     def add(self, code: str, message: str, run_id: str = "", file: str = "") -> None:
         self.problems.append(Problem(code, message, run_id, file))
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k != "problems"}
         data["ok"] = self.ok
         data["problems"] = [p.__dict__ for p in self.problems]
@@ -175,7 +176,7 @@ class Result:
 
 
 # -- reading the ledger -------------------------------------------------------------------------
-def read_ledger(path: Path, result: Result) -> List[Dict[str, Any]]:
+def read_ledger(path: Path, result: Result) -> list[dict[str, Any]]:
     """Valid entries in file order; every unreadable line becomes a problem, none is skipped silently."""
     try:
         data = path.read_bytes()
@@ -202,7 +203,7 @@ def read_ledger(path: Path, result: Result) -> List[Dict[str, Any]]:
     return entries
 
 
-def _parse_line(raw: bytes) -> Optional[Dict[str, Any]]:
+def _parse_line(raw: bytes) -> dict[str, Any] | None:
     try:
         entry = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -213,7 +214,7 @@ def _parse_line(raw: bytes) -> Optional[Dict[str, Any]]:
     return entry
 
 
-def published_keys(root: Path) -> Dict[str, Any]:
+def published_keys(root: Path) -> dict[str, Any]:
     keys = {}
     candidates = [root / LEDGER_DIR / PUBLIC_KEY_FILE, *sorted((root / LEDGER_DIR / KEYS_DIR).glob("*.pem"))]
     for path in candidates:
@@ -226,7 +227,7 @@ def published_keys(root: Path) -> Dict[str, Any]:
 
 
 # -- checks ---------------------------------------------------------------------------------------
-def check_chain(entries: List[Dict[str, Any]], result: Result) -> None:
+def check_chain(entries: list[dict[str, Any]], result: Result) -> None:
     prev_hash, prev_seq = GENESIS, 0
     for entry in entries:
         seq, run = entry.get("seq"), entry.get("run_id", "?")
@@ -243,7 +244,7 @@ def check_chain(entries: List[Dict[str, Any]], result: Result) -> None:
         prev_seq = seq if isinstance(seq, int) else prev_seq + 1
 
 
-def check_signatures(entries: List[Dict[str, Any]], keys: Dict[str, Any], pinned: bool,
+def check_signatures(entries: list[dict[str, Any]], keys: dict[str, Any], pinned: bool,
                      result: Result) -> None:
     for entry in entries:
         seq, run, kid = entry.get("seq"), entry.get("run_id", "?"), entry.get("key_id")
@@ -259,9 +260,9 @@ def check_signatures(entries: List[Dict[str, Any]], keys: Dict[str, Any], pinned
         result.keys[kid] = fingerprint(key)
 
 
-def check_runs(root: Path, entries: List[Dict[str, Any]], wanted: Optional[set], result: Result) -> None:
+def check_runs(root: Path, entries: list[dict[str, Any]], wanted: set | None, result: Result) -> None:
     """Re-hash every file of every sealed run (the latest entry of a run folder wins)."""
-    latest: Dict[str, Dict[str, Any]] = {}
+    latest: dict[str, dict[str, Any]] = {}
     for entry in entries:
         latest[str(entry.get("path"))] = entry
     for rel, entry in latest.items():
@@ -281,7 +282,7 @@ def check_runs(root: Path, entries: List[Dict[str, Any]], wanted: Optional[set],
         _compare_files(folder, rel, run, entry.get("files") or {}, result)
 
 
-def _compare_files(folder: Path, rel: str, run: str, recorded: Dict[str, str], result: Result) -> None:
+def _compare_files(folder: Path, rel: str, run: str, recorded: dict[str, str], result: Result) -> None:
     present = manifest(folder)
     for name, digest in sorted(recorded.items()):
         if name not in present:
@@ -295,7 +296,7 @@ def _compare_files(folder: Path, rel: str, run: str, recorded: Dict[str, str], r
         result.add("file-added", f"run {run}: {rel}/{name} is a symlink added after sealing", run, f"{rel}/{name}")
 
 
-def _links(folder: Path) -> List[str]:
+def _links(folder: Path) -> list[str]:
     found = []
     for root, dirs, files in os.walk(folder):
         for name in sorted(dirs + files):
@@ -304,7 +305,7 @@ def _links(folder: Path) -> List[str]:
     return sorted(found)
 
 
-def check_unrecorded(root: Path, entries: List[Dict[str, Any]], result: Result) -> None:
+def check_unrecorded(root: Path, entries: list[dict[str, Any]], result: Result) -> None:
     sealed = {str(e.get("path")) for e in entries}
     for folder in iter_run_dirs(root):
         rel = folder.relative_to(root).as_posix()
@@ -326,7 +327,7 @@ def _peek_status(path: Path) -> tuple:
         return None, None
 
 
-def check_anchors(entries: List[Dict[str, Any]], anchors: List[str], result: Result) -> None:
+def check_anchors(entries: list[dict[str, Any]], anchors: list[str], result: Result) -> None:
     hashes = [str(e.get("hash")) for e in entries]
     for anchor in anchors:
         anchor = anchor.strip().lower()
@@ -338,8 +339,8 @@ def check_anchors(entries: List[Dict[str, Any]], anchors: List[str], result: Res
                        "or is not the one whose head was published")
 
 
-def check_bundle(root: Path, entries: List[Dict[str, Any]], keys: Dict[str, Any],
-                 result: Result) -> Optional[set]:
+def check_bundle(root: Path, entries: list[dict[str, Any]], keys: dict[str, Any],
+                 result: Result) -> set | None:
     """A bundle names the runs it carries; its manifest is signed like a ledger entry."""
     path = root / BUNDLE_FILE
     if not path.exists():
@@ -364,9 +365,9 @@ def check_bundle(root: Path, entries: List[Dict[str, Any]], keys: Dict[str, Any]
     return runs
 
 
-def summarise(entries: List[Dict[str, Any]], result: Result) -> None:
+def summarise(entries: list[dict[str, Any]], result: Result) -> None:
     result.entries = len(entries)
-    latest: Dict[str, Dict[str, Any]] = {}
+    latest: dict[str, dict[str, Any]] = {}
     for entry in entries:
         latest[str(entry.get("path"))] = entry
     result.statuses = dict(Counter(str(e.get("status")) for e in latest.values()))
@@ -376,8 +377,8 @@ def summarise(entries: List[Dict[str, Any]], result: Result) -> None:
         result.head, result.head_seq = str(entries[-1].get("hash")), int(entries[-1].get("seq") or 0)
 
 
-def verify_folder(root: Path, pinned_keys: Optional[List[Any]] = None,
-                  anchors: Optional[List[str]] = None) -> Result:
+def verify_folder(root: Path, pinned_keys: list[Any] | None = None,
+                  anchors: list[str] | None = None) -> Result:
     """Verify a reports folder (or an extracted bundle); every problem found is listed."""
     result = Result(root=str(root))
     entries = read_ledger(root / LEDGER_DIR / LEDGER_FILE, result)
@@ -430,8 +431,8 @@ def bundle_root(folder: Path) -> Path:
     return children[0] if len(children) == 1 else folder
 
 
-def verify_path(target: Path, pinned_keys: Optional[List[Any]] = None,
-                anchors: Optional[List[str]] = None) -> Result:
+def verify_path(target: Path, pinned_keys: list[Any] | None = None,
+                anchors: list[str] | None = None) -> Result:
     if target.is_file():
         with tempfile.TemporaryDirectory(prefix="drillbook-verify-") as tmp:
             pre = Result(root=str(target))
@@ -471,7 +472,7 @@ def format_result(result: Result) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Verify drillbook evidence (a reports folder or a bundle zip).")
     parser.add_argument("target", nargs="?", default=".", help="reports folder, extracted bundle or bundle .zip")
     parser.add_argument("--key", action="append", default=[], help="trusted public key PEM (repeatable)")

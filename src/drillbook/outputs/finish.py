@@ -16,9 +16,11 @@ from typing import Any
 
 from drillbook.drill.record import RunRecord
 from drillbook.evidence import anchor, ledger
+from drillbook.outputs.runstore import RUN_FILE
 from drillbook.report import junit, render
-from drillbook.outputs.runstore import RUN_FILE, write_json_atomic, write_text_atomic
 from drillbook.settings import Settings
+from drillbook.status import Status
+from drillbook.util.atomic import write_json_atomic, write_text_atomic
 
 log = logging.getLogger("drillbook.outputs.finish")
 
@@ -31,14 +33,14 @@ def before_outputs(record: RunRecord, drill: Any, settings: Settings) -> None:
         record.notifications = notify.notify_run(record.to_dict(), drill, settings)
     except Exception as exc:  # a notification problem must never change or lose the run
         log.error("notifications could not be sent: %s", type(exc).__name__)
-        record.notifications = [{"target": "all", "status": "failed",
+        record.notifications = [{"target": "all", "status": Status.FAILED,
                                  "detail": f"internal error: {type(exc).__name__}"}]
 
 
 def write_outputs(record: RunRecord, run_dir: Path, drill: Any, settings: Settings) -> None:
     data = record.to_dict()
     write_json_atomic(run_dir / RUN_FILE, data)
-    if data["status"] == "running":
+    if data["status"] == Status.RUNNING:
         return
     write_text_atomic(run_dir / "report.html", render.run_html(data))
     write_text_atomic(run_dir / "report.md", render.run_markdown(data))

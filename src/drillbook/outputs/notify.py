@@ -20,22 +20,31 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from drillbook.util.process import run_bounded
 from drillbook.outputs.runstore import load_runs, run_dir
 from drillbook.spec.models import NotifyTarget
+from drillbook.status import FINISHED, Status
+from drillbook.util.process import run_bounded
+from drillbook.util.scrub import MASK, scrub
 
 log = logging.getLogger("drillbook.outputs.notify")
 
-SENT, FAILED, SKIPPED = "sent", "failed", "skipped"
-PASSED = "passed"
-FINISHED = {"passed", "failed", "aborted"}
+
+
+class Delivery(StrEnum):
+    """What became of one notification (not of the run it is about)."""
+
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
 WEBHOOK_ATTEMPTS = 3
 BACKOFF_SECONDS = (0.5, 1.5)
-MASK = "***"
 
 
 # -- what to send, to whom -------------------------------------------------------------------
@@ -54,9 +63,9 @@ def targets_for(drill: Any, project: Any) -> list[NotifyTarget]:
 def events_for(status: str, previous_status: str | None) -> set[str]:
     """Which ``on:`` values this outcome satisfies."""
     events = {"always"}
-    if status == PASSED:
+    if status == Status.PASSED:
         events.add("success")
-        if previous_status is not None and previous_status != PASSED:
+        if previous_status is not None and previous_status != Status.PASSED:
             events.add("recovery")
     else:
         events.add("failure")
@@ -113,12 +122,12 @@ def notify_run(record: dict[str, Any], drill: Any, settings: Any) -> list[dict[s
         entry = {"target": describe_target(target), "on": list(target.on)}
         wanted = sorted(events & set(target.on))
         if not wanted:
-            entry.update(status=SKIPPED, detail=f"on: {', '.join(target.on)}; this run {record['status']}"
-                         + (" (first run)" if previous is None and record["status"] == PASSED else ""))
+            entry.update(status=Delivery.SKIPPED, detail=f"on: {', '.join(target.on)}; this run {record['status']}"
+                         + (" (first run)" if previous is None and record["status"] == Status.PASSED else ""))
         else:
             entry.update(deliver(target, body, subject=f"drillbook: {record['drill']} {record['status']}"))
             entry["event"] = event
-            if entry["status"] == FAILED:
+            if entry["status"] == Delivery.FAILED:
                 log.warning("notification to %s failed: %s", entry["target"], entry["detail"])
         results.append(entry)
     return results
@@ -136,9 +145,9 @@ def deliver(target: NotifyTarget, body: str, subject: str = "drillbook") -> dict
         else:
             status, detail = run_command(target.command or [], body, float(target.timeout))
     except Exception as exc:  # a bug in delivery must be recorded, never crash the run
-        status, detail = FAILED, f"{type(exc).__name__}: {exc}"
+        status, detail = Delivery.FAILED, f"{type(exc).__name__}: {exc}"
     if target.webhook:
-        detail = scrub(detail, target.webhook)
+        detail = redact(detail, target.webhook)
     return {"status": status, "detail": detail, "duration_seconds": round(time.monotonic() - started, 3)}
 
 
@@ -151,17 +160,17 @@ def post_webhook(url: str, body: str, timeout: float,
             "Content-Type": "application/json", "User-Agent": "drillbook-notify"})
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (user's URL)
-                return SENT, f"HTTP {response.status} after {attempt} attempt(s)"
+                return Delivery.SENT, f"HTTP {response.status} after {attempt} attempt(s)"
         except urllib.error.HTTPError as exc:
             problem = f"HTTP {exc.code} {exc.reason}"
             if exc.code < 500 and exc.code != 429:
-                return FAILED, f"{problem} (not retried: the receiver refused the request)"
+                return Delivery.FAILED, f"{problem} (not retried: the receiver refused the request)"
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             problem = f"cannot reach the receiver: {reason}"
         if attempt < WEBHOOK_ATTEMPTS:
             sleep(BACKOFF_SECONDS[min(attempt - 1, len(BACKOFF_SECONDS) - 1)])
-    return FAILED, f"{problem} (after {WEBHOOK_ATTEMPTS} attempts)"
+    return Delivery.FAILED, f"{problem} (after {WEBHOOK_ATTEMPTS} attempts)"
 
 
 def publish_sns(topic_arn: str, body: str, subject: str) -> tuple[str, str]:
@@ -170,8 +179,8 @@ def publish_sns(topic_arn: str, body: str, subject: str) -> tuple[str, str]:
     try:
         message_id = aws.publish_sns(topic_arn, body, subject=subject)
     except aws.AwsError as exc:
-        return FAILED, str(exc)
-    return SENT, f"message {message_id}"
+        return Delivery.FAILED, str(exc)
+    return Delivery.SENT, f"message {message_id}"
 
 
 def run_command(argv: list[str], body: str, timeout: float) -> tuple[str, str]:
@@ -180,13 +189,13 @@ def run_command(argv: list[str], body: str, timeout: float) -> tuple[str, str]:
     try:
         done = run_bounded(argv, env=env, timeout=timeout, stdin_data=body)
     except OSError as exc:
-        return FAILED, f"cannot start {argv[0]}: {exc.strerror or exc}"
+        return Delivery.FAILED, f"cannot start {argv[0]}: {exc.strerror or exc}"
     if done.timed_out:
-        return FAILED, f"{argv[0]} did not finish within {timeout:g}s (killed)"
+        return Delivery.FAILED, f"{argv[0]} did not finish within {timeout:g}s (killed)"
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or [""])[-1][:200]
-        return FAILED, f"{argv[0]} exited with {done.returncode}" + (f": {last}" if last else "")
-    return SENT, f"{argv[0]} exited 0"
+        return Delivery.FAILED, f"{argv[0]} exited with {done.returncode}" + (f": {last}" if last else "")
+    return Delivery.SENT, f"{argv[0]} exited 0"
 
 
 # -- redaction -------------------------------------------------------------------------------
@@ -212,12 +221,9 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, path, query, ""))
 
 
-def scrub(text: str, url: str) -> str:
+def redact(text: str, url: str) -> str:
     """Remove every secret piece of ``url`` from ``text`` (error messages may quote the URL)."""
-    text = text.replace(url, redact_url(url))
-    for piece in secret_pieces(url):
-        text = text.replace(piece, MASK)
-    return text
+    return scrub(text.replace(url, redact_url(url)), secret_pieces(url))
 
 
 def secret_pieces(url: str) -> list[str]:

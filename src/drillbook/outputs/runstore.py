@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from drillbook.drill.record import utc_now
+from drillbook.util.clock import utc_now
 
 RUN_FILE = "run.json"
 RESERVED = {"evidence", "runbooks", "assets"}
@@ -24,36 +22,6 @@ def new_run_id() -> str:
 def run_dir(reports: Path, name: str, run_id: str, kind: str = "drill") -> Path:
     base = reports / "runbooks" if kind == "runbook" else reports
     return base / name / run_id
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Replace ``path`` in one rename: readers never see half a record."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False, default=str)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_record(path: Path) -> dict[str, Any] | None:

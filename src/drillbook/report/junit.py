@@ -11,9 +11,10 @@ from collections.abc import Iterable
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from drillbook.status import Status
 from drillbook.util.durations import format_duration
 
-FAILING = {"failed", "aborted", "declined"}
+FAILING = {Status.FAILED, Status.ABORTED, Status.DECLINED}
 
 
 def suite(run: dict[str, Any]) -> ET.Element:
@@ -40,8 +41,8 @@ def _case(classname: str, name: str, seconds: float | None, status: str, message
     if status in FAILING:
         failure = ET.SubElement(case, "failure", {"message": message or status, "type": status})
         failure.text = message or status
-    elif status in ("skipped", "not_run"):
-        ET.SubElement(case, "skipped", {"message": message or status})
+    elif status in (Status.SKIPPED, Status.NOT_RUN):
+        ET.SubElement(case, Status.SKIPPED, {"message": message or status})
     return case
 
 
@@ -73,11 +74,11 @@ def _objectives(run: dict[str, Any], name: str) -> list[ET.Element]:
         measured = objective.get("measured_seconds")
         target = objective.get("target")
         if objective.get("met") is None:
-            status, message = "skipped", f"{label} not measured (the run did not get that far); target {target}"
+            status, message = Status.SKIPPED, f"{label} not measured (the run did not get that far); target {target}"
         elif objective.get("met"):
-            status, message = "passed", ""
+            status, message = Status.PASSED, ""
         else:
-            status = "failed"
+            status = Status.FAILED
             message = f"{label} missed: measured {format_duration(measured)}, target {target}"
         cases.append(_case(f"{name}.objective", f"{label} <= {target}", measured if key == "rto" else 0.0,
                            status, message))
@@ -86,8 +87,8 @@ def _objectives(run: dict[str, Any], name: str) -> list[ET.Element]:
 
 def _outcome(run: dict[str, Any], name: str) -> ET.Element:
     status = str(run.get("status"))
-    if status == "running":
-        return _case(f"{name}.outcome", "outcome", 0.0, "skipped", "still running")
+    if status == Status.RUNNING:
+        return _case(f"{name}.outcome", "outcome", 0.0, Status.SKIPPED, "still running")
     return _case(f"{name}.outcome", "outcome", 0.0, status, str(run.get("reason") or status))
 
 
@@ -95,7 +96,7 @@ def _count(el: ET.Element, cases: list[ET.Element]) -> None:
     el.set("tests", str(len(cases)))
     el.set("failures", str(sum(c.find("failure") is not None for c in cases)))
     el.set("errors", "0")
-    el.set("skipped", str(sum(c.find("skipped") is not None for c in cases)))
+    el.set(Status.SKIPPED, str(sum(c.find(Status.SKIPPED) is not None for c in cases)))
     el.set("time", f"{_elapsed_cases(cases):.3f}")
 
 
@@ -112,7 +113,7 @@ def combined_xml(runs: Iterable[dict[str, Any]]) -> str:
     root = ET.Element("testsuites", {"name": "drillbook"})
     for run in runs:
         root.append(suite(run))
-    for attr in ("tests", "failures", "errors", "skipped"):
+    for attr in ("tests", "failures", "errors", Status.SKIPPED):
         root.set(attr, str(sum(int(s.get(attr) or 0) for s in root)))
     root.set("time", f"{sum(float(s.get('time') or 0) for s in root):.3f}")
     ET.indent(root)

@@ -7,9 +7,10 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from drillbook.util.durations import format_duration
+from drillbook.outputs.runstore import load_runs
 from drillbook.report.timeline import timeline_svg
-from drillbook.outputs.runstore import load_runs, write_text_atomic
+from drillbook.util.atomic import write_text_atomic
+from drillbook.util.durations import format_duration
 
 
 def _env() -> Environment:

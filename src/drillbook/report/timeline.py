@@ -6,11 +6,12 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from drillbook.status import Status
+from drillbook.util.clock import parse_iso
 from drillbook.util.durations import format_duration
-from drillbook.drill.record import parse_iso
 
-COLORS = {"passed": "#2e7d32", "failed": "#c62828", "skipped": "#9e9e9e", "aborted": "#ef6c00",
-          "confirmed": "#2e7d32", "declined": "#c62828"}  # the last two: runbook steps
+COLORS = {Status.PASSED: "#2e7d32", Status.FAILED: "#c62828", Status.SKIPPED: "#9e9e9e", Status.ABORTED: "#ef6c00",
+          Status.CONFIRMED: "#2e7d32", Status.DECLINED: "#c62828"}  # the last two: runbook steps
 WIDTH, LABEL, ROW = 760, 150, 24
 
 

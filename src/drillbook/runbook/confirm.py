@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from drillbook.drill.record import iso, utc_now
 from drillbook.runbook.model import Runbook, Step
+from drillbook.util.clock import iso, utc_now
 
 YES, NO, SKIP = "y", "n", "s"
 

@@ -9,30 +9,33 @@ resumes included (that is what the patients waited).
 
 from __future__ import annotations
 
-import fcntl
-import logging
 import hashlib
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from drillbook.outputs import finish as postrun
-from drillbook.util.durations import format_duration
 from drillbook.drill.engine import Interrupted, run_drill
 from drillbook.errors import BadInput
-from drillbook.drill.record import iso, parse_iso, utc_now
+from drillbook.outputs import finish as postrun
+from drillbook.outputs.runstore import new_run_id
 from drillbook.runbook import record as rec
 from drillbook.runbook.confirm import NO, SKIP, Answer
 from drillbook.runbook.model import DRILL, SHELL, Runbook, Step
 from drillbook.runbook.record import RunbookRecord, StepResult
 from drillbook.runbook.render import write_reports
-from drillbook.runbook.shell import run_script, scrub, secrets_of
-from drillbook.outputs.runstore import new_run_id
+from drillbook.runbook.shell import run_script
 from drillbook.settings import Settings
 from drillbook.spec.loader import DrillSet
 from drillbook.spec.models import Drill
+from drillbook.status import Status
+from drillbook.util.clock import iso, parse_iso, utc_now
+from drillbook.util.durations import format_duration
+from drillbook.util.locks import LockBusy, file_lock
+from drillbook.util.scrub import scrub, secret_values
 
 log = logging.getLogger("drillbook.runbook")
 Observer = Callable[[str, dict[str, Any]], None]
@@ -70,8 +73,8 @@ def start(runbook: Runbook, ctx: Context, from_step: Step | None = None) -> Outc
     folder = rec.record_dir(ctx.settings.reports_dir, runbook.name, run_id)
     first = from_step.index - 1 if from_step else 0
     for result in record.steps[:first]:
-        result.status, result.reason = rec.SKIPPED, f"the run was started --from step {first + 1}"
-    with _lock(ctx.settings, run_id):
+        result.status, result.reason = Status.SKIPPED, f"the run was started --from step {first + 1}"
+    with _run_lock(ctx.settings, run_id):
         return _Run(runbook, record, folder, ctx).execute(first)
 
 
@@ -86,9 +89,9 @@ def resume(run_id: str, runbooks: dict[str, Runbook], ctx: Context) -> Outcome:
         raise BadInput(f'run {run_id} is of runbook "{record.runbook}", which is no longer in '
                        f"{ctx.settings.runbooks_dir} (or has problems: run drillbook validate)")
     _check_same_steps(runbook, record)
-    with _lock(ctx.settings, run_id):
+    with _run_lock(ctx.settings, run_id):
         record = rec.load(folder) or record  # re-read under the lock
-        if record.status == rec.PASSED:
+        if record.status == Status.PASSED:
             raise BadInput(f"run {run_id} already passed; nothing to resume")
         index = record.resume_index()
         if index is None:
@@ -106,25 +109,14 @@ def _check_same_steps(runbook: Runbook, record: RunbookRecord) -> None:
                        "steps themselves, or start a new run")
 
 
-class _lock:
+@contextmanager
+def _run_lock(settings: Settings, run_id: str) -> Iterator[None]:
     """One process per run: a second ``resume`` of a live run is refused, a crashed one frees it."""
-
-    def __init__(self, settings: Settings, run_id: str):
-        self.path = settings.state_dir / "runbook-locks" / f"{run_id}.lock"
-
-    def __enter__(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self.fd)
-            raise BadInput(f"run {self.path.stem} is being run by another drillbook process") from None
-
-    def __exit__(self, *exc: Any) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
-        self.path.unlink(missing_ok=True)
+    try:
+        with file_lock(settings.state_dir / "runbook-locks" / f"{run_id}.lock", timeout=0):
+            yield
+    except LockBusy:
+        raise BadInput(f"run {run_id} is being run by another drillbook process") from None
 
 
 class _Run:
@@ -135,7 +127,7 @@ class _Run:
         self.ctx = ctx
         self.env = {**os.environ, **runbook.meta.env, "DRILLBOOK_RUNBOOK": runbook.name,
                     "DRILLBOOK_RUN_ID": record.run_id, "DRILLBOOK_OPERATOR": ctx.operator}
-        self.secrets = secrets_of(self.env)
+        self.secrets = secret_values(self.env)
         ctx.settings.trigger = f"runbook {runbook.name} run {record.run_id}"  # shown in drill records
 
     def execute(self, first: int) -> Outcome:
@@ -155,7 +147,7 @@ class _Run:
             number=len(record.attempts) + 1, started_at=iso(utc_now()) or "", operator=self.ctx.operator,
             from_step=first + 1, confirmations=self.ctx.confirmer.via,
             runbook_sha256=hashlib.sha256(self.runbook.path.read_bytes()).hexdigest()))
-        record.status, record.reason, record.finished_at = rec.RUNNING, None, None
+        record.status, record.reason, record.finished_at = Status.RUNNING, None, None
         record.process = rec.process_info(None)
         self._save()
         self.ctx.observe("start", {"record": record, "first": first, "runbook": self.runbook,
@@ -169,7 +161,7 @@ class _Run:
         """Run one step; False stops the runbook."""
         result = self.record.steps[step.index - 1]
         result.archive()
-        result.status, result.started_at = rec.STEP_RUNNING, iso(utc_now())
+        result.status, result.started_at = Status.RUNNING, iso(utc_now())
         result.attempt, result.operator = self.record.attempt.number, self.ctx.operator
         self._save()
         self.ctx.observe("step-start", {"step": step, "result": result})
@@ -182,10 +174,10 @@ class _Run:
             else:
                 self._manual(step, result)
         except (Interrupted, KeyboardInterrupt):
-            self._end_step(result, started, rec.ABORTED, "interrupted while this step ran")
+            self._end_step(result, started, Status.ABORTED, "interrupted while this step ran")
             raise
         except Exception as exc:  # a bug fails the step visibly, never passes it
-            result.status, result.reason = rec.FAILED, f"unexpected error: {type(exc).__name__}: {exc}"
+            result.status, result.reason = Status.FAILED, f"unexpected error: {type(exc).__name__}: {exc}"
         self._end_step(result, started, result.status, result.reason)
         return result.status in rec.DONE
 
@@ -204,14 +196,14 @@ class _Run:
                           secrets=self.secrets)
         result.output_tail, result.exit_code = done.tail, done.exit_code
         if done.timed_out:
-            result.status = rec.FAILED
+            result.status = Status.FAILED
             result.reason = (f"timed out after {timeout.text} (step timeout); its process group "
                              "was killed")
         elif done.exit_code != 0:
             last = done.tail[-1] if done.tail else "no output"
-            result.status, result.reason = rec.FAILED, f"exit {done.exit_code}: {last}"
+            result.status, result.reason = Status.FAILED, f"exit {done.exit_code}: {last}"
         else:
-            result.status, result.reason = rec.PASSED, None
+            result.status, result.reason = Status.PASSED, None
 
     def _drills(self, step: Step, result: StepResult) -> None:
         assert self.ctx.drills is not None, "drill steps need the drills loaded"
@@ -227,37 +219,37 @@ class _Run:
                                       "rto_seconds": data["objectives"]["rto"]["measured_seconds"]})
             self._save()
             statuses.append(data["status"])
-            if data["status"] == rec.ABORTED:
+            if data["status"] == Status.ABORTED:
                 raise Interrupted(f"an interrupt during drill {name}")
-            if data["status"] != rec.PASSED:
+            if data["status"] != Status.PASSED:
                 break  # the step has failed; later drills would not change that
-        failed = [r for r in result.drill_runs if r["status"] != rec.PASSED]
+        failed = [r for r in result.drill_runs if r["status"] != Status.PASSED]
         if failed:
             first = failed[0]
-            result.status = rec.FAILED
+            result.status = Status.FAILED
             result.reason = f"drill {first['drill']} {first['status']}: {first['reason']}"
         else:
-            result.status, result.reason = rec.PASSED, None
+            result.status, result.reason = Status.PASSED, None
 
     def _manual(self, step: Step, result: StepResult) -> None:
         answer = self.ctx.confirmer.ask(self.runbook, step, self.ctx.operator)
         result.confirmed_by, result.confirmed_via, result.confirmed_at = answer.by, answer.via, answer.at
         if answer.choice == NO:
-            result.status = rec.DECLINED
+            result.status = Status.DECLINED
             result.reason = f"not confirmed: {answer.reason}" if answer.reason else "not confirmed"
         elif answer.choice == SKIP:
-            result.status, result.reason = rec.SKIPPED, f"skipped by {answer.by}: {answer.reason}"
+            result.status, result.reason = Status.SKIPPED, f"skipped by {answer.by}: {answer.reason}"
         else:
-            result.status, result.reason = rec.CONFIRMED, None
+            result.status, result.reason = Status.CONFIRMED, None
 
     # -- ending -----------------------------------------------------------------------------
     def _abort(self, exc: BaseException) -> None:
         cause = exc.args[0] if isinstance(exc, Interrupted) and exc.args else "SIGINT (Ctrl-C)"
-        current = next((s for s in self.record.steps if s.status in (rec.ABORTED, rec.STEP_RUNNING)), None)
+        current = next((s for s in self.record.steps if s.status in (Status.ABORTED, Status.RUNNING)), None)
         where = f' at step {current.index} "{current.title}"' if current else ""
-        if current and current.status == rec.STEP_RUNNING:
-            current.status, current.reason = rec.ABORTED, "interrupted while this step ran"
-        self.record.status = rec.ABORTED
+        if current and current.status == Status.RUNNING:
+            current.status, current.reason = Status.ABORTED, "interrupted while this step ran"
+        self.record.status = Status.ABORTED
         self.record.reason = (f"interrupted by {cause}{where}; resume with: drillbook runbook resume "
                               f"{self.record.run_id}")
 
@@ -265,7 +257,7 @@ class _Run:
         record = self.record
         now = utc_now()
         record.elapsed_seconds = round((now - parse_iso(record.started_at)).total_seconds(), 3)
-        if record.status != rec.ABORTED:
+        if record.status != Status.ABORTED:
             record.status, record.reason = self._verdict()
         record.finished_at = iso(now)
         record.attempt.finished_at, record.attempt.status = record.finished_at, record.status
@@ -279,19 +271,19 @@ class _Run:
     def _verdict(self) -> tuple[str, str | None]:
         stopped = next((s for s in self.record.steps if s.status not in rec.DONE), None)
         if stopped is not None:
-            word = "was declined" if stopped.status == rec.DECLINED else "failed"
-            return rec.FAILED, f'step {stopped.index} "{stopped.title}" {word}: {stopped.reason}'
+            word = "was declined" if stopped.status == Status.DECLINED else Status.FAILED
+            return Status.FAILED, f'step {stopped.index} "{stopped.title}" {word}: {stopped.reason}'
         rto = self.record.objectives.get("rto")
         if not rto:
-            return rec.PASSED, None
+            return Status.PASSED, None
         last = max(parse_iso(s.finished_at) for s in self.record.steps if s.finished_at) \
             if any(s.finished_at for s in self.record.steps) else utc_now()
         measured = round((last - parse_iso(self.record.started_at)).total_seconds(), 3)
         rto["measured_seconds"], rto["met"] = measured, measured <= rto["target_seconds"]
         if not rto["met"]:
-            return rec.FAILED, (f"RTO missed: the runbook took {format_duration(measured)} from the first "
+            return Status.FAILED, (f"RTO missed: the runbook took {format_duration(measured)} from the first "
                                 f"step to the last, its RTO target is {rto['target']}")
-        return rec.PASSED, None
+        return Status.PASSED, None
 
     def _refresh_index(self) -> None:
         from drillbook.report import render

@@ -17,12 +17,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from drillbook.util.durations import DurationError
 from drillbook.errors import SpecProblem
 from drillbook.runbook.model import DRILL, MANUAL, SHELL, FrontMatter, Runbook, Step
 from drillbook.spec import loader
 from drillbook.spec.models import NAME_PATTERN, Duration
 from drillbook.spec.yamlsource import YamlSyntaxError, load_located
+from drillbook.util.durations import DurationError
 
 SHELL_LANGS = {"sh", "bash"}
 FENCE = re.compile(r"^(\s{0,3})(`{3,}|~{3,})\s*([^`\s]*)")

@@ -8,11 +8,12 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from drillbook.util.durations import format_duration
 from drillbook.runbook.model import MANUAL
+from drillbook.status import Status
+from drillbook.util.durations import format_duration
 
-MARKS = {"passed": "ok", "confirmed": "ok", "skipped": "--", "failed": "FAILED",
-         "declined": "DECLINED", "aborted": "ABORTED"}
+MARKS = {Status.PASSED: "ok", Status.CONFIRMED: "ok", Status.SKIPPED: "--", Status.FAILED: "FAILED",
+         Status.DECLINED: "DECLINED", Status.ABORTED: "ABORTED"}
 
 
 class RunbookProgress:

@@ -12,15 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from drillbook import __version__
-from drillbook.drill.record import RUNNING, process_info
+from drillbook.drill.record import process_info
+from drillbook.outputs.runstore import RUN_FILE, read_record, run_dir
 from drillbook.runbook.model import Runbook
-from drillbook.outputs.runstore import RUN_FILE, read_record, run_dir, write_json_atomic
+from drillbook.status import Status
+from drillbook.util.atomic import write_json_atomic
 
-# step statuses
-PASSED, CONFIRMED, SKIPPED, FAILED, DECLINED, NOT_RUN, ABORTED = (
-    "passed", "confirmed", "skipped", "failed", "declined", "not_run", "aborted")
-DONE = {PASSED, CONFIRMED, SKIPPED}
-STEP_RUNNING = "running"
+DONE = {Status.PASSED, Status.CONFIRMED, Status.SKIPPED}
 
 
 @dataclass
@@ -28,7 +26,7 @@ class StepResult:
     index: int
     title: str
     kind: str
-    status: str = NOT_RUN
+    status: str = Status.NOT_RUN
     reason: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
@@ -45,7 +43,7 @@ class StepResult:
 
     def archive(self) -> None:
         """Keep this attempt's result in ``history`` before the step runs again."""
-        if self.status == NOT_RUN:
+        if self.status == Status.NOT_RUN:
             return
         past = {k: v for k, v in asdict(self).items() if k not in ("index", "title", "kind", "history")}
         self.history.append(past)
@@ -64,7 +62,7 @@ class Attempt:
     confirmations: str  # "--yes", "terminal" or "stdin"
     runbook_sha256: str
     finished_at: str | None = None
-    status: str = RUNNING
+    status: str = Status.RUNNING
 
 
 @dataclass
@@ -77,7 +75,7 @@ class RunbookRecord:
     started_at: str
     file: str
     kind: str = "runbook"
-    status: str = RUNNING
+    status: str = Status.RUNNING
     reason: str | None = None
     finished_at: str | None = None
     objectives: dict[str, Any] = field(default_factory=dict)
@@ -88,7 +86,7 @@ class RunbookRecord:
     process: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def new(cls, runbook: Runbook, run_id: str, operator: str, started_at: str) -> "RunbookRecord":
+    def new(cls, runbook: Runbook, run_id: str, operator: str, started_at: str) -> RunbookRecord:
         rto = runbook.rto
         objectives = {"rto": None if rto is None else {
             "target": rto.text, "target_seconds": float(rto), "measured_seconds": None, "met": None}}
@@ -99,7 +97,7 @@ class RunbookRecord:
                    versions={"drillbook": __version__}, process=process_info(None))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunbookRecord":
+    def from_dict(cls, data: dict[str, Any]) -> RunbookRecord:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["attempts"] = [_build(Attempt, a) for a in data.get("attempts", [])]

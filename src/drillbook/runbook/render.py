@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from drillbook.outputs.runstore import RUN_FILE
 from drillbook.report import junit
 from drillbook.report.render import ENV, MD_ENV
 from drillbook.report.timeline import timeline_svg
-from drillbook.outputs.runstore import RUN_FILE, write_json_atomic, write_text_atomic
+from drillbook.util.atomic import write_json_atomic, write_text_atomic
 
 
 def runbook_html(run: dict[str, Any]) -> str:

@@ -8,7 +8,6 @@ step's children never outlive it; processes a step leaves behind are stopped whe
 from __future__ import annotations
 
 import os
-import re
 import selectors
 import signal
 import subprocess
@@ -19,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drillbook.util.process import kill_group
+from drillbook.util.scrub import scrub
 
 TAIL_LINES = 20
-SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_KEY", re.I)
 GRACE_SECONDS = 2.0
 
 
@@ -32,17 +31,6 @@ class ShellResult:
     duration_seconds: float
     tail: list[str] = field(default_factory=list)
 
-
-def secrets_of(env: Mapping[str, str]) -> list[str]:
-    """Values of variables whose names say they are secret; longest first so masks nest right."""
-    values = {v for k, v in env.items() if SECRET_NAME.search(k) and len(v) >= 4}
-    return sorted(values, key=len, reverse=True)
-
-
-def scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
 
 
 def run_script(script: str, *, cwd: Path, env: Mapping[str, str], timeout: float,

@@ -25,15 +25,22 @@ from typing import IO, Any
 
 from drillbook.sandbox import isolation as iso
 from drillbook.sandbox.isolation import IsolationError
-from drillbook.util.process import Completed, communicate_bounded, kill_group
 from drillbook.spec.models import Isolation
+from drillbook.util.process import Completed, communicate_bounded, kill_group, signal_process
+from drillbook.util.procfs import alive, all_pids, namespace, process_start
 
 BASE_PATH = iso.BASE_PATH
 HOLDER_FILE = "holder.json"
 HOLDER_START_TIMEOUT = 10.0
 
-__all__ = ["Sandbox", "IsolationError", "Service", "NamespaceHolder", "remove_tree",
-           "processes_in_namespace", "process_start"]
+__all__ = [
+    "IsolationError",
+    "NamespaceHolder",
+    "Sandbox",
+    "Service",
+    "processes_in_namespace",
+    "remove_tree",
+]
 
 
 # -- the namespace holder ---------------------------------------------------------------
@@ -49,7 +56,7 @@ class NamespaceHolder:
     init_start: int | None = None
 
     @classmethod
-    def start(cls, sandbox: Path, network: str) -> "NamespaceHolder":
+    def start(cls, sandbox: Path, network: str) -> NamespaceHolder:
         read_fd, write_fd = os.pipe()
         argv = iso.holder_argv(sandbox, network, write_fd)
         try:
@@ -72,21 +79,21 @@ class NamespaceHolder:
             raise IsolationError(f"bubblewrap could not create the namespaces: {reason}") from None
         finally:
             os.close(read_fd)
-        holder = cls(proc, init_pid, target, _ns(target, "pid") or "", process_start(init_pid))
+        holder = cls(proc, init_pid, target, namespace(target, "pid") or "", process_start(init_pid))
         holder.verify(network)
         return holder
 
     def verify(self, network: str) -> None:
         """Fail closed: the namespaces the record will claim must really differ from drillbook's."""
         wanted = ["mnt", "pid"] + (["net"] if network == "none" else [])
-        same = [n for n in wanted if not _ns(self.target_pid, n) or _ns(self.target_pid, n) == _ns(os.getpid(), n)]
+        same = [n for n in wanted if not namespace(self.target_pid, n) or namespace(self.target_pid, n) == namespace(os.getpid(), n)]
         if same:
             self.kill()
             raise IsolationError(f"the sandbox shares drillbook's {', '.join(same)} namespace "
                                  "(bubblewrap did not unshare it)")
 
     def alive(self) -> bool:
-        return self.proc.poll() is None and _ns(self.target_pid, "pid") == self.pid_ns
+        return self.proc.poll() is None and namespace(self.target_pid, "pid") == self.pid_ns
 
     def describe(self) -> dict[str, Any]:
         return {"outer_pid": self.proc.pid, "init_pid": self.init_pid,
@@ -98,13 +105,13 @@ class NamespaceHolder:
         keep = {self.init_pid, self.target_pid}
         victims = [p for p in processes_in_namespace(self.pid_ns) if p not in keep]
         for pid in victims:
-            _kill(pid)
+            signal_process(pid)
         return len(victims)
 
     def kill(self) -> None:
         """SIGKILL to the namespace's pid 1: the kernel then kills every process inside."""
-        if _alive(self.init_pid, self.init_start):
-            _kill(self.init_pid)
+        if alive(self.init_pid, self.init_start):
+            signal_process(self.init_pid)
         try:
             self.proc.wait(timeout=2)  # bubblewrap reaps its init and exits by itself
         except subprocess.TimeoutExpired:
@@ -116,7 +123,7 @@ class NamespaceHolder:
         if self.proc.stderr:
             self.proc.stderr.close()
         deadline = time.monotonic() + 5
-        while _alive(self.init_pid, self.init_start) and time.monotonic() < deadline:
+        while alive(self.init_pid, self.init_start) and time.monotonic() < deadline:
             time.sleep(0.01)
 
 
@@ -156,45 +163,8 @@ def _first_child(pid: int) -> int:
 
 # -- processes ---------------------------------------------------------------------------
 
-def _ns(pid: int, kind: str) -> str | None:
-    try:
-        return os.readlink(f"/proc/{pid}/ns/{kind}")
-    except OSError:
-        return None
-
-
-def process_start(pid: int) -> int | None:
-    """Start time in clock ticks: tells a process from a later one that reuses its pid."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            return int(fh.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _alive(pid: int, start: int | None) -> bool:
-    """The same process (not a reused pid) still exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return False
-    return fields[0] != "Z" and (start is None or int(fields[19]) == start)
-
-
-def all_pids() -> list[int]:
-    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
-
-
 def processes_in_namespace(pid_ns: str) -> list[int]:
-    return [pid for pid in all_pids() if pid != os.getpid() and _ns(pid, "pid") == pid_ns]
-
-
-def _kill(pid: int, sig: int = signal.SIGKILL) -> None:
-    try:
-        os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
+    return [pid for pid in all_pids() if pid != os.getpid() and namespace(pid, "pid") == pid_ns]
 
 
 # -- services ------------------------------------------------------------------------------
@@ -227,14 +197,14 @@ def stop_entered(proc: subprocess.Popen, sig: int, grace: float) -> None:
     """
     if proc.poll() is None:
         for pid in descendants(proc.pid)[:1]:
-            _kill(pid, sig)
+            signal_process(pid, sig)
         try:
             proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             pass
     if proc.poll() is None:
         for pid in descendants(proc.pid):
-            _kill(pid)
+            signal_process(pid)
         try:
             proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
@@ -294,7 +264,7 @@ class Service:
 class IsolatedLauncher:
     """Runs every child of the drill inside its namespaces as the unprivileged account."""
 
-    def __init__(self, sandbox: "Sandbox", holder: NamespaceHolder, account: iso.Account,
+    def __init__(self, sandbox: Sandbox, holder: NamespaceHolder, account: iso.Account,
                  isolation: Isolation, base_env: dict[str, str],
                  drill_env: dict[str, str] | None = None):
         self.sandbox = sandbox
@@ -383,7 +353,7 @@ class Sandbox:
         return self.path / "work"
 
     @classmethod
-    def create(cls, root: Path, run_id: str, isolation: Isolation, env: dict[str, str]) -> "Sandbox":
+    def create(cls, root: Path, run_id: str, isolation: Isolation, env: dict[str, str]) -> Sandbox:
         missing = iso.missing_tools()
         if missing:
             raise IsolationError(f"{', '.join(missing)} not installed (apt-get install bubblewrap "
@@ -401,7 +371,7 @@ class Sandbox:
 
     @classmethod
     def _build(cls, path: Path, isolation: Isolation, env: dict[str, str],
-               account: iso.Account) -> "Sandbox":
+               account: iso.Account) -> Sandbox:
         os.chmod(path, 0o755)
         for name in ("restore", "work", "home", "logs"):
             (path / name).mkdir()
@@ -433,7 +403,7 @@ class Sandbox:
 
 def _write_holder_file(path: Path, holder: NamespaceHolder) -> None:
     """Lets ``drillbook cleanup`` find and kill the namespace if drillbook itself dies."""
-    from drillbook.outputs.runstore import write_json_atomic
+    from drillbook.util.atomic import write_json_atomic
 
     write_json_atomic(path / HOLDER_FILE, holder.describe())
 

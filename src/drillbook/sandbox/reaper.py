@@ -12,24 +12,30 @@ when they start. Runs of another host or of a live process are never touched.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
 import signal
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from drillbook.drill.record import ABORTED, RUNNING, _boot_time, _process_start, iso, utc_now
-from drillbook.outputs.runstore import RUN_FILE, iter_run_files, read_record, write_json_atomic, write_text_atomic
-from drillbook.sandbox.holder import HOLDER_FILE, _alive, all_pids, remove_tree
+from drillbook.outputs.runstore import RUN_FILE, iter_run_files, read_record
+from drillbook.sandbox.holder import HOLDER_FILE, remove_tree
 from drillbook.settings import Settings
+from drillbook.status import Status
+from drillbook.util.atomic import write_json_atomic, write_text_atomic
+from drillbook.util.clock import iso, utc_now
+from drillbook.util.locks import LockBusy, file_lock
+from drillbook.util.procfs import alive, all_pids, boot_time, process_start
 
 log = logging.getLogger("drillbook.sandbox.reaper")
 
+CLEANUP_LOCK_TIMEOUT = 30.0
 BOOT_TIME_TOLERANCE = 5.0  # /proc/stat's btime drifts by a second or so between reads
 SANDBOX_ENTRIES = {"restore", "work", "home", "logs", HOLDER_FILE}
 
@@ -59,10 +65,10 @@ def owner_gone(process: dict[str, Any]) -> str | None:
     if process.get("host") and process["host"] != socket.gethostname():
         return None
     pid = int(process["pid"])
-    booted, now = process.get("boot_time"), _boot_time()
+    booted, now = process.get("boot_time"), boot_time()
     if booted and now and abs(float(booted) - now) > BOOT_TIME_TOLERANCE:
         return "the machine restarted since the run began"
-    started = _process_start(pid)
+    started = process_start(pid)
     if started is None:
         return f"its drillbook process (pid {pid}) no longer exists"
     if process.get("process_start") is not None and started != process["process_start"]:
@@ -74,7 +80,7 @@ def find_stale_runs(settings: Settings) -> list[tuple[Path, dict[str, Any], str]
     stale = []
     for path in iter_run_files(settings.reports_dir):
         record = read_record(path)
-        if not record or record.get("status") != RUNNING:
+        if not record or record.get("status") != Status.RUNNING:
             continue
         why = owner_gone(record.get("process") or {})
         if why:
@@ -84,13 +90,13 @@ def find_stale_runs(settings: Settings) -> list[tuple[Path, dict[str, Any], str]
 
 def reap_stale_runs(settings: Settings, *, dry_run: bool = False) -> list[Reaped]:
     """Clean up every stale run under the reports folder; the list says what was done."""
-    with _Lock(settings) as locked:
+    with _cleanup_lock(settings) as locked:
         if not locked:
             return []  # another drillbook is cleaning up right now
         reaped = []
         for folder, record, why in find_stale_runs(settings):
             current = read_record(folder / RUN_FILE)  # re-read: it may have finished meanwhile
-            if not current or current.get("status") != RUNNING:
+            if not current or current.get("status") != Status.RUNNING:
                 continue
             reaped.append(_preview(folder, current, why) if dry_run
                           else _reap(folder, current, why, settings))
@@ -116,10 +122,10 @@ def _reap(folder: Path, record: dict[str, Any], why: str, settings: Settings) ->
         if problem:
             problems.append(problem)
     reason = _reason(record, why, killed, sandbox, removed)
-    record.update({"status": ABORTED, "reason": reason,
+    record.update({"status": Status.ABORTED, "reason": reason,
                    "finished_at": record.get("finished_at") or started_at})
     record.setdefault("phases", []).append({
-        "name": "cleanup", "status": "failed" if problems else "passed", "started_at": started_at,
+        "name": "cleanup", "status": Status.FAILED if problems else Status.PASSED, "started_at": started_at,
         "duration_seconds": round(time.monotonic() - started, 3),
         "detail": "; ".join([f"killed {killed} leftover process(es)",
                              "sandbox removed" if removed else "no sandbox to remove", *problems]),
@@ -191,11 +197,11 @@ def _kill_holder(sandbox: Path) -> int:
         init_pid, init_start = int(holder["init_pid"]), holder.get("init_start")
     except (OSError, ValueError, KeyError, TypeError):
         return 0
-    if init_start is None or not _alive(init_pid, init_start):
+    if init_start is None or not alive(init_pid, init_start):
         return 0
     os.kill(init_pid, signal.SIGKILL)  # the kernel then kills every process of its PID namespace
     deadline = time.monotonic() + 5
-    while _alive(init_pid, init_start) and time.monotonic() < deadline:
+    while alive(init_pid, init_start) and time.monotonic() < deadline:
         time.sleep(0.02)
     return 1
 
@@ -206,7 +212,7 @@ def leftover_processes(sandbox: Path) -> list[int]:
     marker = str(sandbox).rstrip("/")
     found = []
     for pid in all_pids():
-        if pid in mine or not _alive(pid, None):
+        if pid in mine or not alive(pid, None):
             continue
         if _points_into(pid, marker):
             found.append(pid)
@@ -270,31 +276,11 @@ def _write_reports(folder: Path, record: dict[str, Any], settings: Settings) -> 
     postrun.seal_run(folder, settings)
 
 
-class _Lock:
-    """One cleanup at a time per state folder; a busy lock means someone else is on it."""
-
-    def __init__(self, settings: Settings):
-        self.path = settings.state_dir / "cleanup.lock"
-        self.fd: int | None = None
-
-    def __enter__(self) -> bool:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            log.warning("cleanup lock %s unavailable (%s); cleaning up without it", self.path, exc)
-            return True
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return True
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    return False
-                time.sleep(0.1)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.fd is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
+@contextmanager
+def _cleanup_lock(settings: Settings) -> Iterator[bool]:
+    """One cleanup at a time per state folder; False when another drillbook is on it."""
+    try:
+        with file_lock(settings.state_dir / "cleanup.lock", timeout=CLEANUP_LOCK_TIMEOUT):
+            yield True
+    except LockBusy:
+        yield False

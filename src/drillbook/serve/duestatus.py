@@ -11,17 +11,17 @@ July. A failed run is not overdue: failing is a different alert.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from drillbook.drill.record import iso, parse_iso
 from drillbook.outputs.runstore import RUN_FILE, read_record
 from drillbook.serve.schedules import next_run, previous_due
+from drillbook.status import FINISHED, Status
+from drillbook.util.clock import iso, parse_iso
 
-UTC = timezone.utc
+UTC = UTC
 QUEUE_SLACK = 300.0
-FINISHED = ("passed", "failed", "aborted")
 DEFAULT_OVERRUN_FACTOR = 3.0
 
 
@@ -75,7 +75,7 @@ def due_status(drill: Any, runs: list[dict[str, Any]], now: datetime, *,
                overrun_factor: float = DEFAULT_OVERRUN_FACTOR) -> DueStatus:
     """``runs``: finished records of this drill, newest first (see :func:`recent_runs`)."""
     last = runs[0] if runs else None
-    success = next((r for r in runs if r.get("status") == "passed"), None)
+    success = next((r for r in runs if r.get("status") == Status.PASSED), None)
     status = DueStatus(
         name=drill.name, schedule=drill.schedule, timezone=drill.timezone,
         next_run=None, next_run_source="", last_status=last.get("status") if last else None,

@@ -17,7 +17,7 @@ import pickle
 import sqlite3
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from apscheduler.jobstores.base import BaseJobStore, ConflictingIdError, JobLook
 from apscheduler.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
 
 DB_NAME = "schedule.sqlite"
+SERVE_LOCK = "serve.lock"  # held by the one server of a state folder; its pid inside
 JOB_PREFIX = "drill:"
 # Job functions are stored by dotted name: a store written before the job function moved keeps
 # its next run times instead of being dropped and rescheduled.
@@ -219,4 +220,4 @@ def read_state(state_dir: Path) -> dict[str, StoredDrill]:
 
 
 def _dt(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    return datetime.fromtimestamp(timestamp, tz=UTC)

@@ -15,9 +15,10 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from drillbook.drill.record import parse_iso
+from drillbook.status import Status
+from drillbook.util.clock import parse_iso
 
-STATUSES = ("passed", "failed", "aborted", "error")
+STATUSES = (Status.PASSED, Status.FAILED, Status.ABORTED, Status.ERROR)
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 86400)
 
 
@@ -88,7 +89,7 @@ class DrillMetrics:
             self.last_status.labels(name, each).set(1 if each == status else 0)
 
     def observe_run(self, name: str, status: str, duration: float) -> None:
-        self.runs.labels(name, status if status in STATUSES else "error").inc()
+        self.runs.labels(name, status if status in STATUSES else Status.ERROR).inc()
         self.duration.labels(name).observe(duration)
 
     def set_schedule(self, name: str, next_run: float | None, overdue: bool) -> None:
@@ -107,7 +108,7 @@ def serve_http(metrics: DrillMetrics, host: str, port: int,
     """Start ``/metrics`` and ``/healthz`` in a daemon thread; the bound port is ``server_port``."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
                 self._send(200, metrics.text(), CONTENT_TYPE_LATEST)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -28,7 +28,7 @@ from apscheduler.triggers.base import BaseTrigger
 
 from drillbook.util.durations import DurationError, parse_duration
 
-UTC = timezone.utc
+UTC = UTC
 
 ALIASES: dict[str, str] = {
     "hourly": "0 * * * *",
@@ -127,7 +127,7 @@ def check_jitter(schedule: Schedule | str, jitter: float) -> None:
 
 
 def build_trigger(schedule: Schedule | str, tz: str = "UTC", jitter: float | None = None
-                  ) -> "DrillTrigger":
+                  ) -> DrillTrigger:
     """The APScheduler 3 trigger the server uses (also what every pure function here uses)."""
     return DrillTrigger(_as_schedule(schedule), tz, jitter)
 

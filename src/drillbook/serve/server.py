@@ -19,7 +19,6 @@ APScheduler 3 (BackgroundScheduler) decides *when*; this module decides *how*:
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -28,23 +27,28 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from drillbook.errors import CannotRun
+from drillbook.outputs.runstore import RUN_FILE, read_record
 from drillbook.serve import jobstore
 from drillbook.serve.duestatus import allowance, due_status, recent_runs
-from drillbook.errors import CannotRun
+from drillbook.serve.jobstore import SERVE_LOCK
 from drillbook.serve.metrics import DrillMetrics, serve_http
-from drillbook.drill.record import iso
-from drillbook.outputs.runstore import RUN_FILE, read_record
 from drillbook.serve.schedules import build_trigger, fingerprint
 from drillbook.settings import Settings
 from drillbook.spec.loader import PROJECT_CONFIG, load_drills
 from drillbook.spec.models import Drill
+from drillbook.status import Status
+from drillbook.util.clock import iso
+from drillbook.util.locks import LockBusy, file_lock
+from drillbook.util.process import kill_group
 
-UTC = timezone.utc
+UTC = UTC
 BACKSTOP_MARGIN = 30.0  # after the child's own limit, before the server sends SIGTERM
 STATUS_REFRESH_SECONDS = 10.0
 
@@ -84,7 +88,7 @@ def _value(value: Any) -> str:
     return text
 
 
-_CURRENT: "Server | None" = None
+_CURRENT: Server | None = None
 
 
 def run_scheduled_drill(name: str) -> None:
@@ -123,7 +127,7 @@ class Server:
         self.book: jobstore.DrillBook | None = None
         self.folder_signature: Any = None
         self.http: Any = None
-        self.lock_file: Any = None
+        self.exit_stack = ExitStack()  # holds the state folder's serve lock while serving
 
     # -- lifecycle -----------------------------------------------------------------------------
     def serve(self) -> int:
@@ -150,6 +154,7 @@ class Server:
             if self.http:
                 self.http.shutdown()
             conn.close()
+            self.exit_stack.close()
         self.emit("serve-stop", exit=0)
         return 0
 
@@ -193,21 +198,15 @@ class Server:
 
     def _take_lock(self) -> None:
         """One server per state folder: two would run every drill twice."""
-        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
-        path = self.settings.state_dir / "serve.lock"
-        handle = open(path, "a+", encoding="utf-8")
+        path = self.settings.state_dir / SERVE_LOCK
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.seek(0)
-            other = handle.read().strip() or "?"
-            handle.close()
+            fd = self.exit_stack.enter_context(file_lock(path, timeout=0, mode=0o644))
+        except LockBusy:
+            other = path.read_text(encoding="utf-8").strip() or "?"
             raise CannotRun(f"another drillbook serve (pid {other}) uses the state folder "
                             f"{self.settings.state_dir}; stop it or give --state") from None
-        handle.truncate(0)
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self.lock_file = handle
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
 
     def _install_signals(self) -> None:
         def stop(signum: int, _frame: Any) -> None:
@@ -354,7 +353,7 @@ class Server:
             since = datetime.fromtimestamp(row[1], UTC) if row else None
             status = due_status(drill, runs, now, stored_next=stored.get(jobstore.job_id(name)),
                                 scheduled_since=since, overrun_factor=self.options.overrun_factor)
-            success = next((r for r in runs if r.get("status") == "passed"), None)
+            success = next((r for r in runs if r.get("status") == Status.PASSED), None)
             self.metrics.set_last(name, status.last_record, success)
             self.metrics.set_schedule(name, status.next_run.timestamp() if status.next_run else None,
                                       status.overdue)
@@ -438,13 +437,13 @@ class Server:
                                      f"({self.options.overrun_factor:g} x RTO)")
                 self.emit("drill-terminate", level="warning", drill=child.name, run_id=child.run_id,
                           reason=child.reason)
-                _signal_group(child.proc.pid, signal.SIGTERM)
+                kill_group(child.proc.pid, signal.SIGTERM)
                 child.term_sent = now
             elif child.term_sent is not None and not child.killed and \
                     now > child.term_sent + self.options.abort_grace:
                 self.emit("drill-kill", level="error", drill=child.name, run_id=child.run_id,
                           reason=f"no exit {self.options.abort_grace:g}s after SIGTERM")
-                _signal_group(child.proc.pid, signal.SIGKILL)
+                kill_group(child.proc.pid, signal.SIGKILL)
                 child.killed = True
 
     def _read(self, child: ChildRun, stream: Any) -> None:
@@ -462,14 +461,14 @@ class Server:
             record = read_record(self.settings.reports_dir / name / child.run_id / RUN_FILE)
         rc = child.proc.returncode
         status = record.get("status") if record else None
-        if status not in ("passed", "failed", "aborted"):
-            status = "failed" if child.killed or child.term_sent else "error"
+        if status not in (Status.PASSED, Status.FAILED, Status.ABORTED):
+            status = Status.FAILED if child.killed or child.term_sent else "error"
         reason = (record or {}).get("reason")
-        if record is None or record.get("status") == "running":
+        if record is None or record.get("status") == Status.RUNNING:
             tail = [line for line in child.output if "event=" not in line][-5:]
             reason = child.reason or "; ".join(tail)[-500:] or f"the run exited with {rc}"
         self.metrics.observe_run(name, status, duration)
-        self.emit("drill-finish", level="info" if status == "passed" else "warning", drill=name,
+        self.emit("drill-finish", level="info" if status == Status.PASSED else "warning", drill=name,
                   run_id=child.run_id, status=status, duration=duration, exit=rc, reason=reason,
                   report=str(self.settings.reports_dir / name / child.run_id / "report.html")
                   if child.run_id and record else None)
@@ -506,15 +505,8 @@ def folder_signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(out)
 
 
-def _signal_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def serve(settings: Settings, options: ServeOptions, emit: EventLog | None = None) -> int:
     return Server(settings, options, emit).serve()
 
 
-__all__ = ["serve", "Server", "ServeOptions", "EventLog", "allowance", "child_argv"]
+__all__ = ["EventLog", "ServeOptions", "Server", "allowance", "child_argv", "serve"]

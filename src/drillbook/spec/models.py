@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -29,7 +29,7 @@ class Duration(float):
 
     text: str
 
-    def __new__(cls, text: str) -> "Duration":
+    def __new__(cls, text: str) -> Duration:
         value = super().__new__(cls, parse_duration(text))
         value.text = text.strip()
         return value
@@ -93,7 +93,7 @@ class PasswordSource(Strict):
     ssm: str | None = Field(None, description="SSM Parameter Store name (decrypted).")
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "PasswordSource":
+    def _exactly_one(self) -> PasswordSource:
         given = [k for k in ("env", "file", "aws_secret", "ssm") if getattr(self, k)]
         if len(given) != 1:
             raise ValueError("give exactly one of env, file, aws_secret, ssm")
@@ -113,7 +113,7 @@ class SnapshotSelector(Strict):
     path: str | None = Field(None, description="A path the snapshot was taken of.")
 
     @model_validator(mode="after")
-    def _id_alone(self) -> "SnapshotSelector":
+    def _id_alone(self) -> SnapshotSelector:
         if self.id and (self.host or self.tags or self.path):
             raise ValueError("id selects one snapshot: drop host/tags/path, or drop id")
         return self
@@ -231,7 +231,7 @@ class PostgresCheck(CheckBase):
                                          description="How long the server may take to start.")
 
     @model_validator(mode="after")
-    def _one_source(self) -> "PostgresCheck":
+    def _one_source(self) -> PostgresCheck:
         if bool(self.dump) == bool(self.data_dir):
             raise ValueError("give exactly one of dump or data_dir")
         return self
@@ -247,7 +247,7 @@ CHECK_MODELS: dict[str, type[CheckBase]] = {
 }
 
 Check = Annotated[
-    Union[FilesCheck, SqliteCheck, CommandCheck, HttpCheck, TcpCheck, PostgresCheck],
+    FilesCheck | SqliteCheck | CommandCheck | HttpCheck | TcpCheck | PostgresCheck,
     Field(discriminator="type"),
 ]
 
@@ -278,7 +278,7 @@ class NotifyTarget(Strict):
                                    description="Per attempt.")
 
     @model_validator(mode="after")
-    def _one_target(self) -> "NotifyTarget":
+    def _one_target(self) -> NotifyTarget:
         if sum(x is not None for x in (self.webhook, self.sns, self.command)) != 1:
             raise ValueError("give exactly one of webhook, sns, command")
         return self

@@ -6,11 +6,10 @@ Errors must name the line (``drills/portal.yaml:7``), so we keep a map from each
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import re
 
 import yaml
 

@@ -71,6 +71,14 @@ def communicate_bounded(proc: subprocess.Popen[str], argv: list[str], started: f
         raise
 
 
+def signal_process(pid: int, sig: int = signal.SIGKILL) -> None:
+    """Signal one process; one that is already gone (or not ours to signal) is fine."""
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
     """Signal every process of group ``pgid``; a group that is already gone is fine."""
     try:

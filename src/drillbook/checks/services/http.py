@@ -7,10 +7,11 @@ import re
 from typing import Any
 
 from drillbook.checks.base import CheckContext, default_name, register
-from drillbook.drill.record import FAILED, PASSED, CheckResult
 from drillbook.checks.services.lifecycle import ServiceFailed, running_service, service_env, wait_until_ready
 from drillbook.checks.services.probe import HTTP_PROBE, MAX_BODY, run_probe
+from drillbook.drill.record import CheckResult
 from drillbook.spec.models import HttpCheck
+from drillbook.status import Status
 
 BODY_HEAD = 200
 
@@ -32,7 +33,7 @@ def check_http(spec: HttpCheck, ctx: CheckContext) -> CheckResult:
                                      lambda a: a.get("status") == spec.expect_status, spec.url)
     except ServiceFailed as exc:
         data["service_output_tail"] = exc.output
-        return CheckResult("http", name, FAILED, exc.reason, data=data)
+        return CheckResult("http", name, Status.FAILED, exc.reason, data=data)
     body = base64.b64decode(ready.answer.get("body", ""))
     text = body.decode("utf-8", errors="replace")
     data.update({
@@ -45,8 +46,8 @@ def check_http(spec: HttpCheck, ctx: CheckContext) -> CheckResult:
     problems = _problems(spec, ready.answer.get("status"), text)
     if problems:
         data["service_output_tail"] = ready.output
-        return CheckResult("http", name, FAILED, "; ".join(problems), data=data)
-    return CheckResult("http", name, PASSED,
+        return CheckResult("http", name, Status.FAILED, "; ".join(problems), data=data)
+    return CheckResult("http", name, Status.PASSED,
                        f"{spec.url} answered {data['status']} in {data['latency_ms']} ms "
                        f"(ready after {data['ready_seconds']} s)", data=data)
 

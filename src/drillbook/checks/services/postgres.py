@@ -16,11 +16,12 @@ from typing import Any
 
 from drillbook.checks.base import CheckContext, default_name, outside_restore, register
 from drillbook.checks.expectations import first_failure, parse_expectation, queries_met
-from drillbook.util.process import Completed, tail
-from drillbook.drill.record import FAILED, PASSED, CheckResult
 from drillbook.checks.services import pgbin
 from drillbook.checks.services.lifecycle import ServiceFailed
+from drillbook.drill.record import CheckResult
 from drillbook.spec.models import PostgresCheck
+from drillbook.status import Status
+from drillbook.util.process import Completed, tail
 
 SUPERUSER = "postgres"
 PORT = 5432
@@ -117,7 +118,7 @@ def check_postgres(spec: PostgresCheck, ctx: CheckContext) -> CheckResult:
     except (PgFailed, pgbin.NoBinaries) as exc:
         if isinstance(exc, PgFailed) and exc.output:
             data["output_tail"] = exc.output
-        return CheckResult("postgres", name, FAILED, getattr(exc, "reason", str(exc)), data=data)
+        return CheckResult("postgres", name, Status.FAILED, getattr(exc, "reason", str(exc)), data=data)
     finally:
         if server is not None:
             server.stop()
@@ -275,13 +276,13 @@ def _queries(spec: PostgresCheck, server: Throwaway, database: str) -> list[dict
 def _verdict(name: str, data: dict[str, Any], results: list[dict[str, Any]]) -> CheckResult:
     failure = first_failure(results)
     if failure:
-        return CheckResult("postgres", name, FAILED, failure, data=data)
+        return CheckResult("postgres", name, Status.FAILED, failure, data=data)
     how = (f"restored in {data['restore_seconds']} s" if "restore_seconds" in data
            else "started from the data folder")
     summary = ", ".join(f"{r['sql']} = {r['value']}" for r in results[:3])
     detail = (f"PostgreSQL {data.get('server_version', '?')} {how}; {queries_met(len(results))}"
               + (f" ({summary})" if summary else ""))
-    return CheckResult("postgres", name, PASSED, detail, data=data)
+    return CheckResult("postgres", name, Status.PASSED, detail, data=data)
 
 
 def _new_home(work: Path) -> Path:

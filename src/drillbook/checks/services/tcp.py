@@ -6,10 +6,11 @@ import base64
 from typing import Any
 
 from drillbook.checks.base import CheckContext, default_name, register
-from drillbook.drill.record import FAILED, PASSED, CheckResult
 from drillbook.checks.services.lifecycle import ServiceFailed, running_service, service_env, wait_until_ready
 from drillbook.checks.services.probe import TCP_PROBE, run_probe
+from drillbook.drill.record import CheckResult
 from drillbook.spec.models import TcpCheck
+from drillbook.status import Status
 
 READ_TIMEOUT = 5.0
 
@@ -32,13 +33,13 @@ def check_tcp(spec: TcpCheck, ctx: CheckContext) -> CheckResult:
                                      lambda a: bool(a.get("answered")), target)
     except ServiceFailed as exc:
         data["service_output_tail"] = exc.output
-        return CheckResult("tcp", name, FAILED, exc.reason, data=data)
+        return CheckResult("tcp", name, Status.FAILED, exc.reason, data=data)
     received = base64.b64decode(ready.answer.get("body", "")).decode("utf-8", errors="replace")
     data.update({"latency_ms": round(ready.answer.get("latency", 0.0) * 1000, 1),
                  "ready_seconds": ready.ready_seconds, "received_head": received[:200]})
     if spec.expect is not None and spec.expect not in received:
-        return CheckResult("tcp", name, FAILED, f"{target} accepted, but the reply does not contain "
+        return CheckResult("tcp", name, Status.FAILED, f"{target} accepted, but the reply does not contain "
                            f"{spec.expect!r} (got {received[:60]!r})", data=data)
     said = f", replied with {spec.expect!r}" if spec.expect is not None else ""
-    return CheckResult("tcp", name, PASSED, f"{target} accepted after {ready.ready_seconds} s"
+    return CheckResult("tcp", name, Status.PASSED, f"{target} accepted after {ready.ready_seconds} s"
                        f"{said}", data=data)

@@ -1,0 +1,50 @@
+"""The one advisory file lock: always with a timeout, and the lock file is never unlinked.
+
+Unlinking a lock file after unlocking lets two holders exist (one locks the old inode, the next
+creates a new file), so lock files stay. Waiting without a limit can hang a run for ever, so every
+wait has one; ``timeout=0`` tries once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+POLL_SECONDS = 0.05
+
+
+class LockBusy(Exception):
+    """Another process held the lock for the whole timeout."""
+
+    def __init__(self, path: Path, timeout: float):
+        super().__init__(f"{path} stayed locked for {timeout:g}s by another process")
+        self.path = path
+        self.timeout = timeout
+
+
+@contextmanager
+def file_lock(path: Path, *, timeout: float, shared: bool = False, mode: int = 0o600) -> Iterator[int]:
+    """Hold an flock on ``path`` (created if missing) inside the block; yields the open fd."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, mode)
+    try:
+        _acquire(fd, path, timeout, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield fd
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _acquire(fd: int, path: Path, timeout: float, kind: int) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, kind | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise LockBusy(path, timeout) from None
+            time.sleep(POLL_SECONDS)

@@ -1,0 +1,59 @@
+"""What /proc says about processes: the one reader, so every caller agrees on what "alive" means.
+
+A pid alone does not name a process (pids are reused), so records keep a pid with its start time
+in clock ticks, and "the same process" means both match.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (which may hold spaces and parentheses)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def process_start(pid: int) -> int | None:
+    """Start time in clock ticks since boot: tells a process from a later one with its pid."""
+    fields = _stat_fields(pid)
+    try:
+        return int(fields[19]) if fields else None
+    except (IndexError, ValueError):
+        return None
+
+
+def alive(pid: int, start: int | None) -> bool:
+    """The same process (``start`` matches, when given) exists and is not a zombie."""
+    fields = _stat_fields(pid)
+    if not fields or fields[0] == "Z":
+        return False
+    return start is None or process_start(pid) == start
+
+
+def all_pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def namespace(pid: int, kind: str) -> str | None:
+    """The namespace ``kind`` (net, pid, mnt...) of ``pid`` as the kernel names it, if readable."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/{kind}")
+    except OSError:
+        return None
+
+
+def boot_time() -> float | None:
+    """The kernel's boot time (btime) in Unix seconds."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("btime"):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    return None
