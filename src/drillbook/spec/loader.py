@@ -107,10 +107,15 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
     out: list[Any] = []
     node = data
     for part in loc:
-        if (isinstance(node, dict) and part in node) or (isinstance(node, list) and isinstance(part, int) and part < len(node)):
+        if isinstance(node, dict) and part in node:
             out.append(part)
             node = node[part]
-        elif (isinstance(node, dict) and isinstance(part, str) and part in CHECK_MODELS) or (isinstance(part, str) and (part.startswith("function-") or "[" in part)):
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and part in CHECK_MODELS:
+            continue
+        elif isinstance(part, str) and (part.startswith("function-") or "[" in part):
             continue
         else:
             out.append(part)

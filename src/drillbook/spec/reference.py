@@ -7,6 +7,7 @@ test fails when they drift from the models, so the docs never describe a field t
 from __future__ import annotations
 
 import json
+import types
 import typing
 from typing import Any
 
@@ -14,6 +15,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from drillbook.spec import models
+
+UNION_ORIGINS = (typing.Union, types.UnionType)  # Union[A, B] and A | B
 
 SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("Drill (`drills/<name>.yaml`)", models.Drill),
@@ -79,11 +82,11 @@ def _type(annotation: Any) -> str:
         return _type(args[0])
     if origin is typing.Literal:
         return " / ".join(f"`{a}`" for a in typing.get_args(annotation))
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in UNION_ORIGINS:
         return " or ".join(_type(a) for a in args)
     if origin is list:
         if args and typing.get_origin(args[0]) is typing.Annotated and \
-                typing.get_origin(typing.get_args(args[0])[0]) is typing.Union:
+                typing.get_origin(typing.get_args(args[0])[0]) in UNION_ORIGINS:
             return "list of checks (by `type`)"
         return f"list of {_type(args[0])}" if args else "list"
     if origin is dict:
