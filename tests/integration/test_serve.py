@@ -240,3 +240,18 @@ def test_serve_finishes_runs_left_running_by_a_crash_before_it_starts(workspace,
     assert server.stop()[0] == 0
     record = json.loads((workspace.reports / "clinic" / run_id / "run.json").read_text())
     assert record["status"] == "aborted" and record["reason"]
+
+
+def test_drill_made_on_demand_keeps_its_metrics(workspace, repo, serving):
+    write_drill(workspace.drills, "alpha", repo.path, body=STANDARD_CHECKS + "schedule: daily\n")
+    server = serving("--metrics-port", "0")
+    server.wait_for("serve-start")
+    url = server.url("/metrics")
+    assert 'drillbook_drill_rto_target_seconds{drill="alpha"}' in urllib.request.urlopen(url, timeout=5).read().decode()
+
+    write_drill(workspace.drills, "alpha", repo.path, body=STANDARD_CHECKS)  # now on demand
+    server.wait_for("drill-unscheduled", drill="alpha")
+    server.wait_for("serve-start")
+    metrics = urllib.request.urlopen(url, timeout=5).read().decode()
+    assert 'drillbook_drill_rto_target_seconds{drill="alpha"}' in metrics
+    assert server.stop()[0] == 0

@@ -120,3 +120,9 @@ def test_report_files_render(settings, tmp_path):
     assert "never" in text and "not run" in text and "@media print" in text and "CP-9(1)" in text
     assert "| never |" in md.read_text() and "### Runbook: failover" in md.read_text()
     assert json.loads(js.read_text())["period"]["label"] == "2026Q4"
+
+
+def test_frequent_schedule_over_a_year_is_not_reported_as_on_demand():
+    year = parse_period("2026")
+    assert due_count("every 5m", year.start, year.end) == 365 * 24 * 12  # 105120 > 100000
+    assert due_count("* * * * *", parse_period("2026Q4").start, parse_period("2026Q4").end) == 92 * 24 * 60

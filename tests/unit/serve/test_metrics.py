@@ -11,7 +11,7 @@ import yaml
 from drillbook.serve.metrics import DrillMetrics
 from drillbook.spec.models import Duration
 
-RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "drillbook-alerts.yml"
+RULES = Path(__file__).resolve().parents[3] / "deploy" / "prometheus" / "drillbook-alerts.yml"
 
 
 def drill(rto: str = "10m", rpo: str = "1d") -> SimpleNamespace:

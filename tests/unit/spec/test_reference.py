@@ -8,7 +8,7 @@ import yaml
 from drillbook.spec.models import Drill
 from drillbook.spec.reference import json_schema_text, markdown_reference
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+DOCS = Path(__file__).resolve().parents[3] / "docs"
 REGENERATE = "regenerate with: make docs"
 
 

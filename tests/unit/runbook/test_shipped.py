@@ -8,7 +8,7 @@ from drillbook.runbook.loading import known_drills
 from drillbook.runbook.parser import check_drills, load_runbooks
 from drillbook.spec.loader import load_drills
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_shipped_runbooks_are_valid_and_runnable_with_the_shipped_drills():

@@ -9,7 +9,7 @@ import zipfile
 from drillbook.evidence import ledger
 from drillbook.evidence import verify as v
 from drillbook.evidence.export import Selection, export
-from tests.unit.test_evidence_ledger import codes, ledger_lines, sealed  # noqa: F401 (fixture)
+from tests.unit.evidence.test_ledger import codes, ledger_lines, sealed  # noqa: F401 (fixture)
 
 
 def test_duplicate_key_in_a_ledger_line_is_not_canonical(sealed):  # noqa: F811
