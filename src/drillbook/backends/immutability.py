@@ -70,7 +70,8 @@ def evaluate(wanted: Immutability, prefix: str, bucket: BucketFacts, objects: li
                         f"{wanted.mode} requires: {first}{more}")
     if permissions:
         problems.append("lock state unknown: the credentials lack " + ", ".join(permissions))
-    result = {
+    summary = object_summary(objects, object_problems, delete_markers)
+    result: dict[str, Any] = {
         "status": Status.FAILED if problems else Status.PASSED,
         "reason": "; ".join(problems) or None,
         "summary": "",
@@ -78,15 +79,15 @@ def evaluate(wanted: Immutability, prefix: str, bucket: BucketFacts, objects: li
         "min_retention": wanted.min_retention.text,
         "prefix": prefix,
         "bucket": bucket.to_dict(),
-        "objects": object_summary(objects, object_problems, delete_markers),
+        "objects": summary,
         "missing_permissions": permissions,
         "notes": notes or [],
         "audited_at": iso(now),
     }
     if not problems:
         result["summary"] = (
-            f"{len(objects)} objects locked ({_modes_text(result['objects']['by_mode'])}), earliest "
-            f"until {result['objects']['earliest_retain_until']}; bucket default "
+            f"{len(objects)} objects locked ({_modes_text(summary['by_mode'])}), earliest "
+            f"until {summary['earliest_retain_until']}; bucket default "
             f"{bucket.default_mode} {bucket.default_retention}")
     return result
 

@@ -247,7 +247,7 @@ def check_chain(entries: list[dict[str, Any]], result: Result) -> None:
 def check_signatures(entries: list[dict[str, Any]], keys: dict[str, Any], pinned: bool,
                      result: Result) -> None:
     for entry in entries:
-        seq, run, kid = entry.get("seq"), entry.get("run_id", "?"), entry.get("key_id")
+        seq, run, kid = entry.get("seq"), entry.get("run_id", "?"), str(entry.get("key_id"))
         key = keys.get(kid)
         if key is None:
             where = "the given key(s) " + ", ".join(sorted(keys)) if pinned else "no published key"
