@@ -40,6 +40,13 @@ class BadInput(DrillbookError):
         self.problems = problems or []
 
 
+class PasswordError(Exception):
+    """A repository password could not be read; the message never contains the secret.
+
+    Raised by the secret stores (environment, file, AWS): the engine fails the drill with it.
+    """
+
+
 class CannotRun(DrillbookError):
     """drillbook itself cannot work here (restic missing, reports not writable)."""
 

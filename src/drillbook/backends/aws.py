@@ -18,8 +18,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -33,12 +31,16 @@ from botocore.exceptions import (
 )
 
 from drillbook.backends import immutability
+from drillbook.errors import PasswordError
 from drillbook.spec.models import EvidenceTarget, Immutability
+from drillbook.util.lazy import lazy_module
 
 AUDIT_WORKERS = 16
-FAST = Config(connect_timeout=3, read_timeout=15, retries={"total_max_attempts": 2, "mode": "standard"})
-PROBE = Config(connect_timeout=3, read_timeout=5, retries={"total_max_attempts": 2, "mode": "standard"})
-UPLOAD = Config(connect_timeout=5, read_timeout=60, retries={"total_max_attempts": 3, "mode": "standard"})
+boto3 = lazy_module("boto3")  # about 250 ms with botocore's configuration: only AWS drills pay it
+botocore_config = lazy_module("botocore.config")
+
+# client settings: (connect timeout, read timeout, attempts)
+FAST, PROBE, UPLOAD = (3, 15, 2), (3, 5, 2), (5, 60, 3)
 
 BAD_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
                    "UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException",
@@ -95,7 +97,16 @@ def parse_repository(repository: str) -> S3Location:
 
 
 # -- sessions, clients and error wording --------------------------------------------------
-def _session() -> boto3.Session:
+Timeouts = tuple[int, int, int]
+
+
+def _config(timeouts: Timeouts, **extra: Any) -> Any:
+    connect, read, attempts = timeouts
+    return botocore_config.Config(connect_timeout=connect, read_timeout=read,
+                                  retries={"total_max_attempts": attempts, "mode": "standard"}, **extra)
+
+
+def _session() -> Any:
     try:
         return boto3.Session()
     except ProfileNotFound as exc:
@@ -103,14 +114,13 @@ def _session() -> boto3.Session:
                        "(check AWS_PROFILE)") from None
 
 
-def _s3_client(endpoint_url: str | None, config: Config = FAST, pool: int = 10) -> Any:
+def _s3_client(endpoint_url: str | None, config: Timeouts = FAST, pool: int = 10) -> Any:
     """An S3 client; custom endpoints (MinIO, moto, Ceph) get path-style addressing."""
     session = _session()
-    extra = Config(max_pool_connections=pool,
-                   s3={"addressing_style": "path"} if endpoint_url else {})
+    settings = _config(config, max_pool_connections=pool,
+                       s3={"addressing_style": "path"} if endpoint_url else {})
     return session.client("s3", endpoint_url=endpoint_url,
-                          region_name=session.region_name or "us-east-1",
-                          config=config.merge(extra))
+                          region_name=session.region_name or "us-east-1", config=settings)
 
 
 def _code(exc: ClientError) -> str:
@@ -129,7 +139,8 @@ def describe(exc: Exception, endpoint: str, what: str) -> str:
         return (f"no AWS region configured while {what} (set AWS_REGION or the region "
                 "in the AWS config)")
     if isinstance(exc, UNREACHABLE):
-        kind = "timed out" if isinstance(exc, (ConnectTimeoutError, ReadTimeoutError)) else "refused or closed the connection"
+        timed_out = isinstance(exc, (ConnectTimeoutError, ReadTimeoutError))
+        kind = "timed out" if timed_out else "refused or closed the connection"
         return f"endpoint {endpoint} unreachable ({kind}) while {what}"
     if isinstance(exc, ClientError):
         code = _code(exc)
@@ -217,8 +228,12 @@ def _explain_denied(client: Any, loc: S3Location, where: str) -> str:
     except ClientError as exc:
         if _code(exc) in BAD_CREDENTIALS:
             return f"bad AWS credentials: {loc.endpoint} answered {_code(exc)} ({where})"
-    except Exception:
-        pass
+    except Exception:  # the GET is only a hint; without it the plain denial below stands
+        return _denied(loc, where)
+    return _denied(loc, where)
+
+
+def _denied(loc: S3Location, where: str) -> str:
     return (f"access denied to bucket {loc.bucket} at {loc.endpoint}: the credentials need "
             f"s3:ListBucket and s3:GetObject ({where})")
 
@@ -363,8 +378,6 @@ def _retention_hidden(client: Any, loc: S3Location, key: str) -> bool:
 # -- secrets --------------------------------------------------------------------------------
 def _service_client(service: str) -> Any:
     """A client honouring AWS_ENDPOINT_URL(_<SERVICE>) and the configured region (botocore does)."""
-    from drillbook.backends.secrets import PasswordError
-
     try:
         session = _session()
     except AwsError as exc:
@@ -372,7 +385,7 @@ def _service_client(service: str) -> Any:
     if not session.region_name:
         raise PasswordError(f"no AWS region configured for {service} (set AWS_REGION or the "
                             "region in the AWS config)")
-    return session.client(service, config=FAST)
+    return session.client(service, config=_config(FAST))
 
 
 def _endpoint_of(client: Any) -> str:
@@ -381,8 +394,6 @@ def _endpoint_of(client: Any) -> str:
 
 def secret_value(name: str, key: str | None = None) -> str:
     """A Secrets Manager secret (a field of a JSON secret with ``key``), never logged."""
-    from drillbook.backends.secrets import PasswordError
-
     client = _service_client("secretsmanager")
     response = _read_secret(client, lambda: client.get_secret_value(SecretId=name),
                             what=f"AWS secret {name}", missing="ResourceNotFoundException",
@@ -402,8 +413,6 @@ def secret_value(name: str, key: str | None = None) -> str:
 
 def _read_secret(client: Any, call: Any, *, what: str, missing: str, needs: str) -> Any:
     """One secret read; every failure becomes a PasswordError that names what, never its value."""
-    from drillbook.backends.secrets import PasswordError
-
     try:
         return call()
     except ClientError as exc:
@@ -418,8 +427,6 @@ def _read_secret(client: Any, call: Any, *, what: str, missing: str, needs: str)
 
 
 def _json_field(text: str, name: str, key: str) -> str:
-    from drillbook.backends.secrets import PasswordError
-
     try:
         data = json.loads(text)
     except ValueError:
@@ -438,8 +445,6 @@ def _json_field(text: str, name: str, key: str) -> str:
 
 def ssm_parameter(name: str) -> str:
     """An SSM Parameter Store value, decrypted (SecureString), never logged."""
-    from drillbook.backends.secrets import PasswordError
-
     client = _service_client("ssm")
     response = _read_secret(client, lambda: client.get_parameter(Name=name, WithDecryption=True),
                             what=f"SSM parameter {name}", missing="ParameterNotFound",
@@ -478,7 +483,7 @@ def upload_run(run_dir: Path, target: EvidenceTarget, now: datetime | None = Non
         try:
             response = client.put_object(
                 Bucket=bucket, Key=key, Body=body,
-                ContentMD5=base64.b64encode(hashlib.md5(body).digest()).decode("ascii"),
+                ContentMD5=base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode("ascii"),
                 ObjectLockMode=target.mode.upper(), ObjectLockRetainUntilDate=until)
         except Exception as exc:
             raise AwsError(describe(exc, endpoint, f"uploading s3://{bucket}/{key}")) from None

@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from drillbook.backends import aws
+from drillbook.errors import PasswordError
 from drillbook.spec.models import PasswordSource
-
-
-class PasswordError(Exception):
-    """The password source could not be read; the message never contains the secret."""
 
 
 def resolve_password(source: PasswordSource, base_dir: Path) -> str:
@@ -28,8 +26,6 @@ def resolve_password(source: PasswordSource, base_dir: Path) -> str:
         if not value:
             raise PasswordError(f"password file {path} is empty")
         return value
-    from drillbook.backends import aws  # only drills that use AWS secrets need boto3 loaded
-
     if source.aws_secret:
         return aws.secret_value(source.aws_secret, source.key)
     if source.ssm:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -73,18 +74,14 @@ def communicate_bounded(proc: subprocess.Popen[str], argv: list[str], started: f
 
 def signal_process(pid: int, sig: int = signal.SIGKILL) -> None:
     """Signal one process; one that is already gone (or not ours to signal) is fine."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
     """Signal every process of group ``pgid``; a group that is already gone is fine."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def tail(text: str, lines: int = 20) -> list[str]:
