@@ -15,6 +15,7 @@ from drillbook.evidence import controls, due, verify
 from drillbook.evidence.period import Period
 from drillbook.outputs.runstore import load_runs
 from drillbook.report import render
+from drillbook.runbook.parser import load_runbooks
 from drillbook.settings import Settings
 from drillbook.spec.loader import load_drills
 from drillbook.status import Status
@@ -40,29 +41,15 @@ def declared_drills(settings: Settings) -> list[dict[str, Any]]:
 
 
 def declared_runbooks(settings: Settings) -> list[dict[str, Any]]:
-    """Runbooks parsed by drillbook.runbook when present; else every *.md title (a plain hook)."""
+    """The runbooks of the runbooks folder, as items of the period report."""
     folder = settings.runbooks_dir
     if not folder.is_dir():
         return []
-    try:
-        from drillbook.runbook.parser import load_runbooks
-    except ImportError:
-        return [{"kind": "runbook", "name": p.stem, "description": _md_title(p), "owner": "",
-                 "schedule": None, "rto_target": None, "rpo_target": None}
-                for p in sorted(folder.glob("*.md")) if p.name.lower() != "readme.md"]
     return [{"kind": "runbook", "name": name, "description": rb.title, "owner": rb.meta.owner,
              "schedule": None, "rto_target": rb.rto.text if rb.rto else None, "rpo_target": None}
             for name, rb in sorted(load_runbooks(folder).runbooks.items())]
 
 
-def _md_title(path: Path) -> str:
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        if line.startswith("# "):
-            return line[2:].strip()
-    return path.stem
-
-
-# -- runs -------------------------------------------------------------------------------------
 def runs_in(settings: Settings, period: Period) -> list[dict[str, Any]]:
     """Finished runs that started in the period, oldest first, summarised for the report."""
     chosen = []

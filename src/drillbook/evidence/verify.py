@@ -36,6 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 FORMAT = "drillbook-ledger/1"
 BUNDLE_FORMAT = "drillbook-bundle/1"
 GENESIS = "0" * 64
@@ -84,8 +88,6 @@ def manifest(run_dir: Path) -> dict[str, str]:
 
 
 def raw_public(key: Any) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
@@ -99,9 +101,6 @@ def fingerprint(key: Any) -> str:
 
 
 def load_public_key(pem: bytes) -> Any:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
     key = serialization.load_pem_public_key(pem)
     if not isinstance(key, Ed25519PublicKey):
         raise ValueError("not an ed25519 public key")
@@ -109,8 +108,6 @@ def load_public_key(pem: bytes) -> Any:
 
 
 def signature_ok(key: Any, digest_hex: str, sig_b64: str) -> bool:
-    from cryptography.exceptions import InvalidSignature
-
     try:
         key.verify(base64.b64decode(sig_b64, validate=True), bytes.fromhex(digest_hex))
         return True
