@@ -27,6 +27,7 @@ import base64
 import hashlib
 import json
 import os
+import stat
 import sys
 import tempfile
 import zipfile
@@ -289,16 +290,29 @@ def _compare_files(folder: Path, rel: str, run: str, recorded: dict[str, str], r
                        f"(sha256 {present[name][:16]}..., recorded {digest[:16]}...)", run, f"{rel}/{name}")
     for name in sorted(set(present) - set(recorded)):
         result.add("file-added", f"run {run}: {rel}/{name} was added after sealing", run, f"{rel}/{name}")
-    for name in _links(folder):  # drillbook never writes links; the manifest skips them
-        result.add("file-added", f"run {run}: {rel}/{name} is a symlink added after sealing", run, f"{rel}/{name}")
+    for name, what in _unsealable(folder):  # the manifest holds regular files only
+        result.add("file-added", f"run {run}: {rel}/{name} is {what} added after sealing", run, f"{rel}/{name}")
 
 
-def _links(folder: Path) -> list[str]:
+def _unsealable(folder: Path) -> list[tuple[str, str]]:
+    """Entries no manifest holds, so any of them in a sealed folder was added after sealing:
+    symlinks, special files (FIFOs, sockets, devices) and files named like a writer's temp file."""
     found = []
     for root, dirs, files in os.walk(folder):
         for name in sorted(dirs + files):
-            if (Path(root) / name).is_symlink():
-                found.append((Path(root) / name).relative_to(folder).as_posix())
+            path = Path(root) / name
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                what = "a symlink"
+            elif stat.S_ISDIR(mode):
+                continue
+            elif not stat.S_ISREG(mode):
+                what = "a special file"
+            elif name.startswith(TEMP_PREFIX):
+                what = "a hidden temp file"
+            else:
+                continue
+            found.append((path.relative_to(folder).as_posix(), what))
     return sorted(found)
 
 

@@ -15,49 +15,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from drillbook.errors import BadInput
 from drillbook.evidence import ledger, signing
 from drillbook.evidence import verify as v
-from drillbook.settings import Settings
-
-
-def make_settings(tmp_path: Path) -> Settings:
-    return Settings(drills_dir=tmp_path / "drills", reports_dir=tmp_path / "reports",
-                    state_dir=tmp_path / "state", runbooks_dir=tmp_path / "runbooks")
-
-
-def fake_run(reports: Path, name: str, run_id: str, status: str = "passed", kind: str = "drill") -> Path:
-    folder = (reports / "runbooks" if kind == "runbook" else reports) / name / run_id
-    folder.mkdir(parents=True)
-    key = "runbook" if kind == "runbook" else "drill"
-    record = {"kind": kind, "run_id": run_id, key: name, "status": status,
-              "started_at": "2026-11-02T03:00:00.000Z", "finished_at": "2026-11-02T03:01:00.000Z"}
-    (folder / "run.json").write_text(json.dumps(record, indent=2) + "\n")
-    (folder / "report.html").write_text(f"<p>{name} {status}</p>\n")
-    return folder
-
-
-@pytest.fixture
-def sealed(tmp_path, monkeypatch):
-    monkeypatch.delenv(signing.KEY_ENV, raising=False)
-    settings = make_settings(tmp_path)
-    folders = [fake_run(settings.reports_dir, "clinic", f"20261102T0{i}0000Z-00000{i}") for i in range(1, 4)]
-    for folder in folders:
-        ledger.seal(folder, settings)
-    return settings, folders
-
-
-def problems(settings: Settings, **kwargs) -> list[v.Problem]:
-    return v.verify_folder(settings.reports_dir, **kwargs).problems
-
-
-def codes(settings: Settings, **kwargs) -> list[str]:
-    return [p.code for p in problems(settings, **kwargs)]
-
-
-def ledger_lines(settings: Settings) -> list[str]:
-    return ledger.ledger_path(settings.reports_dir).read_text().splitlines(keepends=True)
+from tests.unit.evidence.ledgers import codes, fake_run, ledger_lines, make_settings, problems
 
 
 def test_sealed_runs_verify_and_chain(sealed):
-    settings, folders = sealed
+    settings, _ = sealed
     result = v.verify_folder(settings.reports_dir)
     assert result.ok, result.problems
     assert result.entries == 3 and result.runs_checked == 3 and result.statuses == {"passed": 3}
@@ -249,7 +211,7 @@ def test_standalone_verifier_imports_nothing_of_drillbook():
     modules |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert not any(m.startswith("drillbook") for m in modules)
     assert {m.split(".")[0] for m in modules} <= {
-        "__future__", "argparse", "base64", "hashlib", "json", "os", "sys", "tempfile", "zipfile",
+        "__future__", "argparse", "base64", "hashlib", "json", "os", "stat", "sys", "tempfile", "zipfile",
         "collections", "dataclasses", "pathlib", "typing", "cryptography"}
 
 

@@ -20,7 +20,8 @@ UTC = UTC
 
 def test_periods():
     q4 = parse_period("2026q4")
-    assert (q4.label, q4.start, q4.end) == ("2026Q4", datetime(2026, 10, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+    assert (q4.label, q4.start, q4.end) == ("2026Q4", datetime(2026, 10, 1, tzinfo=UTC),
+                                            datetime(2027, 1, 1, tzinfo=UTC))
     assert parse_period("2026-02").end == datetime(2026, 3, 1, tzinfo=UTC)
     assert parse_period("2026").label == "2026"
     span = between("2026-10-01", "2026-10-31")
@@ -54,7 +55,8 @@ def run_record(reports: Path, name: str, run_id: str, started: str, status: str 
     folder = reports / name / run_id
     folder.mkdir(parents=True)
     record = {
-        "kind": "drill", "run_id": run_id, "drill": name, "status": status, "reason": None if status == "passed" else "x",
+        "kind": "drill", "run_id": run_id, "drill": name, "status": status,
+        "reason": None if status == "passed" else "x",
         "started_at": started, "finished_at": started,
         "objectives": {"rto": {"target_seconds": 600, "target": "10m", "measured_seconds": rto, "met": rto_met},
                        "rpo": {"target_seconds": 86400, "target": "1d", "measured_seconds": 3600, "met": True}},

@@ -1,18 +1,19 @@
-"""Review 2: tampering the verifier used to let through (each test names the attack)."""
+"""Tampering the verifier must catch (each test names the attack)."""
 
 from __future__ import annotations
 
 import json
 import os
 import zipfile
+from pathlib import Path
 
 from drillbook.evidence import ledger
 from drillbook.evidence import verify as v
 from drillbook.evidence.export import Selection, export
-from tests.unit.evidence.test_ledger import codes, ledger_lines, sealed  # noqa: F401 (fixture)
+from tests.unit.evidence.ledgers import codes, ledger_lines
 
 
-def test_duplicate_key_in_a_ledger_line_is_not_canonical(sealed):  # noqa: F811
+def test_duplicate_key_in_a_ledger_line_is_not_canonical(sealed):
     """A line showing "status":"passed" to a reader, while the parsed (last) value still hashes right."""
     settings, _ = sealed
     lines = ledger_lines(settings)
@@ -23,7 +24,7 @@ def test_duplicate_key_in_a_ledger_line_is_not_canonical(sealed):  # noqa: F811
     assert found.count("entry-edited") == 2, found
 
 
-def test_symlink_added_to_a_sealed_run_folder_is_reported(sealed, tmp_path):  # noqa: F811
+def test_symlink_added_to_a_sealed_run_folder_is_reported(sealed, tmp_path):
     settings, folders = sealed
     forged = tmp_path / "forged.html"
     forged.write_text("<p>all good</p>")
@@ -31,7 +32,7 @@ def test_symlink_added_to_a_sealed_run_folder_is_reported(sealed, tmp_path):  # 
     assert "file-added" in codes(settings)
 
 
-def test_zip_without_its_signed_bundle_manifest_fails(sealed, tmp_path):  # noqa: F811
+def test_zip_without_its_signed_bundle_manifest_fails(sealed, tmp_path):
     """Stripping bundle.json would drop the signed head that shows a truncated ledger."""
     settings, _ = sealed
     out = tmp_path / "audit.zip"
@@ -51,3 +52,13 @@ def test_zip_without_its_signed_bundle_manifest_fails(sealed, tmp_path):  # noqa
     result = v.verify_path(stripped)
     assert not result.ok and "bad-bundle" in [p.code for p in result.problems]
     assert json.dumps(result.to_dict())
+
+
+def test_hidden_temp_files_and_special_files_added_to_a_sealed_run_are_reported(sealed):
+    """A writer's ``.tmp-`` name or a FIFO must not be a place to hide content from the manifest."""
+    settings, folders = sealed
+    (folders[0] / ".tmp-report.html").write_text("<p>all good</p>")
+    os.mkfifo(folders[1] / "pipe")
+    added = [p for p in v.verify_folder(settings.reports_dir).problems if p.code == "file-added"]
+    assert {Path(p.file).name for p in added} == {".tmp-report.html", "pipe"}, added
+    assert any("temp file" in p.message for p in added) and any("special file" in p.message for p in added)
