@@ -7,6 +7,7 @@ phase or check explains it (an objective missed, an aborted run).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -42,7 +43,7 @@ def _case(classname: str, name: str, seconds: float | None, status: str, message
         failure = ET.SubElement(case, "failure", {"message": message or status, "type": status})
         failure.text = message or status
     elif status in (Status.SKIPPED, Status.NOT_RUN):
-        ET.SubElement(case, Status.SKIPPED, {"message": message or status})
+        ET.SubElement(case, "skipped", {"message": message or status})
     return case
 
 
@@ -113,8 +114,22 @@ def combined_xml(runs: Iterable[dict[str, Any]]) -> str:
     root = ET.Element("testsuites", {"name": "drillbook"})
     for run in runs:
         root.append(suite(run))
-    for attr in ("tests", "failures", "errors", Status.SKIPPED):
+    for attr in ("tests", "failures", "errors", "skipped"):
         root.set(attr, str(sum(int(s.get(attr) or 0) for s in root)))
     root.set("time", f"{sum(float(s.get('time') or 0) for s in root):.3f}")
     ET.indent(root)
+    _keep_xml_characters(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+# Characters XML 1.0 allows; check output or a reason may hold any byte a restored program printed.
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _keep_xml_characters(root: ET.Element) -> None:
+    """Drop what no XML parser accepts (control characters, lone surrogates), everywhere."""
+    for element in root.iter():
+        if element.text:
+            element.text = NOT_XML.sub("", element.text)
+        for key, value in element.attrib.items():
+            element.attrib[key] = NOT_XML.sub("", value)

@@ -47,3 +47,13 @@ def test_passing_run_and_runbook_steps_combined():
     assert [s.get("name") for s in suites] == ["drill:clinic", "runbook:restore"]
     assert suites[0].get("failures") == "0"
     assert suites[1].get("failures") == "2" and root.get("failures") == "2"
+
+
+def test_control_characters_from_check_output_never_break_the_xml():
+    """A restored program may print any byte; junit.xml must still parse in every CI system."""
+    run = record()
+    run["checks"][1]["detail"] = "exit 1: \x1b[31mred\x1b[0m \x00\x07 bell \ud800 tail"
+    run["reason"] = "1 of 2 checks failed: \x0c"
+    root = ET.fromstring(junit.run_xml(run))
+    messages = [f.get("message") for f in root.iter("failure")]
+    assert any("[31mred[0m  bell  tail" in m for m in messages), messages
