@@ -21,7 +21,7 @@ from drillbook.evidence.signing import Signer, load_signer
 from drillbook.outputs.runstore import RUN_FILE, read_record
 from drillbook.settings import Settings
 from drillbook.status import Status
-from drillbook.util.atomic import write_text_atomic
+from drillbook.util.atomic import fsync_folder, write_all, write_text_atomic
 from drillbook.util.clock import iso, utc_now
 from drillbook.util.locks import LockBusy, file_lock
 
@@ -115,12 +115,12 @@ def _write_line(path: Path, entry: dict[str, Any]) -> None:
                       sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        if _torn_tail(path):
-            os.write(fd, b"\n")  # keep the torn fragment as its own line: verification reports it
-        os.write(fd, line.encode("utf-8"))
+        prefix = b"\n" if _torn_tail(path) else b""  # a torn fragment stays its own line: verify reports it
+        write_all(fd, prefix + line.encode("utf-8"))
         os.fsync(fd)
     finally:
         os.close(fd)
+    fsync_folder(path.parent)
 
 
 def _torn_tail(path: Path) -> bool:
