@@ -41,7 +41,7 @@ def ledger_path(reports: Path) -> Path:
 def locked(reports: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     folder = evidence_dir(reports)
     try:
-        with file_lock(folder / LOCK_FILE, timeout=timeout, mode=0o644):
+        with file_lock(folder / LOCK_FILE, timeout=timeout):
             yield
     except LockBusy:
         raise CannotRun(f"the evidence ledger in {folder} stayed locked for {timeout:.0f}s "

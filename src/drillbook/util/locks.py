@@ -28,10 +28,15 @@ class LockBusy(Exception):
 
 @contextmanager
 def file_lock(path: Path, *, timeout: float, shared: bool = False, mode: int = 0o600) -> Iterator[int]:
-    """Hold an flock on ``path`` (created if missing) inside the block; yields the open fd."""
+    """Hold an flock on ``path`` (created if missing) inside the block; yields the open fd.
+
+    flock works on a read-only descriptor, so anyone who can open the file can hold the lock:
+    the file's mode is set to ``mode`` (owner-only by default) every time it is taken.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, mode)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, mode)
     try:
+        os.fchmod(fd, mode)
         _acquire(fd, path, timeout, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield fd
     finally:

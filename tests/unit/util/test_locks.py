@@ -1,0 +1,52 @@
+"""The one file lock: bounded waits, a file nobody else can open, never unlinked."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from drillbook.util.locks import LockBusy, file_lock
+
+
+def _hold(path: str, seconds: float, ready: multiprocessing.synchronize.Event) -> None:
+    with file_lock(Path(path), timeout=1):
+        ready.set()
+        time.sleep(seconds)
+
+
+def test_a_busy_lock_times_out_and_is_free_after_its_holder_ends(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.lock"
+    ready = multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold, args=(str(path), 1.5, ready))
+    holder.start()
+    assert ready.wait(10)
+    started = time.monotonic()
+    with pytest.raises(LockBusy), file_lock(path, timeout=0.3):
+        pass
+    assert 0.25 < time.monotonic() - started < 1.2
+    holder.join()
+    with file_lock(path, timeout=0):
+        pass
+    assert path.exists(), "a lock file is never unlinked (two holders could exist)"
+
+
+def test_lock_file_is_owner_only_even_if_it_was_readable_before(tmp_path: Path) -> None:
+    """flock works on a read-only descriptor: a readable lock file lets anyone block sealing."""
+    path = tmp_path / "ledger.lock"
+    path.write_text("")
+    os.chmod(path, 0o644)
+    with file_lock(path, timeout=0):
+        assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_symlinked_lock_file_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere"
+    target.write_text("not a lock")
+    os.symlink(target, tmp_path / "ledger.lock")
+    with pytest.raises(OSError), file_lock(tmp_path / "ledger.lock", timeout=0):
+        pass
+    assert target.stat().st_mode & 0o777 != 0o600 or target.read_text() == "not a lock"
