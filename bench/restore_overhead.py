@@ -3,7 +3,7 @@
 Builds a repository of about 600 MB in 10,000 files (sizes vary like a document store), then
 alternates, round by round, a bare ``restic restore`` of the snapshot and a whole
 ``drillbook run`` of a drill on it, and records the median ratio in bench/RESULTS.md.
-Target (issue #3): drill / bare restore <= 1.25.
+Target: drill / bare restore <= 1.25.
 
     .venv/bin/python bench/restore_overhead.py [--files 10000] [--mb 600] [--rounds 3]
 """

@@ -1,6 +1,6 @@
 """Errors that cross module boundaries, each mapped to one exit code by the CLI.
 
-Exit codes (DESIGN.md): 0 passed, 1 drill failed, 2 bad input, 3 drillbook could not run.
+Exit codes: 0 passed, 1 drill failed, 2 bad input, 3 drillbook could not run.
 """
 
 from __future__ import annotations

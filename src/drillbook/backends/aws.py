@@ -240,7 +240,7 @@ def _denied(loc: S3Location, where: str) -> str:
 
 # -- the immutability audit -----------------------------------------------------------------
 def audit_repository(repository: str, wanted: Immutability) -> dict[str, Any]:
-    """Bucket versioning and Object Lock configuration, then every object's lock (see issue 4)."""
+    """Bucket versioning and Object Lock configuration, then every object's lock."""
     try:
         loc = parse_repository(repository)
     except AwsError as exc:

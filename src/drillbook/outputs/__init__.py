@@ -1,0 +1,1 @@
+"""What a finished run leaves behind, in one pipeline: notifications, run.json, reports, index, WORM copy, seal."""
