@@ -72,10 +72,15 @@ def communicate_bounded(proc: subprocess.Popen[str], argv: list[str], started: f
         raise
 
 
-def signal_process(pid: int, sig: int = signal.SIGKILL) -> None:
-    """Signal one process; one that is already gone (or not ours to signal) is fine."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+def signal_process(pid: int, sig: int = signal.SIGKILL) -> bool:
+    """Signal one process; one that is already gone (or not ours to signal) is fine.
+
+    True when the signal was delivered, so callers can count what they really killed."""
+    try:
         os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:

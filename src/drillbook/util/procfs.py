@@ -35,8 +35,50 @@ def alive(pid: int, start: int | None) -> bool:
     return start is None or process_start(pid) == start
 
 
+def parent(pid: int) -> int | None:
+    """The parent's pid, or None when ``pid`` is gone."""
+    fields = _stat_fields(pid)
+    try:
+        return int(fields[1]) if fields else None
+    except (IndexError, ValueError):
+        return None
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of every thread of ``pid``, oldest thread first; [] when it is gone."""
+    try:
+        tasks = sorted(os.listdir(f"/proc/{pid}/task"), key=int)
+    except (OSError, ValueError):
+        return []
+    found: list[int] = []
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as fh:
+                found += [int(kid) for kid in fh.read().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def all_pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def link(pid: int, name: str) -> str | None:
+    """Where /proc/PID/``name`` (cwd, root, exe) points, if readable."""
+    try:
+        return os.readlink(f"/proc/{pid}/{name}")
+    except OSError:
+        return None
+
+
+def environ(pid: int) -> list[str]:
+    """``pid``'s environment as NAME=value strings; [] when unreadable."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            return fh.read().decode(errors="replace").split("\0")
+    except OSError:
+        return []
 
 
 def namespace(pid: int, kind: str) -> str | None:
