@@ -32,6 +32,8 @@ ETC_FILES = ("passwd", "group", "nsswitch.conf", "hosts", "host.conf", "ld.so.ca
              "ld.so.conf.d", "localtime", "timezone", "alternatives", "ssl", "mime.types")
 ETC_FILES_HOST_NETWORK = ("resolv.conf", "gai.conf", "services", "protocols")
 NAMESPACES = ("network", "mount", "pid", "ipc", "uts")
+#: The sandbox's own /tmp (a tmpfs): a unix socket there is unreachable from the host.
+PRIVATE_TMP = "/tmp"
 
 
 class IsolationError(Exception):
@@ -187,7 +189,7 @@ def enter_argv(target_pid: int, account: Account, limits: Limits, cwd: Path, arg
         wrapped += [tool("prlimit"), *extra, "--"]
     wrapped += [tool("setpriv"), f"--reuid={account.uid}", f"--regid={account.gid}", "--clear-groups",
                 "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
-    return wrapped + [tool("env"), "-C", str(cwd), "--", *argv]
+    return [*wrapped, tool("env"), "-C", str(cwd), "--", *argv]
 
 
 def scrubbed_env(base: dict[str, str], extra: dict[str, str]) -> dict[str, str]:

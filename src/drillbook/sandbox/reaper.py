@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -31,7 +30,8 @@ from drillbook.status import Status
 from drillbook.util.atomic import write_json_atomic, write_text_atomic
 from drillbook.util.clock import iso, utc_now
 from drillbook.util.locks import LockBusy, file_lock
-from drillbook.util.procfs import alive, all_pids, boot_time, process_start
+from drillbook.util.process import signal_process
+from drillbook.util.procfs import alive, all_pids, boot_time, environ, link, parent, process_start
 
 log = logging.getLogger("drillbook.sandbox.reaper")
 
@@ -94,7 +94,7 @@ def reap_stale_runs(settings: Settings, *, dry_run: bool = False) -> list[Reaped
         if not locked:
             return []  # another drillbook is cleaning up right now
         reaped = []
-        for folder, record, why in find_stale_runs(settings):
+        for folder, _record, why in find_stale_runs(settings):
             current = read_record(folder / RUN_FILE)  # re-read: it may have finished meanwhile
             if not current or current.get("status") != Status.RUNNING:
                 continue
@@ -181,12 +181,7 @@ def kill_leftovers(sandbox: Path) -> int:
         victims = leftover_processes(sandbox)
         if not victims:
             break
-        for pid in victims:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                count += 1
-            except (ProcessLookupError, PermissionError):
-                pass
+        count += sum(signal_process(pid) for pid in victims)
         time.sleep(0.1)
     return count
 
@@ -199,7 +194,7 @@ def _kill_holder(sandbox: Path) -> int:
         return 0
     if init_start is None or not alive(init_pid, init_start):
         return 0
-    os.kill(init_pid, signal.SIGKILL)  # the kernel then kills every process of its PID namespace
+    signal_process(init_pid)  # the kernel then kills every process of its PID namespace
     deadline = time.monotonic() + 5
     while alive(init_pid, init_start) and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -220,30 +215,20 @@ def leftover_processes(sandbox: Path) -> list[int]:
 
 
 def _points_into(pid: int, marker: str) -> bool:
-    for link in ("cwd", "root"):
-        try:
-            target = os.readlink(f"/proc/{pid}/{link}")
-        except OSError:
-            continue
-        if target == marker or target.startswith(marker + "/"):
+    for name in ("cwd", "root"):
+        target = link(pid, name)
+        if target is not None and (target == marker or target.startswith(marker + "/")):
             return True
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as fh:
-            environ = fh.read().decode(errors="replace").split("\0")
-    except OSError:
-        return False
-    return any(("=" + marker + "/") in item or item.endswith("=" + marker) for item in environ)
+    return any(("=" + marker + "/") in item or item.endswith("=" + marker) for item in environ(pid))
 
 
 def _ancestors(pid: int) -> set[int]:
     line = {pid}
-    while pid > 1:
-        try:
-            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-                pid = int(fh.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            break
-        line.add(pid)
+    current: int | None = pid
+    while current is not None and current > 1:
+        current = parent(current)
+        if current is not None:
+            line.add(current)
     return line
 
 
