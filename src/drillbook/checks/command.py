@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drillbook.checks.base import CheckContext, default_name, register
+from drillbook.checks.base import CheckContext, default_name
 from drillbook.drill.record import CheckResult
 from drillbook.spec.models import CommandCheck
 from drillbook.status import Status
@@ -11,7 +11,6 @@ from drillbook.util.process import tail
 from drillbook.util.scrub import scrub
 
 
-@register("command")
 def check_command(spec: CommandCheck, ctx: CheckContext) -> CheckResult:
     name = default_name(spec)
     env = {**ctx.env, **spec.env, "DRILLBOOK_RESTORE_ROOT": str(ctx.restore_root)}
@@ -20,12 +19,13 @@ def check_command(spec: CommandCheck, ctx: CheckContext) -> CheckResult:
     except FileNotFoundError:
         return CheckResult("command", name, Status.FAILED, f"{spec.run[0]}: program not found")
     output = scrub("\n".join(filter(None, [done.stdout, done.stderr])), ctx.secrets)
-    data = {"argv": list(spec.run), "exit_code": done.returncode, "output_tail": tail(output, 15)}
+    lines = tail(output, 15)
+    data = {"argv": list(spec.run), "exit_code": done.returncode, "output_tail": lines}
     if done.timed_out:
         detail = f"timed out after {format_duration(float(spec.timeout))}; process group killed"
         return CheckResult("command", name, Status.FAILED, detail, data=data)
     if done.returncode != 0:
-        last = data["output_tail"][-1] if data["output_tail"] else "no output"
+        last = lines[-1] if lines else "no output"
         return CheckResult("command", name, Status.FAILED, f"exit {done.returncode}: {last}", data=data)
     return CheckResult("command", name, Status.PASSED, "exit 0", data=data)
 

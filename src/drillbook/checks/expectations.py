@@ -26,7 +26,7 @@ class Expectation:
     number: float | None
 
     def check(self, value: Any) -> bool:
-        if self.op is None:
+        if self.op is None or self.number is None:
             return _as_text(value) == self.text
         number = _as_number(value)
         return number is not None and _OPS[self.op](number, self.number)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 
-from drillbook.checks.base import CheckContext, default_name, outside_restore, register
+from drillbook.checks.base import CheckContext, default_name, outside_restore
 from drillbook.drill.record import CheckResult
 from drillbook.spec.models import FilesCheck
 from drillbook.status import Status
 
 
-@register("files")
 def check_files(spec: FilesCheck, ctx: CheckContext) -> CheckResult:
     name = default_name(spec)
     base = ctx.restore_root / spec.path

@@ -5,14 +5,13 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from drillbook.checks.base import CheckContext, default_name, outside_restore, register
+from drillbook.checks.base import CheckContext, default_name, outside_restore
 from drillbook.checks.expectations import first_failure, parse_expectation, queries_met, show_value
 from drillbook.drill.record import CheckResult
 from drillbook.spec.models import SqliteCheck
 from drillbook.status import Status
 
 
-@register("sqlite")
 def check_sqlite(spec: SqliteCheck, ctx: CheckContext) -> CheckResult:
     name = default_name(spec)
     path = ctx.restore_root / spec.path

@@ -1,6 +1,4 @@
 """Service checks: bring a service up from restored data inside the sandbox and probe it.
 
-Importing the package registers ``http``, ``tcp`` and ``postgres`` with drillbook.checks.base.
+``http``, ``tcp`` and ``postgres`` are listed with the other kinds in drillbook.checks.kinds.
 """
-
-from drillbook.checks.services import http, postgres, tcp  # noqa: F401

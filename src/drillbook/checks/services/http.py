@@ -6,7 +6,7 @@ import base64
 import re
 from typing import Any
 
-from drillbook.checks.base import CheckContext, default_name, register
+from drillbook.checks.base import CheckContext, default_name
 from drillbook.checks.services.lifecycle import ServiceFailed, running_service, service_env, wait_until_ready
 from drillbook.checks.services.probe import HTTP_PROBE, MAX_BODY, run_probe
 from drillbook.drill.record import CheckResult
@@ -16,7 +16,6 @@ from drillbook.status import Status
 BODY_HEAD = 200
 
 
-@register("http")
 def check_http(spec: HttpCheck, ctx: CheckContext) -> CheckResult:
     name = default_name(spec)
     env = service_env(ctx, spec.env)

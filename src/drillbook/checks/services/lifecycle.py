@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from drillbook.checks.base import CheckContext
+from drillbook.sandbox.launcher import RunningService
 from drillbook.util.durations import format_duration
 
 PROBE_WINDOW = 2.0
@@ -38,12 +39,13 @@ class Readiness:
 
 
 def service_env(ctx: CheckContext, spec_env: dict[str, str]) -> dict[str, str]:
+    """The drill's env, then the check's own; the restore root always where the check ran."""
     return {**ctx.env, **spec_env, "DRILLBOOK_RESTORE_ROOT": str(ctx.restore_root)}
 
 
 @contextmanager
 def running_service(start: list[str] | None, ctx: CheckContext,
-                    env: dict[str, str]) -> Iterator[Any]:
+                    env: dict[str, str]) -> Iterator[RunningService | None]:
     """Yield the started service (or None when the check only probes); stop it afterwards."""
     if not start:
         yield None
@@ -56,12 +58,10 @@ def running_service(start: list[str] | None, ctx: CheckContext,
         yield service
     finally:
         service.stop()
-        sweep = getattr(ctx.launcher, "sweep", None)
-        if sweep:
-            sweep()
+        ctx.launcher.sweep()
 
 
-def wait_until_ready(service: Any, probe: Callable[[float], dict[str, Any]], timeout: float,
+def wait_until_ready(service: RunningService | None, probe: Callable[[float], dict[str, Any]], timeout: float,
                      is_ready: Callable[[dict[str, Any]], bool], what: str) -> Readiness:
     """Probe in short windows until ``is_ready`` or ``timeout``; notice a service that exits."""
     started = time.monotonic()

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drillbook.checks.base import CheckContext, default_name, outside_restore, register
+from drillbook.checks.base import CheckContext, default_name, outside_restore
 from drillbook.checks.expectations import first_failure, parse_expectation, queries_met
 from drillbook.checks.services import pgbin
 from drillbook.checks.services.lifecycle import ServiceFailed
 from drillbook.drill.record import CheckResult
+from drillbook.sandbox.isolation import PRIVATE_TMP
+from drillbook.sandbox.launcher import RunningService
 from drillbook.spec.models import PostgresCheck
 from drillbook.status import Status
 from drillbook.util.process import Completed, tail
@@ -45,7 +47,7 @@ class Throwaway:
     socket_dir: str       # in the sandbox's private /tmp: short, and unreachable from the host
     data_dir: Path
     env: dict[str, str]
-    service: Any = None
+    service: RunningService | None = None
     data: dict[str, Any] = field(default_factory=dict)
 
     def run(self, argv: list[str], what: str, timeout: float = STEP_TIMEOUT,
@@ -78,15 +80,15 @@ class Throwaway:
 
     def start(self, timeout: float) -> float:
         started = time.monotonic()
-        self.service = self.ctx.launcher.start(
+        service = self.service = self.ctx.launcher.start(
             [self.bins.tool("postgres"), "-D", str(self.data_dir),
              "-c", f"config_file={self.home / 'postgresql.conf'}"],
             cwd=self.home, env=self.env)
         deadline = started + timeout
         while True:
-            if self.service.poll() is not None:
-                raise PgFailed(f"the server exited with code {self.service.poll()} while starting: "
-                               f"{_last(self.service.output_tail())}", self.service.output_tail())
+            if service.poll() is not None:
+                raise PgFailed(f"the server exited with code {service.poll()} while starting: "
+                               f"{_last(service.output_tail())}", service.output_tail())
             done = self.ctx.launcher.run(
                 [self.bins.tool("pg_isready"), "-q", "-h", self.socket_dir, "-p", str(PORT),
                  "-U", SUPERUSER, "-t", "2"], cwd=self.home, env=self.env, timeout=15)
@@ -94,19 +96,16 @@ class Throwaway:
                 return round(time.monotonic() - started, 3)
             if time.monotonic() >= deadline:
                 raise PgFailed(f"the server did not accept connections within {timeout:.0f} s",
-                               self.service.output_tail())
+                               service.output_tail())
             time.sleep(0.1)
 
     def stop(self) -> None:
         if self.service is not None:
             self.service.stop(sig=signal.SIGINT, grace=15)  # SIGINT: fast shutdown
             self.data["server_log_tail"] = self.service.output_tail(10)
-        sweep = getattr(self.ctx.launcher, "sweep", None)
-        if sweep:
-            sweep()
+        self.ctx.launcher.sweep()
 
 
-@register("postgres")
 def check_postgres(spec: PostgresCheck, ctx: CheckContext) -> CheckResult:
     name = default_name(spec)
     data: dict[str, Any] = {}
@@ -138,7 +137,7 @@ def _prepare(spec: PostgresCheck, ctx: CheckContext, data: dict[str, Any]) -> Th
         raise PgFailed(escaped)
     home = _new_home(ctx.work_dir)
     env = {**ctx.env, "DRILLBOOK_RESTORE_ROOT": str(ctx.restore_root), "PGCONNECT_TIMEOUT": "10"}
-    socket_dir = f"/tmp/{home.name}"
+    socket_dir = f"{PRIVATE_TMP}/{home.name}"
     mkdir = ctx.launcher.run(["mkdir", "-p", "-m", "0700", socket_dir, str(home)], cwd=ctx.work_dir,
                              env=env, timeout=30)
     if mkdir.returncode != 0:
@@ -147,8 +146,8 @@ def _prepare(spec: PostgresCheck, ctx: CheckContext, data: dict[str, Any]) -> Th
     if spec.dump:
         fmt = pgbin.dump_format(source)
         if fmt in ("gzip", "unknown"):
-            raise PgFailed(f"{rel} is not a pg_dump file (custom, directory, tar or plain): "
-                           f"{'gzip-compressed; decompress it in the backup or use -Fc' if fmt == 'gzip' else 'no toc.dat'}")
+            why = "gzip-compressed; decompress it in the backup or use -Fc" if fmt == "gzip" else "no toc.dat"
+            raise PgFailed(f"{rel} is not a pg_dump file (custom, directory, tar or plain): {why}")
         major, full, dbname = _inspect_dump(ctx, source, fmt, available, env)
         data["source"] = {"kind": "dump", "path": rel, "format": fmt, "dumped_from": full,
                           "dbname": dbname}

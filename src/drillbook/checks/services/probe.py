@@ -9,8 +9,10 @@ between, until the check's ``ready_timeout``.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+from drillbook.sandbox.launcher import Launcher
 from drillbook.util.process import tail
 
 PYTHON = "python3"
@@ -78,7 +80,7 @@ print(json.dumps(last))
 '''
 
 
-def run_probe(launcher: Any, script: str, params: dict[str, Any], *, cwd: Any,
+def run_probe(launcher: Launcher, script: str, params: dict[str, Any], *, cwd: Path,
               env: dict[str, str]) -> dict[str, Any]:
     """One probe attempt window; a probe that cannot run says why instead of passing."""
     done = launcher.run([PYTHON, "-c", script, json.dumps(params)], cwd=cwd, env=env,

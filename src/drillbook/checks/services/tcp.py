@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from drillbook.checks.base import CheckContext, default_name, register
+from drillbook.checks.base import CheckContext, default_name
 from drillbook.checks.services.lifecycle import ServiceFailed, running_service, service_env, wait_until_ready
 from drillbook.checks.services.probe import TCP_PROBE, run_probe
 from drillbook.drill.record import CheckResult
@@ -15,7 +15,6 @@ from drillbook.status import Status
 READ_TIMEOUT = 5.0
 
 
-@register("tcp")
 def check_tcp(spec: TcpCheck, ctx: CheckContext) -> CheckResult:
     name = default_name(spec)
     env = service_env(ctx, spec.env)
