@@ -34,7 +34,8 @@ def test_dump_headers_and_formats(tmp_path):
     custom.write_bytes(b"PGDMP\x01\x0e\x00")
     plain = tmp_path / "a.sql"
     plain.write_text("--\n-- PostgreSQL database dump\n--\nCREATE DATABASE clinic WITH TEMPLATE = template0;\n"
-                     "ALTER TABLE public.t OWNER TO clinic_app;\nGRANT SELECT ON TABLE public.t TO \"Report Reader\";\n")
+                     "ALTER TABLE public.t OWNER TO clinic_app;\n"
+                     "GRANT SELECT ON TABLE public.t TO \"Report Reader\";\n")
     gz = tmp_path / "a.sql.gz"
     gz.write_bytes(b"\x1f\x8b\x08")
     assert [pgbin.dump_format(p) for p in (custom, plain, gz)] == ["custom", "plain", "gzip"]
