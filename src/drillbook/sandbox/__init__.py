@@ -1,1 +1,2 @@
-"""The privilege boundary: every process that touches a restored tree runs in the sandbox's namespaces, as its account."""
+"""The privilege boundary: every process that touches a restored tree runs in the sandbox's
+namespaces, as its account."""
