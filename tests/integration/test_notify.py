@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from tests.integration.receiver import Receiver
+from devtools.receiver import Receiver
 from tests.integration.s3fixtures import moto  # noqa: F401 (fixture)
 from tests.support import STANDARD_CHECKS, write_drill
 
