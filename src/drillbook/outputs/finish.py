@@ -32,7 +32,7 @@ from drillbook.outputs.runstore import RUN_FILE, RunKind
 from drillbook.report import junit, render
 from drillbook.runbook import render as runbook_render
 from drillbook.settings import Settings
-from drillbook.spec.loader import load_drills
+from drillbook.spec.loader import DrillSet, load_drills
 from drillbook.spec.models import ProjectConfig
 from drillbook.status import Status
 from drillbook.util.atomic import write_json_atomic, write_text_atomic
@@ -204,6 +204,16 @@ def write_outputs(record: Record, run_dir: Path, drill: Any, settings: Settings)
     write_record_and_reports(PostRun(RunKind.DRILL, run_dir, record, settings, drill))
 
 
+def for_runbook(folder: Path, record: Record, settings: Settings) -> PostRun:
+    """A runbook run: a runbook declares no targets of its own, so the project's apply.
+
+    ``drillbook runbook`` loads drillbook.yaml only for a runbook with drill steps; without them
+    the project's targets are read here from the drills folder.
+    """
+    drills = _drills_folder(settings) if settings.project == ProjectConfig() else None
+    return PostRun(RunKind.RUNBOOK, folder, record, _with_project(settings, drills))
+
+
 def reaped(folder: Path, record: dict[str, Any], settings: Settings) -> PostRun:
     """A run finished by the reaper: it notifies, uploads and seals like any other run.
 
@@ -212,20 +222,24 @@ def reaped(folder: Path, record: dict[str, Any], settings: Settings) -> PostRun:
     nothing (``drillbook cleanup`` and a starting scheduler have not loaded it yet).
     """
     kind = RunKind(record["kind"]) if record.get("kind") in KINDS else RunKind.DRILL
-    spec, settings = _targets_of(kind, record, settings)
-    return PostRun(kind, folder, LoadedRecord(record), settings, spec)
+    drills = _drills_folder(settings)
+    spec = drills.drills.get(str(record.get("drill"))) if drills and KINDS[kind].own_targets else None
+    return PostRun(kind, folder, LoadedRecord(record), _with_project(settings, drills), spec)
 
 
-def _targets_of(kind: RunKind, record: dict[str, Any], settings: Settings) -> tuple[Any, Settings]:
+def _drills_folder(settings: Settings) -> DrillSet | None:
+    """The drills folder as it is now; None when there is none to read."""
     if not settings.drills_dir.is_dir():
-        return None, settings
+        return None
     try:
-        loaded = load_drills(settings.drills_dir)
-    except Exception as exc:  # a broken drills folder must not keep the reaped run from its record
-        log.warning("cannot read %s for the notify/evidence targets of a reaped run: %s",
-                    settings.drills_dir, exc)
-        return None, settings
-    spec = loaded.drills.get(str(record.get("drill"))) if KINDS[kind].own_targets else None
-    if settings.project != ProjectConfig():
-        return spec, settings
-    return spec, replace(settings, project=loaded.config)
+        return load_drills(settings.drills_dir)
+    except Exception as exc:  # a broken drills folder must not keep a run from its outputs
+        log.warning("cannot read %s for the notify/evidence targets: %s", settings.drills_dir, exc)
+        return None
+
+
+def _with_project(settings: Settings, drills: DrillSet | None) -> Settings:
+    """``settings.project`` when the command loaded it, else the drills folder's drillbook.yaml."""
+    if drills is None or settings.project != ProjectConfig():
+        return settings
+    return replace(settings, project=drills.config)

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from drillbook.drill.engine import Interrupted, run_drill
 from drillbook.errors import BadInput
 from drillbook.outputs import finish as postrun
-from drillbook.outputs.runstore import RunKind, new_run_id
+from drillbook.outputs.runstore import new_run_id
 from drillbook.runbook import record as rec
 from drillbook.runbook.confirm import NO, SKIP, Answer
 from drillbook.runbook.model import DRILL, SHELL, Runbook, Step
@@ -259,7 +259,7 @@ class _Run:
         record.finished_at = iso(now)
         record.attempt.finished_at, record.attempt.status = record.finished_at, record.status
         record.reason = scrub(record.reason, self.secrets) if record.reason else record.reason
-        postrun.finish(postrun.PostRun(RunKind.RUNBOOK, self.dir, record, self.ctx.settings))
+        postrun.finish(postrun.for_runbook(self.dir, record, self.ctx.settings))
         self.ctx.observe("finish", {"record": record, "dir": self.dir})
         return Outcome(record.to_dict(), self.dir)
 

@@ -350,3 +350,13 @@ def test_a_reaped_run_keeps_a_project_config_already_loaded(tmp_path, seams):
     orphan(tmp_path, drill_run(settings))
     reap_stale_runs(settings)
     assert [target for target, _ in seams.delivered] == ["webhook http://127.0.0.1:9/ops"]
+
+
+def test_a_runbook_run_reads_the_projects_targets_its_command_did_not_load(tmp_path, seams):
+    settings = unloaded_settings(tmp_path)  # a runbook without drill steps loads no drills
+    settings.drills_dir.mkdir()
+    (settings.drills_dir / "drillbook.yaml").write_text(OPS_YAML + f"evidence: {{s3: '{WORM.s3}'}}\n")
+    run = runbook_run(settings)
+    finish.finish(finish.for_runbook(run.folder, run.record, settings))
+    assert seams.calls == expected_calls(targets=1)
+    assert settings.project == ProjectConfig()  # the command's settings are left as they were
