@@ -3,8 +3,9 @@
 A run record is written ``running`` at the start with its owner process (pid, its start time,
 the boot time, the host) and its sandbox. When that owner is gone, whatever the run left behind
 is killed (the sandbox's namespace and any process whose cwd, root or environment points into the
-sandbox), the sandbox is removed, and the record becomes ``aborted`` with the reason; then it goes through the
-post-run pipeline like any other finished run (notifications, reports, index, WORM upload, ledger).
+sandbox), the sandbox is removed, and the record becomes ``aborted`` with the reason. Then the run
+goes through the post-run pipeline like any other finished run (notifications, reports, index,
+WORM upload, ledger): a crashed scheduled drill alerts like any failed one.
 
 ``drillbook cleanup`` calls :func:`reap_stale_runs`; so do ``drillbook run`` and the scheduler
 when they start. Runs of another host or of a live process are never touched.
