@@ -1,4 +1,4 @@
-"""Demo part of issue 6: `drillbook serve` runs two drills on `every 5s`, one at a time, with
+"""The serve part of the demo: `drillbook serve` runs two drills on `every 5s`, one at a time, with
 metrics, a webhook alert receiver on loopback, and a clean SIGTERM stop; then `drillbook schedule`.
 
 It uses its own drills, reports and state folders under ``demo/serve`` so the scheduled runs do
@@ -7,19 +7,18 @@ not mix with the on-demand runs of the other demo steps.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from devtools.receiver import Receiver
 
 DRILLS = ("clinic-documents", "appointments-db")
 
@@ -29,32 +28,25 @@ def run_serve_demo(state: Any, root: Path, demo: Path, say: Callable[[str], None
     folders = {"drills": base / "drills", "reports": base / "reports", "state": base / "state"}
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
-    posts: list[dict[str, Any]] = []
-    receiver = _receiver(posts)
-    url = f"http://127.0.0.1:{receiver.server_address[1]}/drill-alerts?token=demo-s3cr3t"
-    for name in DRILLS:
-        text = (root / "drills" / f"{name}.yaml").read_text()
-        text = text.replace("../demo/", f"{demo}/")
-        text = "\n".join(line for line in text.splitlines() if not line.startswith("schedule:"))
-        text += f"\nschedule: every 5s\nnotify:\n  - {{webhook: '{url}', on: [always]}}\n"
-        (folders["drills"] / f"{name}.yaml").write_text(text)
     env = {**os.environ, **state.env, "DRILLBOOK_DRILLS": str(folders["drills"]),
            "DRILLBOOK_REPORTS": str(folders["reports"]), "DRILLBOOK_STATE": str(folders["state"])}
     argv = [sys.executable, "-m", "drillbook", "serve", "--concurrency", "1", "--metrics-port", "0"]
-    say("$ drillbook serve --concurrency 1 --metrics-port 0   (two drills on 'every 5s', ~15 s)")
     log = base / "serve.log"
-    with open(log, "w") as handle:
-        proc = subprocess.Popen(argv, env=env, stderr=handle, stdout=subprocess.DEVNULL)
-        try:
-            finished = _wait(log, "drill-finish", 4, timeout=60)
-            metrics = _metrics(log)
-            proc.send_signal(signal.SIGTERM)
-            code = proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            receiver.shutdown()
+    with Receiver(status=204) as receiver:
+        _write_drills(root, demo, folders["drills"], f"{receiver.url}/drill-alerts?token=demo-s3cr3t")
+        say("$ drillbook serve --concurrency 1 --metrics-port 0   (two drills on 'every 5s', ~15 s)")
+        with open(log, "w") as handle:
+            proc = subprocess.Popen(argv, env=env, stderr=handle, stdout=subprocess.DEVNULL)
+            try:
+                finished = _wait(log, "drill-finish", 4, timeout=60)
+                metrics = _metrics(log)
+                proc.send_signal(signal.SIGTERM)
+                code = proc.wait(timeout=60)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+    posts = receiver.posts
     for line in log.read_text().splitlines():
         if any(f"event={e} " in line for e in ("drill-start", "drill-finish", "serve-stopping", "serve-stop")):
             say("  " + line)
@@ -69,6 +61,16 @@ def run_serve_demo(state: Any, root: Path, demo: Path, say: Callable[[str], None
         state.problems.append(f"serve: exit {code}, {len(passed)} passed scheduled runs (wanted >= 4)")
     if "demo-s3cr3t" in "".join(p.read_text() for p in folders["reports"].rglob("run.json")):
         state.problems.append("serve: the webhook token leaked into a run record")
+
+
+def _write_drills(root: Path, demo: Path, folder: Path, url: str) -> None:
+    """The demo's drills, run every 5 s and reporting every outcome to the loopback receiver."""
+    for name in DRILLS:
+        text = (root / "drills" / f"{name}.yaml").read_text()
+        text = text.replace("../demo/", f"{demo}/")
+        text = "\n".join(line for line in text.splitlines() if not line.startswith("schedule:"))
+        text += f"\nschedule: every 5s\nnotify:\n  - {{webhook: '{url}', on: [always]}}\n"
+        (folder / f"{name}.yaml").write_text(text)
 
 
 def _events(log: Path, name: str) -> list[dict[str, str]]:
@@ -99,17 +101,3 @@ def _metrics(log: Path) -> list[str]:
             if line.startswith(wanted) and (line.endswith(" 1.0") or ("runs_total" in line
                                             and not line.endswith(" 0.0")) or "overdue" in line)]
 
-
-def _receiver(posts: list[dict[str, Any]]) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            posts.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server

@@ -1,13 +1,15 @@
-"""`drillbook run` sends notifications: webhook (with retries), command, SNS (moto); never changes the status."""
+"""Notifications of drill, runbook and cleaned-up runs: webhook (with retries), command, SNS
+(moto); they never change the status."""
 
 from __future__ import annotations
 
 import json
 import sys
 
-from tests.integration.receiver import Receiver
+from devtools.receiver import Receiver
+from drillbook.util.atomic import write_json_atomic
 from tests.integration.s3fixtures import moto  # noqa: F401 (fixture)
-from tests.support import STANDARD_CHECKS, write_drill
+from tests.support import STANDARD_CHECKS, write_drill, write_orphan_record
 
 FAILING_CHECK = """\
 verify:
@@ -96,7 +98,8 @@ def test_sns_topic_receives_the_notification(workspace, repo, moto):  # noqa: F8
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn,
                   Attributes={"RawMessageDelivery": "true"})
     write_drill(workspace.drills, "clinic", repo.path,
-                body=FAILING_CHECK + notify_block(f"{{sns: '{topic}'}}", "{sns: 'arn:aws:sns:us-east-1:123456789012:missing'}"))
+                body=FAILING_CHECK + notify_block(f"{{sns: '{topic}'}}",
+                                                  "{sns: 'arn:aws:sns:us-east-1:123456789012:missing'}"))
     result = workspace.cli("run", "clinic", **moto.env())
     assert result.returncode == 1
     sent, missing = workspace.last_run("clinic")["notifications"]
@@ -104,3 +107,43 @@ def test_sns_topic_receives_the_notification(workspace, repo, moto):  # noqa: F8
     assert missing["status"] == "failed" and "publishing to arn:aws:sns" in missing["detail"]
     messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=2).get("Messages", [])
     assert json.loads(messages[0]["Body"])["status"] == "failed"
+
+
+def test_a_scheduled_run_whose_drillbook_died_alerts_when_it_is_cleaned_up(workspace, repo):
+    """``drillbook cleanup`` loads no drills: the drill's and the project's targets are looked up."""
+    with Receiver() as receiver:
+        write_drill(workspace.drills, "clinic", repo.path,
+                    body=STANDARD_CHECKS + notify_block(f"{{webhook: '{receiver.url}/owner'}}"))
+        (workspace.drills / "drillbook.yaml").write_text(
+            notify_block(f"{{webhook: '{receiver.url}/ops', on: [always]}}"))
+        path = write_orphan_record(workspace.reports, "clinic", "20260101T000000Z-dead01")
+        write_json_atomic(path, {**json.loads(path.read_text()), "trigger": "schedule"})
+        result = workspace.cli("cleanup")
+        assert result.returncode == 0, result.stderr
+        posts = receiver.wait_for(2)
+    assert sorted(p["path"] for p in posts) == ["/ops", "/owner"]
+    body = posts[0]["body"]
+    assert (body["status"], body["event"], body["trigger"]) == ("aborted", "failure", "schedule")
+    assert body["run_id"] == "20260101T000000Z-dead01"
+    run = workspace.last_run("clinic")
+    assert run["status"] == "aborted" and [n["status"] for n in run["notifications"]] == ["sent", "sent"]
+
+
+def test_a_runbook_run_notifies_the_project_targets(workspace):
+    with Receiver() as receiver:
+        (workspace.drills / "drillbook.yaml").write_text(
+            notify_block(f"{{webhook: '{receiver.url}/ops', on: [failure]}}"))
+        runbooks = workspace.root / "runbooks"
+        runbooks.mkdir()
+        (runbooks / "failover.md").write_text("# Fail over\n\n## Check the standby\n```sh\nexit 3\n```\n")
+        result = workspace.cli("runbook", "run", "failover", "--yes", "--operator", "alice")
+        assert result.returncode == 1, result.stderr
+        [post] = receiver.wait_for(1)
+    body = post["body"]
+    assert (body["drill"], body["kind"], body["status"], body["event"]) == ("failover", "runbook", "failed",
+                                                                            "failure")
+    [run_json] = (workspace.reports / "runbooks" / "failover").glob("*/run.json")
+    run = json.loads(run_json.read_text())
+    assert body["run_id"] == run["run_id"] and body["report"] == str(run_json.parent / "report.html")
+    assert [n["status"] for n in run["notifications"]] == ["sent"]
+    assert "Notifications" in (run_json.parent / "report.md").read_text()

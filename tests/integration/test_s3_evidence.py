@@ -71,3 +71,25 @@ def test_failed_upload_never_changes_the_status_and_is_retried_next_run(workspac
     # the retry wrote nothing into the first run's sealed folder: the ledger still verifies
     verify = workspace.cli("evidence", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_a_runbook_run_is_uploaded_like_a_drill_run(workspace, moto):  # noqa: F811
+    moto.bucket("runbook-evidence", "COMPLIANCE", days=1)
+    (workspace.drills / "drillbook.yaml").write_text(
+        f"evidence: {{s3: s3://runbook-evidence/drillbook, retain: 1d, endpoint_url: '{moto.endpoint}'}}\n")
+    runbooks = workspace.root / "runbooks"
+    runbooks.mkdir()
+    (runbooks / "failover.md").write_text("# Fail over\n\n## Promote the standby\n```sh\ntrue\n```\n")
+    result = workspace.cli("runbook", "run", "failover", "--yes", "--operator", "alice", **moto.env())
+    assert result.returncode == 0, result.stderr
+    [folder] = (workspace.reports / "runbooks" / "failover").iterdir()
+    upload = json.loads((folder / "evidence-upload.json").read_text())
+    assert upload["status"] == "uploaded"
+    key = f"drillbook/failover/{folder.name}/run.json"
+    assert key in {o["key"] for o in upload["objects"]}
+    body = moto.client().get_object(Bucket="runbook-evidence", Key=key)["Body"].read()
+    assert body == (folder / "run.json").read_bytes()
+    entries = (workspace.reports / "evidence" / "ledger.jsonl").read_text().splitlines()
+    assert "evidence-upload.json" in json.loads(entries[-1])["files"]  # uploaded before sealing
+    verify = workspace.cli("evidence", "verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.receiver import Receiver
+from devtools.receiver import Receiver
 from tests.support import STANDARD_CHECKS, Workspace, write_drill, write_orphan_record
 
 

@@ -323,13 +323,12 @@ class DrillRun:
             self.record.status = Status.FAILED if self.failure or self._objective_missed() else Status.PASSED
             self.record.reason = self._reason()
         self.record.finished_at = iso(utc_now())
-        postrun.before_outputs(self.record, self.drill, self.settings)
+        post = postrun.PostRun(postrun.RunKind.DRILL, self.dir, self.record, self.settings, self.drill)
+        postrun.notify(post)
         started_at, started = iso(utc_now()) or "", time.monotonic()
-        postrun.write_outputs(self.record, self.dir, self.drill, self.settings)
-        self._append_phase("report", Status.PASSED, started_at, started, "run.json, report.html, report.md, junit.xml")
-        # written again so the record includes the report phase's own timing (a few ms)
-        postrun.write_outputs(self.record, self.dir, self.drill, self.settings)
-        postrun.after_outputs(self.record, self.dir, self.drill, self.settings)
+        written = postrun.write_record_and_reports(post)
+        self._append_phase("report", Status.PASSED, started_at, started, ", ".join(written))
+        postrun.after_outputs(post)  # writes the files again first: they now hold the report phase
         outcome = DrillOutcome(self.record.to_dict(), self.dir)
         self.observe("finish", self.drill.name, {"status": self.record.status,
                                                  "reason": self.record.reason,

@@ -1,76 +1,245 @@
-"""What happens after a run's outcome is known, in a fixed order.
+"""The one post-run pipeline: what happens to a drill run, a runbook run or a reaped run once
+its outcome is known.
 
-0. ``before_outputs``: notifications, whose results go into the record itself.
-1. ``write_outputs``: run.json (atomically), then the reports rendered from it.
-2. ``after_outputs``: work that needs the written files (index page, WORM upload), then
-   ``seal_run`` (the evidence ledger), shared by drill runs, runbook runs and cleanup.
-Each later step is independent of the drill's status: a report or upload problem is logged and
-recorded, it never turns a failed drill into a pass or a pass into a failure.
+Every kind of run goes through the same steps, in this order:
+
+1. ``notify``: notifications; their outcome (sent/failed/skipped per target) goes into the record;
+2. ``record``: run.json, atomically: the evidence itself;
+3. ``reports``: the files of the run's kind (:data:`KINDS`), each rendered from the record;
+4. ``index``: reports/index.html;
+5. ``upload``: the WORM copy, before sealing so that the ledger covers ``evidence-upload.json``;
+6. ``seal``: the evidence ledger, then its new head published to the WORM bucket.
+
+No step changes the run's status. A failing step is logged (and recorded where the record has a
+place for it: notifications in run.json, the upload's outcome in ``evidence-upload.json``) and the
+later steps still run. Only the ``record`` step may raise: a run whose run.json cannot be written
+must not look finished (its folder is then neither uploaded nor sealed).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from drillbook.drill.record import RunRecord
 from drillbook.evidence import anchor, ledger
-from drillbook.outputs.runstore import RUN_FILE
+from drillbook.evidence import upload as worm
+from drillbook.outputs import notify as notifier
+from drillbook.outputs.runstore import RUN_FILE, RunKind
 from drillbook.report import junit, render
+from drillbook.runbook import render as runbook_render
 from drillbook.settings import Settings
+from drillbook.spec.loader import DrillSet, load_drills
+from drillbook.spec.models import ProjectConfig
 from drillbook.status import Status
 from drillbook.util.atomic import write_json_atomic, write_text_atomic
 
 log = logging.getLogger("drillbook.outputs.finish")
 
+Renderer = Callable[[dict[str, Any]], str]
 
-def before_outputs(record: RunRecord, drill: Any, settings: Settings) -> None:
-    """Notifications: their outcome (sent/failed/skipped) belongs in run.json; never the status."""
-    from drillbook.outputs import notify
 
+class Record(Protocol):
+    """What the steps need of a record: the engine's and the executor's dataclasses fit as they are."""
+
+    notifications: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class LoadedRecord:
+    """A record known only as its run.json (a reaped run), behind the same :class:`Record` face."""
+
+    def __init__(self, data: dict[str, Any]):
+        self.data = data
+
+    @property
+    def notifications(self) -> list[dict[str, Any]]:
+        return self.data.get("notifications") or []
+
+    @notifications.setter
+    def notifications(self, value: list[dict[str, Any]]) -> None:
+        self.data["notifications"] = value
+
+    def to_dict(self) -> dict[str, Any]:
+        """A copy, like ``asdict`` gives: what was written must not change with the live record."""
+        return copy.deepcopy(self.data)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Where the kinds of run differ, on purpose; every kind goes through every step."""
+
+    reports: tuple[tuple[str, Renderer], ...]
+    # A drill declares its own notify: and evidence: targets; a runbook declares none, so only
+    # the project's (drillbook.yaml) apply to it.
+    own_targets: bool
+
+
+DRILL_REPORTS: tuple[tuple[str, Renderer], ...] = (
+    ("report.html", render.run_html),
+    ("report.md", render.run_markdown),
+    ("junit.xml", junit.run_xml),
+)
+
+KINDS: dict[str, Kind] = {
+    RunKind.DRILL: Kind(reports=DRILL_REPORTS, own_targets=True),
+    RunKind.RUNBOOK: Kind(reports=runbook_render.REPORTS, own_targets=False),
+}
+
+
+@dataclass
+class PostRun:
+    """One finished run as the post-run steps see it."""
+
+    kind: RunKind
+    folder: Path
+    record: Record
+    settings: Settings
+    spec: Any = None  # the drill (its notify: and evidence:); None for runbooks
+    written: dict[str, Any] | None = field(default=None, repr=False)  # run.json as last written
+
+    @property
+    def rules(self) -> Kind:
+        return KINDS[self.kind]
+
+
+# -- the steps ---------------------------------------------------------------------------------
+def notify_step(run: PostRun) -> None:
+    """Notifications: their outcome belongs in run.json; a problem never touches the status."""
     try:
-        record.notifications = notify.notify_run(record.to_dict(), drill, settings)
+        run.record.notifications = notifier.notify_run(run.record.to_dict(), run.spec, run.settings)
     except Exception as exc:  # a notification problem must never change or lose the run
         log.error("notifications could not be sent: %s", type(exc).__name__)
-        record.notifications = [{"target": "all", "status": Status.FAILED,
-                                 "detail": f"internal error: {type(exc).__name__}"}]
+        run.record.notifications = [{"target": "all", "status": notifier.Delivery.FAILED,
+                                     "detail": f"internal error: {type(exc).__name__}"}]
 
 
-def write_outputs(record: RunRecord, run_dir: Path, drill: Any, settings: Settings) -> None:
-    data = record.to_dict()
-    write_json_atomic(run_dir / RUN_FILE, data)
-    if data["status"] == Status.RUNNING:
-        return
-    write_text_atomic(run_dir / "report.html", render.run_html(data))
-    write_text_atomic(run_dir / "report.md", render.run_markdown(data))
-    write_text_atomic(run_dir / "junit.xml", junit.run_xml(data))
+def record_step(run: PostRun) -> None:
+    data = run.record.to_dict()
+    write_json_atomic(run.folder / RUN_FILE, data)
+    run.written = data
 
 
-def after_outputs(record: RunRecord, run_dir: Path, drill: Any, settings: Settings) -> None:
+def reports_step(run: PostRun) -> list[str]:
+    """Each report from the record just written; returns the names of the files written."""
+    data = run.written if run.written is not None else run.record.to_dict()
+    if data.get("status") == Status.RUNNING:
+        return []  # a run still running has a record, not yet a report
+    done = []
+    for name, renderer in run.rules.reports:
+        try:
+            write_text_atomic(run.folder / name, renderer(data))
+            done.append(name)
+        except Exception as exc:  # run.json already holds the outcome; a renderer bug must not hide it
+            log.error("could not render %s of %s: %s", name, run.folder, exc)
+    return done
+
+
+def index_step(run: PostRun) -> None:
     try:
-        render.write_index(settings.reports_dir)
+        render.write_index(run.settings.reports_dir)
     except Exception as exc:  # the index is a convenience; the run's own files are the evidence
         log.warning("could not refresh reports/index.html: %s", exc)
-    try:
-        from drillbook.evidence import upload as worm  # WORM copy (issue 4): before sealing, so the ledger has it
 
-        worm.upload_after_run(run_dir, drill, settings)
-    except Exception as exc:
+
+def upload_step(run: PostRun) -> None:
+    try:
+        worm.upload_after_run(run.folder, run.spec, run.settings)
+    except Exception as exc:  # upload_after_run records its own failures; this is a bug's last net
         log.error("WORM evidence upload step failed: %s", exc)
-    seal_run(run_dir, settings, drill)
 
 
-def seal_run(run_dir: Path, settings: Settings, drill: Any = None) -> dict[str, Any] | None:
-    """Append the finished run's folder to the evidence ledger (drills, runbooks, cleanup).
-
-    A ledger problem never changes the run's status; the run stays visible as unrecorded
-    evidence to ``evidence verify`` until it is sealed.
-    """
+def seal_step(run: PostRun) -> None:
+    """Into the evidence ledger; an unsealed run stays visible to ``evidence verify`` as unrecorded."""
     try:
-        entry = ledger.seal(run_dir, settings)
+        entry = ledger.seal(run.folder, run.settings)
     except Exception as exc:
-        log.error("could not seal %s into the evidence ledger: %s", run_dir, exc)
+        log.error("could not seal %s into the evidence ledger: %s", run.folder, exc)
+        return
+    try:
+        anchor.publish_head(entry, run.spec, run.settings)
+    except Exception as exc:  # publish_head logs its own failures; this is a bug's last net
+        log.error("could not publish the ledger head: %s", exc)
+
+
+# -- what callers use --------------------------------------------------------------------------
+def finish(run: PostRun) -> None:
+    """Every step, in order: runbook runs and reaped runs call this."""
+    notify(run)
+    write_record_and_reports(run)
+    after_outputs(run)
+
+
+def notify(run: PostRun) -> None:
+    """Step 1; the engine calls it before its timed ``report`` phase."""
+    notify_step(run)
+
+
+def write_record_and_reports(run: PostRun) -> list[str]:
+    """Steps 2 and 3 (the engine times them as its ``report`` phase); returns the files written."""
+    record_step(run)
+    return [RUN_FILE, *reports_step(run)]
+
+
+def after_outputs(run: PostRun) -> None:
+    """Steps 4 to 6, on the files as they are final.
+
+    A record changed since it was written (the engine appends its ``report`` phase, timed around
+    the write) is written again first, with its reports: what is uploaded and sealed is the record.
+    """
+    if run.record.to_dict() != run.written:
+        write_record_and_reports(run)
+    index_step(run)
+    upload_step(run)
+    seal_step(run)
+
+
+def write_outputs(record: Record, run_dir: Path, drill: Any, settings: Settings) -> None:
+    """A drill's record as it stands: the engine saves it ``running`` at the start, so a crash
+    leaves a trace (a record still running gets no reports)."""
+    write_record_and_reports(PostRun(RunKind.DRILL, run_dir, record, settings, drill))
+
+
+def for_runbook(folder: Path, record: Record, settings: Settings) -> PostRun:
+    """A runbook run: a runbook declares no targets of its own, so the project's apply.
+
+    ``drillbook runbook`` loads drillbook.yaml only for a runbook with drill steps; without them
+    the project's targets are read here from the drills folder.
+    """
+    drills = _drills_folder(settings) if settings.project == ProjectConfig() else None
+    return PostRun(RunKind.RUNBOOK, folder, record, _with_project(settings, drills))
+
+
+def reaped(folder: Path, record: dict[str, Any], settings: Settings) -> PostRun:
+    """A run finished by the reaper: it notifies, uploads and seals like any other run.
+
+    Its drillbook is gone, so the targets are looked up again in the drills folder: the drill's
+    own (for a drill run), and the project's ``drillbook.yaml`` when ``settings.project`` holds
+    nothing (``drillbook cleanup`` and a starting scheduler have not loaded it yet).
+    """
+    kind = RunKind(record["kind"]) if record.get("kind") in KINDS else RunKind.DRILL
+    drills = _drills_folder(settings)
+    spec = drills.drills.get(str(record.get("drill"))) if drills and KINDS[kind].own_targets else None
+    return PostRun(kind, folder, LoadedRecord(record), _with_project(settings, drills), spec)
+
+
+def _drills_folder(settings: Settings) -> DrillSet | None:
+    """The drills folder as it is now; None when there is none to read."""
+    if not settings.drills_dir.is_dir():
         return None
-    anchor.publish_head(entry, drill, settings)  # the new head into the WORM bucket, if configured
-    return entry
+    try:
+        return load_drills(settings.drills_dir)
+    except Exception as exc:  # a broken drills folder must not keep a run from its outputs
+        log.warning("cannot read %s for the notify/evidence targets: %s", settings.drills_dir, exc)
+        return None
+
+
+def _with_project(settings: Settings, drills: DrillSet | None) -> Settings:
+    """``settings.project`` when the command loaded it, else the drills folder's drillbook.yaml."""
+    if drills is None or settings.project != ProjectConfig():
+        return settings
+    return replace(settings, project=drills.config)

@@ -1,8 +1,9 @@
-"""Tell people how a drill ended: webhook, SNS or a local command, per the drill's ``notify:``.
+"""Tell people how a run ended: webhook, SNS or a local command, per the drill's ``notify:``.
 
-Rules (issue 6):
+Rules:
 - targets are the drill's own ``notify:`` plus the project-wide ones of ``drillbook.yaml`` (a drill
-  can add channels, it cannot silently drop the operations team's);
+  can add channels, it cannot silently drop the operations team's); a runbook declares none of its
+  own, so its runs go to the project-wide targets;
 - events: ``failure`` (any run that did not pass), ``success``, ``recovery`` (passed after a run
   that did not), ``always``;
 - every target gets an entry in the run record: sent, failed (with why) or skipped (with why);
@@ -25,14 +26,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from drillbook.outputs.runstore import load_runs, run_dir
+from drillbook.outputs.runstore import RunKind, load_runs, run_dir
 from drillbook.spec.models import NotifyTarget
 from drillbook.status import FINISHED, Status
 from drillbook.util.process import run_bounded
 from drillbook.util.scrub import MASK, scrub
 
 log = logging.getLogger("drillbook.outputs.notify")
-
 
 
 class Delivery(StrEnum):
@@ -44,6 +44,7 @@ class Delivery(StrEnum):
 
 
 WEBHOOK_ATTEMPTS = 3
+WEBHOOK_HEADERS = {"Content-Type": "application/json", "User-Agent": "drillbook-notify"}
 BACKOFF_SECONDS = (0.5, 1.5)
 
 
@@ -72,10 +73,19 @@ def events_for(status: str, previous_status: str | None) -> set[str]:
     return events
 
 
+def run_name(record: dict[str, Any]) -> str:
+    """The drill's or the runbook's name: a runbook record names itself under ``runbook``."""
+    return str(record.get("drill") or record.get("runbook") or "?")
+
+
+def run_kind(record: dict[str, Any]) -> str:
+    return str(record.get("kind", RunKind.DRILL))
+
+
 def previous_status(reports: Path, record: dict[str, Any]) -> str | None:
     """Status of the run of the same drill finished before this one (None for a first run)."""
     for run in load_runs(reports):
-        if (run.get("drill") == record["drill"] and run.get("kind", "drill") == record.get("kind", "drill")
+        if (run_name(run) == run_name(record) and run_kind(run) == run_kind(record)
                 and run.get("run_id") != record["run_id"] and run.get("status") in FINISHED
                 and (run.get("started_at") or "") <= record["started_at"]):
             return str(run["status"])
@@ -84,13 +94,13 @@ def previous_status(reports: Path, record: dict[str, Any]) -> str | None:
 
 def payload(record: dict[str, Any], report: Path | None, event: str) -> dict[str, Any]:
     """The JSON every target receives: enough to act on without opening the report."""
-    objectives = {
-        key: {k: o.get(k) for k in ("measured_seconds", "target_seconds", "target", "met")}
+    objectives = {  # a runbook without an RTO records ``"rto": null``
+        key: None if o is None else {k: o.get(k) for k in ("measured_seconds", "target_seconds", "target", "met")}
         for key, o in (record.get("objectives") or {}).items()
     }
     return {
-        "drill": record["drill"],
-        "kind": record.get("kind", "drill"),
+        "drill": run_name(record),
+        "kind": run_kind(record),
         "event": event,
         "status": record["status"],
         "reason": record.get("reason"),
@@ -113,8 +123,8 @@ def notify_run(record: dict[str, Any], drill: Any, settings: Any) -> list[dict[s
     previous = previous_status(settings.reports_dir, record)
     events = events_for(record["status"], previous)
     event = next(e for e in ("recovery", "failure", "success", "always") if e in events)
-    kind = record.get("kind", "drill")
-    report = (run_dir(settings.reports_dir, record["drill"], record["run_id"], kind)
+    name = run_name(record)
+    report = (run_dir(settings.reports_dir, name, record["run_id"], run_kind(record))
               / "report.html").absolute()
     body = json.dumps(payload(record, report, event), sort_keys=True)
     results = []
@@ -125,7 +135,7 @@ def notify_run(record: dict[str, Any], drill: Any, settings: Any) -> list[dict[s
             entry.update(status=Delivery.SKIPPED, detail=f"on: {', '.join(target.on)}; this run {record['status']}"
                          + (" (first run)" if previous is None and record["status"] == Status.PASSED else ""))
         else:
-            entry.update(deliver(target, body, subject=f"drillbook: {record['drill']} {record['status']}"))
+            entry.update(deliver(target, body, subject=f"drillbook: {name} {record['status']}"))
             entry["event"] = event
             if entry["status"] == Delivery.FAILED:
                 log.warning("notification to %s failed: %s", entry["target"], entry["detail"])
@@ -156,10 +166,10 @@ def post_webhook(url: str, body: str, timeout: float,
     """POST the JSON; retry connection errors, timeouts, 429 and 5xx, not other 4xx."""
     problem = ""
     for attempt in range(1, WEBHOOK_ATTEMPTS + 1):
-        request = urllib.request.Request(url, data=body.encode("utf-8"), method="POST", headers={
-            "Content-Type": "application/json", "User-Agent": "drillbook-notify"})
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (user's URL)
+            with urllib.request.urlopen(urllib.request.Request(  # noqa: S310 (user's URL)
+                    url, data=body.encode("utf-8"), method="POST", headers=WEBHOOK_HEADERS),
+                    timeout=timeout) as response:
                 return Delivery.SENT, f"HTTP {response.status} after {attempt} attempt(s)"
         except urllib.error.HTTPError as exc:
             problem = f"HTTP {exc.code} {exc.reason}"
@@ -174,7 +184,7 @@ def post_webhook(url: str, body: str, timeout: float,
 
 
 def publish_sns(topic_arn: str, body: str, subject: str) -> tuple[str, str]:
-    from drillbook.backends import aws
+    from drillbook.backends import aws  # boto3 takes ~0.2 s to import: only SNS targets pay it
 
     try:
         message_id = aws.publish_sns(topic_arn, body, subject=subject)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterator
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +15,20 @@ RUN_FILE = "run.json"
 RESERVED = {"evidence", "runbooks", "assets"}
 
 
+class RunKind(StrEnum):
+    """The ``kind`` of a run record: a drill's or a runbook's."""
+
+    DRILL = "drill"
+    RUNBOOK = "runbook"
+
+
 def new_run_id() -> str:
     """Sortable by time, unique across concurrent runs on one machine."""
     return utc_now().strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def run_dir(reports: Path, name: str, run_id: str, kind: str = "drill") -> Path:
-    base = reports / "runbooks" if kind == "runbook" else reports
+def run_dir(reports: Path, name: str, run_id: str, kind: str = RunKind.DRILL) -> Path:
+    base = reports / "runbooks" if kind == RunKind.RUNBOOK else reports
     return base / name / run_id
 
 

@@ -10,7 +10,6 @@ resumes included (that is what the patients waited).
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,7 +25,6 @@ from drillbook.runbook import record as rec
 from drillbook.runbook.confirm import NO, SKIP, Answer
 from drillbook.runbook.model import DRILL, SHELL, Runbook, Step
 from drillbook.runbook.record import RunbookRecord, StepResult
-from drillbook.runbook.render import write_reports
 from drillbook.runbook.shell import run_script
 from drillbook.settings import Settings
 from drillbook.spec.loader import DrillSet
@@ -37,7 +35,6 @@ from drillbook.util.durations import format_duration
 from drillbook.util.locks import LockBusy, file_lock
 from drillbook.util.scrub import scrub, secret_values
 
-log = logging.getLogger("drillbook.runbook")
 Observer = Callable[[str, dict[str, Any]], None]
 
 
@@ -262,9 +259,7 @@ class _Run:
         record.finished_at = iso(now)
         record.attempt.finished_at, record.attempt.status = record.finished_at, record.status
         record.reason = scrub(record.reason, self.secrets) if record.reason else record.reason
-        write_reports(record.to_dict(), self.dir)
-        postrun.seal_run(self.dir, self.ctx.settings)
-        self._refresh_index()
+        postrun.finish(postrun.for_runbook(self.dir, record, self.ctx.settings))
         self.ctx.observe("finish", {"record": record, "dir": self.dir})
         return Outcome(record.to_dict(), self.dir)
 
@@ -284,11 +279,3 @@ class _Run:
             return Status.FAILED, (f"RTO missed: the runbook took {format_duration(measured)} from the first "
                                 f"step to the last, its RTO target is {rto['target']}")
         return Status.PASSED, None
-
-    def _refresh_index(self) -> None:
-        from drillbook.report import render
-
-        try:
-            render.write_index(self.ctx.settings.reports_dir)
-        except Exception as exc:  # the index is a convenience; the run's own files are the evidence
-            log.warning("could not refresh reports/index.html: %s", exc)

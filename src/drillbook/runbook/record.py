@@ -82,6 +82,7 @@ class RunbookRecord:
     elapsed_seconds: float | None = None
     attempts: list[Attempt] = field(default_factory=list)
     steps: list[StepResult] = field(default_factory=list)
+    notifications: list[dict[str, Any]] = field(default_factory=list)  # of the last finish
     versions: dict[str, str] = field(default_factory=dict)
     process: dict[str, Any] = field(default_factory=dict)
 

@@ -1,15 +1,13 @@
-"""report.html and report.md of a runbook run, rendered from its run.json only."""
+"""report.html, report.md and junit.xml of a runbook run, rendered from its run.json only."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from drillbook.outputs.runstore import RUN_FILE
 from drillbook.report import junit
 from drillbook.report.render import ENV, MD_ENV
 from drillbook.report.timeline import timeline_svg
-from drillbook.util.atomic import write_json_atomic, write_text_atomic
 
 
 def runbook_html(run: dict[str, Any]) -> str:
@@ -30,9 +28,10 @@ def runbook_markdown(run: dict[str, Any]) -> str:
     return MD_ENV.get_template("runbook.md.j2").render(run=run)
 
 
-def write_reports(run: dict[str, Any], folder: Path) -> None:
-    """run.json first (the evidence), then the two reports rendered from it."""
-    write_json_atomic(folder / RUN_FILE, run)
-    write_text_atomic(folder / "report.html", runbook_html(run))
-    write_text_atomic(folder / "report.md", runbook_markdown(run))
-    write_text_atomic(folder / "junit.xml", junit.run_xml(run))  # one testcase per step (issue 9)
+# The files beside a runbook run's run.json, each rendered from it (the post-run pipeline writes
+# them); junit.xml holds one testcase per step.
+REPORTS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
+    ("report.html", runbook_html),
+    ("report.md", runbook_markdown),
+    ("junit.xml", junit.run_xml),
+)

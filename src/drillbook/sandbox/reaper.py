@@ -3,8 +3,9 @@
 A run record is written ``running`` at the start with its owner process (pid, its start time,
 the boot time, the host) and its sandbox. When that owner is gone, whatever the run left behind
 is killed (the sandbox's namespace and any process whose cwd, root or environment points into the
-sandbox), the sandbox is removed, and the record becomes ``aborted`` with the reason, its reports
-rendered and the run sealed into the evidence ledger like any other finished run.
+sandbox), the sandbox is removed, and the record becomes ``aborted`` with the reason. Then the run
+goes through the post-run pipeline like any other finished run (notifications, reports, index,
+WORM upload, ledger): a crashed scheduled drill alerts like any failed one.
 
 ``drillbook cleanup`` calls :func:`reap_stale_runs`; so do ``drillbook run`` and the scheduler
 when they start. Runs of another host or of a live process are never touched.
@@ -13,7 +14,6 @@ when they start. Runs of another host or of a live process are never touched.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import socket
 import time
@@ -23,17 +23,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from drillbook.outputs import finish as postrun
 from drillbook.outputs.runstore import RUN_FILE, iter_run_files, read_record
 from drillbook.sandbox.holder import HOLDER_FILE, remove_tree
 from drillbook.settings import Settings
 from drillbook.status import Status
-from drillbook.util.atomic import write_json_atomic, write_text_atomic
 from drillbook.util.clock import iso, utc_now
 from drillbook.util.locks import LockBusy, file_lock
 from drillbook.util.process import signal_process
 from drillbook.util.procfs import alive, all_pids, boot_time, environ, link, parent, process_start
-
-log = logging.getLogger("drillbook.sandbox.reaper")
 
 CLEANUP_LOCK_TIMEOUT = 30.0
 BOOT_TIME_TOLERANCE = 5.0  # /proc/stat's btime drifts by a second or so between reads
@@ -133,7 +131,7 @@ def _reap(folder: Path, record: dict[str, Any], why: str, settings: Settings) ->
     record["cleanup"] = {"at": started_at, "owner": why, "killed": killed,
                          "sandbox": str(sandbox) if sandbox else None, "sandbox_removed": removed,
                          "by": {"pid": os.getpid(), "host": socket.gethostname()}}
-    _write_reports(folder, record, settings)
+    postrun.finish(postrun.reaped(folder, record, settings))
     return Reaped(str(folder), _name(record), record.get("run_id", folder.name),
                   record.get("kind", "drill"), why, killed, str(sandbox) if sandbox else None,
                   removed, reason)
@@ -230,35 +228,6 @@ def _ancestors(pid: int) -> set[int]:
         if current is not None:
             line.add(current)
     return line
-
-
-# -- outputs ---------------------------------------------------------------------------------
-
-def _write_reports(folder: Path, record: dict[str, Any], settings: Settings) -> None:
-    """run.json first (the evidence), then the reports rendered from it, then the ledger."""
-    from drillbook.outputs import finish as postrun
-
-    write_json_atomic(folder / RUN_FILE, record)
-    try:
-        if record.get("kind") == "runbook":
-            from drillbook.runbook.render import write_reports
-
-            write_reports(record, folder)
-        else:
-            from drillbook.report import junit, render
-
-            write_text_atomic(folder / "report.html", render.run_html(record))
-            write_text_atomic(folder / "report.md", render.run_markdown(record))
-            write_text_atomic(folder / "junit.xml", junit.run_xml(record))
-    except Exception as exc:  # run.json already says aborted; a renderer bug must not hide that
-        log.error("could not render the reports of %s: %s", folder, exc)
-    try:
-        from drillbook.report import render
-
-        render.write_index(settings.reports_dir)
-    except Exception as exc:
-        log.warning("could not refresh reports/index.html: %s", exc)
-    postrun.seal_run(folder, settings)
 
 
 @contextmanager

@@ -1,4 +1,8 @@
-"""A local webhook receiver on 127.0.0.1 for notification tests: records every POST."""
+"""A local webhook receiver on 127.0.0.1 that records every POST.
+
+One receiver for everything that needs to watch notifications arrive: the ``serve`` demo (its alert
+receiver on loopback) and the notification and scheduler tests.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,12 @@ from typing import Any
 
 
 class Receiver:
-    """``Receiver(status=500)`` answers 500 to every POST (to test retries)."""
+    """Answers ``status`` to every POST: ``Receiver(status=503)`` tests retries.
 
-    def __init__(self, status: int = 200):
+    Each POST is kept in ``posts`` as its path, its JSON body and its Content-Type.
+    """
+
+    def __init__(self, status: int = 200) -> None:
         self.status = status
         self.posts: list[dict[str, Any]] = []
         owner = self
