@@ -20,7 +20,7 @@ from drillbook.cli.cleanup import cleanup_command
 from drillbook.cli.progress import Progress
 from drillbook.cli.runbook import runbook_group
 from drillbook.cli.schema import schema_command
-from drillbook.cli.serve import schedule_command, serve_command
+from drillbook.cli.serve import run_id_option, schedule_command, serve_command
 from drillbook.drill import batch as drill_actions
 from drillbook.drill.engine import run_drill
 from drillbook.drill.overrun import OverrunGuard
@@ -119,14 +119,17 @@ def list_drills(settings: Settings) -> None:
 @click.option("--trigger", default="manual", hidden=True)
 @click.option("--stop-after-rto", type=float, default=None, hidden=True,
               help="Stop and fail a drill running longer than this multiple of its RTO (serve).")
+@run_id_option
 @click.option("--junit", "junit_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write one JUnit XML file for all drills of this invocation.")
 @click.pass_obj
 def run(settings: Settings, names: tuple[str, ...], run_all: bool, keep_sandbox: bool, plain: bool,
-        trigger: str, stop_after_rto: float | None, junit_path: Path | None) -> None:
+        trigger: str, stop_after_rto: float | None, run_id: str | None, junit_path: Path | None) -> None:
     """Run drills NAMES (or --all) now; exit 0 only when every one passed."""
     if bool(names) == run_all:
         raise click.UsageError("name the drills to run, or give --all (not both)")
+    if run_id and len(names) != 1:
+        raise click.UsageError("--run-id names one run: give exactly one drill")
     loaded = drill_actions.load_checked(settings, list(names))
     names = tuple(names) or tuple(sorted(loaded.drills))
     if not names:
@@ -141,7 +144,8 @@ def run(settings: Settings, names: tuple[str, ...], run_all: bool, keep_sandbox:
     with signals_raise_interrupted():
         for drill in drill_actions.select(loaded, list(names)):
             with OverrunGuard(drill, stop_after_rto, progress) as observer:
-                outcome = run_drill(drill, settings, observer, drill_actions.drill_file(loaded, drill.name))
+                outcome = run_drill(drill, settings, observer, drill_actions.drill_file(loaded, drill.name),
+                                    run_id=run_id)
             statuses.append(outcome.record["status"])
             records.append(outcome.record)
             out.print(f"{drill.name}: {outcome.record['status']} "

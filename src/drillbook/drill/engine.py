@@ -62,18 +62,18 @@ class DrillOutcome:
 
 
 def run_drill(drill: Drill, settings: Settings, observer: Observer | None = None,
-              drill_file: Path | None = None) -> DrillOutcome:
-    return DrillRun(drill, settings, observer or (lambda *_: None), drill_file).execute()
+              drill_file: Path | None = None, run_id: str | None = None) -> DrillOutcome:
+    return DrillRun(drill, settings, observer or (lambda *_: None), drill_file, run_id).execute()
 
 
 class DrillRun:
     def __init__(self, drill: Drill, settings: Settings, observer: Observer,
-                 drill_file: Path | None = None):
+                 drill_file: Path | None = None, run_id: str | None = None):
         self.drill = drill
         self.settings = settings
         self.observe = observer
         self.drill_file = drill_file
-        self.run_id = new_run_id()
+        self.run_id = run_id or new_run_id()  # given by `drillbook serve`, which names its runs
         self.dir = run_dir(settings.reports_dir, drill.name, self.run_id)
         self.started_mono = time.monotonic()
         self.started = utc_now()

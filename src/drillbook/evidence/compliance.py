@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from drillbook.evidence import controls, due, verify
-from drillbook.evidence.period import Period
+from drillbook.evidence import controls, verify
+from drillbook.evidence.period import Period, due_count
 from drillbook.outputs.runstore import load_runs
 from drillbook.report import render
 from drillbook.runbook.parser import load_runbooks
@@ -91,11 +91,11 @@ def build_item(declared: dict[str, Any] | None, kind: str, name: str, runs: list
                period: Period, now: datetime) -> dict[str, Any]:
     decl = declared or {}
     until = min(period.end, now)
-    due_count = due.due_count(decl.get("schedule"), period.start, until, decl.get("timezone", "UTC"))
+    due = due_count(decl.get("schedule"), period.start, until, decl.get("timezone", "UTC"))
     item = {
         "kind": kind, "name": name, "declared": declared is not None,
         "description": decl.get("description") or "", "owner": decl.get("owner") or _latest(runs, "owner"),
-        "schedule": decl.get("schedule"), "due": due_count, "due_partial": until < period.end,
+        "schedule": decl.get("schedule"), "due": due, "due_partial": until < period.end,
         "runs_made": len(runs),
         "passed": sum(r["status"] == Status.PASSED for r in runs),
         "failed": sum(r["status"] == Status.FAILED for r in runs),

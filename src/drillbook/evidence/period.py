@@ -1,4 +1,5 @@
-"""Reporting periods as auditors name them: ``2026Q4``, ``2026``, ``2026-11``, or since/until dates."""
+"""Reporting periods as auditors name them: ``2026Q4``, ``2026``, ``2026-11``, or since/until dates,
+and how many runs a drill's schedule made due in one (quarterly once a quarter, monthly three)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from drillbook.errors import BadInput
+from drillbook.serve.schedules import count_due
 
 PERIOD_HINT = "write 2026Q4, 2026, 2026-11, or --since 2026-10-01 --until 2026-12-31"
 
@@ -84,3 +86,14 @@ def choose(period: str | None, since: str | None, until: str | None, default: Pe
             raise BadInput("--since and --until go together (both days are included)")
         return between(since, until)
     return default
+
+
+def due_count(schedule: str | None, start: datetime, end: datetime, timezone: str = "UTC") -> int | None:
+    """Due times in [start, end) by the server's own schedule parser, so the report and the server
+    agree on what "daily" means; None for an on-demand drill or a schedule that does not parse."""
+    if not schedule:
+        return None
+    try:
+        return count_due(schedule, timezone, start, end)
+    except ValueError:  # ScheduleError: the drill file is reported invalid elsewhere
+        return None

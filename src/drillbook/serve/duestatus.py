@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.outputs.runstore import RUN_FILE, read_record
-from drillbook.serve.schedules import next_run, previous_due
+from drillbook.serve.schedules import check_timezone, next_run, previous_due
 from drillbook.status import FINISHED, Status
 from drillbook.util.clock import iso, parse_iso
 
@@ -43,7 +43,7 @@ class DueStatus:
         return {
             "drill": self.name, "schedule": self.schedule, "timezone": self.timezone,
             "next_run": iso(self.next_run),
-            "next_run_local": self.next_run.astimezone(_zone(self.timezone)).isoformat(timespec="seconds")
+            "next_run_local": self.next_run.astimezone(check_timezone(self.timezone)).isoformat(timespec="seconds")
             if self.next_run else None,
             "next_run_source": self.next_run_source, "last_status": self.last_status,
             "last_started_at": iso(self.last_started_at), "last_success_at": iso(self.last_success_at),
@@ -105,9 +105,3 @@ def _time(record: dict[str, Any] | None, key: str) -> datetime | None:
         return parse_iso(record[key])
     except ValueError:
         return None
-
-
-def _zone(name: str) -> Any:
-    from drillbook.serve.schedules import check_timezone
-
-    return check_timezone(name)

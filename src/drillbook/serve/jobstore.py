@@ -9,6 +9,13 @@ drill: the fingerprint of its trigger (a stored job is kept only while it matche
 when it is on that schedule (due times before that are not "missed"), and whether a run was due
 but had not started yet (``pending_since``), so a run queued when the server stopped is not lost.
 ``drillbook schedule`` reads the same file (read-only) for the next run times.
+
+APScheduler stores a job's function as text (``module:function``), so a job outlives the process
+that added it; a live server cannot be stored. Every stored job therefore names
+:func:`run_scheduled_drill`, and the store that loads a job binds it to the runner of the server
+that opened the store (:meth:`SqliteJobStore._reconstitute`). That is the one dispatch point from
+a stored job to a server: no module-global server, and two stores in one process (tests) never
+run each other's drills.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import pickle
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,10 +36,11 @@ from apscheduler.util import datetime_to_utc_timestamp, utc_timestamp_to_datetim
 DB_NAME = "schedule.sqlite"
 SERVE_LOCK = "serve.lock"  # held by the one server of a state folder; its pid inside
 JOB_PREFIX = "drill:"
+JOB_FUNCTION = "drillbook.serve.jobstore:run_scheduled_drill"
 # Job functions are stored by dotted name: a store written before the job function moved keeps
 # its next run times instead of being dropped and rescheduled.
-MOVED_JOB_FUNCTIONS = {"drillbook.scheduler:run_scheduled_drill":
-                       "drillbook.serve.server:run_scheduled_drill"}
+MOVED_JOB_FUNCTIONS = {"drillbook.scheduler:run_scheduled_drill": JOB_FUNCTION,
+                       "drillbook.serve.server:run_scheduled_drill": JOB_FUNCTION}
 
 SCHEMA = """
 create table if not exists apscheduler_jobs (
@@ -51,6 +60,15 @@ def job_id(name: str) -> str:
     return JOB_PREFIX + name
 
 
+def drill_name(job_id: str) -> str:
+    return job_id[len(JOB_PREFIX):]
+
+
+def run_scheduled_drill(name: str) -> None:
+    """The function every stored job names; the store that loads a job replaces it by its runner."""
+    raise RuntimeError(f"the scheduled job of drill {name!r} was loaded by a job store without a runner")
+
+
 def connect(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=10, check_same_thread=False, isolation_level=None)
@@ -60,13 +78,18 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 class SqliteJobStore(BaseJobStore):
-    """APScheduler's job store contract on one shared connection, serialised by a lock."""
+    """APScheduler's job store contract on one shared connection, serialised by a lock.
+
+    ``runner(name)`` is what a loaded job runs instead of :func:`run_scheduled_drill`.
+    """
 
     def __init__(self, conn: sqlite3.Connection, lock: threading.RLock,
+                 runner: Callable[[str], None] | None = None,
                  pickle_protocol: int = pickle.HIGHEST_PROTOCOL):
         super().__init__()
         self.conn = conn
         self.lock = lock
+        self.runner = runner
         self.pickle_protocol = pickle_protocol
 
     def lookup_job(self, job_id: str) -> Job | None:
@@ -127,6 +150,8 @@ class SqliteJobStore(BaseJobStore):
         job_state["jobstore"] = self
         job = Job.__new__(Job)
         job.__setstate__(job_state)
+        if self.runner is not None and job.func_ref == JOB_FUNCTION:
+            job.func = self.runner  # the stored text still names JOB_FUNCTION
         job._scheduler = self._scheduler
         job._jobstore_alias = self._alias
         return job
@@ -185,6 +210,19 @@ class DrillBook:
         with self.lock:
             self.conn.execute("update drillbook_drills set pending_since = ? where name = ?",
                               (since, name))
+
+    def pending(self) -> dict[str, str]:
+        """Drills with a run due but not started, each with the fingerprint it was due under."""
+        with self.lock:
+            return dict(self.conn.execute("select name, fingerprint from drillbook_drills "
+                                          "where pending_since is not null"))
+
+    def next_runs(self) -> dict[str, datetime | None]:
+        """Each scheduled drill's next run time, as the scheduler stored it (None while paused)."""
+        with self.lock:
+            rows = self.conn.execute("select id, next_run_time from apscheduler_jobs").fetchall()
+        return {drill_name(id_): utc_timestamp_to_datetime(nxt) if nxt is not None else None
+                for id_, nxt in rows if id_.startswith(JOB_PREFIX)}
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -137,14 +138,10 @@ def serve_http(metrics: DrillMetrics, host: str, port: int,
 
 def _set_time(gauge: Any, text: str | None) -> None:
     if text:
-        try:
+        with suppress(ValueError):  # a record with a broken time leaves the series as it was
             gauge.set(parse_iso(text).timestamp())
-        except ValueError:
-            pass
 
 
 def _remove(metric: Any, *labels: str) -> None:
-    try:
+    with suppress(KeyError):  # a series that was never set
         metric.remove(*labels)
-    except KeyError:
-        pass

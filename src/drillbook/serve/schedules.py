@@ -21,6 +21,7 @@ import random
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -45,6 +46,7 @@ SCHEDULE_HINT = ("write a 5-field cron expression (\"0 3 * * 1\"), an alias (hou
 DAY_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 ANCHOR = (2000, 1, 3)  # a Monday: "every 7d" runs on Mondays, "every 1d" at midnight
 MAX_DUE_TIMES = 100_000
+JITTER_RANDOM = random.SystemRandom()  # spreads runs apart; nothing secret, but no seed to share
 
 
 class ScheduleError(ValueError):
@@ -223,14 +225,15 @@ class DrillTrigger(BaseTrigger):
         nominal = self.nominal_after(previous_fire_time, now)
         if nominal is None or not self.jitter:
             return nominal
-        delayed = nominal.astimezone(UTC) + timedelta(seconds=random.uniform(0, self.jitter))
+        delayed = nominal.astimezone(UTC) + timedelta(seconds=JITTER_RANDOM.uniform(0, self.jitter))
         return delayed.astimezone(self.zone)
 
     def nominal_after(self, previous: datetime | None, now: datetime) -> datetime | None:
         """Jitter-free: the first due time after ``previous`` or, without one, at/after ``now``."""
         if self.schedule.every is not None:
             return self._next_interval(previous, now)
-        assert self.cron_trigger is not None
+        if self.cron_trigger is None:
+            raise ScheduleError(f'"{self.schedule.text}" has neither an interval nor a cron expression')
         while True:
             moment = self.cron_trigger.get_next_fire_time(previous, now)
             if moment is None:
@@ -338,5 +341,5 @@ def _shortest_cron_gap(schedule: Schedule) -> float | None:
     while moment is not None and len(times) < 64:
         times.append(moment)
         moment = trigger.get_next_fire_time(moment, moment)
-    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+    gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
     return min(gaps) if gaps else None

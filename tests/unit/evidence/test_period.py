@@ -10,8 +10,7 @@ import pytest
 
 from drillbook.errors import BadInput
 from drillbook.evidence import compliance
-from drillbook.evidence.due import due_count
-from drillbook.evidence.period import between, choose, current_quarter, parse_period
+from drillbook.evidence.period import between, choose, current_quarter, due_count, parse_period
 from drillbook.settings import Settings
 from tests.support import write_drill
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import pickle
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from types import SimpleNamespace
 
 import pytest
 
+from drillbook.serve.duestatus import due_status
 from drillbook.serve.schedules import (
     ALIASES,
     ScheduleError,
     build_trigger,
     check_jitter,
     check_timezone,
+    count_due,
     due_times,
     fingerprint,
     next_run,
@@ -20,6 +24,7 @@ from drillbook.serve.schedules import (
     previous_due,
 )
 from drillbook.spec.loader import load_drill
+from drillbook.spec.models import Duration
 
 UTC = UTC
 
@@ -112,7 +117,7 @@ def test_fall_back_runs_a_fixed_time_once_but_wildcard_hours_twice():
 
 def test_every_counts_elapsed_time_across_dst():
     due = due_times("every 1h", "Europe/Berlin", at(2026, 3, 29, 0), at(2026, 3, 29, 4))
-    assert [b - a for a, b in zip(due, due[1:])] == [timedelta(hours=1)] * 3
+    assert [b - a for a, b in pairwise(due)] == [timedelta(hours=1)] * 3
 
 
 def test_previous_due_and_long_periods():
@@ -176,10 +181,6 @@ def test_spec_errors_name_file_and_line(tmp_path):
 
 # -- overdue (drillbook schedule and the server's drillbook_drill_overdue) ------------------------
 def _drill(schedule="daily", rto="10m", jitter=None):
-    from types import SimpleNamespace
-
-    from drillbook.spec.models import Duration
-
     return SimpleNamespace(name="clinic", schedule=schedule, timezone="UTC",
                            jitter=Duration(jitter) if jitter else None,
                            objectives=SimpleNamespace(rto=Duration(rto)))
@@ -190,8 +191,6 @@ def _run(started: datetime, status="passed"):
 
 
 def test_overdue_after_the_allowance_without_a_run():
-    from drillbook.serve.duestatus import due_status
-
     now = at(2026, 5, 6, 3, 20)  # daily at 03:00; allowance 3 x 10m + 5m = 35m
     assert not due_status(_drill(), [_run(at(2026, 5, 5, 3, 1))], now).overdue  # still within
     late = due_status(_drill(), [_run(at(2026, 5, 5, 3, 1))], at(2026, 5, 6, 3, 40))
@@ -200,8 +199,6 @@ def test_overdue_after_the_allowance_without_a_run():
 
 
 def test_a_failed_run_is_not_overdue_and_on_demand_drills_never_are():
-    from drillbook.serve.duestatus import due_status
-
     now = at(2026, 5, 6, 12)
     failed = due_status(_drill(), [_run(at(2026, 5, 6, 3, 2), "failed")], now)
     assert not failed.overdue and failed.last_status == "failed" and failed.last_success_at is None
@@ -209,8 +206,6 @@ def test_a_failed_run_is_not_overdue_and_on_demand_drills_never_are():
 
 
 def test_due_times_before_the_drill_was_scheduled_do_not_count():
-    from drillbook.serve.duestatus import due_status
-
     now = at(2026, 5, 6, 12)
     assert due_status(_drill("quarterly"), [], now).overdue  # never ran since April 1st
     assert not due_status(_drill("quarterly"), [], now, scheduled_since=at(2026, 5, 1)).overdue
@@ -219,8 +214,6 @@ def test_due_times_before_the_drill_was_scheduled_do_not_count():
 
 
 def test_count_due_matches_due_times_and_is_cheap_for_intervals():
-    from drillbook.serve.schedules import count_due
-
     start, end = at(2026, 1, 1), at(2026, 1, 2)
     for schedule in ("every 4s", "every 7m", "hourly", "*/15 * * * *", "every 1d"):
         assert count_due(schedule, "Europe/Berlin", start, end) == \

@@ -1,0 +1,131 @@
+"""Child supervision on real tiny child processes: the run id it is told, the backstop, the output tail."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drillbook.serve.supervisor import Supervisor, child_argv
+from drillbook.settings import Settings
+
+# Writes the record `drillbook run` would write, under the run id the child was given.
+RECORDING_CHILD = textwrap.dedent("""
+    import json, pathlib, sys
+    reports, name, run_id = sys.argv[1:]
+    folder = pathlib.Path(reports, name, run_id)
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({"run_id": run_id, "status": "passed", "reason": None}))
+    print(f"drill={name} run_id={run_id} event=finish status=passed", file=sys.stderr)
+""")
+STUBBORN_CHILD = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                  "print('ignoring SIGTERM', flush=True); time.sleep(60)")
+POLITE_CHILD = "import time; time.sleep(60)"
+CHATTY_CHILD = ("import sys\n"
+                "for i in range(60): print(f'line {i}', flush=True)\n"
+                "print('drill=x event=phase status=failed', file=sys.stderr)\n"
+                "sys.exit(3)")
+
+
+class Events(list):
+    def __call__(self, event: str, level: str = "info", **fields: Any) -> None:
+        self.append({"event": event, "level": level, **fields})
+
+    def names(self) -> list[str]:
+        return [e["event"] for e in self]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(drills_dir=tmp_path / "drills", reports_dir=tmp_path / "reports",
+                    sandbox_root=tmp_path / "sandboxes", state_dir=tmp_path / "state",
+                    runbooks_dir=tmp_path / "runbooks")
+
+
+def python(code: str, *args: str) -> list[str]:
+    return [sys.executable, "-c", code, *args]
+
+
+def supervisor(settings: Settings, events: Events, argv_for: Any, *, abort_now: threading.Event | None = None,
+               **options: float) -> Supervisor:
+    values = {"overrun_factor": 3.0, "abort_grace": 60.0, "backstop_margin": 30.0, **options}
+    return Supervisor(settings, events, abort_now or threading.Event(), argv_for=argv_for, **values)
+
+
+def test_the_child_is_told_its_run_id(settings):
+    argv = child_argv(settings, "alpha", "20260101T000000Z-abc123", 3.0)
+    assert argv[argv.index("run") + 1] == "alpha"
+    assert argv[-2:] == ["--run-id", "20260101T000000Z-abc123"]
+    assert argv[argv.index("--stop-after-rto") + 1] == "3"
+    assert argv[argv.index("--reports") + 1] == str(settings.reports_dir.absolute())
+
+
+def test_the_outcome_is_read_from_the_record_of_the_run_id_given(settings):
+    events, given = Events(), []
+
+    def argv_for(name: str, run_id: str) -> list[str]:
+        given.append(run_id)
+        return python(RECORDING_CHILD, str(settings.reports_dir), name, run_id)
+
+    outcome = supervisor(settings, events, argv_for).run("alpha", 600.0)
+    assert (outcome.run_id, outcome.status, outcome.exit) == (given[0], "passed", 0)
+    assert outcome.report == settings.reports_dir / "alpha" / given[0] / "report.html"
+    assert events == [{"event": "drill-start", "level": "info", "drill": "alpha", "run_id": given[0],
+                       "pid": events[0]["pid"]}]
+
+
+def test_backstop_sends_sigterm_then_sigkill(settings):
+    events = Events()
+    runner = supervisor(settings, events, lambda name, run_id: python(STUBBORN_CHILD),
+                        overrun_factor=1.0, backstop_margin=0.5, abort_grace=0.5)
+    started = time.monotonic()
+    outcome = runner.run("stubborn", 1.0)
+    assert time.monotonic() - started < 10
+    assert events.names() == ["drill-terminate", "drill-kill"]
+    terminate, kill = events
+    assert terminate["reason"] == "still running 0.5s after its limit (1 x RTO)" and terminate["run_id"] is None
+    assert kill["reason"] == "no exit 0.5s after SIGTERM" and kill["level"] == "error"
+    assert outcome.exit == -9 and outcome.status == "failed" and outcome.run_id is None
+    assert outcome.reason == terminate["reason"]
+    assert runner.running() == []
+
+
+def test_aborting_stops_a_child_that_leaves_on_sigterm(settings):
+    events, abort_now = Events(), threading.Event()
+    runner = supervisor(settings, events, lambda name, run_id: python(POLITE_CHILD), abort_now=abort_now,
+                        abort_grace=30.0)
+    threading.Timer(0.5, abort_now.set).start()
+    outcome = runner.run("polite", 600.0)
+    assert events.names() == ["drill-terminate"]
+    assert outcome.status == "failed" and outcome.reason == "server stopping" and outcome.exit == -15
+
+
+def test_without_a_record_the_reason_is_the_tail_of_the_output(settings):
+    events = Events()
+    runner = supervisor(settings, events, lambda name, run_id: python(CHATTY_CHILD))
+    outcome = runner.run("chatty", 600.0)
+    assert (outcome.status, outcome.exit, outcome.run_id, outcome.report) == ("error", 3, None, None)
+    assert outcome.reason == "line 55; line 56; line 57; line 58; line 59"
+    assert events == []
+
+
+def test_a_run_that_left_a_running_record_is_explained_by_its_output(settings):
+    code = textwrap.dedent("""
+        import json, pathlib, sys
+        folder = pathlib.Path(sys.argv[1])
+        folder.mkdir(parents=True)
+        (folder / "run.json").write_text(json.dumps({"status": "running"}))
+        print("restic: repository is locked", flush=True)
+        sys.exit(1)
+    """)
+    runner = supervisor(settings, Events(), lambda name, run_id: python(
+        code, str(settings.reports_dir / name / run_id)))
+    outcome = runner.run("locked", 600.0)
+    assert (outcome.status, outcome.reason) == ("error", "restic: repository is locked")
+    assert outcome.run_id and json.loads((outcome.report.parent / "run.json").read_text())["status"] == "running"
