@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from drillbook.backends import aws
 from drillbook.evidence.upload import target_for
 from drillbook.settings import Settings
 from drillbook.status import Status
@@ -50,8 +51,6 @@ def publish_head(entry: dict[str, Any] | None, drill: Any, settings: Settings) -
 
 
 def _upload(entry: dict[str, Any], target: Any) -> str:
-    from drillbook.backends import aws  # boto3 takes ~0.2 s to import: only WORM targets pay it
-
     with tempfile.TemporaryDirectory(prefix="drillbook-head-") as tmp:
         folder = Path(tmp) / HEADS_FOLDER / f"{int(entry['seq']):08d}"
         folder.mkdir(parents=True)

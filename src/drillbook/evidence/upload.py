@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from drillbook.backends import aws
 from drillbook.settings import Settings
 from drillbook.spec.models import EvidenceTarget
 from drillbook.status import Status
@@ -63,8 +64,6 @@ def attempt(run_dir: Path, target: EvidenceTarget) -> dict[str, Any]:
     base = {"target": target.s3, "mode": target.mode, "retain": target.retain.text,
             "attempted_at": iso(utc_now())}
     try:
-        from drillbook.backends import aws  # only runs with a WORM target need boto3
-
         return {"status": "uploaded", **base, **aws.upload_run(run_dir, target)}
     except Exception as exc:  # the upload is evidence about the run, never part of its outcome
         return {"status": Status.FAILED, **base, "error": str(exc) or type(exc).__name__,

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from drillbook.backends import aws
 from drillbook.outputs.runstore import RunKind, load_runs, run_dir
 from drillbook.spec.models import NotifyTarget
 from drillbook.status import FINISHED, Status
@@ -184,8 +185,6 @@ def post_webhook(url: str, body: str, timeout: float,
 
 
 def publish_sns(topic_arn: str, body: str, subject: str) -> tuple[str, str]:
-    from drillbook.backends import aws  # boto3 takes ~0.2 s to import: only SNS targets pay it
-
     try:
         message_id = aws.publish_sns(topic_arn, body, subject=subject)
     except aws.AwsError as exc:
