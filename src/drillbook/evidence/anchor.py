@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.settings import Settings
+from drillbook.spec.models import ProjectConfig
 from drillbook.status import Status
 from drillbook.util.clock import iso, utc_now
 
@@ -30,14 +31,15 @@ def head_document(entry: dict[str, Any]) -> dict[str, Any]:
             "sealed_at": entry.get("sealed_at")}
 
 
-def publish_head(entry: dict[str, Any] | None, drill: Any, settings: Settings) -> dict[str, Any] | None:
+def publish_head(entry: dict[str, Any] | None, drill: Any, settings: Settings,
+                 project: ProjectConfig | None = None) -> dict[str, Any] | None:
     """Upload the head when a WORM target is configured; never raises, never changes a run."""
     if entry is None:
         return None
     try:
         from drillbook.evidence import upload as worm
 
-        target = worm.target_for(drill, settings)
+        target = worm.target_for(drill, project)
     except ImportError:
         return None
     if target is None:

@@ -19,18 +19,20 @@ from drillbook.evidence import anchor, ledger
 from drillbook.outputs.runstore import RUN_FILE
 from drillbook.report import junit, render
 from drillbook.settings import Settings
+from drillbook.spec.models import ProjectConfig
 from drillbook.status import Status
 from drillbook.util.atomic import write_json_atomic, write_text_atomic
 
 log = logging.getLogger("drillbook.outputs.finish")
 
 
-def before_outputs(record: RunRecord, drill: Any, settings: Settings) -> None:
+def before_outputs(record: RunRecord, drill: Any, settings: Settings,
+                   project: ProjectConfig | None = None) -> None:
     """Notifications: their outcome (sent/failed/skipped) belongs in run.json; never the status."""
     from drillbook.outputs import notify
 
     try:
-        record.notifications = notify.notify_run(record.to_dict(), drill, settings)
+        record.notifications = notify.notify_run(record.to_dict(), drill, settings, project)
     except Exception as exc:  # a notification problem must never change or lose the run
         log.error("notifications could not be sent: %s", type(exc).__name__)
         record.notifications = [{"target": "all", "status": Status.FAILED,
@@ -47,7 +49,8 @@ def write_outputs(record: RunRecord, run_dir: Path, drill: Any, settings: Settin
     write_text_atomic(run_dir / "junit.xml", junit.run_xml(data))
 
 
-def after_outputs(record: RunRecord, run_dir: Path, drill: Any, settings: Settings) -> None:
+def after_outputs(record: RunRecord, run_dir: Path, drill: Any, settings: Settings,
+                  project: ProjectConfig | None = None) -> None:
     try:
         render.write_index(settings.reports_dir)
     except Exception as exc:  # the index is a convenience; the run's own files are the evidence
@@ -55,13 +58,14 @@ def after_outputs(record: RunRecord, run_dir: Path, drill: Any, settings: Settin
     try:
         from drillbook.evidence import upload as worm  # WORM copy (issue 4): before sealing, so the ledger has it
 
-        worm.upload_after_run(run_dir, drill, settings)
+        worm.upload_after_run(run_dir, drill, settings, project)
     except Exception as exc:
         log.error("WORM evidence upload step failed: %s", exc)
-    seal_run(run_dir, settings, drill)
+    seal_run(run_dir, settings, drill, project)
 
 
-def seal_run(run_dir: Path, settings: Settings, drill: Any = None) -> dict[str, Any] | None:
+def seal_run(run_dir: Path, settings: Settings, drill: Any = None,
+             project: ProjectConfig | None = None) -> dict[str, Any] | None:
     """Append the finished run's folder to the evidence ledger (drills, runbooks, cleanup).
 
     A ledger problem never changes the run's status; the run stays visible as unrecorded
@@ -72,5 +76,5 @@ def seal_run(run_dir: Path, settings: Settings, drill: Any = None) -> dict[str, 
     except Exception as exc:
         log.error("could not seal %s into the evidence ledger: %s", run_dir, exc)
         return None
-    anchor.publish_head(entry, drill, settings)  # the new head into the WORM bucket, if configured
+    anchor.publish_head(entry, drill, settings, project)  # the new head into the WORM bucket, if configured
     return entry

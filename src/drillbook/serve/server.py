@@ -41,7 +41,7 @@ from drillbook.serve.jobstore import SERVE_LOCK
 from drillbook.serve.metrics import DrillMetrics, serve_http
 from drillbook.serve.schedules import build_trigger, fingerprint
 from drillbook.settings import Settings
-from drillbook.spec.loader import PROJECT_CONFIG, load_drills
+from drillbook.spec.loader import load_drills
 from drillbook.spec.models import Drill
 from drillbook.status import Status
 from drillbook.util.clock import iso
@@ -285,8 +285,6 @@ class Server:
                 kept.add(name)
                 self.emit("schedule-kept", level="warning", drill=name, file=str(self.files[name]),
                           reason="the file is invalid; its previous schedule stays until it is fixed")
-        if PROJECT_CONFIG not in {f.name for f in bad_files}:
-            self.settings.project = loaded.config
         with self.state_lock:
             self.drills, self.files = drills, files
         self._sync_jobs(drills, keep_stored={jobstore.job_id(f.stem) for f in bad_files}, initial=initial)
