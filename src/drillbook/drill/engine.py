@@ -10,27 +10,28 @@ recorded, teardown and report still are. Nothing here turns partial evidence int
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from drillbook.backends.repository import backend_environment, cache_dir, display_repository, resolve_repository
-from drillbook.backends.restic import Restic, ResticError, Snapshot
+from drillbook.backends.restic import ResticError, Snapshot
 from drillbook.backends.secrets import resolve_password
 from drillbook.checks import CheckContext, run_check
 from drillbook.checks.base import default_name
 from drillbook.drill.content import verify_restore
 from drillbook.drill.phases import Observer, PhaseError, PhaseFailed, PhaseLog, PhaseSkipped, PhaseStep
 from drillbook.drill.record import Objective, RunRecord, host_versions, process_info
+from drillbook.drill.seams import ResticDoor, SandboxLike, Seams
 from drillbook.drill.selection import explain_no_match, select_snapshot
 from drillbook.outputs import finish as postrun
 from drillbook.outputs.runstore import new_run_id, run_dir
-from drillbook.sandbox.holder import IsolationError, Sandbox
+from drillbook.sandbox.holder import IsolationError
 from drillbook.settings import Settings
-from drillbook.spec.models import Drill, Isolation, ProjectConfig
+from drillbook.spec.models import Drill, ProjectConfig
 from drillbook.status import Status
 from drillbook.util.clock import iso, utc_now
 from drillbook.util.durations import format_duration
@@ -50,43 +51,6 @@ class RunOptions:
     keep_sandbox: bool = False
     stop_after_rto: float | None = None  # the scheduler's limit, as a multiple of the drill's RTO
     run_id: str | None = None  # chosen by the caller (the scheduler) instead of a new one
-
-
-class ResticDoor(Protocol):
-    """What a drill asks of a repository: read-only calls, as :class:`Restic` makes them."""
-
-    def version(self) -> str: ...
-
-    def snapshots(self) -> list[Snapshot]: ...
-
-    def ls(self, snapshot_id: str) -> Iterable[dict[str, Any]]: ...
-
-    def restore(self, snapshot_id: str, target: Path, verify: bool = True) -> None: ...
-
-
-class SandboxLike(Protocol):
-    """What a drill asks of its sandbox, as :class:`Sandbox` provides it."""
-
-    path: Path
-    launcher: Any
-
-    @property
-    def restore_root(self) -> Path: ...
-
-    @property
-    def work_dir(self) -> Path: ...
-
-    def record(self) -> dict[str, Any]: ...
-
-    def teardown(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class Seams:
-    """The engine's ways out of Python (restic, the sandbox); tests put fakes here."""
-
-    open_restic: Callable[..., ResticDoor] = Restic
-    create_sandbox: Callable[[Path, str, Isolation, dict[str, str]], SandboxLike] = Sandbox.create
 
 
 @dataclass
@@ -111,6 +75,8 @@ def run_drill(target: DeclaredDrill, settings: Settings, options: RunOptions | N
 
 
 class DrillRun:
+    """One run of one drill: the phase table, the state the phases hand on, the record they fill."""
+
     def __init__(self, target: DeclaredDrill, settings: Settings, options: RunOptions, observer: Observer,
                  seams: Seams | None = None):
         self.drill = drill = target.drill
@@ -379,4 +345,4 @@ class DrillRun:
         return "; ".join(reasons) or None
 
 
-__all__ = ["DeclaredDrill", "DrillOutcome", "DrillRun", "RunOptions", "Seams", "run_drill"]
+__all__ = ["DeclaredDrill", "DrillOutcome", "DrillRun", "RunOptions", "run_drill"]
