@@ -262,7 +262,8 @@ class _Run:
         record.attempt.finished_at, record.attempt.status = record.finished_at, record.status
         record.reason = scrub(record.reason, self.secrets) if record.reason else record.reason
         write_reports(record.to_dict(), self.dir)
-        postrun.seal_run(self.dir, self.ctx.settings)
+        project = self.ctx.drills.config if self.ctx.drills else None  # its drills' drillbook.yaml
+        postrun.seal_run(self.dir, self.ctx.settings, project=project)
         self._refresh_index()
         self.ctx.observe("finish", {"record": record, "dir": self.dir})
         return Outcome(record.to_dict(), self.dir)
