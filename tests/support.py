@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.repos import RepoBuilder
+from drillbook.util.atomic import write_json_atomic
 
 PASSWORD = "correct horse battery staple"
 PASSWORD_ENV = "TEST_RESTIC_PASSWORD"
@@ -142,10 +144,6 @@ class Workspace:
 
 def write_orphan_record(reports: Path, drill: str, run_id: str, sandbox: Path | None = None) -> Path:
     """A run.json left ``running`` by a drillbook that died: its owner pid no longer exists."""
-    import socket
-
-    from drillbook.util.atomic import write_json_atomic
-
     dead = subprocess.Popen(["true"])
     dead.wait()
     path = reports / drill / run_id / "run.json"
