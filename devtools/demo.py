@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from drillbook.backends.restic import Restic
+from devtools.repos import RepoBuilder
 from drillbook.sandbox.holder import remove_tree
 
 ROOT = Path.cwd()
@@ -94,12 +94,12 @@ def back_up(state: DemoState) -> None:
     PASSWORD_FILE.parent.mkdir(parents=True, exist_ok=True)
     PASSWORD_FILE.write_text("demo-only-password-" + os.urandom(8).hex() + "\n")
     PASSWORD_FILE.chmod(0o600)
-    restic = Restic(str(REPOSITORY), PASSWORD_FILE.read_text().strip(), read_only=False)
-    restic.init()
+    repo = RepoBuilder(str(REPOSITORY), PASSWORD_FILE.read_text().strip())
+    repo.init()
     three_days_ago = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S")
-    restic.backup(["srv/lab"], host="lab-1", tags=["weekly"], cwd=SOURCE, time_override=three_days_ago)
-    restic.backup(["srv/clinic"], host="clinic-1", tags=["nightly"], cwd=SOURCE)
-    snapshots = restic.snapshots()
+    repo.backup(["srv/lab"], host="lab-1", tags=["weekly"], cwd=SOURCE, time_override=three_days_ago)
+    repo.backup(["srv/clinic"], host="clinic-1", tags=["nightly"], cwd=SOURCE)
+    snapshots = repo.snapshots()
     state.lines.append(f"restic repository: {REPOSITORY} ({len(snapshots)} snapshots)")
 
 

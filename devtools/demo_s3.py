@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.motoserver import start_moto_server, stop_moto_server
-from drillbook.backends.restic import Restic
+from devtools.repos import RepoBuilder
 
 DEMO_PORT = 45454
 ENDPOINT = f"http://127.0.0.1:{DEMO_PORT}"
@@ -54,9 +54,9 @@ def make_locked_repository(source: Path, password: str) -> str:
         "ObjectLockEnabled": "Enabled",
         "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 30}}})
     repository = f"s3:{ENDPOINT}/{BUCKET}/clinic"
-    restic = Restic(repository, password, env=DEMO_AWS, read_only=False, timeout=600)
-    restic.init()
-    restic.backup(["srv/clinic"], host="clinic-1", tags=["nightly"], cwd=source)
+    repo = RepoBuilder(repository, password, env=DEMO_AWS, timeout=600)
+    repo.init()
+    repo.backup(["srv/clinic"], host="clinic-1", tags=["nightly"], cwd=source)
     return repository
 
 

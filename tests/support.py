@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from drillbook.backends.restic import Restic
+from devtools.repos import RepoBuilder
+from drillbook.util.atomic import write_json_atomic
 
 PASSWORD = "correct horse battery staple"
 PASSWORD_ENV = "TEST_RESTIC_PASSWORD"
@@ -41,21 +43,24 @@ class Repo:
     password: str
     data_root: Path
 
-    def restic(self) -> Restic:
-        return Restic(str(self.path), self.password, read_only=False)
+    def builder(self) -> RepoBuilder:
+        return RepoBuilder(str(self.path), self.password)
+
+    def init(self) -> None:
+        self.builder().init()
 
     def backup(self, host: str = "clinic-1", tags: tuple[str, ...] = ("nightly",),
                time_override: str | None = None) -> str:
-        r = self.restic()
-        r.backup(["srv"], host=host, tags=list(tags), cwd=self.data_root, time_override=time_override)
-        return max(r.snapshots(), key=lambda s: s.time).id
+        """One backup of ``srv`` under the data root; returns the new snapshot's id."""
+        return self.builder().backup(["srv"], host=host, tags=tags, cwd=self.data_root,
+                                     time_override=time_override)
 
 
 def make_repo(tmp: Path, files: int = 20, rows: int = 1500) -> Repo:
     data_root = tmp / "source"
     make_sample_tree(data_root, files=files, rows=rows)
     repo = Repo(tmp / "repo", PASSWORD, data_root)
-    repo.restic().init()
+    repo.init()
     return repo
 
 
@@ -139,10 +144,6 @@ class Workspace:
 
 def write_orphan_record(reports: Path, drill: str, run_id: str, sandbox: Path | None = None) -> Path:
     """A run.json left ``running`` by a drillbook that died: its owner pid no longer exists."""
-    import socket
-
-    from drillbook.util.atomic import write_json_atomic
-
     dead = subprocess.Popen(["true"])
     dead.wait()
     path = reports / drill / run_id / "run.json"

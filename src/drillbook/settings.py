@@ -1,4 +1,8 @@
-"""Where drillbook reads and writes: from flags, else environment, else defaults."""
+"""Where drillbook reads and writes: from flags, else environment, else defaults.
+
+Only folders, and frozen: a run's options (trigger, keep the sandbox, time limit) and the project
+configuration of ``drillbook.yaml`` are passed explicitly to what needs them, never stored here.
+"""
 
 from __future__ import annotations
 
@@ -7,34 +11,29 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from drillbook.spec.models import ProjectConfig
 
-
-@dataclass
+@dataclass(frozen=True)
 class Settings:
     drills_dir: Path = field(default_factory=lambda: Path("drills"))
     reports_dir: Path = field(default_factory=lambda: Path("reports"))
     sandbox_root: Path = field(default_factory=lambda: default_sandbox_root())
     state_dir: Path = field(default_factory=lambda: default_state_dir())
     runbooks_dir: Path = field(default_factory=lambda: Path("runbooks"))
-    keep_sandbox: bool = False
-    project: ProjectConfig = field(default_factory=ProjectConfig)
-    trigger: str = "manual"
-    restic_timeout: float = 6 * 3600.0
 
     @classmethod
-    def from_env(cls, **overrides: object) -> Settings:
-        values: dict[str, object] = {}
+    def from_env(cls, **overrides: Path | str | None) -> Settings:
+        """A folder given as an override wins, then its environment variable, then the default."""
+        unknown = set(overrides) - set(ENV_VARS)
+        if unknown:
+            raise TypeError(f"Settings has no folder {', '.join(sorted(unknown))}")
+        values: dict[str, Path] = {}
         for attr, var in ENV_VARS.items():
             given = overrides.get(attr)
             if given is not None:
-                values[attr] = Path(str(given))
+                values[attr] = Path(given)
             elif os.environ.get(var):
                 values[attr] = Path(os.environ[var])
-        for key, value in overrides.items():
-            if key not in ENV_VARS and value is not None:
-                values[key] = value
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)
 
 
 ENV_VARS = {

@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 from devtools.motoserver import moto_binary, start_moto_server, stop_moto_server
-from drillbook.backends.restic import Restic
+from devtools.repos import RepoBuilder
 from tests.support import PASSWORD, make_sample_tree
 
 AWS_ENV = {
@@ -75,9 +75,9 @@ class Moto:
         data_root = work / f"source-{bucket}"
         make_sample_tree(data_root, files=12, rows=1200)
         repository = f"s3:{self.endpoint}/{bucket}/{prefix}"
-        restic = Restic(repository, PASSWORD, env=self.env(), read_only=False, timeout=120)
-        restic.init()
-        restic.backup(["srv"], host="clinic-1", tags=["nightly"], cwd=data_root)
+        builder = RepoBuilder(repository, PASSWORD, env=self.env(), timeout=120)
+        builder.init()
+        builder.backup(["srv"], host="clinic-1", tags=["nightly"], cwd=data_root)
         return repository
 
     def versions(self, bucket: str, prefix: str = "") -> list[tuple[str, str, bool, str]]:

@@ -220,7 +220,7 @@ def test_restored_symlink_to_the_live_host_does_not_pass_checks(tmp_path: Path,
         (docs / f"letter-{i:04d}.txt").write_text("letter\n")
     (source / "srv" / "clinic" / "db").symlink_to(live)
     repo = Repo(tmp_path / "repo", "pw-review", source)
-    repo.restic().init()
+    repo.init()
     repo.backup()
     write_drill(workspace.drills, "linked", repo.path, body=STANDARD_CHECKS)
     done = workspace.cli("run", "linked", TEST_RESTIC_PASSWORD="pw-review")
@@ -243,7 +243,7 @@ def test_files_check_does_not_follow_a_symlinked_folder_out_of_the_restore(
     (source / "srv" / "clinic" / "docs").symlink_to(live)
     (source / "srv" / "clinic" / "README").write_text("restored for real\n")
     repo = Repo(tmp_path / "repo", "pw-review", source)
-    repo.restic().init()
+    repo.init()
     repo.backup()
     body = """\
         verify:
@@ -264,7 +264,7 @@ def test_an_empty_snapshot_fails_the_drill(tmp_path: Path, workspace: Workspace)
     source = tmp_path / "source"
     (source / "srv" / "clinic").mkdir(parents=True)
     repo = Repo(tmp_path / "repo", "pw-review", source)
-    repo.restic().init()
+    repo.init()
     repo.backup()
     write_drill(workspace.drills, "empty", repo.path)
     done = workspace.cli("run", "empty", TEST_RESTIC_PASSWORD="pw-review")
@@ -292,11 +292,3 @@ def test_repository_credentials_never_reach_restic_argv(tmp_path: Path, workspac
     for path in (workspace.reports / "rest").rglob("*"):
         if path.is_file():
             assert "hunter2-secret" not in path.read_text(errors="replace"), path
-
-
-def test_display_hides_a_password_that_contains_an_at_sign() -> None:
-    from drillbook.drill.engine import _display_repository
-
-    shown = _display_repository("rest:https://clinic:p@ss@backup.example.org:8000/repo")
-    assert "ss@backup" not in shown
-    assert shown == "rest:https://clinic:***@backup.example.org:8000/repo"

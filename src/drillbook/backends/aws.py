@@ -504,7 +504,7 @@ def publish_sns(topic_arn: str, message: str, subject: str | None = None) -> str
     region = parts[3] if len(parts) >= 6 and parts[2] == "sns" and parts[3] else None
     session = _session()
     client = session.client("sns", region_name=region or session.region_name or "us-east-1",
-                            config=FAST)
+                            config=_config(FAST))
     request: dict[str, Any] = {"TopicArn": topic_arn, "Message": message}
     if subject:  # SNS subjects: printable ASCII, one line, under 100 characters
         request["Subject"] = re.sub(r"[^\x20-\x7e]", "?", subject)[:99]

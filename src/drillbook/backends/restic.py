@@ -3,8 +3,9 @@
 Why one door: the argv is built, the child's environment set (the password never in argv), the
 timeout applied, the command logged with secrets masked, and failures classified from stderr,
 in exactly one place. Debian's restic 0.14 exits 1 for almost every error, so stderr decides.
-Drills are read-only by construction: only subcommands on :data:`READ_ONLY` are allowed unless
-the caller explicitly asks for a writable handle (the demo and tests, to make repositories).
+Read-only by construction: the door has no method that writes, and refuses any subcommand not on
+:data:`READ_ONLY`. Making repositories (init, backup) is the demo's and the tests' business, done
+with plain restic commands in ``devtools/repos.py``.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum, auto
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from drillbook.util.clock import iso
 from drillbook.util.process import kill_group
@@ -28,50 +30,54 @@ from drillbook.util.scrub import Scrubber
 
 log = logging.getLogger("drillbook.backends.restic")
 
-READ_ONLY = frozenset({"snapshots", "ls", "restore", "check", "cat", "stats", "version"})
-WRITING = frozenset({"init", "backup", "forget", "prune", "unlock", "tag", "key"})
+READ_ONLY = frozenset({"version", "snapshots", "ls", "restore"})
 
-WRONG_PASSWORD = "wrong_password"
-REPO_NOT_FOUND = "repository_not_found"
-SNAPSHOT_NOT_FOUND = "snapshot_not_found"
-CORRUPT = "corrupt_data"
-UNREACHABLE = "unreachable"
-ACCESS_DENIED = "access_denied"
-TIMEOUT = "timeout"
-NOT_INSTALLED = "not_installed"
-LOCKED = "locked"
-UNKNOWN = "unknown"
+
+class Fault(StrEnum):
+    """What went wrong, as far as restic's stderr tells."""
+
+    WRONG_PASSWORD = auto()
+    REPOSITORY_NOT_FOUND = auto()
+    SNAPSHOT_NOT_FOUND = auto()
+    CORRUPT_DATA = auto()
+    UNREACHABLE = auto()
+    ACCESS_DENIED = auto()
+    TIMEOUT = auto()
+    NOT_INSTALLED = auto()
+    LOCKED = auto()
+    UNKNOWN = auto()
+
 
 # (kind, pattern, what a person should read). Order matters: first match wins.
-_CLASSIFIERS: list[tuple[str, re.Pattern[str], str]] = [
-    (WRONG_PASSWORD, re.compile(r"wrong password|no key found", re.I),
+_CLASSIFIERS: list[tuple[Fault, re.Pattern[str], str]] = [
+    (Fault.WRONG_PASSWORD, re.compile(r"wrong password|no key found", re.I),
      "wrong repository password (restic found no key that opens with it)"),
-    (ACCESS_DENIED, re.compile(
+    (Fault.ACCESS_DENIED, re.compile(
         r"AccessDenied|Access Denied|InvalidAccessKeyId|SignatureDoesNotMatch|403 Forbidden"
         r"|ExpiredToken|InvalidToken", re.I),
      "access denied by the storage backend (check the credentials and their permissions)"),
-    (UNREACHABLE, re.compile(
+    (Fault.UNREACHABLE, re.compile(
         r"connection refused|no such host|dial tcp|i/o timeout|network is unreachable"
         r"|connection reset|TLS handshake|context deadline exceeded", re.I),
      "repository endpoint unreachable"),
-    (REPO_NOT_FOUND, re.compile(
+    (Fault.REPOSITORY_NOT_FOUND, re.compile(
         r"unable to open config file|Is there a repository at the following location"
         r"|repository does not exist|NoSuchBucket|bucket .* does not exist", re.I),
      "repository not found"),
-    (SNAPSHOT_NOT_FOUND, re.compile(r"no matching ID found|snapshot .* not found", re.I),
+    (Fault.SNAPSHOT_NOT_FOUND, re.compile(r"no matching ID found|snapshot .* not found", re.I),
      "snapshot not found in the repository"),
-    (CORRUPT, re.compile(
+    (Fault.CORRUPT_DATA, re.compile(
         r"ciphertext verification failed|checksum|hash does not match|pack .* (contains|not found)"
         r"|unexpected EOF|Load\(<data/|invalid data returned|blob .* not found"
         r"|no such file or directory.*data/|incomplete pack|decrypting blob", re.I),
      "repository data is corrupt or missing (a pack file failed verification)"),
-    (LOCKED, re.compile(r"repository is already locked", re.I), "repository is locked"),
+    (Fault.LOCKED, re.compile(r"repository is already locked", re.I), "repository is locked"),
 ]
 
 
 @dataclass
 class ResticError(Exception):
-    kind: str
+    kind: Fault
     message: str
     stderr_tail: list[str] = field(default_factory=list)
     command: str = ""
@@ -88,7 +94,6 @@ class Snapshot:
     host: str
     tags: list[str]
     paths: list[str]
-    username: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,7 +127,11 @@ class _StderrWatch:
     """Reads a restic child's stdout and stderr concurrently, stopping it on a hopeless retry."""
 
     def __init__(self, proc: subprocess.Popen[str]):
+        if proc.stdout is None or proc.stderr is None:
+            raise ValueError("restic must be started with stdout and stderr piped")
         self.proc = proc
+        self.stdout: IO[str] = proc.stdout
+        self.stderr_pipe: IO[str] = proc.stderr
         self.out: list[str] = []
         self.err: list[str] = []
         self.fatal: str | None = None
@@ -148,12 +157,10 @@ class _StderrWatch:
         return "".join(self.out)
 
     def _read_out(self) -> None:
-        assert self.proc.stdout is not None
-        self.out.extend(iter(self.proc.stdout.readline, ""))
+        self.out.extend(iter(self.stdout.readline, ""))
 
     def _read_err(self) -> None:
-        assert self.proc.stderr is not None
-        for line in iter(self.proc.stderr.readline, ""):
+        for line in iter(self.stderr_pipe.readline, ""):
             self.err.append(line)
             if self.fatal is None and (reason := missing_pack(line)):
                 self.fatal = reason
@@ -163,12 +170,12 @@ class _StderrWatch:
 _AFFECTED = re.compile(r"ignoring error for (.+?): ")
 
 
-def classify(stderr: str, returncode: int | None) -> tuple[str, str]:
+def classify(stderr: str, returncode: int | None) -> tuple[Fault, str]:
     for kind, pattern, text in _CLASSIFIERS:
         if pattern.search(stderr):
-            return kind, text + (_affected_files(stderr) if kind == CORRUPT else "")
+            return kind, text + (_affected_files(stderr) if kind == Fault.CORRUPT_DATA else "")
     last = next((line for line in reversed(stderr.strip().splitlines()) if line.strip()), "")
-    return UNKNOWN, f"restic failed (exit {returncode}): {last or 'no error output'}"
+    return Fault.UNKNOWN, f"restic failed (exit {returncode}): {last or 'no error output'}"
 
 
 def _affected_files(stderr: str, shown: int = 3) -> str:
@@ -200,7 +207,7 @@ def parse_time(text: str) -> datetime:
 
 
 class Restic:
-    """A handle on one repository; every call goes through :meth:`_run`."""
+    """A read-only handle on one repository; every call goes through :meth:`_run`."""
 
     def __init__(
         self,
@@ -210,9 +217,6 @@ class Restic:
         env: Mapping[str, str] | None = None,
         cache_dir: Path | None = None,
         timeout: float = 3600.0,
-        read_only: bool = True,
-        binary: str | None = None,
-        extra_options: list[str] | None = None,
     ):
         self.repository = repository
         self._password = password
@@ -221,24 +225,21 @@ class Restic:
         self.scrubber.add_env(self.extra_env)
         self.cache_dir = cache_dir
         self.timeout = timeout
-        self.read_only = read_only
-        self.binary = binary or find_restic()
-        self.extra_options = list(extra_options or [])
-        self.calls: list[list[str]] = []
+        self.binary = find_restic()
 
     # -- the one door -------------------------------------------------------------
     def _argv(self, subcommand: str, args: list[str]) -> list[str]:
-        if subcommand not in READ_ONLY and (self.read_only or subcommand not in WRITING):
-            raise ResticError(UNKNOWN, f"restic {subcommand} is not allowed in a read-only drill")
+        if subcommand not in READ_ONLY:
+            raise ResticError(Fault.UNKNOWN, f"restic {subcommand} is not allowed in a read-only drill")
         if not self.binary:
-            raise ResticError(NOT_INSTALLED, "restic is not installed (apt-get install restic)")
+            raise ResticError(Fault.NOT_INSTALLED, "restic is not installed (apt-get install restic)")
         # The repository goes through RESTIC_REPOSITORY: rest:/sftp: URLs may hold credentials,
         # and argv is readable by every local user (ps).
         argv = [self.binary, subcommand]
-        if subcommand in READ_ONLY and subcommand != "version":
+        if subcommand != "version":
             argv.append("--no-lock")
         argv += ["--cache-dir", str(self.cache_dir)] if self.cache_dir else ["--no-cache"]
-        return argv + self.extra_options + args
+        return argv + args
 
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RESTIC_")}
@@ -248,11 +249,8 @@ class Restic:
         env.setdefault("RESTIC_PROGRESS_FPS", "0.2")
         return env
 
-    def _run(
-        self, subcommand: str, args: list[str], timeout: float | None = None, cwd: Path | None = None
-    ) -> str:
+    def _run(self, subcommand: str, args: list[str], timeout: float | None = None) -> str:
         argv = self._argv(subcommand, args)
-        self.calls.append(argv)
         limit = timeout or self.timeout
         log.debug("restic %s", " ".join(argv[1:]))
         proc = subprocess.Popen(
@@ -264,7 +262,6 @@ class Restic:
             text=True,
             errors="replace",
             start_new_session=True,
-            cwd=cwd,
         )
         watch = _StderrWatch(proc)
         try:
@@ -276,35 +273,32 @@ class Restic:
         err = watch.stderr
         if watch.timed_out:
             raise ResticError(
-                TIMEOUT,
+                Fault.TIMEOUT,
                 f"restic {subcommand} did not finish within {limit:.0f}s and was killed",
                 self.scrub_tail(err),
                 self._shown(argv),
             )
         if watch.fatal:
-            raise ResticError(CORRUPT, watch.fatal, self.scrub_tail(err), self._shown(argv))
+            raise ResticError(Fault.CORRUPT_DATA, watch.fatal, self.scrub_tail(err), self._shown(argv))
         if proc.returncode != 0:
             kind, text = classify(err, proc.returncode)
             raise ResticError(kind, text, self.scrub_tail(err), self._shown(argv))
         return out
 
-    def scrub(self, text: str) -> str:
-        return self.scrubber(text)
-
     def scrub_tail(self, text: str, lines: int = 15) -> list[str]:
         return self.scrubber.tail(text, lines)
 
     def _shown(self, argv: list[str]) -> str:
-        return self.scrub(" ".join(["restic", *argv[1:]]))
+        return self.scrubber(" ".join(["restic", *argv[1:]]))
 
-    # -- read-only operations -----------------------------------------------------
+    # -- the read-only operations -------------------------------------------------
     def version(self) -> str:
         out = self._run("version", [], timeout=30)
         match = re.search(r"restic (\d+\.\d+\.\d+\S*)", out)
         return match.group(1) if match else out.strip()
 
-    def snapshots(self, timeout: float | None = None) -> list[Snapshot]:
-        data = json.loads(self._run("snapshots", ["--json"], timeout=timeout) or "[]")
+    def snapshots(self) -> list[Snapshot]:
+        data = json.loads(self._run("snapshots", ["--json"]) or "[]")
         return [
             Snapshot(
                 id=s["id"],
@@ -313,7 +307,6 @@ class Restic:
                 host=s.get("hostname", ""),
                 tags=list(s.get("tags") or []),
                 paths=list(s.get("paths") or []),
-                username=s.get("username", ""),
             )
             for s in data
         ]
@@ -327,27 +320,8 @@ class Restic:
             if node.get("struct_type") == "node":
                 yield node
 
-    def restore(self, snapshot_id: str, target: Path, verify: bool = True) -> list[str]:
+    def restore(self, snapshot_id: str, target: Path, verify: bool = True) -> None:
         args = [snapshot_id, "--target", str(target)]
         if verify:
             args.append("--verify")
-        out = self._run("restore", args)
-        return self.scrub_tail(out, lines=5)
-
-    def check(self, read_data_subset: str | None = None) -> list[str]:
-        args = [f"--read-data-subset={read_data_subset}"] if read_data_subset else []
-        return self.scrub_tail(self._run("check", args), lines=10)
-
-    # -- writing operations (demo and tests only) ---------------------------------
-    def init(self) -> None:
-        self._run("init", [])
-
-    def backup(self, paths: list[str], *, host: str, tags: list[str], cwd: Path | None = None,
-               time_override: str | None = None) -> None:
-        args = ["--host", host]
-        for tag in tags:
-            args += ["--tag", tag]
-        if time_override:
-            args += ["--time", time_override]
-        self._run("backup", [*args, "--", *paths], cwd=cwd)
-
+        self._run("restore", args)

@@ -6,12 +6,10 @@ import json
 import sys
 
 import click
-from rich.console import Console
 
+from drillbook.cli.console import out
 from drillbook.sandbox.reaper import reap_stale_runs
 from drillbook.settings import Settings
-
-out = Console(highlight=False, soft_wrap=True)
 
 
 @click.command("cleanup")

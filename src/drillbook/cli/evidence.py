@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
-from rich.console import Console
 
+from drillbook.cli.console import err, out
 from drillbook.errors import BadInput
 from drillbook.evidence import compliance, ledger
 from drillbook.evidence import verify as verifier
 from drillbook.evidence.export import Selection, export
 from drillbook.evidence.period import choose, current_quarter
 from drillbook.evidence.signing import key_path, load_signer
-from drillbook.report import junit
 from drillbook.settings import Settings
 from drillbook.util.atomic import write_text_atomic
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 PERIOD_HELP = "2026Q4, 2026 or 2026-11"
 
@@ -34,7 +30,8 @@ def evidence_group() -> None:
 @click.argument("target", required=False, type=click.Path(path_type=Path))
 @click.option("--key", "keys", multiple=True, type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Trusted public key PEM (repeatable); default: the keys published beside the ledger.")
-@click.option("--anchor", "anchors", multiple=True, help="A head hash published earlier that must still be in the chain.")
+@click.option("--anchor", "anchors", multiple=True,
+              help="A head hash published earlier that must still be in the chain.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
 def verify_cmd(settings: Settings, target: Path | None, keys: tuple[Path, ...], anchors: tuple[str, ...],
@@ -51,7 +48,6 @@ def verify_cmd(settings: Settings, target: Path | None, keys: tuple[Path, ...], 
         raise BadInput(f"{where} does not exist (give a reports folder or an exported .zip)")
     result = verifier.verify_path(where, pinned or None, list(anchors))
     if as_json:
-        import json
         out.print(json.dumps(result.to_dict(), indent=2), markup=False)
     else:
         out.print(verifier.format_result(result), markup=False)
@@ -105,8 +101,7 @@ def key_cmd(settings: Settings, out_path: Path | None) -> None:
 @click.pass_obj
 def report_cmd(settings: Settings, period: str | None, since: str | None, until: str | None, strict: bool) -> None:
     """Write the period compliance report (compliance-<period>.html, .md, .json) in the reports folder."""
-    chosen = choose(period, since, until, default=current_quarter())
-    assert chosen is not None
+    chosen = choose(period, since, until) or current_quarter()
     data = compliance.build(settings, chosen)
     paths = compliance.write(settings, data)
     for item in data["attention"]:
@@ -119,17 +114,3 @@ def report_cmd(settings: Settings, period: str | None, since: str | None, until:
     if strict and lacking:
         err.print(f"--strict: no passing run in {chosen.label} for: {', '.join(lacking)}", markup=False)
         sys.exit(1)
-
-
-# -- helpers for the `run` command --------------------------------------------------------------
-def head_line(settings: Settings, run_id: str) -> str:
-    """What `run` prints after each drill: where its evidence sits in the chain."""
-    entry = ledger.entry_for(settings.reports_dir, run_id)
-    if entry is None:
-        return "evidence: NOT sealed into the ledger (see the log above); `drillbook evidence verify` will flag it"
-    top = ledger.head(settings.reports_dir) or entry
-    return f"evidence: ledger entry #{entry['seq']}, head #{top['seq']} {top['hash']}"
-
-
-def write_junit(path: Path, records: list[dict[str, Any]]) -> None:
-    write_text_atomic(path, junit.combined_xml(records))

@@ -6,11 +6,12 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.status import Status as RichStatus
 
 from drillbook.status import Status
 from drillbook.util.durations import format_duration
 
-SYMBOLS = {Status.PASSED: "[green]✔[/]", Status.FAILED: "[red]✘[/]", Status.SKIPPED: "[dim]–[/]",
+SYMBOLS = {Status.PASSED: "[green]✔[/]", Status.FAILED: "[red]✘[/]", Status.SKIPPED: "[dim]\u2013[/]",
            Status.ABORTED: "[yellow]![/]"}
 
 
@@ -19,7 +20,7 @@ class Progress:
         self.stream = stream or sys.stderr
         self.rich = not force_plain and self.stream.isatty()
         self.console = Console(file=self.stream, highlight=False) if self.rich else None
-        self.status = None
+        self.status: RichStatus | None = None  # the spinner of the phase under way
         self.drill = ""
 
     def __call__(self, event: str, name: str, info: dict[str, Any]) -> None:

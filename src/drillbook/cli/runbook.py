@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from drillbook.cli.console import wide
 from drillbook.cli.progress import Progress
 from drillbook.runbook import executor, loading
 from drillbook.runbook import record as rec
@@ -15,12 +15,10 @@ from drillbook.runbook.confirm import choose
 from drillbook.runbook.model import DRILL, MANUAL, SHELL, Runbook
 from drillbook.runbook.progress import RunbookProgress
 from drillbook.settings import Settings
+from drillbook.spec.loader import DrillSet
 from drillbook.status import Status
 from drillbook.util.durations import format_duration
 from drillbook.util.signals import signals_raise_interrupted
-
-# piped output (logs, CI, grep) gets wide tables instead of 80 columns of truncated cells
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 
 @click.group("runbook")
@@ -44,7 +42,7 @@ def list_runbooks(settings: Settings) -> None:
         last_text = f"{run.get('status')} {(run.get('started_at') or '')[:16]} {run.get('run_id')}" if run else "never"
         table.add_row(name, runbook.title, runbook.meta.owner or "-", steps,
                       runbook.rto.text if runbook.rto else "-", last_text)
-    out.print(table)
+    wide.print(table)
 
 
 @runbook_group.command("show")
@@ -95,7 +93,7 @@ def run(settings: Settings, name: str, operator: str | None, yes: bool, from_ste
                                      f"(use a number 1-{len(runbook.steps)} or an exact title)",
                                      param_hint="--from")
     ctx = _context(settings, operator, yes, drills)
-    with _signals():
+    with signals_raise_interrupted():
         outcome = executor.start(runbook, ctx, first)
     _finish(outcome)
 
@@ -116,15 +114,15 @@ def resume(settings: Settings, run_id: str, operator: str | None, yes: bool) -> 
         runbook, drills = loading.load_one(settings, name)
         runbooks[name] = runbook
     ctx = _context(settings, operator, yes, drills)
-    with _signals():
+    with signals_raise_interrupted():
         outcome = executor.resume(run_id, runbooks, ctx)
     _finish(outcome)
 
 
-def _context(settings: Settings, operator: str | None, yes: bool, drills: object) -> executor.Context:
+def _context(settings: Settings, operator: str | None, yes: bool, drills: DrillSet | None) -> executor.Context:
     progress = RunbookProgress()
     return executor.Context(settings=settings, operator=loading.operator_name(operator),
-                            confirmer=choose(yes), drills=drills,  # type: ignore[arg-type]
+                            confirmer=choose(yes), drills=drills,
                             observe=progress, on_output=progress.output,
                             drill_observer=Progress())
 
@@ -133,11 +131,6 @@ def _finish(outcome: executor.Outcome) -> None:
     record = outcome.record
     rto = (record.get("objectives") or {}).get("rto") or {}
     rto_text = f"RTO {format_duration(rto.get('measured_seconds'))} of {rto['target']}" if rto else "no RTO"
-    out.print(f"{record['runbook']}: {record['status']} ({rto_text}) run {record['run_id']} "
-              f"report: {outcome.run_dir / 'report.html'}", markup=False)
+    wide.print(f"{record['runbook']}: {record['status']} ({rto_text}) run {record['run_id']} "
+               f"report: {outcome.run_dir / 'report.html'}", markup=False)
     sys.exit(0 if record["status"] == Status.PASSED else 1)
-
-
-def _signals() -> object:
-    """SIGTERM/SIGHUP become Interrupted, exactly as for ``drillbook run``."""
-    return signals_raise_interrupted()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,20 +37,6 @@ class DurationParam(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-RUN_ID_SHAPE = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,63}")
-
-
-def _check_run_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """The run id names folders (reports, sandbox): nothing that could climb out of them."""
-    if value is not None and not RUN_ID_SHAPE.fullmatch(value):
-        raise click.BadParameter(f"{value!r} is not a run id (letters, digits, - and _)")
-    return value
-
-
-# `drillbook serve` names each run itself and passes the id to the child `drillbook run`, so its
-# events and the run's folder agree without reading the child's log lines.
-run_id_option = click.option("--run-id", default=None, hidden=True, callback=_check_run_id,
-                             help="Use this run id (serve names the runs it starts).")
 
 
 @click.command("serve")

@@ -1,41 +1,30 @@
-"""Loading drills for a command: validation, selection by name, preconditions to run."""
+"""Drills for a command: load and validate them, check drillbook can run, run them in order.
+
+``drillbook run`` and a runbook's drill step both run drills through :func:`run_drills`: one copy
+of the order, the scheduler's overrun guard, and when to stop (after an interrupt, always; after a
+failure, when the caller says so).
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
 from drillbook.backends.restic import find_restic
-from drillbook.errors import BadInput, CannotRun, SpecProblem
+from drillbook.drill.engine import DeclaredDrill, DrillOutcome, RunOptions, run_drill
+from drillbook.drill.overrun import OverrunGuard
+from drillbook.drill.phases import Observer
+from drillbook.errors import CannotRun
 from drillbook.settings import Settings
-from drillbook.spec.loader import DrillSet, load_drills
-from drillbook.spec.models import Drill
+from drillbook.spec.loader import DrillSet
+from drillbook.spec.validate import load_valid
+from drillbook.status import Status
 
 
-def load_checked(settings: Settings, names: list[str] | None = None) -> DrillSet:
+def load_checked(settings: Settings, names: Sequence[str] = ()) -> DrillSet:
     """Load the drills folder; raise BadInput with every problem that matters to ``names``."""
-    drills = load_drills(settings.drills_dir)
-    problems = list(drills.problems)
-    if names:
-        known = set(drills.drills) | {p.file.stem for p in problems}
-        unknown = [n for n in names if n not in known]
-        for name in unknown:
-            choices = ", ".join(sorted(drills.drills)) or "none"
-            problems.append(SpecProblem(settings.drills_dir, None, "",
-                                        f'no drill named "{name}" (known drills: {choices})'))
-        wanted_files = {drills.files[n] for n in names if n in drills.files}
-        wanted_files |= {settings.drills_dir / f"{n}.yaml" for n in names}
-        problems = [p for p in problems if p.file in wanted_files or p.file == settings.drills_dir
-                    or p.file.name == "drillbook.yaml"]
-    if problems:
-        raise BadInput(f"{len(problems)} problem(s) in {settings.drills_dir}", problems)
-    settings.project = drills.config
-    return drills
-
-
-def select(drills: DrillSet, names: list[str]) -> list[Drill]:
-    return [drills.drills[n] for n in names]
+    return load_valid(settings.drills_dir, names)
 
 
 def ensure_can_run(settings: Settings) -> None:
@@ -53,5 +42,29 @@ def ensure_can_run(settings: Settings) -> None:
         raise CannotRun(f"reports folder {settings.reports_dir} is not writable")
 
 
-def drill_file(drills: DrillSet, name: str) -> Path | None:
-    return drills.files.get(name)
+def declared(drills: DrillSet, name: str) -> DeclaredDrill:
+    """Drill ``name`` with its file and the folder's drillbook.yaml, as the engine needs it."""
+    return DeclaredDrill(drills.drills[name], drills.files.get(name), drills.config)
+
+
+def run_drills(drills: DrillSet, names: Sequence[str], settings: Settings, options: RunOptions,
+               observer: Observer | None = None, *,
+               on_outcome: Callable[[DrillOutcome], None] | None = None,
+               stop_on_failure: bool = False) -> list[DrillOutcome]:
+    """Run ``names`` in order; ``on_outcome`` hears of each run as soon as it has ended.
+
+    An aborted run (an interrupt) stops the batch; so does any run that did not pass when
+    ``stop_on_failure`` is set (a runbook step has failed by then, later drills cannot change it).
+    """
+    outcomes = []
+    for name in names:
+        target = declared(drills, name)
+        with OverrunGuard(target.drill, options.stop_after_rto, observer) as observe:
+            outcome = run_drill(target, settings, options, observe)
+        outcomes.append(outcome)
+        if on_outcome:
+            on_outcome(outcome)
+        status = outcome.record["status"]
+        if status == Status.ABORTED or (stop_on_failure and status != Status.PASSED):
+            break
+    return outcomes

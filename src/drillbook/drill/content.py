@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from drillbook.status import Status
+
 MAX_LISTED = 20
 
 
@@ -57,3 +59,36 @@ def compare_tree(nodes: Iterable[dict[str, Any]], restore_root: Path) -> dict[st
         "wrong_size_count": len(wrong_size),
         "wrong_size": wrong_size[:MAX_LISTED],
     }
+
+
+METHOD = ("restic restore --verify (every restored file re-read and each blob's SHA-256 compared "
+          "with the repository) + presence and size of every node of restic ls against the restored tree")
+
+
+def verify_restore(nodes: Iterable[dict[str, Any]], restore_root: Path, snapshot_id: str,
+                   short_id: str) -> tuple[dict[str, Any], str | None]:
+    """The record's ``content`` section, and why the restore is not a recovery (None when it is)."""
+    content = compare_tree(nodes, restore_root)
+    content.update({
+        "method": METHOD,
+        "reference": f"snapshot {snapshot_id}",
+        "files_verified": content["files_expected"] - content["missing_count"],
+        "bytes_verified": content["bytes_present"],
+    })
+    problem = _problem(content, short_id)
+    content["status"] = Status.FAILED if problem else Status.PASSED
+    return content, problem
+
+
+def _problem(content: dict[str, Any], short_id: str) -> str | None:
+    parts = []
+    if content["missing_count"]:
+        parts.append(f"{content['missing_count']} missing (first: {content['missing'][0]})")
+    if content["wrong_size_count"]:
+        parts.append(f"{content['wrong_size_count']} with wrong size (first: {content['wrong_size'][0]})")
+    if parts:
+        return "restored tree is incomplete: " + "; ".join(parts)
+    if not content["files_expected"]:  # e.g. a backup of an unmounted volume: nothing to recover
+        return (f"snapshot {short_id} holds no files: nothing was recovered (was the source empty "
+                "or unmounted when it was taken?)")
+    return None

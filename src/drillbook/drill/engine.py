@@ -1,58 +1,57 @@
-"""Runs one drill through its phases and builds the RunRecord. Never prints.
+"""Runs one drill through its phase table and builds the RunRecord. Never prints.
 
-Flow (DESIGN.md): plan -> sandbox -> locate snapshot -> immutability audit -> restore ->
-verify content -> checks -> teardown (always) -> record -> reports -> evidence.
+Flow: plan -> sandbox -> locate snapshot -> immutability audit -> restore -> verify content ->
+checks -> teardown (always) -> report (always) -> evidence.
 A phase that fails stops the drill; later phases are recorded as skipped, so the record shows
-exactly how far recovery got. Nothing here turns partial evidence into a pass.
+exactly how far recovery got. An interrupt stops it where it is: the phases not reached are not
+recorded, teardown and report still are. Nothing here turns partial evidence into a pass.
 """
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from drillbook.backends.restic import Restic, ResticError
+from drillbook.backends import aws
+from drillbook.backends.repository import backend_environment, cache_dir, display_repository, resolve_repository
+from drillbook.backends.restic import ResticError, Snapshot
 from drillbook.backends.secrets import resolve_password
 from drillbook.checks import CheckContext, run_check
 from drillbook.checks.base import default_name
-from drillbook.drill.content import compare_tree
-from drillbook.drill.record import CheckResult, Objective, Phase, RunRecord, host_versions, process_info
+from drillbook.drill.content import verify_restore
+from drillbook.drill.phases import Observer, PhaseError, PhaseFailed, PhaseLog, PhaseSkipped, PhaseStep
+from drillbook.drill.record import Objective, RunRecord, host_versions, process_info
+from drillbook.drill.seams import ResticDoor, SandboxLike, Seams
 from drillbook.drill.selection import explain_no_match, select_snapshot
 from drillbook.outputs import finish as postrun
 from drillbook.outputs.runstore import new_run_id, run_dir
-from drillbook.sandbox.holder import IsolationError, Sandbox
+from drillbook.sandbox.holder import IsolationError
 from drillbook.settings import Settings
-from drillbook.spec.models import Drill
+from drillbook.spec.models import Drill, ProjectConfig
 from drillbook.status import Status
 from drillbook.util.clock import iso, utc_now
 from drillbook.util.durations import format_duration
 from drillbook.util.scrub import secret_values
+from drillbook.util.signals import Interrupted, Overrun
 
-PHASES = ["plan", "sandbox", "locate snapshot", "immutability audit", "restore",
-          "verify content", "checks", "teardown", "report"]
+RESTIC_TIMEOUT = 6 * 3600.0  # one restic call of a drill; a large restore takes hours
 
-Observer = Callable[[str, str, dict[str, Any]], None]
-
-
-class Interrupted(BaseException):
-    """SIGTERM/SIGINT arrived: tear down, record ``aborted``."""
+T = TypeVar("T")
 
 
-class Overrun(Interrupted):
-    """The run went far past its RTO (the scheduler's limit): tear down, record ``failed``."""
+@dataclass(frozen=True)
+class RunOptions:
+    """How the caller wants this run to go: not part of the drill, not a setting of the host."""
 
-
-class PhaseFailure(Exception):
-    def __init__(self, reason: str, detail: str = ""):
-        super().__init__(reason)
-        self.reason = reason
-        self.detail = detail
+    trigger: str = "manual"
+    keep_sandbox: bool = False
+    stop_after_rto: float | None = None  # the scheduler's limit, as a multiple of the drill's RTO
+    run_id: str | None = None  # chosen by the caller (the scheduler) instead of a new one
 
 
 @dataclass
@@ -61,49 +60,96 @@ class DrillOutcome:
     run_dir: Path
 
 
-def run_drill(drill: Drill, settings: Settings, observer: Observer | None = None,
-              drill_file: Path | None = None, run_id: str | None = None) -> DrillOutcome:
-    return DrillRun(drill, settings, observer or (lambda *_: None), drill_file, run_id).execute()
+@dataclass(frozen=True)
+class DeclaredDrill:
+    """A drill as declared: its spec, its file (paths in it are relative to the file's folder),
+    and the project's ``drillbook.yaml`` shared by every drill (notify, evidence)."""
+
+    drill: Drill
+    file: Path | None = None
+    project: ProjectConfig | None = None
+
+
+def run_drill(target: DeclaredDrill, settings: Settings, options: RunOptions | None = None,
+              observer: Observer | None = None) -> DrillOutcome:
+    return DrillRun(target, settings, options or RunOptions(), observer or (lambda *_: None)).execute()
 
 
 class DrillRun:
-    def __init__(self, drill: Drill, settings: Settings, observer: Observer,
-                 drill_file: Path | None = None, run_id: str | None = None):
-        self.drill = drill
+    """One run of one drill: the phase table, the state the phases hand on, the record they fill."""
+
+    def __init__(self, target: DeclaredDrill, settings: Settings, options: RunOptions, observer: Observer,
+                 seams: Seams | None = None):
+        self.drill = drill = target.drill
+        self.drill_file = target.file
+        self.project = target.project
         self.settings = settings
+        self.options = options
+        self.seams = seams or Seams()
         self.observe = observer
-        self.drill_file = drill_file
-        self.run_id = run_id or new_run_id()  # given by `drillbook serve`, which names its runs
+        self.run_id = options.run_id or new_run_id()
         self.dir = run_dir(settings.reports_dir, drill.name, self.run_id)
         self.started_mono = time.monotonic()
         self.started = utc_now()
         self.record = RunRecord(
             run_id=self.run_id, drill=drill.name, started_at=iso(self.started) or "",
             description=drill.description, owner=drill.owner, schedule=drill.schedule,
-            trigger=settings.trigger, repository=_display_repository(drill.source.repository),
+            trigger=options.trigger, repository=display_repository(drill.source.repository),
             selector=drill.source.snapshot.describe(),
             objectives={
                 "rto": Objective(float(drill.objectives.rto), drill.objectives.rto.text),
                 "rpo": Objective(float(drill.objectives.rpo), drill.objectives.rpo.text),
             },
         )
-        self.sandbox: Sandbox | None = None
-        self.restic: Restic | None = None
-        self.snapshot = None
+        self.log = PhaseLog(self.record.phases, observer)
+        self.outputs = postrun.PostRun(postrun.RunKind.DRILL, self.dir, self.record, settings, drill,
+                                       project=target.project)
+        self.sandbox: SandboxLike | None = None
+        self.restic: ResticDoor | None = None
+        self.snapshot: Snapshot | None = None
         self.secrets: list[str] = []
         self.failure: str | None = None
         self.checks_finished_mono: float | None = None
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="restic-ls")
         self.listing: Future[list[dict[str, Any]]] | None = None
 
+    def phase_table(self) -> list[PhaseStep]:
+        return [
+            PhaseStep("plan", self._plan),
+            PhaseStep("sandbox", self._create_sandbox),
+            PhaseStep("locate snapshot", self._locate),
+            PhaseStep("immutability audit", self._audit),
+            PhaseStep("restore", self._restore),
+            PhaseStep("verify content", self._verify_content),
+            PhaseStep("checks", self._checks),
+            PhaseStep("teardown", self._teardown, always=True),
+            PhaseStep("report", self._report, always=True, before=self._conclude),
+        ]
+
     # -- the run ------------------------------------------------------------------
     def execute(self) -> DrillOutcome:
-        sandbox_path = self.settings.sandbox_root / self.run_id
-        self.record.process = process_info(str(sandbox_path))
+        self.record.process = process_info(str(self.settings.sandbox_root / self.run_id))
         self._save()
         self.observe("start", self.drill.name, {"run_id": self.run_id, "dir": str(self.dir)})
+        table = self.phase_table()
         try:
-            self._run_phases()
+            self._recover([step for step in table if not step.always])
+        except BaseException:  # drillbook itself is stopping (SystemExit): no verdict, no sandbox left
+            with suppress(PhaseError):
+                self._teardown()
+            raise
+        for step in (step for step in table if step.always):
+            self._close(step)
+        return self._finish()
+
+    def _recover(self, steps: list[PhaseStep]) -> None:
+        """Plan to checks: skipped after a failure; an interrupt stops the drill where it is."""
+        try:
+            for step in steps:
+                if self.failure:
+                    self.log.skip(step.name)
+                else:
+                    self.failure = self.log.run(step)
         except Overrun as exc:
             self.failure = str(exc.args[0]) if exc.args else "stopped: ran past the allowed time"
         except Interrupted as exc:
@@ -111,102 +157,58 @@ class DrillRun:
                         "the drill was stopped and torn down before it finished")
         except KeyboardInterrupt:
             self._abort("interrupted by SIGINT (Ctrl-C); the drill was stopped and torn down")
-        finally:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self._teardown()
-        return self._finish()
 
-    def _run_phases(self) -> None:
-        steps = [
-            ("plan", self._plan),
-            ("sandbox", self._create_sandbox),
-            ("locate snapshot", self._locate),
-            ("immutability audit", self._audit),
-            ("restore", self._restore),
-            ("verify content", self._verify_content),
-            ("checks", self._checks),
-        ]
-        for name, step in steps:
-            if self.failure:
-                self._skip(name)
-                continue
-            with self._phase(name) as detail:
-                detail.append(step() or "")
+    def _close(self, step: PhaseStep) -> None:
+        """Teardown and report: always run; their failure is recorded but is not the drill's.
 
-    @contextmanager
-    def _phase(self, name: str) -> Iterator[list[str]]:
-        started_at = iso(utc_now()) or ""
-        started = time.monotonic()
-        self.observe("phase-start", name, {})
-        detail: list[str] = []
-        status = Status.PASSED
-        try:
-            yield detail
-        except PhaseFailure as failure:
-            status = Status.FAILED
-            self.failure = failure.reason
-            detail.append(failure.detail or failure.reason)
-        except (Interrupted, KeyboardInterrupt):
-            self._append_phase(name, Status.ABORTED, started_at, started, "interrupted")
-            raise
-        except Exception as exc:  # a bug must fail the drill visibly, never pass it
-            status = Status.FAILED
-            self.failure = f"{name} failed unexpectedly: {type(exc).__name__}: {exc}"
-            detail.append(self.failure)
-        if detail and detail[0].startswith("__skipped__"):
-            status, detail = Status.SKIPPED, [detail[0].removeprefix("__skipped__").strip(), *detail[1:]]
-        self._append_phase(name, status, started_at, started, " ".join(d for d in detail if d))
-
-    def _append_phase(self, name: str, status: str, started_at: str, started: float, detail: str) -> None:
-        duration = round(time.monotonic() - started, 3)
-        self.record.phases.append(Phase(name, status, started_at, duration, detail))
-        self.observe("phase-end", name, {"status": status, "duration": duration, "detail": detail})
-
-    def _skip(self, name: str) -> None:
-        self.record.phases.append(Phase(name, Status.SKIPPED, iso(utc_now()) or "", 0.0, "not reached"))
-        self.observe("phase-end", name, {"status": Status.SKIPPED, "duration": 0.0, "detail": ""})
+        An interrupt here is passed on: the record stays ``running`` and ``cleanup`` finishes it.
+        """
+        if step.before:
+            step.before()
+        self.log.run(step)
 
     # -- phases ---------------------------------------------------------------------
     def _plan(self) -> str:
+        source = self.drill.source
         base = self.drill_file.parent if self.drill_file else self.settings.drills_dir
         try:
-            password = resolve_password(self.drill.source.password, base)
+            password = resolve_password(source.password, base)
         except Exception as exc:  # PasswordError, or any fault of an AWS secret store
-            raise PhaseFailure(f"cannot read the repository password: {exc}") from None
+            raise PhaseFailed(f"cannot read the repository password: {exc}") from None
         self.secrets.append(password)
-        env, preflight = _backend_environment(self.drill.source.repository)
+        env, probe = backend_environment(source.repository)
         self.secrets += secret_values(env)
-        self.restic = Restic(
-            resolve_repository(self.drill.source.repository, base), password, env=env,
-            cache_dir=_cache_dir(self.settings, self.drill), timeout=self.settings.restic_timeout,
+        self.restic = restic = self.seams.open_restic(
+            resolve_repository(source.repository, base), password, env=env,
+            cache_dir=cache_dir(source.repository, self.settings.state_dir), timeout=RESTIC_TIMEOUT,
         )
         try:
-            self.record.versions = host_versions(self.restic.version())
+            self.record.versions = host_versions(restic.version())
         except ResticError as exc:
-            raise PhaseFailure(exc.message) from None
-        if preflight:
-            preflight()
-        return f"password from {self.drill.source.password.kind}"
+            raise PhaseFailed(exc.message) from None
+        problem = probe() if probe else None
+        if problem:
+            raise PhaseFailed(problem)
+        return f"password from {source.password.kind}"
 
     def _create_sandbox(self) -> str:
+        root = self.settings.sandbox_root
         try:
-            self.sandbox = Sandbox.create(self.settings.sandbox_root, self.run_id,
-                                          self.drill.isolation, dict(self.drill.env))
+            self.sandbox = self.seams.create_sandbox(root, self.run_id, self.drill.isolation, dict(self.drill.env))
         except IsolationError as exc:
-            raise PhaseFailure(f"sandbox could not be isolated as declared: {exc}") from None
+            raise PhaseFailed(f"sandbox could not be isolated as declared: {exc}") from None
         except OSError as exc:
-            raise PhaseFailure(f"cannot create the sandbox under {self.settings.sandbox_root}: "
-                               f"{exc.strerror or exc}") from None
+            raise PhaseFailed(f"cannot create the sandbox under {root}: {exc.strerror or exc}") from None
         self.record.isolation = self.sandbox.record()
         return str(self.sandbox.path)
 
     def _locate(self) -> str:
-        assert self.restic is not None
-        snapshots = self._restic_call(self.restic.snapshots, what="listing snapshots")
+        restic = self._need(self.restic)
+        snapshots = self._restic_call(restic.snapshots, what="listing snapshots")
         selector = self.drill.source.snapshot
         chosen = select_snapshot(snapshots, selector)
         if chosen is None:
-            raise PhaseFailure(explain_no_match(snapshots, selector))
+            raise PhaseFailed(explain_no_match(snapshots, selector))
         self.snapshot = chosen
         self.record.snapshot = chosen.to_dict()
         return f"snapshot {chosen.short_id} of {iso(chosen.time)} ({len(snapshots)} in repository)"
@@ -218,58 +220,33 @@ class DrillRun:
                 "status": "not_audited",
                 "detail": "the drill declares no immutability: the backup's Object Lock was not checked",
             }
-            return "__skipped__ not declared: Object Lock not audited"
-        from drillbook.backends import aws
-
+            raise PhaseSkipped("not declared: Object Lock not audited")
         result = aws.audit_repository(self.drill.source.repository, wanted)
         self.record.immutability = result
         if result.get("status") != Status.PASSED:
-            raise PhaseFailure(f"immutability audit failed: {result.get('reason')}")
+            raise PhaseFailed(f"immutability audit failed: {result.get('reason')}")
         return result.get("summary", "")
 
     def _restore(self) -> str:
-        assert self.restic and self.sandbox and self.snapshot
+        restic, sandbox, snapshot = self._need(self.restic), self._need(self.sandbox), self._need(self.snapshot)
         # The snapshot's listing is the reference for the content check; fetching it while the
         # restore runs hides its cost (a second key derivation and a tree walk) from the RTO.
-        restic, snapshot_id = self.restic, self.snapshot.id
-        self.listing = self.pool.submit(lambda: list(restic.ls(snapshot_id)))
-        self._restic_call(restic.restore, snapshot_id, self.sandbox.restore_root,
-                          verify=True, what="restoring")
-        return f"restored {self.snapshot.short_id} with --verify"
+        self.listing = self.pool.submit(lambda: list(restic.ls(snapshot.id)))
+        self._restic_call(restic.restore, snapshot.id, sandbox.restore_root, verify=True, what="restoring")
+        return f"restored {snapshot.short_id} with --verify"
 
     def _verify_content(self) -> str:
-        assert self.restic and self.sandbox and self.snapshot
-        nodes = self._restic_call(self.listing.result, what="listing the snapshot")
-        content = compare_tree(nodes, self.sandbox.restore_root)
-        content.update({
-            "method": "restic restore --verify (every restored file re-read and each blob's "
-                      "SHA-256 compared with the repository) + presence and size of every node "
-                      "of restic ls against the restored tree",
-            "reference": f"snapshot {self.snapshot.id}",
-            "files_verified": content["files_expected"] - content["missing_count"],
-            "bytes_verified": content["bytes_present"],
-        })
+        sandbox, snapshot, listing = self._need(self.sandbox), self._need(self.snapshot), self._need(self.listing)
+        nodes = self._restic_call(listing.result, what="listing the snapshot")
+        content, problem = verify_restore(nodes, sandbox.restore_root, snapshot.id, snapshot.short_id)
         self.record.content = content
-        if content["missing_count"] or content["wrong_size_count"]:
-            parts = []
-            if content["missing_count"]:
-                parts.append(f"{content['missing_count']} missing (first: {content['missing'][0]})")
-            if content["wrong_size_count"]:
-                parts.append(f"{content['wrong_size_count']} with wrong size "
-                             f"(first: {content['wrong_size'][0]})")
-            content["status"] = Status.FAILED
-            raise PhaseFailure("restored tree is incomplete: " + "; ".join(parts))
-        if not content["files_expected"]:
-            content["status"] = Status.FAILED  # e.g. a backup of an unmounted volume: nothing to recover
-            raise PhaseFailure(f"snapshot {self.snapshot.short_id} holds no files: nothing was "
-                               "recovered (was the source empty or unmounted when it was taken?)")
-        content["status"] = Status.PASSED
-        return (f"{content['files_expected']} files, {content['bytes_expected']} bytes "
-                "match the snapshot")
+        if problem:
+            raise PhaseFailed(problem)
+        return f"{content['files_expected']} files, {content['bytes_expected']} bytes match the snapshot"
 
     def _checks(self) -> str:
-        assert self.sandbox is not None
-        ctx = CheckContext(self.sandbox.restore_root, self.sandbox.work_dir, self.sandbox.launcher,
+        sandbox = self._need(self.sandbox)
+        ctx = CheckContext(sandbox.restore_root, sandbox.work_dir, sandbox.launcher,
                            env=dict(self.drill.env), secrets=self.secrets)
         for spec in self.drill.verify:
             self.observe("check-start", default_name(spec), {})
@@ -280,11 +257,27 @@ class DrillRun:
         failed = [c for c in self.record.checks if c.status != Status.PASSED]
         if failed:
             names = ", ".join(f"{c.name} ({c.detail})" for c in failed[:3])
-            raise PhaseFailure(f"{len(failed)} of {len(self.record.checks)} checks failed: {names}")
+            raise PhaseFailed(f"{len(failed)} of {len(self.record.checks)} checks failed: {names}")
         count = len(self.record.checks)
         return f"{count} check{'s' if count != 1 else ''} passed" if count else "no checks declared"
 
-    # -- ending ---------------------------------------------------------------------
+    def _teardown(self) -> str:
+        self.pool.shutdown(wait=True, cancel_futures=True)  # no restic ls outlives its sandbox
+        if self.sandbox is None:
+            raise PhaseSkipped("no sandbox was created")
+        if self.options.keep_sandbox:
+            self.sandbox.launcher.kill_all()
+            return f"kept for debugging at {self.sandbox.path} (--keep-sandbox)"
+        try:
+            self.sandbox.teardown()
+        except Exception as exc:
+            raise PhaseFailed(f"teardown incomplete: {exc}") from None
+        return "sandbox removed"
+
+    def _report(self) -> str:
+        return ", ".join(postrun.write_record_and_reports(self.outputs))
+
+    # -- helpers --------------------------------------------------------------------
     def _save(self) -> None:
         """Write the record as it stands: ``running`` at the start, so a crash leaves a trace."""
         postrun.write_outputs(self.record, self.dir, self.drill, self.settings)
@@ -294,41 +287,33 @@ class DrillRun:
             return fn(*args, **kwargs)
         except ResticError as exc:
             self.record.restic_stderr_tail = exc.stderr_tail
-            raise PhaseFailure(f"{exc.message} (while {what} from "
-                               f"{_display_repository(self.drill.source.repository)})") from None
+            raise PhaseFailed(f"{exc.message} (while {what} from "
+                              f"{display_repository(self.drill.source.repository)})") from None
+
+    @staticmethod
+    def _need(value: T | None) -> T:
+        """What an earlier phase made; a phase only runs when every earlier one passed."""
+        if value is None:
+            raise RuntimeError("an earlier phase did not leave what this phase needs")
+        return value
 
     def _abort(self, reason: str) -> None:
         self.record.status = Status.ABORTED
         self.record.reason = reason
         self.failure = self.failure or reason
 
-    def _teardown(self) -> None:
-        started_at, started = iso(utc_now()) or "", time.monotonic()
-        status, detail = Status.PASSED, "sandbox removed"
-        if self.sandbox is None:
-            status, detail = Status.SKIPPED, "no sandbox was created"
-        elif self.settings.keep_sandbox:
-            self.sandbox.launcher.kill_all()
-            detail = f"kept for debugging at {self.sandbox.path} (--keep-sandbox)"
-        else:
-            try:
-                self.sandbox.teardown()
-            except Exception as exc:
-                status, detail = Status.FAILED, f"teardown incomplete: {exc}"
-        self._append_phase("teardown", status, started_at, started, detail)
-
-    def _finish(self) -> DrillOutcome:
+    # -- ending ---------------------------------------------------------------------
+    def _conclude(self) -> None:
+        """The verdict and its notifications, before the report is written."""
         self._measure_objectives()
         if self.record.status != Status.ABORTED:
             self.record.status = Status.FAILED if self.failure or self._objective_missed() else Status.PASSED
             self.record.reason = self._reason()
         self.record.finished_at = iso(utc_now())
-        post = postrun.PostRun(postrun.RunKind.DRILL, self.dir, self.record, self.settings, self.drill)
-        postrun.notify(post)
-        started_at, started = iso(utc_now()) or "", time.monotonic()
-        written = postrun.write_record_and_reports(post)
-        self._append_phase("report", Status.PASSED, started_at, started, ", ".join(written))
-        postrun.after_outputs(post)  # writes the files again first: they now hold the report phase
+        postrun.notify(self.outputs)
+
+    def _finish(self) -> DrillOutcome:
+        postrun.after_outputs(self.outputs)  # writes the record again first: it now holds the report phase
         outcome = DrillOutcome(self.record.to_dict(), self.dir)
         self.observe("finish", self.drill.name, {"status": self.record.status,
                                                  "reason": self.record.reason,
@@ -358,43 +343,4 @@ class DrillRun:
         return "; ".join(reasons) or None
 
 
-REMOTE_PREFIXES = ("s3:", "sftp:", "rest:", "b2:", "azure:", "gs:", "rclone:", "swift:")
-SCHEME_PREFIXES = (*REMOTE_PREFIXES, "local:")
-
-
-def resolve_repository(repository: str, base: Path) -> str:
-    """A relative local path is relative to the drill's file, like every path in a drill."""
-    if repository.startswith(SCHEME_PREFIXES) or Path(repository).is_absolute():
-        return repository
-    return str((base / repository).resolve())
-
-
-def _display_repository(repository: str) -> str:
-    """Repository strings may embed credentials (rest:https://user:pass@host/): hide them."""
-    return re.sub(r"//([^/@:]+):[^/]*@", r"//\1:***@", repository)  # up to the last @: p@ss
-
-
-def _cache_dir(settings: Settings, drill: Drill) -> Path | None:
-    """Local repositories need no cache; remote ones get one under drillbook's state."""
-    if drill.source.repository.startswith(REMOTE_PREFIXES):
-        return settings.state_dir / "cache"
-    return None
-
-
-def _backend_environment(repository: str) -> tuple[dict[str, str], Callable[[], None] | None]:
-    """Extra child environment and a fast reachability probe for remote backends."""
-    if repository.startswith("s3:"):
-        from drillbook.backends import aws
-
-        env = aws.restic_environment(repository)
-
-        def preflight() -> None:
-            problem = aws.probe_repository(repository)
-            if problem:
-                raise PhaseFailure(problem)
-
-        return env, preflight
-    return {}, None
-
-
-__all__ = ["PHASES", "CheckResult", "DrillOutcome", "DrillRun", "Interrupted", "run_drill"]
+__all__ = ["DeclaredDrill", "DrillOutcome", "DrillRun", "RunOptions", "run_drill"]

@@ -1,7 +1,7 @@
 """The scheduler's guard: a drill far past its RTO is stopped inside its own process, and failed.
 
 ``drillbook serve`` runs each drill as ``drillbook run NAME --stop-after-rto 3``. The child arms a
-timer at 3 x RTO; when it fires, :class:`~drillbook.drill.engine.Overrun` is raised in the engine, which
+timer at 3 x RTO; when it fires, :class:`~drillbook.util.signals.Overrun` is raised in the engine, which
 tears the sandbox down and records a *failed* run whose reason names the limit. The timer is
 disarmed once the checks are over, so it can never interrupt teardown or the writing of the
 record. (The server keeps a hard backstop in case the child does not respond.)
@@ -12,14 +12,16 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from drillbook.drill.engine import Overrun
+from drillbook.drill.phases import Observer
+from drillbook.spec.models import Drill
 from drillbook.util.durations import format_duration
+from drillbook.util.signals import Overrun
 
 
 class OverrunGuard:
     """Context manager and observer wrapper: ``with OverrunGuard(drill, 3, progress) as observe``."""
 
-    def __init__(self, drill: Any, multiple: float | None, observer: Any):
+    def __init__(self, drill: Drill, multiple: float | None, observer: Observer | None):
         self.multiple = multiple
         self.observer = observer
         self.limit = multiple * float(drill.objectives.rto) if multiple else None

@@ -16,9 +16,7 @@ def matches(snapshot: Snapshot, selector: SnapshotSelector) -> bool:
         return False
     if selector.tags and not set(selector.tags) <= set(snapshot.tags):
         return False
-    if selector.path and _norm(selector.path) not in {_norm(p) for p in snapshot.paths}:
-        return False
-    return True
+    return not selector.path or _norm(selector.path) in {_norm(p) for p in snapshot.paths}
 
 
 def select_snapshot(snapshots: Iterable[Snapshot], selector: SnapshotSelector) -> Snapshot | None:

@@ -17,6 +17,7 @@ from typing import Any
 from drillbook.backends import aws
 from drillbook.evidence.upload import target_for
 from drillbook.settings import Settings
+from drillbook.spec.models import ProjectConfig
 from drillbook.status import Status
 from drillbook.util.clock import iso, utc_now
 
@@ -32,11 +33,12 @@ def head_document(entry: dict[str, Any]) -> dict[str, Any]:
             "sealed_at": entry.get("sealed_at")}
 
 
-def publish_head(entry: dict[str, Any] | None, drill: Any, settings: Settings) -> dict[str, Any] | None:
+def publish_head(entry: dict[str, Any] | None, drill: Any, settings: Settings,
+                 project: ProjectConfig | None = None) -> dict[str, Any] | None:
     """Upload the head when a WORM target is configured; never raises, never changes a run."""
     if entry is None:
         return None
-    target = target_for(drill, settings)
+    target = target_for(drill, project)
     if target is None:
         return None
     outcome: dict[str, Any] = {"seq": entry["seq"], "hash": entry["hash"], "target": target.s3,

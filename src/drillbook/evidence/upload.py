@@ -18,7 +18,7 @@ from typing import Any
 
 from drillbook.backends import aws
 from drillbook.settings import Settings
-from drillbook.spec.models import EvidenceTarget
+from drillbook.spec.models import EvidenceTarget, ProjectConfig
 from drillbook.status import Status
 from drillbook.util.atomic import write_json_atomic
 from drillbook.util.clock import iso, utc_now
@@ -33,14 +33,15 @@ LOG_FILE = "evidence-uploads.jsonl"
 RETRIES_PER_RUN = 5
 
 
-def target_for(drill: Any, settings: Settings) -> EvidenceTarget | None:
+def target_for(drill: Any, project: ProjectConfig | None) -> EvidenceTarget | None:
     """A drill's own ``evidence:`` wins over drillbook.yaml's."""
-    return getattr(drill, "evidence", None) or getattr(settings.project, "evidence", None)
+    return getattr(drill, "evidence", None) or getattr(project, "evidence", None)
 
 
-def upload_after_run(run_dir: Path, drill: Any, settings: Settings) -> dict[str, Any] | None:
+def upload_after_run(run_dir: Path, drill: Any, settings: Settings,
+                     project: ProjectConfig | None = None) -> dict[str, Any] | None:
     """Upload this run when configured, then retry earlier failures. Never raises."""
-    target = target_for(drill, settings)
+    target = target_for(drill, project)
     result = attempt(run_dir, target) if target else None
     if result and result["status"] == Status.FAILED:
         log.warning("WORM evidence upload of %s failed (will retry after the next run): %s",

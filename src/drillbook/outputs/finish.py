@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -100,6 +100,7 @@ class PostRun:
     record: Record
     settings: Settings
     spec: Any = None  # the drill (its notify: and evidence:); None for runbooks
+    project: ProjectConfig | None = None  # drillbook.yaml: project-wide notify: and evidence:
     written: dict[str, Any] | None = field(default=None, repr=False)  # run.json as last written
 
     @property
@@ -111,7 +112,7 @@ class PostRun:
 def notify_step(run: PostRun) -> None:
     """Notifications: their outcome belongs in run.json; a problem never touches the status."""
     try:
-        run.record.notifications = notifier.notify_run(run.record.to_dict(), run.spec, run.settings)
+        run.record.notifications = notifier.notify_run(run.record.to_dict(), run.spec, run.settings, run.project)
     except Exception as exc:  # a notification problem must never change or lose the run
         log.error("notifications could not be sent: %s", type(exc).__name__)
         run.record.notifications = [{"target": "all", "status": notifier.Delivery.FAILED,
@@ -148,7 +149,7 @@ def index_step(run: PostRun) -> None:
 
 def upload_step(run: PostRun) -> None:
     try:
-        worm.upload_after_run(run.folder, run.spec, run.settings)
+        worm.upload_after_run(run.folder, run.spec, run.settings, run.project)
     except Exception as exc:  # upload_after_run records its own failures; this is a bug's last net
         log.error("WORM evidence upload step failed: %s", exc)
 
@@ -161,7 +162,7 @@ def seal_step(run: PostRun) -> None:
         log.error("could not seal %s into the evidence ledger: %s", run.folder, exc)
         return
     try:
-        anchor.publish_head(entry, run.spec, run.settings)
+        anchor.publish_head(entry, run.spec, run.settings, run.project)
     except Exception as exc:  # publish_head logs its own failures; this is a bug's last net
         log.error("could not publish the ledger head: %s", exc)
 
@@ -204,27 +205,32 @@ def write_outputs(record: Record, run_dir: Path, drill: Any, settings: Settings)
     write_record_and_reports(PostRun(RunKind.DRILL, run_dir, record, settings, drill))
 
 
-def for_runbook(folder: Path, record: Record, settings: Settings) -> PostRun:
+def for_runbook(folder: Path, record: Record, settings: Settings,
+                project: ProjectConfig | None = None) -> PostRun:
     """A runbook run: a runbook declares no targets of its own, so the project's apply.
 
-    ``drillbook runbook`` loads drillbook.yaml only for a runbook with drill steps; without them
-    the project's targets are read here from the drills folder.
+    ``drillbook runbook`` loads drillbook.yaml only for a runbook with drill steps (and passes it);
+    without them the project's targets are read here from the drills folder.
     """
-    drills = _drills_folder(settings) if settings.project == ProjectConfig() else None
-    return PostRun(RunKind.RUNBOOK, folder, record, _with_project(settings, drills))
+    if project is None:
+        drills = _drills_folder(settings)
+        project = drills.config if drills else None
+    return PostRun(RunKind.RUNBOOK, folder, record, settings, project=project)
 
 
-def reaped(folder: Path, record: dict[str, Any], settings: Settings) -> PostRun:
+def reaped(folder: Path, record: dict[str, Any], settings: Settings,
+           project: ProjectConfig | None = None) -> PostRun:
     """A run finished by the reaper: it notifies, uploads and seals like any other run.
 
     Its drillbook is gone, so the targets are looked up again in the drills folder: the drill's
-    own (for a drill run), and the project's ``drillbook.yaml`` when ``settings.project`` holds
-    nothing (``drillbook cleanup`` and a starting scheduler have not loaded it yet).
+    own (for a drill run) and, unless the caller loaded it, the project's ``drillbook.yaml``.
     """
     kind = RunKind(record["kind"]) if record.get("kind") in KINDS else RunKind.DRILL
     drills = _drills_folder(settings)
     spec = drills.drills.get(str(record.get("drill"))) if drills and KINDS[kind].own_targets else None
-    return PostRun(kind, folder, LoadedRecord(record), _with_project(settings, drills), spec)
+    if project is None and drills is not None:
+        project = drills.config
+    return PostRun(kind, folder, LoadedRecord(record), settings, spec, project=project)
 
 
 def _drills_folder(settings: Settings) -> DrillSet | None:
@@ -236,10 +242,3 @@ def _drills_folder(settings: Settings) -> DrillSet | None:
     except Exception as exc:  # a broken drills folder must not keep a run from its outputs
         log.warning("cannot read %s for the notify/evidence targets: %s", settings.drills_dir, exc)
         return None
-
-
-def _with_project(settings: Settings, drills: DrillSet | None) -> Settings:
-    """``settings.project`` when the command loaded it, else the drills folder's drillbook.yaml."""
-    if drills is None or settings.project != ProjectConfig():
-        return settings
-    return replace(settings, project=drills.config)

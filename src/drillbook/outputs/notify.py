@@ -116,9 +116,9 @@ def payload(record: dict[str, Any], report: Path | None, event: str) -> dict[str
     }
 
 
-def notify_run(record: dict[str, Any], drill: Any, settings: Any) -> list[dict[str, Any]]:
+def notify_run(record: dict[str, Any], drill: Any, settings: Any, project: Any = None) -> list[dict[str, Any]]:
     """Send every due notification of a finished run; returns the record's ``notifications``."""
-    targets = targets_for(drill, getattr(settings, "project", None))
+    targets = targets_for(drill, project)
     if not targets:
         return []
     previous = previous_status(settings.reports_dir, record)

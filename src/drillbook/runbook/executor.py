@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from drillbook.drill.engine import Interrupted, run_drill
+from drillbook.drill.batch import run_drills
+from drillbook.drill.engine import DrillOutcome, RunOptions
 from drillbook.errors import BadInput
 from drillbook.outputs import finish as postrun
 from drillbook.outputs.runstore import new_run_id
@@ -28,12 +29,12 @@ from drillbook.runbook.record import RunbookRecord, StepResult
 from drillbook.runbook.shell import run_script
 from drillbook.settings import Settings
 from drillbook.spec.loader import DrillSet
-from drillbook.spec.models import Drill
 from drillbook.status import Status
 from drillbook.util.clock import iso, parse_iso, utc_now
 from drillbook.util.durations import format_duration
 from drillbook.util.locks import LockBusy, file_lock
 from drillbook.util.scrub import scrub, secret_values
+from drillbook.util.signals import Interrupted
 
 Observer = Callable[[str, dict[str, Any]], None]
 
@@ -125,7 +126,7 @@ class _Run:
         self.env = {**os.environ, **runbook.meta.env, "DRILLBOOK_RUNBOOK": runbook.name,
                     "DRILLBOOK_RUN_ID": record.run_id, "DRILLBOOK_OPERATOR": ctx.operator}
         self.secrets = secret_values(self.env)
-        ctx.settings.trigger = f"runbook {runbook.name} run {record.run_id}"  # shown in drill records
+        self.drill_options = RunOptions(trigger=f"runbook {runbook.name} run {record.run_id}")
 
     def execute(self, first: int) -> Outcome:
         self._begin_attempt(first)
@@ -203,23 +204,21 @@ class _Run:
             result.status, result.reason = Status.PASSED, None
 
     def _drills(self, step: Step, result: StepResult) -> None:
-        assert self.ctx.drills is not None, "drill steps need the drills loaded"
-        statuses = []
-        for name in step.drills:
-            drill: Drill = self.ctx.drills.drills[name]
-            outcome = run_drill(drill, self.ctx.settings, self.ctx.drill_observer,
-                                self.ctx.drills.files.get(name))
+        if self.ctx.drills is None:
+            raise RuntimeError("drill steps need the drills loaded")
+
+        def keep(outcome: DrillOutcome) -> None:
             data = outcome.record
             report = os.path.relpath(outcome.run_dir / "report.html", self.dir)
-            result.drill_runs.append({"drill": name, "run_id": data["run_id"], "status": data["status"],
+            result.drill_runs.append({"drill": data["drill"], "run_id": data["run_id"], "status": data["status"],
                                       "reason": data.get("reason"), "report": report,
                                       "rto_seconds": data["objectives"]["rto"]["measured_seconds"]})
             self._save()
-            statuses.append(data["status"])
-            if data["status"] == Status.ABORTED:
-                raise Interrupted(f"an interrupt during drill {name}")
-            if data["status"] != Status.PASSED:
-                break  # the step has failed; later drills would not change that
+
+        outcomes = run_drills(self.ctx.drills, step.drills, self.ctx.settings, self.drill_options,
+                              self.ctx.drill_observer, on_outcome=keep, stop_on_failure=True)
+        if outcomes and outcomes[-1].record["status"] == Status.ABORTED:
+            raise Interrupted(f"an interrupt during drill {outcomes[-1].record['drill']}")
         failed = [r for r in result.drill_runs if r["status"] != Status.PASSED]
         if failed:
             first = failed[0]
@@ -259,7 +258,8 @@ class _Run:
         record.finished_at = iso(now)
         record.attempt.finished_at, record.attempt.status = record.finished_at, record.status
         record.reason = scrub(record.reason, self.secrets) if record.reason else record.reason
-        postrun.finish(postrun.for_runbook(self.dir, record, self.ctx.settings))
+        project = self.ctx.drills.config if self.ctx.drills else None  # its drills' drillbook.yaml
+        postrun.finish(postrun.for_runbook(self.dir, record, self.ctx.settings, project))
         self.ctx.observe("finish", {"record": record, "dir": self.dir})
         return Outcome(record.to_dict(), self.dir)
 

@@ -8,27 +8,19 @@ from __future__ import annotations
 import getpass
 import os
 
-from drillbook.drill import batch as drill_actions
+from drillbook.drill.batch import ensure_can_run
 from drillbook.errors import BadInput, SpecProblem
 from drillbook.runbook.model import Runbook
 from drillbook.runbook.parser import RunbookSet, check_drills, load_runbooks
 from drillbook.settings import Settings
 from drillbook.spec.loader import DrillSet, load_drills
-
-
-def known_drills(drills: DrillSet) -> set[str]:
-    """Loaded drills plus files that failed to load: those already have their own error."""
-    return set(drills.drills) | {p.file.stem for p in drills.problems if p.file.suffix in (".yaml", ".yml")}
+from drillbook.spec.validate import ensure_valid, known_drills, problems_for
 
 
 def validate_with_runbooks(settings: Settings, names: list[str]) -> tuple[DrillSet, int | None]:
     """``drillbook validate``: the drills (all or ``names``), and every runbook when no names."""
-    problems: list[SpecProblem] = []
-    try:
-        drills = drill_actions.load_checked(settings, names)
-    except BadInput as exc:
-        problems += exc.problems
-        drills = load_drills(settings.drills_dir)
+    drills = load_drills(settings.drills_dir)
+    problems: list[SpecProblem] = problems_for(drills, names)
     count = None
     if not names:
         runbooks = load_runbooks(settings.runbooks_dir)
@@ -71,11 +63,12 @@ def drills_for(settings: Settings, runbook: Runbook) -> DrillSet | None:
     names = runbook.drill_names()
     if not names:
         return None
-    problems = check_drills([runbook], known_drills(load_drills(settings.drills_dir)))
+    drills = load_drills(settings.drills_dir)
+    problems = check_drills([runbook], known_drills(drills))
     if problems:
         raise BadInput(f"{len(problems)} problem(s) in runbook {runbook.name}", problems)
-    drills = drill_actions.load_checked(settings, names)
-    drill_actions.ensure_can_run(settings)
+    ensure_valid(drills, names)
+    ensure_can_run(settings)
     return drills
 
 

@@ -13,14 +13,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
 from drillbook.errors import SpecProblem
 from drillbook.runbook.model import DRILL, MANUAL, SHELL, FrontMatter, Runbook, Step
-from drillbook.spec import loader
 from drillbook.spec.models import NAME_PATTERN, Duration
+from drillbook.spec.problems import dedupe, duplicate_keys, validation_problems
 from drillbook.spec.yamlsource import YamlSyntaxError, load_located
 from drillbook.util.durations import DurationError
 
@@ -129,8 +128,7 @@ def _front_matter(lines: list[str], path: Path) -> tuple[FrontMatter | None, int
         located = load_located("\n".join(lines[1:end]), first_line=2)
     except YamlSyntaxError as exc:
         return None, end + 1, [SpecProblem(path, exc.line, "", exc.message)]
-    problems = [SpecProblem(path, line, loader._dotted(p), "duplicate key (the later one would win silently)")
-                for p, line in located.duplicates]
+    problems = duplicate_keys(path, located)
     data = located.data if located.data is not None else {}
     if not isinstance(data, dict):
         problems.append(SpecProblem(path, 2, "", f"front matter must be a mapping of keys, "
@@ -139,24 +137,9 @@ def _front_matter(lines: list[str], path: Path) -> tuple[FrontMatter | None, int
     try:
         meta = FrontMatter.model_validate(data)
     except ValidationError as exc:
-        for err in exc.errors():
-            loc = loader._data_path(data, err["loc"])
-            problems.append(SpecProblem(path, located.line_of(loc) or 2, loader._dotted(loc),
-                                        _message(err, data, loc)))
-        return None, end + 1, loader._dedupe(problems)
+        problems += validation_problems(path, located, data, exc, hints=FrontMatter, default_line=2)
+        return None, end + 1, dedupe(problems)
     return (meta if not problems else None), end + 1, problems
-
-
-def _message(err: dict[str, Any], data: Any, loc: tuple[Any, ...]) -> str:
-    if err["type"] == "extra_forbidden":
-        model: Any = FrontMatter
-        for part in loc[:-1]:
-            info = model.model_fields.get(part) if model else None
-            model = getattr(info, "annotation", None) if info else None
-            model = model if isinstance(model, type) and hasattr(model, "model_fields") else None
-        valid = sorted(model.model_fields) if model else []
-        return f"unknown key (valid keys here: {', '.join(valid)})" if valid else "unknown key"
-    return loader._message(err, data, loc)
 
 
 # -- body -------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from drillbook.outputs import finish as postrun
 from drillbook.outputs.runstore import RUN_FILE, iter_run_files, read_record
 from drillbook.sandbox.holder import HOLDER_FILE, remove_tree
 from drillbook.settings import Settings
+from drillbook.spec.models import ProjectConfig
 from drillbook.status import Status
 from drillbook.util.clock import iso, utc_now
 from drillbook.util.locks import LockBusy, file_lock
@@ -86,8 +87,12 @@ def find_stale_runs(settings: Settings) -> list[tuple[Path, dict[str, Any], str]
     return stale
 
 
-def reap_stale_runs(settings: Settings, *, dry_run: bool = False) -> list[Reaped]:
-    """Clean up every stale run under the reports folder; the list says what was done."""
+def reap_stale_runs(settings: Settings, *, dry_run: bool = False,
+                    project: ProjectConfig | None = None) -> list[Reaped]:
+    """Clean up every stale run under the reports folder; the list says what was done.
+
+    ``project`` (drillbook.yaml) names the WORM target the ledger's new heads are anchored to.
+    """
     with _cleanup_lock(settings) as locked:
         if not locked:
             return []  # another drillbook is cleaning up right now
@@ -97,7 +102,7 @@ def reap_stale_runs(settings: Settings, *, dry_run: bool = False) -> list[Reaped
             if not current or current.get("status") != Status.RUNNING:
                 continue
             reaped.append(_preview(folder, current, why) if dry_run
-                          else _reap(folder, current, why, settings))
+                          else _reap(folder, current, why, settings, project))
         return reaped
 
 
@@ -110,7 +115,8 @@ def _preview(folder: Path, record: dict[str, Any], why: str) -> Reaped:
                   str(sandbox) if sandbox else None, False, "would be marked aborted")
 
 
-def _reap(folder: Path, record: dict[str, Any], why: str, settings: Settings) -> Reaped:
+def _reap(folder: Path, record: dict[str, Any], why: str, settings: Settings,
+          project: ProjectConfig | None) -> Reaped:
     started_at, started = iso(utc_now()) or "", time.monotonic()
     sandbox = _sandbox_of(record)
     killed, removed, problems = 0, False, []
@@ -131,7 +137,7 @@ def _reap(folder: Path, record: dict[str, Any], why: str, settings: Settings) ->
     record["cleanup"] = {"at": started_at, "owner": why, "killed": killed,
                          "sandbox": str(sandbox) if sandbox else None, "sandbox_removed": removed,
                          "by": {"pid": os.getpid(), "host": socket.gethostname()}}
-    postrun.finish(postrun.reaped(folder, record, settings))
+    postrun.finish(postrun.reaped(folder, record, settings, project))
     return Reaped(str(folder), _name(record), record.get("run_id", folder.name),
                   record.get("kind", "drill"), why, killed, str(sandbox) if sandbox else None,
                   removed, reason)

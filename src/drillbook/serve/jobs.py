@@ -24,7 +24,7 @@ from drillbook.serve.jobstore import DrillBook, drill_name, job_id, run_schedule
 from drillbook.serve.metrics import DrillMetrics
 from drillbook.serve.schedules import DrillTrigger, build_trigger, fingerprint
 from drillbook.settings import Settings
-from drillbook.spec.loader import PROJECT_CONFIG, load_drills
+from drillbook.spec.loader import load_drills
 from drillbook.spec.models import Drill
 from drillbook.util.clock import iso
 
@@ -232,8 +232,6 @@ class Reloader:
             drills[name], files[name] = before_drills[name], before_files[name]
             self.emit("schedule-kept", level="warning", drill=name, file=str(files[name]),
                       reason=KEPT_FILE_REASON)
-        if PROJECT_CONFIG not in {f.name for f in bad_files}:
-            self.settings.project = loaded.config
         self.roster.replace(drills, files)
         self._declare_metrics(drills, plan.drills)
         self.sync.apply(plan)

@@ -2,29 +2,19 @@
 
 import pytest
 
-from drillbook.backends.restic import (
-    ACCESS_DENIED,
-    CORRUPT,
-    REPO_NOT_FOUND,
-    SNAPSHOT_NOT_FOUND,
-    UNKNOWN,
-    UNREACHABLE,
-    WRONG_PASSWORD,
-    classify,
-    missing_pack,
-)
+from drillbook.backends.restic import Fault, classify, missing_pack
 
 
 @pytest.mark.parametrize("stderr,kind", [
-    ("Fatal: wrong password or no key found\n", WRONG_PASSWORD),
+    ("Fatal: wrong password or no key found\n", Fault.WRONG_PASSWORD),
     ("Fatal: unable to open config file: stat /x/config: no such file or directory\n"
-     "Is there a repository at the following location?\n/x\n", REPO_NOT_FOUND),
-    ('invalid id "deadbeef": no matching ID found for prefix "deadbeef"\n', SNAPSHOT_NOT_FOUND),
-    ("ignoring error for /data/big: ciphertext verification failed\nFatal: There were 1 errors\n", CORRUPT),
+     "Is there a repository at the following location?\n/x\n", Fault.REPOSITORY_NOT_FOUND),
+    ('invalid id "deadbeef": no matching ID found for prefix "deadbeef"\n', Fault.SNAPSHOT_NOT_FOUND),
+    ("ignoring error for /data/big: ciphertext verification failed\nFatal: There were 1 errors\n", Fault.CORRUPT_DATA),
     ("Fatal: unable to open config file: Stat: Get \"http://127.0.0.1:9/b/config\": dial tcp "
-     "127.0.0.1:9: connect: connection refused\n", UNREACHABLE),
-    ("Fatal: unable to open config file: Stat: Access Denied.\n", ACCESS_DENIED),
-    ("something nobody has seen before\n", UNKNOWN),
+     "127.0.0.1:9: connect: connection refused\n", Fault.UNREACHABLE),
+    ("Fatal: unable to open config file: Stat: Access Denied.\n", Fault.ACCESS_DENIED),
+    ("something nobody has seen before\n", Fault.UNKNOWN),
 ])
 def test_classify(stderr, kind):
     assert classify(stderr, 1)[0] == kind
@@ -51,4 +41,4 @@ def test_corruption_names_the_affected_files():
               "ignoring error for /srv/b.txt: ciphertext verification failed\n"
               "ignoring error for /srv/a.txt: ciphertext verification failed\nFatal: There were 3 errors\n")
     kind, text = classify(stderr, 1)
-    assert kind == CORRUPT and text.endswith("; affected: /srv/a.txt, /srv/b.txt")
+    assert kind == Fault.CORRUPT_DATA and text.endswith("; affected: /srv/a.txt, /srv/b.txt")

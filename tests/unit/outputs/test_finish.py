@@ -99,23 +99,27 @@ def spec(*targets: NotifyTarget, evidence: EvidenceTarget | None = None) -> Simp
     return SimpleNamespace(notify=list(targets), evidence=evidence)
 
 
-def make_settings(tmp_path: Path, project: ProjectConfig | None = None) -> Settings:
+PROJECT = ProjectConfig(notify=[OPS], evidence=WORM)  # drillbook.yaml as the command loaded it
+
+
+def make_settings(tmp_path: Path) -> Settings:
     return Settings(drills_dir=tmp_path / "drills", reports_dir=tmp_path / "reports",
-                    state_dir=tmp_path / "state", runbooks_dir=tmp_path / "runbooks",
-                    project=ProjectConfig(notify=[OPS], evidence=WORM) if project is None else project)
+                    state_dir=tmp_path / "state", runbooks_dir=tmp_path / "runbooks")
 
 
-def drill_run(settings: Settings, status: str = Status.FAILED, drill: Any = None) -> finish.PostRun:
+def drill_run(settings: Settings, status: str = Status.FAILED, drill: Any = None,
+              project: ProjectConfig | None = PROJECT) -> finish.PostRun:
     record = RunRecord(run_id="20260506T030000Z-aaaaaa", drill="clinic", started_at=STARTED,
                        status=status, reason="1 of 2 checks failed" if status != Status.PASSED else None,
                        finished_at=FINISHED, trigger="schedule",
                        objectives={"rto": Objective(600.0, "10m"), "rpo": Objective(86400.0, "1d")},
                        phases=[Phase("plan", Status.PASSED, STARTED, 0.1, "")])
     folder = run_dir(settings.reports_dir, "clinic", record.run_id)
-    return finish.PostRun(RunKind.DRILL, folder, record, settings, drill)
+    return finish.PostRun(RunKind.DRILL, folder, record, settings, drill, project=project)
 
 
-def runbook_run(settings: Settings, status: str = Status.FAILED) -> finish.PostRun:
+def runbook_run(settings: Settings, status: str = Status.FAILED,
+                project: ProjectConfig | None = PROJECT) -> finish.PostRun:
     runbook, _ = parse_runbook("## Fail over\n```sh\ntrue\n```\n", Path("runbooks/failover.md"))
     record = rec.RunbookRecord.new(runbook, "20260506T030000Z-bbbbbb", "alice", STARTED)
     record.attempts.append(rec.Attempt(number=1, started_at=STARTED, operator="alice", from_step=1,
@@ -124,7 +128,7 @@ def runbook_run(settings: Settings, status: str = Status.FAILED) -> finish.PostR
     record.status, record.finished_at = status, FINISHED
     record.reason = 'step 1 "Fail over" failed: exit 1' if status != Status.PASSED else None
     folder = rec.record_dir(settings.reports_dir, "failover", record.run_id)
-    return finish.PostRun(RunKind.RUNBOOK, folder, record, settings)
+    return finish.PostRun(RunKind.RUNBOOK, folder, record, settings, project=project)
 
 
 def on_disk(run: finish.PostRun) -> dict[str, Any]:
@@ -173,7 +177,7 @@ def test_where_kinds_differ_is_the_kind_table():
 
 
 def test_no_worm_target_means_no_upload_and_nothing_else_changes(tmp_path, seams):
-    run = runbook_run(make_settings(tmp_path, ProjectConfig()))
+    run = runbook_run(make_settings(tmp_path), project=ProjectConfig())
     finish.finish(run)
     assert seams.calls == ["record", *(f"reports:{n}" for n in DRILL_FILES), "index", "seal"]
     assert not (run.folder / worm.RESULT_FILE).exists()
@@ -181,7 +185,7 @@ def test_no_worm_target_means_no_upload_and_nothing_else_changes(tmp_path, seams
 
 # -- the engine's three calls -------------------------------------------------------------------
 def test_the_engine_api_rewrites_a_record_changed_after_writing_and_refreshes_the_index_once(tmp_path, seams):
-    run = drill_run(make_settings(tmp_path, ProjectConfig(evidence=WORM)), status=Status.PASSED)
+    run = drill_run(make_settings(tmp_path), status=Status.PASSED, project=ProjectConfig(evidence=WORM))
     finish.notify(run)
     written = finish.write_record_and_reports(run)
     assert written == ["run.json", *DRILL_FILES]
@@ -195,7 +199,7 @@ def test_the_engine_api_rewrites_a_record_changed_after_writing_and_refreshes_th
 
 
 def test_an_unchanged_record_is_written_once(tmp_path, seams):
-    run = runbook_run(make_settings(tmp_path, ProjectConfig()))
+    run = runbook_run(make_settings(tmp_path), project=ProjectConfig())
     finish.finish(run)
     assert seams.calls.count("record") == 1
 
@@ -292,7 +296,7 @@ def orphan(tmp_path: Path, run: finish.PostRun, **extra: Any) -> Path:
 
 def unloaded_settings(tmp_path: Path) -> Settings:
     """As ``drillbook cleanup`` and a starting scheduler have them: drillbook.yaml not loaded yet."""
-    return make_settings(tmp_path, ProjectConfig())
+    return make_settings(tmp_path)
 
 
 def test_a_reaped_scheduled_drill_notifies_uploads_and_seals_like_any_failed_run(tmp_path, seams):
@@ -342,11 +346,11 @@ def test_a_reaped_run_without_a_drills_folder_is_still_finished(tmp_path, seams)
 
 
 def test_a_reaped_run_keeps_a_project_config_already_loaded(tmp_path, seams):
-    settings = make_settings(tmp_path, ProjectConfig(notify=[OPS]))
+    settings = make_settings(tmp_path)
     write_drill(settings.drills_dir, "clinic", "/srv/restic/clinic")
     (settings.drills_dir / "drillbook.yaml").write_text(OWNER_YAML)
     orphan(tmp_path, drill_run(settings))
-    reap_stale_runs(settings)
+    reap_stale_runs(settings, project=ProjectConfig(notify=[OPS]))
     assert [target for target, _ in seams.delivered] == ["webhook http://127.0.0.1:9/ops"]
 
 
@@ -355,6 +359,7 @@ def test_a_runbook_run_reads_the_projects_targets_its_command_did_not_load(tmp_p
     settings.drills_dir.mkdir()
     (settings.drills_dir / "drillbook.yaml").write_text(OPS_YAML + f"evidence: {{s3: '{WORM.s3}'}}\n")
     run = runbook_run(settings)
-    finish.finish(finish.for_runbook(run.folder, run.record, settings))
+    post = finish.for_runbook(run.folder, run.record, settings)
+    finish.finish(post)
     assert seams.calls == expected_calls(targets=1)
-    assert settings.project == ProjectConfig()  # the command's settings are left as they were
+    assert post.project is not None and post.project.notify == [OPS]  # read from drillbook.yaml

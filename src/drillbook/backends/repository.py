@@ -1,0 +1,46 @@
+"""What a drill's ``source.repository`` string means: where it is, how to show it, what it needs.
+
+Why its own module: the same string is resolved against the drill's file, shown in records with
+its credentials hidden, given a cache when it is remote, and given the environment and a fast
+reachability probe of its storage backend. Those rules belong to the backends, not to the engine
+that only asks for them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from drillbook.backends import aws
+
+REMOTE_PREFIXES = ("s3:", "sftp:", "rest:", "b2:", "azure:", "gs:", "rclone:", "swift:")
+SCHEME_PREFIXES = (*REMOTE_PREFIXES, "local:")
+
+Probe = Callable[[], str | None]
+
+
+def resolve_repository(repository: str, base: Path) -> str:
+    """A relative local path is relative to the drill's file, like every path in a drill."""
+    if repository.startswith(SCHEME_PREFIXES) or Path(repository).is_absolute():
+        return repository
+    return str((base / repository).resolve())
+
+
+def display_repository(repository: str) -> str:
+    """Repository strings may embed credentials (rest:https://user:pass@host/): hide them."""
+    return re.sub(r"//([^/@:]+):[^/]*@", r"//\1:***@", repository)  # up to the last @: p@ss
+
+
+def cache_dir(repository: str, state_dir: Path) -> Path | None:
+    """Local repositories need no cache; remote ones get one under drillbook's state."""
+    if repository.startswith(REMOTE_PREFIXES):
+        return state_dir / "cache"
+    return None
+
+
+def backend_environment(repository: str) -> tuple[dict[str, str], Probe | None]:
+    """Extra child environment, and a fast reachability probe (its problem, or None) for remote backends."""
+    if repository.startswith("s3:"):
+        return aws.restic_environment(repository), lambda: aws.probe_repository(repository)
+    return {}, None

@@ -1,0 +1,146 @@
+"""``drillbook validate|list|run``: parse, call the drill library, print, exit.
+
+Exit codes of ``run``: 0 when every drill passed, 1 when one did not; 2 and 3 come from the
+errors (BadInput, CannotRun) through the group.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from drillbook.cli.console import err, out
+from drillbook.cli.progress import Progress
+from drillbook.drill import batch
+from drillbook.drill.engine import DrillOutcome, RunOptions
+from drillbook.errors import BadInput
+from drillbook.evidence import ledger
+from drillbook.outputs.runstore import load_runs
+from drillbook.report import junit
+from drillbook.runbook.loading import validate_with_runbooks
+from drillbook.sandbox.reaper import reap_stale_runs
+from drillbook.settings import Settings
+from drillbook.status import Status
+from drillbook.util.atomic import write_text_atomic
+from drillbook.util.durations import format_duration
+from drillbook.util.signals import signals_raise_interrupted
+
+EXIT_PASSED, EXIT_FAILED = 0, 1
+
+
+RUN_ID_SHAPE = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,63}")
+
+
+def _check_run_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """The run id names folders (reports, sandbox): nothing that could climb out of them."""
+    if value is not None and not RUN_ID_SHAPE.fullmatch(value):
+        raise click.BadParameter(f"{value!r} is not a run id (letters, digits, - and _)")
+    return value
+
+
+# `drillbook serve` names each run itself and passes the id to the child `drillbook run`, so its
+# events and the run's folder agree without reading the child's log lines.
+run_id_option = click.option("--run-id", default=None, hidden=True, callback=_check_run_id,
+                             help="Use this run id (serve names the runs it starts).")
+
+
+@click.command("validate")
+@click.argument("names", nargs=-1)
+@click.pass_obj
+def validate_command(settings: Settings, names: tuple[str, ...]) -> None:
+    """Check drill files (all, or NAMES) and runbooks; report every problem of every file at once."""
+    loaded, runbooks = validate_with_runbooks(settings, list(names))
+    count = len(names) if names else len(loaded.drills)
+    out.print(f"{count} drill(s) valid in {settings.drills_dir}", markup=False)
+    if runbooks:
+        out.print(f"{runbooks} runbook(s) valid in {settings.runbooks_dir}", markup=False)
+
+
+@click.command("list")
+@click.pass_obj
+def list_command(settings: Settings) -> None:
+    """List declared drills with their objectives and last run."""
+    loaded = batch.load_checked(settings)
+    last = _last_runs(settings.reports_dir)
+    table = Table(show_lines=False)
+    for column in ("drill", "schedule", "RTO", "RPO", "checks", "repository", "last run"):
+        table.add_column(column)
+    for name, drill in sorted(loaded.drills.items()):
+        run = last.get(name)
+        last_text = f"{run['status']} {run.get('started_at', '')[:16]}" if run else "never"
+        table.add_row(name, drill.schedule or "on demand", drill.objectives.rto.text,
+                      drill.objectives.rpo.text, str(len(drill.verify)),
+                      drill.source.repository, last_text)
+    out.print(table)
+
+
+def _last_runs(reports: Path) -> dict[str, dict[str, Any]]:
+    """Each drill's newest run: the first of it that load_runs lists."""
+    last: dict[str, dict[str, Any]] = {}
+    for run in load_runs(reports):
+        name = run.get("drill")
+        if run.get("kind", "drill") == "drill" and isinstance(name, str):
+            last.setdefault(name, run)
+    return last
+
+
+@click.command("run")
+@click.argument("names", nargs=-1)
+@click.option("--all", "run_all", is_flag=True, help="Run every declared drill, in name order.")
+@click.option("--keep-sandbox", is_flag=True, help="Keep the restored sandbox for debugging.")
+@click.option("--plain", is_flag=True, help="Plain progress lines even on a terminal.")
+@click.option("--trigger", default="manual", hidden=True)
+@click.option("--stop-after-rto", type=float, default=None, hidden=True,
+              help="Stop and fail a drill running longer than this multiple of its RTO (serve).")
+@run_id_option
+@click.option("--junit", "junit_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write one JUnit XML file for all drills of this invocation.")
+@click.pass_obj
+def run_command(settings: Settings, names: tuple[str, ...], run_all: bool, keep_sandbox: bool, plain: bool,
+                trigger: str, stop_after_rto: float | None, run_id: str | None, junit_path: Path | None) -> None:
+    """Run drills NAMES (or --all) now; exit 0 only when every one passed."""
+    if bool(names) == run_all:
+        raise click.UsageError("name the drills to run, or give --all (not both)")
+    if run_id and len(names) != 1:
+        raise click.UsageError("--run-id names one run: give exactly one drill")
+    loaded = batch.load_checked(settings, names)
+    names = tuple(names) or tuple(sorted(loaded.drills))
+    if not names:
+        raise BadInput(f"--all: no drills are declared in {settings.drills_dir}")
+    batch.ensure_can_run(settings)
+    for stale in reap_stale_runs(settings, project=loaded.config):  # runs whose drillbook died: first
+        err.print(f"cleaned up stale run {stale.drill} {stale.run_id}: {stale.owner}", markup=False)
+    options = RunOptions(trigger=trigger, keep_sandbox=keep_sandbox, stop_after_rto=stop_after_rto,
+                         run_id=run_id)
+    with signals_raise_interrupted():
+        outcomes = batch.run_drills(loaded, names, settings, options, Progress(force_plain=plain),
+                                    on_outcome=lambda outcome: _print_outcome(settings, outcome))
+    records = [o.record for o in outcomes]
+    if junit_path:
+        write_text_atomic(junit_path, junit.combined_xml(records))
+        out.print(f"junit: {junit_path}", markup=False)
+    out.print(f"index: {settings.reports_dir / 'index.html'}", markup=False)
+    passed = records and all(r["status"] == Status.PASSED for r in records)
+    sys.exit(EXIT_PASSED if passed else EXIT_FAILED)
+
+
+def _print_outcome(settings: Settings, outcome: DrillOutcome) -> None:
+    record: dict[str, Any] = outcome.record
+    out.print(f"{record['drill']}: {record['status']} "
+              f"(RTO {format_duration(record['objectives']['rto']['measured_seconds'])}) "
+              f"report: {outcome.run_dir / 'report.html'}", markup=False)
+    out.print(head_line(settings, record["run_id"]), markup=False)
+
+
+def head_line(settings: Settings, run_id: str) -> str:
+    """What `run` prints after each drill: where its evidence sits in the chain."""
+    entry = ledger.entry_for(settings.reports_dir, run_id)
+    if entry is None:
+        return "evidence: NOT sealed into the ledger (see the log above); `drillbook evidence verify` will flag it"
+    top = ledger.head(settings.reports_dir) or entry
+    return f"evidence: ledger entry #{entry['seq']}, head #{top['seq']} {top['hash']}"

@@ -1,0 +1,53 @@
+"""Where a drill run leaves Python: the restic door and the sandbox, with the real ones as defaults.
+
+The engine asks only for what these protocols name, so tests can run the real phase table against
+a fake repository and a fake sandbox, and nothing else about the engine changes for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from drillbook.backends.restic import Restic, Snapshot
+from drillbook.sandbox.holder import Sandbox
+from drillbook.spec.models import Isolation
+
+
+class ResticDoor(Protocol):
+    """What a drill asks of a repository: read-only calls, as :class:`Restic` makes them."""
+
+    def version(self) -> str: ...
+
+    def snapshots(self) -> list[Snapshot]: ...
+
+    def ls(self, snapshot_id: str) -> Iterable[dict[str, Any]]: ...
+
+    def restore(self, snapshot_id: str, target: Path, verify: bool = True) -> None: ...
+
+
+class SandboxLike(Protocol):
+    """What a drill asks of its sandbox, as :class:`Sandbox` provides it."""
+
+    path: Path
+    launcher: Any
+
+    @property
+    def restore_root(self) -> Path: ...
+
+    @property
+    def work_dir(self) -> Path: ...
+
+    def record(self) -> dict[str, Any]: ...
+
+    def teardown(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Seams:
+    """The engine's ways out of Python (restic, the sandbox); tests put fakes here."""
+
+    open_restic: Callable[..., ResticDoor] = Restic
+    create_sandbox: Callable[[Path, str, Isolation, dict[str, str]], SandboxLike] = Sandbox.create

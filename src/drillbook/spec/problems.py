@@ -1,0 +1,135 @@
+"""What pydantic and the YAML reader found, as problems a person can act on, each at file:line.
+
+Shared by drill files, ``drillbook.yaml`` and runbooks' front matter: the same key path, the same
+wording, the same "valid keys here" hint, whichever model the YAML was validated against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from drillbook.errors import SpecProblem
+from drillbook.spec.models import CHECK_MODELS
+from drillbook.spec.yamlsource import LocatedYaml
+
+DUPLICATE_KEY = "duplicate key (the later one would win silently)"
+
+
+def duplicate_keys(path: Path, located: LocatedYaml) -> list[SpecProblem]:
+    """YAML lets a later key silently replace an earlier one; a spec must not."""
+    return [SpecProblem(path, line, dotted(p), DUPLICATE_KEY) for p, line in located.duplicates]
+
+
+def validation_problems(path: Path, located: LocatedYaml, data: Any, error: ValidationError,
+                        hints: type[BaseModel], default_line: int | None = None) -> list[SpecProblem]:
+    """One problem per pydantic error, at the line of the offending key (else ``default_line``).
+
+    ``hints`` is the model whose fields are listed as the valid keys of an unknown key's mapping.
+    """
+    problems = []
+    for err in error.errors():
+        loc = _data_path(data, err["loc"])
+        line = located.line_of(loc) or default_line
+        problems.append(SpecProblem(path, line, dotted(loc), _message(err, data, loc, hints)))
+    return problems
+
+
+def dedupe(problems: list[SpecProblem]) -> list[SpecProblem]:
+    """Union types make pydantic report one mistake several times: keep it once per line and field."""
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for p in problems:
+        key = (p.line, p.field, p.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def dotted(loc: tuple[Any, ...]) -> str:
+    """The key path as a person writes it: ``verify[0].min_count``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop pydantic's union-tag and validator segments that are not keys in the user's data."""
+    out: list[Any] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and part in CHECK_MODELS:
+            continue
+        elif isinstance(part, str) and (part.startswith("function-") or "[" in part):
+            continue
+        else:
+            out.append(part)
+            node = None
+    return tuple(out)
+
+
+def _message(err: Mapping[str, Any], data: Any, loc: tuple[Any, ...], hints: type[BaseModel]) -> str:
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        valid = _valid_keys(hints, data, loc[:-1])
+        return f"unknown key (valid keys here: {', '.join(valid)})" if valid else "unknown key"
+    if kind == "missing":
+        return "is required"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        types = ", ".join(CHECK_MODELS)
+        got = f'"{value.get("type")}"' if isinstance(value, dict) and "type" in value else "none"
+        return f"unknown check type {got} (valid types: {types})"
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        return f"{_show(value)} is not allowed (valid: {expected})"
+    if kind == "value_error":
+        return str(err["ctx"]["error"])
+    if kind == "string_pattern_mismatch" and loc == ("name",):
+        return f"{_show(value)} is not a valid name (letters, digits, . _ - only)"
+    text = err["msg"]
+    return f"{_show(value)}: {text[0].lower()}{text[1:]}" if not isinstance(value, dict) else text
+
+
+def _show(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+def _valid_keys(root: type[BaseModel], data: Any, parent: tuple[Any, ...]) -> list[str]:
+    """The fields the model accepts at ``parent``, for 'did you mean' style hints."""
+    model: Any = root
+    node = data
+    for part in parent:
+        node = node[part] if isinstance(node, (dict, list)) else None
+        if isinstance(part, int):
+            continue
+        if model is None:
+            return []
+        field_info = model.model_fields.get(part)
+        model = _model_of(field_info.annotation if field_info else None, node)
+    if model is None and isinstance(node, dict) and node.get("type") in CHECK_MODELS:
+        model = CHECK_MODELS[node["type"]]
+    return sorted(model.model_fields) if model else []
+
+
+def _model_of(annotation: Any, node: Any) -> Any:
+    if isinstance(node, dict) and node.get("type") in CHECK_MODELS:
+        return CHECK_MODELS[node["type"]]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_of(arg, node)
+        if found:
+            return found
+    return None

@@ -1,0 +1,64 @@
+"""The command group: every command in the table, exit codes mapped once, `python -m drillbook`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from drillbook import __version__
+from drillbook.cli.app import cli
+from drillbook.cli.console import fail
+from drillbook.errors import BadInput, CannotRun, SpecProblem
+from tests.support import write_drill
+
+COMMANDS = ["cleanup", "evidence", "list", "report", "run", "runbook", "schedule", "schema", "serve", "validate"]
+
+
+def invoke(tmp_path: Path, *args: str):
+    return CliRunner().invoke(cli, ["--drills", str(tmp_path / "drills"), "--reports", str(tmp_path / "reports"),
+                                    "--state", str(tmp_path / "state"), "--runbooks", str(tmp_path / "runbooks"),
+                                    *args])
+
+
+def test_every_command_is_in_the_group() -> None:
+    assert sorted(cli.commands) == COMMANDS
+
+
+def test_validate_counts_the_drills(tmp_path: Path) -> None:
+    write_drill(tmp_path / "drills", "clinic", "/nowhere/repo")
+    result = invoke(tmp_path, "validate")
+    assert result.exit_code == 0 and f"1 drill(s) valid in {tmp_path / 'drills'}" in result.output
+
+
+def test_bad_input_exits_2_with_every_problem(tmp_path: Path) -> None:
+    write_drill(tmp_path / "drills", "clinic", "/nowhere/repo", rto="ten minutes")
+    result = invoke(tmp_path, "validate", "clinic")
+    assert result.exit_code == 2
+    assert '"ten minutes" is not a duration' in result.output and "1 problem(s); nothing was run." in result.output
+
+
+def test_run_needs_names_or_all(tmp_path: Path) -> None:
+    assert invoke(tmp_path, "run").exit_code == 2
+
+
+def test_fail_prints_the_error_and_exits_with_its_code(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as ended:
+        fail(CannotRun("restic is not installed"))
+    assert ended.value.code == 3 and "drillbook: restic is not installed" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as ended:
+        fail(BadInput("2 problems", [SpecProblem(Path("a.yaml"), 3, "rto", "bad"),
+                                     SpecProblem(Path("b.yaml"), None, "", "worse")]))
+    err = capsys.readouterr().err
+    assert ended.value.code == 2
+    assert err.splitlines() == ["a.yaml:3: rto: bad", "b.yaml: worse", "2 problem(s); nothing was run."]
+
+
+def test_python_dash_m_drillbook_runs_the_cli() -> None:
+    done = subprocess.run([sys.executable, "-m", "drillbook", "--version"], capture_output=True, text=True,
+                          env={**os.environ}, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == f"drillbook, version {__version__}"

@@ -1,0 +1,236 @@
+"""The engine through its seams: a fake restic door and a fake sandbox, the real phase table."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from drillbook.backends.restic import Fault, ResticError
+from drillbook.drill.engine import RunOptions
+from drillbook.util.signals import Interrupted, Overrun
+from tests.unit.drill.fakes import FakeRestic, FakeSandboxes, Harness, nodes, password_env, snapshot
+
+PHASES = ["plan", "sandbox", "locate snapshot", "immutability audit", "restore", "verify content",
+          "checks", "teardown", "report"]
+
+
+@pytest.fixture(autouse=True)
+def _password(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in password_env().items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Harness:
+    return Harness(tmp_path)
+
+
+def phases(record: dict) -> list[tuple[str, str]]:
+    return [(p["name"], p["status"]) for p in record["phases"]]
+
+
+def detail(record: dict, name: str) -> str:
+    return next(p["detail"] for p in record["phases"] if p["name"] == name)
+
+
+def test_a_good_drill_passes_every_phase_in_order(harness: Harness) -> None:
+    record = harness.run()
+    assert record["status"] == "passed" and record["reason"] is None
+    assert [name for name, _ in phases(record)] == PHASES
+    assert dict(phases(record))["immutability audit"] == "skipped"
+    assert all(status == "passed" for name, status in phases(record) if name != "immutability audit")
+    assert detail(record, "immutability audit") == "not declared: Object Lock not audited"
+    assert detail(record, "verify content").startswith("12 files, ")
+    assert detail(record, "checks") == "1 check passed"
+    assert detail(record, "teardown") == "sandbox removed"
+    assert detail(record, "report") == "run.json, report.html, report.md, junit.xml"
+    assert record["content"]["status"] == "passed" and record["isolation"] == {"network": "none", "fake": True}
+    assert harness.sandboxes.made[0].torn_down
+    assert harness.restic.opened_with["repository"] == "/nowhere/repo"
+    assert harness.restic.opened_with["cache_dir"] is None
+
+
+def test_run_json_says_running_at_the_start_and_is_complete_at_the_end(harness: Harness) -> None:
+    seen: list[str] = []
+
+    def observe(event: str, name: str, info: dict) -> None:
+        if event == "start":
+            seen.append(json.loads((Path(info["dir"]) / "run.json").read_text())["status"])
+
+    harness.observe = observe  # type: ignore[method-assign]
+    record = harness.run()
+    assert seen == ["running"]
+    written = json.loads(next(harness.settings.reports_dir.glob("clinic/*/run.json")).read_text())
+    assert written["status"] == "passed" and written["finished_at"]
+    assert [p["name"] for p in written["phases"]] == PHASES  # the report phase's own timing included
+    assert written == json.loads(json.dumps(record))
+
+
+def test_observer_hears_start_each_phase_and_finish(harness: Harness) -> None:
+    harness.run()
+    events = [(event, name) for event, name, _ in harness.events if not event.startswith("check-")]
+    assert events[0] == ("start", "clinic") and events[-1] == ("finish", "clinic")
+    ends = [name for event, name in events if event == "phase-end"]
+    assert ends == PHASES
+
+
+def test_a_failed_phase_skips_the_later_ones_and_teardown_still_runs(harness: Harness) -> None:
+    harness.restic.snapshots_held = []
+    record = harness.run()
+    assert record["status"] == "failed"
+    assert record["reason"] == "the repository has no snapshots at all"
+    assert phases(record) == [("plan", "passed"), ("sandbox", "passed"), ("locate snapshot", "failed"),
+                              ("immutability audit", "skipped"), ("restore", "skipped"),
+                              ("verify content", "skipped"), ("checks", "skipped"),
+                              ("teardown", "passed"), ("report", "passed")]
+    assert detail(record, "restore") == "not reached"
+    assert harness.sandboxes.made[0].torn_down
+
+
+def test_teardown_is_recorded_skipped_when_no_sandbox_was_made(harness: Harness) -> None:
+    harness.sandboxes = FakeSandboxes(error=OSError(28, "No space left on device"))
+    record = harness.run()
+    assert dict(phases(record))["sandbox"] == "failed"
+    assert record["reason"].startswith("cannot create the sandbox under ")
+    assert record["reason"].endswith("No space left on device")
+    assert dict(phases(record))["teardown"] == "skipped"
+    assert detail(record, "teardown") == "no sandbox was created"
+
+
+def test_a_failed_teardown_is_recorded_but_does_not_fail_the_drill(harness: Harness) -> None:
+    harness.sandboxes = FakeSandboxes(teardown_error=OSError("device busy"))
+    record = harness.run()
+    assert dict(phases(record))["teardown"] == "failed"
+    assert detail(record, "teardown") == "teardown incomplete: device busy"
+    assert record["status"] == "passed"
+
+
+def test_keep_sandbox_stops_its_processes_and_keeps_it(harness: Harness) -> None:
+    record = harness.run(options=RunOptions(keep_sandbox=True))
+    sandbox = harness.sandboxes.made[0]
+    assert sandbox.launcher.killed and not sandbox.torn_down
+    assert detail(record, "teardown") == f"kept for debugging at {sandbox.path} (--keep-sandbox)"
+
+
+def test_run_options_set_trigger_and_run_id(harness: Harness) -> None:
+    record = harness.run(options=RunOptions(trigger="scheduled", run_id="20260101T000000Z-abcdef"))
+    assert record["trigger"] == "scheduled" and record["run_id"] == "20260101T000000Z-abcdef"
+    assert (harness.settings.reports_dir / "clinic" / "20260101T000000Z-abcdef" / "run.json").is_file()
+
+
+def test_rto_and_rpo_are_measured_and_met(harness: Harness) -> None:
+    harness.restic.snapshots_held = [snapshot(age=timedelta(hours=2))]
+    record = harness.run()
+    rto, rpo = record["objectives"]["rto"], record["objectives"]["rpo"]
+    assert rto["met"] is True and 0 < rto["measured_seconds"] < 600
+    assert rpo["met"] is True and 7190 < rpo["measured_seconds"] < 7300
+
+
+def test_a_missed_rto_fails_the_drill(harness: Harness) -> None:
+    harness.restic.on_restore = lambda: time.sleep(0.2)
+    record = harness.run(harness.drill(rto="0.1s"))
+    assert record["objectives"]["rto"]["met"] is False
+    assert record["status"] == "failed"
+    assert record["reason"].startswith("RTO missed: measured ") and record["reason"].endswith("target 0.1s")
+
+
+def test_a_missed_rpo_fails_the_drill(harness: Harness) -> None:
+    harness.restic.snapshots_held = [snapshot(age=timedelta(days=2))]
+    record = harness.run(harness.drill(rpo="1d"))
+    assert record["objectives"]["rpo"]["met"] is False
+    assert all(status != "failed" for _, status in phases(record))
+    assert record["status"] == "failed" and record["reason"] == "RPO missed: measured 2d 0h, target 1d"
+
+
+def test_an_interrupt_aborts_tears_down_and_records_no_later_phase(harness: Harness) -> None:
+    def interrupt() -> None:
+        raise Interrupted("SIGTERM")
+
+    harness.restic.on_restore = interrupt
+    record = harness.run()
+    assert record["status"] == "aborted"
+    assert record["reason"] == ("interrupted by SIGTERM; the drill was stopped and torn down before "
+                                "it finished")
+    assert phases(record) == [("plan", "passed"), ("sandbox", "passed"), ("locate snapshot", "passed"),
+                              ("immutability audit", "skipped"), ("restore", "aborted"),
+                              ("teardown", "passed"), ("report", "passed")]
+    assert detail(record, "restore") == "interrupted"
+    assert harness.sandboxes.made[0].torn_down
+
+
+def test_ctrl_c_aborts_too(harness: Harness) -> None:
+    def ctrl_c() -> None:
+        raise KeyboardInterrupt
+
+    harness.restic.on_restore = ctrl_c
+    record = harness.run()
+    assert record["status"] == "aborted"
+    assert record["reason"] == "interrupted by SIGINT (Ctrl-C); the drill was stopped and torn down"
+
+
+def test_an_overrun_is_recorded_failed_with_its_reason(harness: Harness) -> None:
+    def overrun() -> None:
+        raise Overrun("stopped after 30 s: ran longer than 3 x its RTO (10s), the most the scheduler allows")
+
+    harness.restic.on_restore = overrun
+    record = harness.run()
+    assert record["status"] == "failed"
+    assert record["reason"] == ("stopped after 30 s: ran longer than 3 x its RTO (10s), the most the "
+                                "scheduler allows")
+    assert [name for name, _ in phases(record)][-3:] == ["restore", "teardown", "report"]
+    assert dict(phases(record))["restore"] == "aborted"
+    assert harness.sandboxes.made[0].torn_down
+
+
+def test_an_unexpected_exception_fails_the_phase_and_the_drill_with_its_reason(harness: Harness) -> None:
+    def bug() -> None:
+        raise ValueError("boom")
+
+    harness.restic.on_snapshots = bug
+    record = harness.run()
+    reason = "locate snapshot failed unexpectedly: ValueError: boom"
+    assert record["status"] == "failed" and record["reason"] == reason
+    assert dict(phases(record))["locate snapshot"] == "failed" and detail(record, "locate snapshot") == reason
+    assert dict(phases(record))["restore"] == "skipped"
+
+
+def test_a_restic_failure_names_the_repository_and_keeps_stderr(harness: Harness) -> None:
+    def corrupt() -> None:
+        raise ResticError(Fault.CORRUPT_DATA, "repository data is corrupt", ["Fatal: There were 1 errors"])
+
+    harness.restic.on_restore = corrupt
+    record = harness.run()
+    assert record["status"] == "failed"
+    assert record["reason"] == "repository data is corrupt (while restoring from /nowhere/repo)"
+    assert record["restic_stderr_tail"] == ["Fatal: There were 1 errors"]
+    assert dict(phases(record))["verify content"] == "skipped"
+
+
+def test_an_empty_snapshot_fails_the_drill(harness: Harness) -> None:
+    harness.restic.files = {}
+    harness.restic.listed = [{"type": "dir", "path": "/srv"}, {"type": "dir", "path": "/srv/clinic"}]
+    record = harness.run()
+    assert record["status"] == "failed"
+    assert "holds no files" in record["reason"]
+    assert dict(phases(record))["verify content"] == "failed" and record["content"]["status"] == "failed"
+
+
+def test_a_file_missing_from_the_restore_fails_verify_content(harness: Harness) -> None:
+    restic = FakeRestic()
+    restic.listed = nodes({**restic.files, "srv/clinic/docs/lost.txt": b"gone"})
+    harness.restic = restic
+    record = harness.run()
+    assert record["reason"] == "restored tree is incomplete: 1 missing (first: srv/clinic/docs/lost.txt)"
+    assert record["content"]["missing"] == ["srv/clinic/docs/lost.txt"]
+
+
+def test_a_missing_password_fails_the_plan(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in password_env():
+        monkeypatch.delenv(name)
+    record = harness.run()
+    assert record["reason"].startswith("cannot read the repository password: ")
+    assert phases(record)[0] == ("plan", "failed") and dict(phases(record))["teardown"] == "skipped"
