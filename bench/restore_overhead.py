@@ -131,7 +131,7 @@ def main() -> int:
         phases.append({p["name"]: p["duration_seconds"] for p in record["phases"]})
         print(f"round {i + 1}: bare restore {bare[-1]:.2f}s, drillbook run {drill[-1]:.2f}s, "
               f"ratio {drill[-1] / bare[-1]:.3f}", flush=True)
-    ratios = [d / b for d, b in zip(drill, bare)]
+    ratios = [d / b for d, b in zip(drill, bare, strict=True)]
     median_phases = {k: statistics.median(p[k] for p in phases) for k in phases[0]}
     summary = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

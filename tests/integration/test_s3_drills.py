@@ -133,7 +133,7 @@ def test_password_from_secrets_manager_and_ssm(workspace, moto, compliance_repo)
     from tests.support import PASSWORD
 
     moto.client("secretsmanager").create_secret(
-        Name="clinic/restic", SecretString='{"password": "%s", "user": "x"}' % PASSWORD)
+        Name="clinic/restic", SecretString=f'{{"password": "{PASSWORD}", "user": "x"}}')
     moto.client("ssm").put_parameter(Name="/clinic/restic-password", Value=PASSWORD,
                                      Type="SecureString")
     _with_password(write_drill(workspace.drills, "from-secret", compliance_repo, body=STANDARD_CHECKS),

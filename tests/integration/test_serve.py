@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import pickle
 import shlex
@@ -26,10 +27,10 @@ class Serve:
 
     def __init__(self, workspace: Workspace, *args: str):
         self.log = workspace.root / f"serve-{time.monotonic_ns()}.log"
-        self.handle = open(self.log, "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "drillbook", "serve", *args],
-                                     cwd=workspace.root, env=workspace.env(), stdout=subprocess.DEVNULL,
-                                     stderr=self.handle, text=True)
+        with open(self.log, "w") as handle:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen([sys.executable, "-m", "drillbook", "serve", *args],
+                                         cwd=workspace.root, env=workspace.env(), stdout=subprocess.DEVNULL,
+                                         stderr=handle, text=True)
 
     def events(self, name: str | None = None) -> list[dict[str, str]]:
         out = []
@@ -58,14 +59,12 @@ class Serve:
         started = time.monotonic()
         self.proc.send_signal(sig)
         code = self.proc.wait(timeout=timeout)
-        self.handle.close()
         return code, time.monotonic() - started
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        self.handle.close()
 
 
 @pytest.fixture
@@ -109,7 +108,7 @@ def test_two_drills_run_on_schedule_one_at_a_time_with_metrics(workspace, repo, 
     assert len(done) == len(runs) >= 4, "a run was left unfinished"
     assert all(r["status"] == "passed" and r["trigger"] == "schedule" for r in done)
     spans = sorted(interval(r) for r in done)
-    for (_, end), (start, _) in zip(spans, spans[1:]):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert end <= start, "two drills ran at the same time with --concurrency 1"
     started_ids = {e["run_id"] for e in server.events("drill-start")}
     assert {e["run_id"] for e in finished} <= started_ids
@@ -140,7 +139,7 @@ def test_failing_drill_alerts_the_webhook_and_an_overrun_is_stopped(workspace, r
     assert "s3cr3t" not in json.dumps(broken) and "s3cr3t" not in server.log.read_text()
 
     assert "ran longer than 2 x its RTO" in slow["reason"]
-    run = [r for r in workspace.runs("slow") if r["run_id"] == slow["run_id"]][0]
+    run = next(r for r in workspace.runs("slow") if r["run_id"] == slow["run_id"])
     assert run["status"] == "failed" and "2 x its RTO (1s)" in run["reason"]
     assert float(slow["duration"]) < 10  # stopped at 2 s, not after the 30 s sleep
     assert not any(workspace.sandboxes.iterdir()), "the overrun drill's sandbox was not torn down"

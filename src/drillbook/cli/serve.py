@@ -61,7 +61,7 @@ def serve_command(settings: Settings, concurrency: int, metrics_host: str, metri
 
     SIGHUP or a change in the drills folder reloads the drills. Structured log lines on stderr.
     """
-    from drillbook.serve.server import ServeOptions, serve  # prometheus_client: ~75 ms on every start
+    from drillbook.serve.server import ServeOptions, serve  # start-up: prometheus_client ~75 ms
 
     if not settings.drills_dir.is_dir():
         raise BadInput(f"drills folder {settings.drills_dir} does not exist",

@@ -1,1 +1,2 @@
-"""One drill from plan to record: the engine's phase table, and what it needs (batch, record, selection, content check)."""
+"""One drill from plan to record: the engine's phase table and what it needs (batch, record,
+snapshot selection, the content check)."""

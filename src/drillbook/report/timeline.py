@@ -22,22 +22,22 @@ def timeline_svg(run: dict[str, Any], rows_key: str = "phases", label_key: str =
         return Markup("")
     start = parse_iso(run["started_at"])
     offsets = [max(0.0, (parse_iso(r["started_at"]) - start).total_seconds()) for r in rows]
-    ends = [o + float(r.get("duration_seconds") or 0) for o, r in zip(offsets, rows)]
+    ends = [o + float(r.get("duration_seconds") or 0) for o, r in zip(offsets, rows, strict=True)]
     if target_seconds is None:
         target_seconds = (run.get("objectives", {}).get("rto") or {}).get("target_seconds")
-    total = max(ends + [0.001])
+    total = max([*ends, 0.001])
     show_target = target_seconds is not None and target_seconds <= total * 4
     scale_end = max(total, target_seconds if show_target and target_seconds else 0)
     span = WIDTH - LABEL - 70
     height = ROW * len(rows) + 30
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" viewBox="0 0 {WIDTH} {height}" '
              f'width="100%" role="img" aria-label="timeline">']
-    for i, (row, off, end) in enumerate(zip(rows, offsets, ends)):
+    for i, (row, off, end) in enumerate(zip(rows, offsets, ends, strict=True)):
         y = 6 + i * ROW
         x = LABEL + span * off / scale_end
         w = max(2.0, span * (end - off) / scale_end)
         color = COLORS.get(row.get("status", ""), "#1565c0")
-        label = escape(str(row.get(label_key, "")))[:28]
+        label = escape(str(row.get(label_key, ""))[:28])
         parts.append(f'<text x="{LABEL - 8}" y="{y + 14}" text-anchor="end" class="tl-label">{label}</text>')
         parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="16" rx="3" fill="{color}">'
                      f'<title>{label}: {escape(row.get("status", ""))}, '
@@ -55,4 +55,4 @@ def timeline_svg(run: dict[str, Any], rows_key: str = "phases", label_key: str =
                      f'stroke-dasharray="4 3"/><text x="{tx - 4:.1f}" y="{axis_y + 14}" '
                      f'text-anchor="end" class="tl-target">RTO target</text>')
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return Markup("".join(parts))  # noqa: S704 (every value above went through escape())

@@ -107,7 +107,7 @@ def check_drills(runbooks: Iterable[Runbook], known: set[str]) -> list[SpecProbl
     problems = []
     for runbook in runbooks:
         for step in runbook.steps:
-            for name, line in zip(step.drills, step.drill_lines):
+            for name, line in zip(step.drills, step.drill_lines, strict=True):
                 if name not in known:
                     choices = ", ".join(sorted(known)) or "none"
                     problems.append(SpecProblem(runbook.path, line, "", f'{step.label()} names drill "{name}", '

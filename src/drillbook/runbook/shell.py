@@ -7,6 +7,7 @@ step's children never outlive it; processes a step leaves behind are stopped whe
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import signal
@@ -65,7 +66,8 @@ def run_script(script: str, *, cwd: Path, env: Mapping[str, str], timeout: float
 
 def _pump(proc: subprocess.Popen[bytes], deadline: float, emit: Callable[[bytes], None]) -> bool:
     """Forward output until bash exits (then drain briefly) or the deadline passes."""
-    assert proc.stdout is not None
+    if proc.stdout is None:
+        raise ValueError("the step's output is not piped")
     fd = proc.stdout.fileno()
     os.set_blocking(fd, False)
     selector = selectors.DefaultSelector()
@@ -110,12 +112,8 @@ def _pump(proc: subprocess.Popen[bytes], deadline: float, emit: Callable[[bytes]
 def stop_group(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM the step's group, SIGKILL it after a short grace."""
     kill_group(proc.pid, sig=signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        pass
     kill_group(proc.pid, sig=signal.SIGKILL)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        pass

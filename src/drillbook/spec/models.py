@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from drillbook.serve.schedules import check_jitter, check_timezone, parse_schedule  # ScheduleError: a ValueError
 from drillbook.util.durations import parse_duration
 
 
@@ -268,11 +269,15 @@ class Isolation(Strict):
 NotifyEvent = Literal["failure", "success", "recovery", "always"]
 
 
+def _failures_only() -> list[NotifyEvent]:
+    return ["failure"]
+
+
 class NotifyTarget(Strict):
     webhook: str | None = Field(None, description="URL that gets the JSON by POST.")
     sns: str | None = Field(None, description="SNS topic ARN.")
     command: list[str] | None = Field(None, min_length=1, description="Program given the JSON on stdin.")
-    on: list[NotifyEvent] = Field(default_factory=lambda: ["failure"],
+    on: list[NotifyEvent] = Field(default_factory=lambda: _failures_only(),
                                   description="failure, success, recovery, always.")
     timeout: DurationValue = Field(default_factory=lambda: Duration("10s"),
                                    description="Per attempt.")
@@ -314,7 +319,6 @@ class Drill(Strict):
     @field_validator("schedule")
     @classmethod
     def _schedule_parses(cls, value: str | None) -> str | None:
-        from drillbook.serve.schedules import parse_schedule  # ScheduleError is a ValueError
 
         if value is not None:
             parse_schedule(value)
@@ -323,7 +327,6 @@ class Drill(Strict):
     @field_validator("timezone")
     @classmethod
     def _timezone_known(cls, value: str) -> str:
-        from drillbook.serve.schedules import check_timezone
 
         check_timezone(value)
         return value
@@ -331,7 +334,6 @@ class Drill(Strict):
     @field_validator("jitter")
     @classmethod
     def _jitter_fits(cls, value: Duration | None, info: Any) -> Duration | None:
-        from drillbook.serve.schedules import check_jitter
 
         schedule = info.data.get("schedule")
         if value is not None and schedule:

@@ -79,14 +79,14 @@ def _walk(node: yaml.Node, path: Path_, out: LocatedYaml, first_line: int) -> No
             key = key_node.value
             line = key_node.start_mark.line + first_line
             if key in seen:
-                out.duplicates.append((path + (key,), line))
+                out.duplicates.append(((*path, key), line))
             seen.add(key)
-            out.lines[path + (key,)] = line
-            _walk_child(value_node, path + (key,), out, first_line)
+            out.lines[(*path, key)] = line
+            _walk_child(value_node, (*path, key), out, first_line)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            out.lines[path + (index,)] = item.start_mark.line + first_line
-            _walk_child(item, path + (index,), out, first_line)
+            out.lines[(*path, index)] = item.start_mark.line + first_line
+            _walk_child(item, (*path, index), out, first_line)
 
 
 def _walk_child(node: yaml.Node, path: Path_, out: LocatedYaml, first_line: int) -> None:
