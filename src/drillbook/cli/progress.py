@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -22,9 +23,13 @@ class Progress:
         self.console = Console(file=self.stream, highlight=False) if self.rich else None
         self.status: RichStatus | None = None  # the spinner of the phase under way
         self.drill = ""
+        self.handlers: dict[str, Callable[[str, dict[str, Any]], None]] = {
+            "start": self._start, "phase-start": self._phase_start, "phase-end": self._phase_end,
+            "check-end": self._check_end, "finish": self._finish,
+        }
 
     def __call__(self, event: str, name: str, info: dict[str, Any]) -> None:
-        handler = getattr(self, "_" + event.replace("-", "_"), None)
+        handler = self.handlers.get(event)
         if handler:
             handler(name, info)
 

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from drillbook.drill.batch import run_drills
 from drillbook.drill.engine import DrillOutcome, RunOptions
+from drillbook.drill.phases import Observer
 from drillbook.errors import BadInput
 from drillbook.outputs import finish as postrun
 from drillbook.outputs.runstore import new_run_id
@@ -36,8 +37,6 @@ from drillbook.util.locks import LockBusy, file_lock
 from drillbook.util.scrub import scrub, secret_values
 from drillbook.util.signals import Interrupted
 
-Observer = Callable[[str, dict[str, Any]], None]
-
 
 class Confirmer(Protocol):
     via: str
@@ -53,7 +52,7 @@ class Context:
     operator: str
     confirmer: Confirmer
     drills: DrillSet | None = None
-    observe: Observer = field(default=lambda event, info: None)
+    observe: Observer = field(default=lambda event, name, info: None)
     on_output: Callable[[str], None] = field(default=lambda line: None)
     drill_observer: Any = None
 
@@ -148,7 +147,7 @@ class _Run:
         record.status, record.reason, record.finished_at = Status.RUNNING, None, None
         record.process = rec.process_info(None)
         self._save()
-        self.ctx.observe("start", {"record": record, "first": first, "runbook": self.runbook,
+        self.ctx.observe("start", self.runbook.name, {"record": record, "first": first, "runbook": self.runbook,
                                    "dir": self.dir})
 
     def _save(self) -> None:
@@ -162,7 +161,7 @@ class _Run:
         result.status, result.started_at = Status.RUNNING, iso(utc_now())
         result.attempt, result.operator = self.record.attempt.number, self.ctx.operator
         self._save()
-        self.ctx.observe("step-start", {"step": step, "result": result})
+        self.ctx.observe("step-start", step.title, {"step": step, "result": result})
         started = utc_now()
         try:
             if step.kind == SHELL:
@@ -185,7 +184,7 @@ class _Run:
         result.finished_at = iso(finished)
         result.duration_seconds = round((finished - started).total_seconds(), 3)
         self._save()
-        self.ctx.observe("step-end", {"result": result})
+        self.ctx.observe("step-end", result.title, {"result": result})
 
     def _shell(self, step: Step, result: StepResult) -> None:
         timeout = self.runbook.step_timeout(step)
@@ -260,7 +259,7 @@ class _Run:
         record.reason = scrub(record.reason, self.secrets) if record.reason else record.reason
         project = self.ctx.drills.config if self.ctx.drills else None  # its drills' drillbook.yaml
         postrun.finish(postrun.for_runbook(self.dir, record, self.ctx.settings, project))
-        self.ctx.observe("finish", {"record": record, "dir": self.dir})
+        self.ctx.observe("finish", record.runbook, {"record": record, "dir": self.dir})
         return Outcome(record.to_dict(), self.dir)
 
     def _verdict(self) -> tuple[str, str | None]:

@@ -6,6 +6,7 @@ Everything goes to one stream (stderr by default) so stdout stays for the final 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from drillbook.runbook.model import MANUAL
@@ -17,12 +18,18 @@ MARKS = {Status.PASSED: "ok", Status.CONFIRMED: "ok", Status.SKIPPED: "--", Stat
 
 
 class RunbookProgress:
+    """An observer of a runbook run (the same signature as a drill's): one table of the events shown."""
+
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream or sys.stderr
         self.total = 0
+        self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {
+            "start": self._start, "step-start": self._step_start, "step-end": self._step_end,
+            "finish": self._finish,
+        }
 
-    def __call__(self, event: str, info: dict[str, Any]) -> None:
-        handler = getattr(self, "_" + event.replace("-", "_"), None)
+    def __call__(self, event: str, name: str, info: dict[str, Any]) -> None:
+        handler = self.handlers.get(event)
         if handler:
             handler(info)
 
