@@ -7,7 +7,7 @@ APT_PACKAGES := restic bubblewrap postgresql-15 chromium iproute2 util-linux pro
 SYSTEM_STAMP := $(VENV)/.system-ok
 VENV_STAMP := $(VENV)/.venv-ok
 
-.PHONY: setup system venv demo test test-unit bench docs clean
+.PHONY: setup system venv demo lint test test-unit coverage bench docs clean
 
 setup: system venv
 
@@ -39,11 +39,18 @@ $(VENV_STAMP): pyproject.toml
 demo: setup
 	$(PY) -m devtools.demo
 
-test: setup
+lint: venv
+	$(VENV)/bin/ruff check src tests devtools bench
+	$(VENV)/bin/mypy
+
+test: setup lint
 	$(PY) -m pytest -q -ra
 
-test-unit: setup
+test-unit: venv
 	$(PY) -m pytest -q tests/unit
+
+coverage: venv
+	$(PY) -m pytest -q tests/unit --cov=drillbook --cov-report=term
 
 docs: venv
 	$(PY) -m drillbook schema > docs/drill.schema.json
