@@ -23,6 +23,7 @@ from drillbook.backends.restic import ResticError, Snapshot
 from drillbook.backends.secrets import resolve_password
 from drillbook.checks import CheckContext, run_check
 from drillbook.checks.base import default_name
+from drillbook.drill import verdict
 from drillbook.drill.content import verify_restore
 from drillbook.drill.phases import Observer, PhaseError, PhaseFailed, PhaseLog, PhaseSkipped, PhaseStep
 from drillbook.drill.record import Objective, RunRecord, host_versions, process_info
@@ -35,7 +36,6 @@ from drillbook.settings import Settings
 from drillbook.spec.models import Drill, ProjectConfig
 from drillbook.status import Status
 from drillbook.util.clock import iso, utc_now
-from drillbook.util.durations import format_duration
 from drillbook.util.scrub import secret_values
 from drillbook.util.signals import Interrupted, Overrun
 
@@ -305,10 +305,12 @@ class DrillRun:
     # -- ending ---------------------------------------------------------------------
     def _conclude(self) -> None:
         """The verdict and its notifications, before the report is written."""
-        self._measure_objectives()
+        objectives = self.record.objectives
+        verdict.measure_rto(objectives["rto"], self.started_mono, self.checks_finished_mono)
+        verdict.measure_rpo(objectives["rpo"], self.started, self.snapshot.time if self.snapshot else None)
         if self.record.status != Status.ABORTED:
-            self.record.status = Status.FAILED if self.failure or self._objective_missed() else Status.PASSED
-            self.record.reason = self._reason()
+            self.record.status = verdict.status(self.failure, objectives)
+            self.record.reason = verdict.reason(self.failure, objectives)
         self.record.finished_at = iso(utc_now())
         postrun.notify(self.outputs)
 
@@ -319,28 +321,6 @@ class DrillRun:
                                                  "reason": self.record.reason,
                                                  "run_id": self.run_id, "dir": str(self.dir)})
         return outcome
-
-    def _measure_objectives(self) -> None:
-        rto = self.record.objectives["rto"]
-        rpo = self.record.objectives["rpo"]
-        if self.checks_finished_mono is not None:
-            rto.measured_seconds = round(self.checks_finished_mono - self.started_mono, 3)
-            rto.met = rto.measured_seconds <= rto.target_seconds
-        if self.snapshot is not None:
-            rpo.measured_seconds = round((self.started - self.snapshot.time).total_seconds(), 3)
-            rpo.met = rpo.measured_seconds <= rpo.target_seconds
-
-    def _objective_missed(self) -> bool:
-        return any(o.met is False for o in self.record.objectives.values())
-
-    def _reason(self) -> str | None:
-        reasons = [self.failure] if self.failure else []
-        for key, label in (("rto", "RTO"), ("rpo", "RPO")):
-            o = self.record.objectives[key]
-            if o.met is False:
-                reasons.append(f"{label} missed: measured {format_duration(o.measured_seconds)}, "
-                               f"target {o.target}")
-        return "; ".join(reasons) or None
 
 
 __all__ = ["DeclaredDrill", "DrillOutcome", "DrillRun", "RunOptions", "run_drill"]
