@@ -18,6 +18,7 @@ from drillbook.backends import aws
 from drillbook.evidence import upload
 from drillbook.settings import Settings
 from drillbook.spec.models import EvidenceTarget, ProjectConfig
+from drillbook.util.locks import file_lock
 from tests.unit.evidence.ledgers import fake_run, make_settings
 
 BUCKET = EvidenceTarget(s3="s3://evidence/drillbook", retain="30d")
@@ -216,3 +217,20 @@ def test_a_corrupt_queue_file_does_not_stop_uploads(settings, s3, content):
     second = run(settings, 2)
     assert upload.upload_after_run(second, Drill(BUCKET), settings)["status"] == "failed"
     assert [e["run_id"] for e in upload.pending(settings)] == [second.name]  # the queue works again
+
+
+@pytest.mark.parametrize("down", [False, True])
+def test_a_busy_queue_does_not_lose_the_runs_own_upload_result(settings, s3, monkeypatch, down):
+    """Another drillbook holding the queue too long must not cost this run its evidence-upload.json."""
+    monkeypatch.setattr(upload, "QUEUE_LOCK_TIMEOUT", 0.1)
+    if down:
+        s3.down[BUCKET.s3] = "connection refused"
+    folder = run(settings, 1)
+    record = (folder / "run.json").read_bytes()
+
+    with file_lock(settings.state_dir / f"{upload.PENDING_FILE}.lock", timeout=0):  # another drillbook
+        result = upload.upload_after_run(folder, Drill(BUCKET), settings)
+
+    assert result is not None and result["status"] == ("failed" if down else "uploaded")
+    assert result_of(folder) == result
+    assert (folder / "run.json").read_bytes() == record
