@@ -22,7 +22,7 @@ from drillbook.spec.models import EvidenceTarget, ProjectConfig
 from drillbook.status import Status
 from drillbook.util.atomic import write_json_atomic
 from drillbook.util.clock import iso, utc_now
-from drillbook.util.locks import file_lock
+from drillbook.util.locks import LockBusy, file_lock
 
 log = logging.getLogger("drillbook.evidence.upload")
 
@@ -51,7 +51,7 @@ def upload_after_run(run_dir: Path, drill: Any, settings: Settings,
         retried = retry_pending(settings, skip_target=skip)
         if result and result["status"] == Status.FAILED and target:
             add_pending(settings, run_dir, target, result["error"])
-    except OSError as exc:
+    except (OSError, LockBusy) as exc:  # a busy or unwritable queue must not cost this run its result
         log.warning("cannot keep the WORM upload queue in %s: %s", settings.state_dir, exc)
         retried = []
     if result is not None:
