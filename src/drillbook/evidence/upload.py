@@ -54,6 +54,8 @@ def upload_after_run(run_dir: Path, drill: Any, settings: Settings,
     except (OSError, LockBusy) as exc:  # a busy or unwritable queue must not cost this run its result
         log.warning("cannot keep the WORM upload queue in %s: %s", settings.state_dir, exc)
         retried = []
+        if result and result["status"] == Status.FAILED:
+            result["will_retry"] = False  # it could not be queued: say so rather than promise a retry
     if result is not None:
         if retried:
             result["retried"] = retried

@@ -234,3 +234,5 @@ def test_a_busy_queue_does_not_lose_the_runs_own_upload_result(settings, s3, mon
     assert result is not None and result["status"] == ("failed" if down else "uploaded")
     assert result_of(folder) == result
     assert (folder / "run.json").read_bytes() == record
+    if down:  # it could not be queued, so no retry is promised
+        assert result["will_retry"] is False
