@@ -289,9 +289,12 @@ def enter_argv(target_pid: int, account: Account, limits: Limits, cwd: Path, arg
 
     The check's environment travels as arguments of the final ``env -i``: every helper before
     it runs with drillbook's tool environment only (see tool_env), so a drill's ``LD_PRELOAD``
-    or ``PATH`` reaches nothing outside the sandbox. nsenter's own ``--wd`` opens the folder
-    before entering the mount namespace, which leaves the child with a cwd outside its root;
-    ``env -C`` changes directory from inside instead.
+    or ``PATH`` reaches nothing outside the sandbox. The price: like the program's arguments,
+    those values show in the host's process list (they come from the drill file and the checks,
+    never from a secret store).
+
+    nsenter's own ``--wd`` opens the folder before entering the mount namespace, which leaves the
+    child with a cwd outside its root; ``env -C`` changes directory from inside instead.
     """
     wrapped = [*switch_argv(account, mode), tool("nsenter"), f"--target={target_pid}", "--user",
                "--preserve-credentials", "--mount", "--pid", "--ipc", "--uts", "--root"]
