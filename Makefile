@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := restic bubblewrap postgresql-15 chromium iproute2 util-linux procps passwd python3
+APT_PACKAGES := restic bubblewrap postgresql-15 chromium iproute2 util-linux procps passwd python3 python3-venv
 SYSTEM_STAMP := $(VENV)/.system-ok
 VENV_STAMP := $(VENV)/.venv-ok
 
@@ -23,6 +23,7 @@ $(SYSTEM_STAMP):
 	command -v nsenter >/dev/null && command -v setpriv >/dev/null || missing="$$missing util-linux"; \
 	command -v useradd >/dev/null || missing="$$missing passwd"; \
 	test -x /usr/bin/python3 || missing="$$missing python3"; \
+	/usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \

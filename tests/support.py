@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
+import hashlib
 import json
 import os
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from devtools.repos import RepoBuilder
+from drillbook.sandbox.holder import remove_tree
 from drillbook.util.atomic import write_json_atomic
 
 PASSWORD = "correct horse battery staple"
@@ -94,6 +99,19 @@ verify:
 """
 
 
+@functools.cache
+def sandbox_base() -> Path:
+    """A folder for this test process's sandbox roots that every account can search.
+
+    The sandbox account creates a drill's namespaces and must reach its sandbox folder, but
+    pytest's temporary folders are private (0700) to the account running the tests.
+    """
+    base = Path(tempfile.mkdtemp(prefix="drillbook-test-sandboxes-"))
+    base.chmod(0o755)
+    atexit.register(remove_tree, base)
+    return base
+
+
 @dataclass
 class Workspace:
     root: Path
@@ -108,7 +126,8 @@ class Workspace:
 
     @property
     def sandboxes(self) -> Path:
-        return self.root / "sandboxes"
+        """Outside ``root`` (see sandbox_base), one folder per workspace."""
+        return sandbox_base() / hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
 
     @property
     def state(self) -> Path:

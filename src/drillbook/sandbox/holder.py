@@ -4,8 +4,9 @@ Each run gets its own folder under the sandbox root (so concurrent drills never 
 holding ``restore/`` (the restored tree), ``work/`` (scratch for services), ``home/`` and
 ``logs/``. Every check and service runs inside the drill's namespaces (see isolation.py) as an
 unprivileged account with a scrubbed environment, started by the sandbox's launcher (see
-launcher.py). Setting that up fails closed: when it cannot be done as declared,
-:class:`IsolationError` says what and why, and the drill fails.
+launcher.py). The namespaces are created by that account too, whether drillbook runs as root or
+not. Setting that up fails closed: when it cannot be done as declared, :class:`IsolationError`
+says what and why, and the drill fails.
 
 ``teardown`` is idempotent and always runs, also after a failure or a signal: killing the
 namespace's first process makes the kernel kill every process of the PID namespace, so nothing
@@ -56,16 +57,19 @@ class NamespaceHolder:
     init_pid: int       # host pid of the namespace's pid 1 (bubblewrap's init)
     target_pid: int     # host pid of the sleeping process whose namespaces and root we enter
     pid_ns: str
+    user_ns: str
+    account: iso.Account  # who created the namespaces and is the only uid inside
+    mode: iso.Mode
     init_start: int | None = None
 
     @classmethod
-    def start(cls, sandbox: Path, network: str) -> NamespaceHolder:
+    def start(cls, sandbox: Path, network: str, account: iso.Account, mode: iso.Mode) -> NamespaceHolder:
         read_fd, write_fd = os.pipe()
-        argv = iso.holder_argv(sandbox, network, write_fd)
+        argv = iso.holder_argv(sandbox, network, write_fd, account, mode)
         try:
             proc = subprocess.Popen(argv, pass_fds=(write_fd,), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                    start_new_session=True, env={"PATH": iso.TOOL_PATH})
+                                    start_new_session=True, cwd="/", env=iso.tool_env(sandbox))
         except OSError as exc:
             os.close(read_fd)
             os.close(write_fd)
@@ -79,22 +83,38 @@ class NamespaceHolder:
             proc.kill()
             stderr = (proc.communicate(timeout=5)[1] or b"").decode(errors="replace").strip()
             reason = stderr.splitlines()[-1] if stderr else str(exc)
-            raise IsolationError(f"bubblewrap could not create the namespaces: {reason}") from None
+            raise IsolationError(f"bubblewrap could not create the namespaces: {reason}"
+                                 f"{_hint(reason, account)}") from None
         finally:
             os.close(read_fd)
-        holder = cls(proc, init_pid, target, namespace(target, "pid") or "", process_start(init_pid))
+        holder = cls(proc, init_pid, target, namespace(target, "pid") or "",
+                     namespace(target, "user") or "", account, mode, process_start(init_pid))
         holder.verify(network)
         return holder
 
     def verify(self, network: str) -> None:
-        """Fail closed: the namespaces the record will claim must really differ from drillbook's."""
-        wanted = ["mnt", "pid"] + (["net"] if network == "none" else [])
+        """Fail closed: the namespaces the record claims must exist, as one user namespace.
+
+        Every namespace must differ from drillbook's, and the user namespace must map exactly
+        the account's uid to itself: a nested user namespace could not be entered, and any
+        other mapping would not be the account the record names.
+        """
+        wanted = ["user", "mnt", "pid"] + (["net"] if network == "none" else [])
         same = [n for n in wanted
                 if not namespace(self.target_pid, n) or namespace(self.target_pid, n) == namespace(os.getpid(), n)]
-        if same:
+        problem = (f"the sandbox shares drillbook's {', '.join(same)} namespace (bubblewrap did not "
+                   "unshare it)" if same else self._mapping_problem())
+        if problem:
             self.kill()
-            raise IsolationError(f"the sandbox shares drillbook's {', '.join(same)} namespace "
-                                 "(bubblewrap did not unshare it)")
+            raise IsolationError(problem)
+
+    def _mapping_problem(self) -> str | None:
+        wanted = f"{self.account.uid} {self.account.uid} 1"
+        mapping = " ".join(_read_text(f"/proc/{self.target_pid}/uid_map").split())
+        if mapping != wanted:
+            return (f"the sandbox's user namespace maps uids as {mapping or 'nothing'!r}, not just "
+                    f"{self.account.describe()} to itself (bubblewrap nested a second one?)")
+        return None
 
     def alive(self) -> bool:
         return self.proc.poll() is None and namespace(self.target_pid, "pid") == self.pid_ns
@@ -102,7 +122,8 @@ class NamespaceHolder:
     def describe(self) -> dict[str, Any]:
         return {"outer_pid": self.proc.pid, "init_pid": self.init_pid,
                 "init_start": self.init_start, "target_pid": self.target_pid,
-                "pid_ns": self.pid_ns}
+                "pid_ns": self.pid_ns, "user_ns": self.user_ns, "mode": str(self.mode),
+                "uid": self.account.uid}
 
     def sweep(self) -> int:
         """Kill every process of the namespace except the holder itself; returns how many."""
@@ -148,6 +169,26 @@ def _read_info(fd: int, proc: subprocess.Popen) -> dict[str, Any]:
                          if proc.poll() is not None else "bubblewrap did not start in time")
 
 
+def _hint(reason: str, account: iso.Account) -> str:
+    """What to change on the host, for the two failures an administrator can fix."""
+    if "source path" in reason and "Permission denied" in reason:
+        return (f" (the sandbox account {account.name} must be able to reach the sandbox folder: "
+                "make every folder above the sandbox root searchable by it, e.g. chmod o+x, or "
+                "choose another sandbox root)")
+    lowered = reason.lower()
+    if any(word in lowered for word in ("namespace", "uid map", "uid_map", "permission", "not permitted")):
+        return f" ({iso.USERNS_HINT})"
+    return ""
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="ascii") as fh:
+            return fh.read()
+    except OSError:
+        return ""
+
+
 def _first_child(pid: int) -> int:
     deadline = time.monotonic() + HOLDER_START_TIMEOUT
     while time.monotonic() < deadline:
@@ -172,6 +213,7 @@ class Sandbox:
     isolation: Isolation
     launcher: IsolatedLauncher
     account: iso.Account
+    mode: iso.Mode
     env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -188,25 +230,30 @@ class Sandbox:
         if missing:
             raise IsolationError(f"{', '.join(missing)} not installed (apt-get install bubblewrap "
                                  "util-linux coreutils)")
-        account = iso.resolve_account(isolation)
+        mode = iso.current_mode()
+        account = iso.resolve_account(isolation, mode)
+        problem = iso.user_namespace_problem()
+        if problem:
+            raise IsolationError(problem)
         if isolation.limits.memory:
             iso.memory_bytes(isolation.limits.memory)
         path = root / run_id
         path.mkdir(parents=True, exist_ok=False)
         try:
-            return cls._build(path, isolation, env, account)
+            return cls._build(path, isolation, env, account, mode)
         except BaseException:
             remove_tree(path)
             raise
 
     @classmethod
     def _build(cls, path: Path, isolation: Isolation, env: dict[str, str],
-               account: iso.Account) -> Sandbox:
+               account: iso.Account, mode: iso.Mode) -> Sandbox:
         path.chmod(0o755)  # world-traversable: the sandbox account reaches restore/ through it
         for name in ("restore", "work", "home", "logs"):
             (path / name).mkdir()
-        for name in ("work", "home"):
-            os.chown(path / name, account.uid, account.gid)
+        if mode is iso.Mode.ROOT:  # rootless, drillbook's own folders are the account's already
+            for name in ("work", "home"):
+                os.chown(path / name, account.uid, account.gid)
         base_env = {
             "PATH": BASE_PATH,
             "LANG": os.environ.get("LANG", "C.UTF-8"),
@@ -214,15 +261,16 @@ class Sandbox:
             "HOME": str(path / "home"),
             "DRILLBOOK_RESTORE_ROOT": str(path / "restore"),
         }
-        holder = NamespaceHolder.start(path, isolation.network)
+        holder = NamespaceHolder.start(path, isolation.network, account, mode)
         _write_holder_file(path, holder)
         launcher = IsolatedLauncher(holder, account, isolation, base_env, restore_root=path / "restore",
-                                    logs_dir=path / "logs", drill_env=env)
+                                    logs_dir=path / "logs", drill_env=env, mode=mode)
         return cls(path=path, isolation=isolation, launcher=launcher, env={**base_env, **env},
-                   account=account)
+                   account=account, mode=mode)
 
     def record(self) -> dict[str, Any]:
-        return iso.isolation_record(self.isolation.network, self.account, self.isolation.limits)
+        return iso.isolation_record(self.isolation.network, self.account, self.isolation.limits,
+                                    self.mode)
 
     def teardown(self) -> None:
         self.launcher.kill_all()

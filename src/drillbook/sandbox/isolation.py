@@ -1,10 +1,23 @@
 """How a sandbox is isolated: the unprivileged account, the namespace argv, the resource limits.
 
 Pure argv building and account lookup, so it can be unit-tested without starting anything.
-One long-lived bubblewrap "holder" per sandbox owns fresh network, mount, PID, IPC and UTS
-namespaces; every check and service of the drill is entered into them with ``nsenter`` and then
-drops to the unprivileged account with ``setpriv``. Sharing one set of namespaces is what lets an
-``http`` probe reach the service that the same drill started, and nothing else.
+One long-lived bubblewrap "holder" per sandbox owns a fresh user namespace and, owned by it,
+fresh network, mount, PID, IPC and UTS namespaces; every check and service of the drill is entered
+into them with ``nsenter`` and drops its capabilities with ``setpriv`` before it runs. Sharing one
+set of namespaces is what lets an ``http`` probe reach the service that the same drill started,
+and nothing else.
+
+The namespaces are always created and entered by the unprivileged sandbox account, never by root,
+so nothing privileged ever runs inside them or sees a drill's environment. Two modes differ only
+in who that account is (see :class:`Mode`): as root, drillbook switches to the dedicated account
+with ``setpriv`` before starting bubblewrap or nsenter; as an ordinary account, drillbook's own
+account is the sandbox account and nothing switches.
+
+Inside, the user namespace maps exactly one uid: the account's, to itself. Checks therefore run
+under the same uid inside and out (PostgreSQL refuses to start as uid 0, even a namespaced one),
+and no uid 0 exists inside for anything to become. bubblewrap's ``--dev`` is not used: mounting a
+devpts needs uid 0 inside, and for that bubblewrap nests a second user namespace that ``nsenter``
+cannot enter; the device nodes are bound one by one instead.
 """
 
 from __future__ import annotations
@@ -15,7 +28,9 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +46,37 @@ ENV_ALLOW_LIST = ("PATH", "LANG", "TZ", "HOME", "DRILLBOOK_RESTORE_ROOT")
 ETC_FILES = ("passwd", "group", "nsswitch.conf", "hosts", "host.conf", "ld.so.cache", "ld.so.conf",
              "ld.so.conf.d", "localtime", "timezone", "alternatives", "ssl", "mime.types")
 ETC_FILES_HOST_NETWORK = ("resolv.conf", "gai.conf", "services", "protocols")
-NAMESPACES = ("network", "mount", "pid", "ipc", "uts")
+NAMESPACES = ("user", "network", "mount", "pid", "ipc", "uts")
 #: The sandbox's own /tmp (a tmpfs): a unix socket there is unreachable from the host.
 PRIVATE_TMP = "/tmp"
+#: What bubblewrap's ``--dev`` would provide, minus the devpts (see the module docstring).
+DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
+DEV_LINKS = (("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
+             ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr"))
+#: Names the sandbox folder in the environment of drillbook's own helpers (bubblewrap, nsenter),
+#: so ``drillbook cleanup`` finds them after a crash; never passed on to checks.
+SANDBOX_MARKER = "DRILLBOOK_SANDBOX"
+USERNS_SYSCTL = "/proc/sys/user/max_user_namespaces"
+DEBIAN_USERNS_SYSCTL = "/proc/sys/kernel/unprivileged_userns_clone"
+USERNS_HINT = ("the sandbox is built by an unprivileged account and needs unprivileged user "
+               "namespaces: sysctl user.max_user_namespaces must be above 0 (and, on Ubuntu 24.04, "
+               "kernel.apparmor_restrict_unprivileged_userns=0 or an AppArmor profile allowing "
+               "bwrap to create them)")
 
 
 class IsolationError(Exception):
     """The declared isolation cannot be set up here: the drill must fail, not run with less."""
+
+
+class Mode(StrEnum):
+    """Who drillbook is, which decides who the sandbox account is."""
+
+    ROOT = "root"          # switches to the dedicated account before touching the sandbox
+    ROOTLESS = "rootless"  # an ordinary account: it is the sandbox account itself
+
+
+def current_mode() -> Mode:
+    return Mode.ROOT if os.geteuid() == 0 else Mode.ROOTLESS
 
 
 @dataclass(frozen=True)
@@ -61,13 +100,13 @@ def tool(name: str) -> str:
     return shutil.which(name, path=TOOL_PATH) or name
 
 
-def resolve_account(isolation: Isolation) -> Account:
-    """The declared ``user:``, else a dedicated system account created on demand; never root."""
-    if os.geteuid() != 0:
-        me = pwd.getpwuid(os.geteuid()).pw_name
-        raise IsolationError(f"drillbook runs as {me}, not root: it cannot create the sandbox's "
-                             "namespaces nor switch checks to an unprivileged account (run "
-                             "drillbook as root; checks and services still run unprivileged)")
+def resolve_account(isolation: Isolation, mode: Mode) -> Account:
+    """As root: the declared ``user:``, else a dedicated account created on demand; never root.
+
+    Without root nothing can switch accounts, so the sandbox account is drillbook's own.
+    """
+    if mode is Mode.ROOTLESS:
+        return _own_account(isolation)
     name = isolation.user or SANDBOX_ACCOUNT
     try:
         entry = pwd.getpwnam(name)
@@ -81,6 +120,41 @@ def resolve_account(isolation: Isolation) -> Account:
         raise IsolationError(f"user: {name} is root (uid/gid 0): checks and services must run "
                              "as an unprivileged account")
     return Account(entry.pw_name, entry.pw_uid, entry.pw_gid)
+
+
+def _own_account(isolation: Isolation) -> Account:
+    uid, gid = os.geteuid(), os.getegid()
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = str(uid)
+    if isolation.user and isolation.user != name:
+        raise IsolationError(f"user: {isolation.user} needs drillbook to run as root; it runs as "
+                             f"{name}, so checks and services run as {name} (drop user:, or run "
+                             f"drillbook as {isolation.user} or as root)")
+    return Account(name, uid, gid)
+
+
+def user_namespace_problem(read: Callable[[str], str | None] | None = None) -> str | None:
+    """Why this host will not let an ordinary account create a user namespace, when it says so.
+
+    Only the sysctls that certainly forbid it are read here; anything else (an AppArmor policy,
+    a seccomp filter of a container) shows up when bubblewrap fails, with the same hint.
+    """
+    read = read or _read_sysctl
+    if (read(USERNS_SYSCTL) or "").strip() == "0":
+        return f"user.max_user_namespaces is 0 on this host; {USERNS_HINT}"
+    if (read(DEBIAN_USERNS_SYSCTL) or "").strip() == "0":
+        return f"kernel.unprivileged_userns_clone is 0 on this host; {USERNS_HINT}"
+    return None
+
+
+def _read_sysctl(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii") as fh:
+            return fh.read()
+    except OSError:
+        return None
 
 
 def _create_account(name: str) -> pwd.struct_passwd:
@@ -140,15 +214,41 @@ def limits_record(limits: Limits) -> dict[str, str]:
 
 # -- argv --------------------------------------------------------------------------
 
-def holder_argv(sandbox: Path, network: str, info_fd: int) -> list[str]:
+def switch_argv(account: Account, mode: Mode) -> list[str]:
+    """As root: become the account before anything else runs, with no way back. Rootless: nothing.
+
+    Root has CAP_SETPCAP here, so the bounding set can go too; every helper after this prefix
+    (bubblewrap, nsenter, prlimit, setpriv) runs as the account only.
+    """
+    if mode is Mode.ROOTLESS:
+        return []
+    return [tool("setpriv"), f"--reuid={account.uid}", f"--regid={account.gid}", "--clear-groups",
+            "--no-new-privs", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--"]
+
+
+def drop_argv() -> list[str]:
+    """The last helper before a check's program: no capabilities, no way to gain any.
+
+    Entering the user namespace gives nsenter every capability in it, and the exec of the next
+    helper under a uid other than 0 clears them again; this makes that explicit and adds
+    no_new_privs. The bounding set cannot be emptied here (that needs CAP_SETPCAP, already gone),
+    and need not be: with no_new_privs and no uid 0 mapped, no exec can raise a capability.
+    """
+    return [tool("setpriv"), "--no-new-privs", "--inh-caps=-all", "--ambient-caps=-all", "--"]
+
+
+def holder_argv(sandbox: Path, network: str, info_fd: int, account: Account, mode: Mode) -> list[str]:
     """bubblewrap keeping the drill's namespaces alive: a read-only system, the sandbox, nothing else.
 
+    Run as the account (see switch_argv), it creates one user namespace mapping the account's uid
+    and gid to themselves, which owns every other namespace, so the account can enter them later.
     The sandbox folder is bound at the same path inside, so paths in records and reports are the
     ones the checks saw. /tmp, /run and /dev/shm are private, so host unix sockets such as
     /run/postgresql/.s.PGSQL.5432 or /run/docker.sock cannot be reached.
     """
-    argv = [tool("bwrap"), "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-            "--unshare-cgroup-try", "--hostname", "drillbook-sandbox"]
+    argv = [*switch_argv(account, mode), tool("bwrap"), "--unshare-user", "--uid", str(account.uid),
+            "--gid", str(account.gid), "--die-with-parent", "--unshare-pid", "--unshare-ipc",
+            "--unshare-uts", "--unshare-cgroup-try", "--hostname", "drillbook-sandbox"]
     if network == "none":
         argv.append("--unshare-net")
     argv += ["--ro-bind", "/usr", "/usr"]
@@ -162,9 +262,9 @@ def holder_argv(sandbox: Path, network: str, info_fd: int) -> list[str]:
     etc = ETC_FILES + (ETC_FILES_HOST_NETWORK if network == "host" else ())
     for name in etc:
         argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm",
-             "--perms", "1777", "--tmpfs", "/tmp", "--perms", "0755", "--tmpfs", "/run",
-             "--perms", "0755", "--dir", "/var", "--perms", "1777", "--tmpfs", "/var/tmp"]
+    argv += ["--proc", "/proc", *dev_argv(), "--perms", "1777", "--tmpfs", "/tmp",
+             "--perms", "0755", "--tmpfs", "/run", "--perms", "0755", "--dir", "/var",
+             "--perms", "1777", "--tmpfs", "/var/tmp"]
     for parent in reversed(sandbox.parents):
         if str(parent) not in ("/", "/tmp", "/run", "/var", "/var/tmp", "/dev/shm"):
             argv += ["--perms", "0755", "--dir", str(parent)]
@@ -173,23 +273,44 @@ def holder_argv(sandbox: Path, network: str, info_fd: int) -> list[str]:
     return argv
 
 
+def dev_argv() -> list[str]:
+    """A private /dev with the usual nodes bound from the host, and its own /dev/shm."""
+    argv = ["--perms", "0755", "--tmpfs", "/dev"]
+    for name in DEV_NODES:
+        argv += ["--dev-bind", f"/dev/{name}", f"/dev/{name}"]
+    for target, link in DEV_LINKS:
+        argv += ["--symlink", target, link]
+    return [*argv, "--perms", "1777", "--tmpfs", "/dev/shm"]
+
+
 def enter_argv(target_pid: int, account: Account, limits: Limits, cwd: Path, argv: list[str],
-               *, network: str) -> list[str]:
-    """nsenter into the holder's namespaces, apply limits, drop to the account, chdir, exec.
+               env: dict[str, str], *, network: str, mode: Mode) -> list[str]:
+    """As the account: nsenter into the holder's namespaces, apply limits, drop, chdir, exec.
+
+    The check's environment travels as arguments of the final ``env -i``: every helper before
+    it runs with drillbook's tool environment only (see tool_env), so a drill's ``LD_PRELOAD``
+    or ``PATH`` reaches nothing outside the sandbox. The price: like the program's arguments,
+    those values show in the host's process list (they come from the drill file and the checks,
+    never from a secret store).
 
     nsenter's own ``--wd`` opens the folder before entering the mount namespace, which leaves the
     child with a cwd outside its root; ``env -C`` changes directory from inside instead.
     """
-    wrapped = [tool("nsenter"), f"--target={target_pid}", "--mount", "--pid", "--ipc", "--uts", "--root"]
+    wrapped = [*switch_argv(account, mode), tool("nsenter"), f"--target={target_pid}", "--user",
+               "--preserve-credentials", "--mount", "--pid", "--ipc", "--uts", "--root"]
     if network == "none":
         wrapped.append("--net")
     wrapped.append("--")
     extra = prlimit_args(limits)
     if extra:
         wrapped += [tool("prlimit"), *extra, "--"]
-    wrapped += [tool("setpriv"), f"--reuid={account.uid}", f"--regid={account.gid}", "--clear-groups",
-                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
-    return [*wrapped, tool("env"), "-C", str(cwd), "--", *argv]
+    assignments = [f"{name}={value}" for name, value in env.items()]
+    return [*wrapped, *drop_argv(), tool("env"), "-i", "-C", str(cwd), "--", *assignments, *argv]
+
+
+def tool_env(sandbox: Path) -> dict[str, str]:
+    """All that drillbook's helpers see: where the tools are, and which sandbox they serve."""
+    return {"PATH": TOOL_PATH, SANDBOX_MARKER: str(sandbox)}
 
 
 def scrubbed_env(base: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
@@ -199,17 +320,20 @@ def scrubbed_env(base: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
 
 def describe_method(network: str) -> str:
     spaces = [n for n in NAMESPACES if n != "network" or network == "none"]
-    return (f"bubblewrap + nsenter: own {', '.join(spaces)} namespaces; read-only /usr; private "
-            "/tmp, /run, /dev/shm; only the sandbox folder writable; environment scrubbed to "
+    return (f"bubblewrap + nsenter: own {', '.join(spaces)} namespaces, created and entered by the "
+            "unprivileged account; no capabilities, no_new_privs; read-only /usr; private /tmp, "
+            "/run, /dev/shm; only the sandbox folder writable; environment scrubbed to "
             f"{', '.join(ENV_ALLOW_LIST)} + the drill's env")
 
 
-def isolation_record(network: str, account: Account, limits: Limits) -> dict[str, Any]:
+def isolation_record(network: str, account: Account, limits: Limits, mode: Mode) -> dict[str, Any]:
     return {
         "network": network,
         "network_detail": ("own network namespace, only its loopback up" if network == "none"
                            else "the host's network (declared network: host)"),
         "user": account.describe(),
+        "mode": str(mode),
+        "outer_uid": account.uid,
         "method": describe_method(network),
         "limits": limits_record(limits),
         "environment": list(ENV_ALLOW_LIST),

@@ -4,7 +4,8 @@ Checks know only :class:`Launcher` (run a program to completion, start a long-ru
 sweep what a check left running, kill everything), so they can be tested with a fake launcher and
 never depend on how the sandbox is built. :class:`IsolatedLauncher` is the real one: every child
 enters the drill's namespaces through ``nsenter`` and runs as the unprivileged account with a
-scrubbed environment.
+scrubbed environment. The helpers that get it there (setpriv, nsenter, prlimit) run as that
+account too and never see the check's environment, which only the final ``env -i`` applies.
 """
 
 from __future__ import annotations
@@ -101,11 +102,14 @@ def stop_entered(proc: subprocess.Popen, sig: int, grace: float) -> None:
 
 def run_entered(argv: list[str], *, env: dict[str, str], timeout: float,
                 stdin_data: str | None = None) -> Completed:
-    """Like process.run_bounded, but a timeout stops the sandboxed child before nsenter."""
+    """Like process.run_bounded, but a timeout stops the sandboxed child before nsenter.
+
+    Started from ``/``: after switching accounts, nsenter must still be able to open its cwd.
+    """
     started = time.monotonic()
     proc = subprocess.Popen(argv, env=env, text=True, errors="replace", start_new_session=True,
                             stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/")
     return communicate_bounded(proc, argv, started, timeout, stdin_data,
                                stop=lambda p: stop_entered(p, signal.SIGKILL, 0))
 
@@ -145,14 +149,16 @@ class IsolatedLauncher:
 
     def __init__(self, holder: Namespaces, account: iso.Account, isolation: Isolation,
                  base_env: dict[str, str], *, restore_root: Path, logs_dir: Path,
-                 drill_env: dict[str, str] | None = None):
+                 mode: iso.Mode, drill_env: dict[str, str] | None = None):
         self.holder = holder
         self.account = account
         self.isolation = isolation
         self.base_env = base_env
         self.restore_root = restore_root
         self.logs_dir = logs_dir
+        self.mode = mode
         self.drill_env = dict(drill_env or {})
+        self.tool_env = iso.tool_env(restore_root.parent)
         self.services: list[Service] = []
         self.prepared = False
 
@@ -160,14 +166,16 @@ class IsolatedLauncher:
         """What a child sees: the allow-listed base, the drill's env, then the check's own."""
         return iso.scrubbed_env(self.base_env, {**self.drill_env, **extra})
 
-    def argv_for(self, argv: list[str], cwd: Path) -> list[str]:
+    def argv_for(self, argv: list[str], cwd: Path, env: dict[str, str]) -> list[str]:
+        """The whole chain, the child's environment (see env_for) included as arguments."""
         return iso.enter_argv(self.holder.target_pid, self.account, self.isolation.limits,
-                              Path(cwd), list(argv), network=self.isolation.network)
+                              Path(cwd), list(argv), self.env_for(env),
+                              network=self.isolation.network, mode=self.mode)
 
     def run(self, argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float,
             stdin_data: str | None = None) -> Completed:
         self._ready()
-        done = run_entered(self.argv_for(argv, cwd), env=self.env_for(env), timeout=timeout,
+        done = run_entered(self.argv_for(argv, cwd, env), env=self.tool_env, timeout=timeout,
                            stdin_data=stdin_data)
         done.argv = list(argv)
         _raise_if_not_found(done, argv)
@@ -177,9 +185,9 @@ class IsolatedLauncher:
         self._ready()
         log_path = self.logs_dir / f"service-{len(self.services) + 1}.log"
         with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
-            proc = subprocess.Popen(self.argv_for(argv, cwd), env=self.env_for(env),
+            proc = subprocess.Popen(self.argv_for(argv, cwd, env), env=self.tool_env,
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+                                    start_new_session=True, cwd="/")
         service = Service(proc, log_path, list(argv))
         self.services.append(service)
         return service
@@ -194,11 +202,15 @@ class IsolatedLauncher:
         self.holder.kill()
 
     def _ready(self) -> None:
-        """Before the first child: the restored tree becomes the account's (restic restores as root)."""
+        """Before the first child: the restored tree becomes the account's.
+
+        As root, restic restored it as root; rootless, it is drillbook's, so the account's already.
+        """
         if not self.holder.alive():
             raise IsolationError("the sandbox's namespaces are gone (bubblewrap exited)")
         if not self.prepared:
-            _chown_tree(self.restore_root, self.account.uid, self.account.gid)
+            if self.mode is iso.Mode.ROOT:
+                _chown_tree(self.restore_root, self.account.uid, self.account.gid)
             self.prepared = True
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from drillbook.sandbox.isolation import Account, IsolationError
+from drillbook.sandbox.isolation import Account, IsolationError, Mode
 from drillbook.sandbox.launcher import IsolatedLauncher, descendants, run_entered, stop_entered
 from drillbook.spec.models import Isolation
+from drillbook.util.process import Completed
 from drillbook.util.procfs import alive
 
 ACCOUNT = Account("drillbook-sandbox", 999, 995)
@@ -37,10 +38,11 @@ class FakeNamespaces:
         self.killed = True
 
 
-def _launcher(tmp_path: Path, holder: FakeNamespaces) -> IsolatedLauncher:
+def _launcher(tmp_path: Path, holder: FakeNamespaces, mode: Mode = Mode.ROOT) -> IsolatedLauncher:
     base = {"PATH": "/usr/bin:/bin", "HOME": "/sb/home", "AWS_SECRET_ACCESS_KEY": "from-drillbook"}
     return IsolatedLauncher(holder, ACCOUNT, Isolation(), base, restore_root=tmp_path / "restore",
-                            logs_dir=tmp_path / "logs", drill_env={"REGION": "eu", "MODE": "drill"})
+                            logs_dir=tmp_path / "logs", mode=mode,
+                            drill_env={"REGION": "eu", "MODE": "drill"})
 
 
 def test_children_see_the_allow_list_then_the_drill_env_then_their_own(tmp_path: Path) -> None:
@@ -49,10 +51,33 @@ def test_children_see_the_allow_list_then_the_drill_env_then_their_own(tmp_path:
 
 
 def test_children_enter_the_holders_namespaces_and_change_directory_inside(tmp_path: Path) -> None:
-    argv = _launcher(tmp_path, FakeNamespaces(target_pid=777)).argv_for(["./verify.sh"], tmp_path / "restore")
-    assert argv[0].endswith("nsenter") and "--target=777" in argv and "--net" in argv
-    assert argv[-4:] == ["-C", str(tmp_path / "restore"), "--", "./verify.sh"]
-    assert f"--reuid={ACCOUNT.uid}" in argv
+    launcher = _launcher(tmp_path, FakeNamespaces(target_pid=777))
+    argv = launcher.argv_for(["./verify.sh"], tmp_path / "restore", {"MODE": "check"})
+    assert argv[0].endswith("setpriv") and f"--reuid={ACCOUNT.uid}" in argv
+    assert any(a.endswith("nsenter") for a in argv) and "--target=777" in argv and "--net" in argv
+    assert argv[-8:] == ["-C", str(tmp_path / "restore"), "--", "PATH=/usr/bin:/bin", "HOME=/sb/home",
+                         "REGION=eu", "MODE=check", "./verify.sh"]
+
+
+def test_rootless_children_are_entered_by_drillbooks_own_account(tmp_path: Path) -> None:
+    argv = _launcher(tmp_path, FakeNamespaces(), Mode.ROOTLESS).argv_for(["true"], tmp_path, {})
+    assert argv[0].endswith("nsenter") and not any(a.startswith("--reuid") for a in argv)
+
+
+def test_helpers_see_only_the_tool_environment(tmp_path: Path) -> None:
+    launcher = _launcher(tmp_path, FakeNamespaces())
+    assert launcher.tool_env == {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "DRILLBOOK_SANDBOX": str(tmp_path)}
+
+
+def test_rootless_leaves_the_restored_tree_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    chowned: list[Path] = []
+    monkeypatch.setattr("drillbook.sandbox.launcher._chown_tree", lambda root, uid, gid: chowned.append(root))
+    monkeypatch.setattr("drillbook.sandbox.launcher.run_entered",
+                        lambda argv, **kw: Completed(argv, 0, "", "", 0.0))
+    _launcher(tmp_path, FakeNamespaces(), Mode.ROOTLESS).run(["true"], cwd=tmp_path, env={}, timeout=5)
+    assert chowned == []
+    _launcher(tmp_path, FakeNamespaces(), Mode.ROOT).run(["true"], cwd=tmp_path, env={}, timeout=5)
+    assert chowned == [tmp_path / "restore"]
 
 
 def test_nothing_runs_once_the_namespaces_are_gone(tmp_path: Path) -> None:
