@@ -28,7 +28,7 @@ from drillbook.drill.content import verify_restore
 from drillbook.drill.phases import Observer, PhaseError, PhaseFailed, PhaseLog, PhaseSkipped, PhaseStep
 from drillbook.drill.record import Objective, RunRecord, host_versions, process_info
 from drillbook.drill.seams import ResticDoor, SandboxLike, Seams
-from drillbook.drill.selection import explain_no_match, select_snapshot
+from drillbook.drill.selection import explain_no_match, future_dated, select_snapshot
 from drillbook.outputs import finish as postrun
 from drillbook.outputs.runstore import new_run_id, run_dir
 from drillbook.sandbox.holder import IsolationError
@@ -209,8 +209,11 @@ class DrillRun:
         chosen = select_snapshot(snapshots, selector)
         if chosen is None:
             raise PhaseFailed(explain_no_match(snapshots, selector))
-        self.snapshot = chosen
         self.record.snapshot = chosen.to_dict()
+        problem = future_dated(chosen, utc_now())
+        if problem:  # its data age would be negative: no RPO is measured from it
+            raise PhaseFailed(problem)
+        self.snapshot = chosen
         return f"snapshot {chosen.short_id} of {iso(chosen.time)} ({len(snapshots)} in repository)"
 
     def _audit(self) -> str:

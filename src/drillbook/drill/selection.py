@@ -1,12 +1,22 @@
-"""Which snapshot a drill restores: the newest that matches every given field, not the newest."""
+"""Which snapshot a drill restores: the newest that matches every given field, not the newest.
+
+A snapshot's time is whatever the backed-up host's clock said, or whatever ``restic backup --time``
+was given. One dated in the future is always "newest", so it would keep a stale backup looking
+fresh for ever; selection still picks it (skipping it would quietly restore an older backup and
+hide the problem) and :func:`future_dated` gives the reason the drill fails on it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 
 from drillbook.backends.restic import Snapshot
 from drillbook.spec.models import SnapshotSelector
+from drillbook.util.clock import iso
+
+CLOCK_TOLERANCE = timedelta(minutes=5)  # clocks of the backed-up host and of this one may differ
 
 
 def matches(snapshot: Snapshot, selector: SnapshotSelector) -> bool:
@@ -24,6 +34,14 @@ def select_snapshot(snapshots: Iterable[Snapshot], selector: SnapshotSelector) -
     if selector.id and len(candidates) > 1:
         return None  # an ambiguous id prefix must not silently pick one
     return max(candidates, key=lambda s: s.time, default=None)
+
+
+def future_dated(snapshot: Snapshot, now: datetime) -> str | None:
+    """Why ``snapshot`` cannot be trusted as dated, or None when its time is not in the future."""
+    if snapshot.time <= now + CLOCK_TOLERANCE:
+        return None
+    return (f"snapshot {snapshot.short_id} is dated in the future ({iso(snapshot.time)}); the clock of "
+            "the backed-up host is wrong or the snapshot was forged")
 
 
 def explain_no_match(snapshots: list[Snapshot], selector: SnapshotSelector) -> str:

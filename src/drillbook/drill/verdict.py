@@ -2,7 +2,8 @@
 
 The rules are few and strict: a failure of any phase fails the drill; an objective measured and
 missed fails it too; an objective the run never got far enough to measure is not met either way
-(``met`` stays None) and the failure that stopped the run is the reason.
+(``met`` stays None) and the failure that stopped the run is the reason. A negative data age (a
+snapshot dated after the drill started) is never met: some clock is wrong, or the time is forged.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def measure_rpo(objective: Objective, started: datetime, snapshot_time: datetime
     """Data age: the drill's start minus the time of the snapshot it restored."""
     if snapshot_time is not None:
         objective.measured_seconds = round((started - snapshot_time).total_seconds(), 3)
-        objective.met = objective.measured_seconds <= objective.target_seconds
+        objective.met = 0 <= objective.measured_seconds <= objective.target_seconds
 
 
 def status(failure: str | None, objectives: dict[str, Objective]) -> Status:
@@ -41,6 +42,13 @@ def reason(failure: str | None, objectives: dict[str, Objective]) -> str | None:
     for key, label in LABELS.items():
         objective = objectives.get(key)
         if objective is not None and objective.met is False:
-            reasons.append(f"{label} missed: measured {format_duration(objective.measured_seconds)}, "
-                           f"target {objective.target}")
+            reasons.append(_missed(label, objective))
     return "; ".join(reasons) or None
+
+
+def _missed(label: str, objective: Objective) -> str:
+    measured = objective.measured_seconds
+    if measured is not None and measured < 0:
+        return (f"{label} not met: the snapshot is dated {format_duration(-measured)} after the drill "
+                "started (the clock of the backed-up host is wrong or the snapshot was forged)")
+    return f"{label} missed: measured {format_duration(measured)}, target {objective.target}"

@@ -234,3 +234,17 @@ def test_a_missing_password_fails_the_plan(harness: Harness, monkeypatch: pytest
     record = harness.run()
     assert record["reason"].startswith("cannot read the repository password: ")
     assert phases(record)[0] == ("plan", "failed") and dict(phases(record))["teardown"] == "skipped"
+
+
+def test_a_future_dated_snapshot_fails_the_drill_instead_of_hiding_a_stale_backup(harness: Harness) -> None:
+    stale = snapshot(age=timedelta(days=30), sid="01d01d01")
+    forged = snapshot(age=-timedelta(days=365 * 70), sid="f0f0f0f0")
+    harness.restic.snapshots_held = [stale, forged]
+    record = harness.run(harness.drill(rpo="1d"))
+    assert record["status"] == "failed"
+    assert record["reason"].startswith("snapshot f0f0f0f0 is dated in the future (")
+    assert record["reason"].endswith("); the clock of the backed-up host is wrong or the snapshot was forged")
+    assert dict(phases(record))["locate snapshot"] == "failed"
+    assert dict(phases(record))["restore"] == "skipped"
+    assert record["snapshot"]["short_id"] == "f0f0f0f0"  # the person who looks sees which one
+    assert record["objectives"]["rpo"]["met"] is not True

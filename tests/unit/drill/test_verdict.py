@@ -41,3 +41,13 @@ def test_unmeasured_objectives_are_neither_met_nor_missed() -> None:
     assert obj["rto"].met is None and obj["rpo"].met is None
     assert verdict.status("no snapshot matches", obj) == Status.FAILED
     assert verdict.reason("no snapshot matches", obj) == "no snapshot matches"
+
+
+def test_a_negative_rpo_is_never_met_and_says_why() -> None:
+    obj = objectives()
+    verdict.measure_rpo(obj["rpo"], START, START + timedelta(minutes=2))
+    assert obj["rpo"].measured_seconds == -120.0 and obj["rpo"].met is False
+    assert verdict.status(None, obj) == Status.FAILED
+    assert verdict.reason(None, obj) == (
+        "RPO not met: the snapshot is dated 2m 00s after the drill started (the clock of the "
+        "backed-up host is wrong or the snapshot was forged)")
