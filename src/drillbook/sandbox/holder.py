@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import select
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from typing import Any
 from drillbook.sandbox import isolation as iso
 from drillbook.sandbox.isolation import IsolationError
 from drillbook.sandbox.launcher import IsolatedLauncher
+from drillbook.sandbox.removal import TreeLeft, remove_tree
 from drillbook.spec.models import Isolation
 from drillbook.util.atomic import write_json_atomic
 from drillbook.util.process import signal_process
@@ -42,6 +42,7 @@ __all__ = [
     "IsolationError",
     "NamespaceHolder",
     "Sandbox",
+    "TreeLeft",
     "processes_in_namespace",
     "remove_tree",
 ]
@@ -242,7 +243,8 @@ class Sandbox:
         try:
             return cls._build(path, isolation, env, account, mode)
         except BaseException:
-            remove_tree(path)
+            with contextlib.suppress(OSError):  # the reason it failed matters; cleanup retries the rest
+                remove_tree(path)
             raise
 
     @classmethod
@@ -273,8 +275,11 @@ class Sandbox:
                                     self.mode)
 
     def teardown(self) -> None:
-        self.launcher.kill_all()
-        remove_tree(self.path)
+        """Stop every process, then remove the tree; :class:`TreeLeft` names what is left."""
+        try:
+            self.launcher.kill_all()
+        finally:  # the restored data goes even when a process could not be stopped
+            remove_tree(self.path)
 
 
 def _write_holder_file(path: Path, holder: NamespaceHolder) -> None:
@@ -282,17 +287,3 @@ def _write_holder_file(path: Path, holder: NamespaceHolder) -> None:
     write_json_atomic(path / HOLDER_FILE, holder.describe())
 
 
-def remove_tree(path: Path) -> None:
-    """Remove a sandbox even when restored files are read-only."""
-    if not path.exists():
-        return
-
-    def _make_writable(func: Any, target: str, _exc: Any) -> None:
-        try:
-            os.chmod(target, 0o700)
-            os.chmod(os.path.dirname(target), 0o700)
-            func(target)
-        except OSError:
-            pass
-
-    shutil.rmtree(path, onerror=_make_writable)

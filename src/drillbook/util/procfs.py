@@ -99,3 +99,18 @@ def boot_time() -> float | None:
     except OSError:
         pass
     return None
+
+
+def mount_id(fd: int) -> int | None:
+    """The id of the mount an open file lies on (``mnt_id`` in /proc/self/fdinfo), if readable.
+
+    Unlike ``st_dev`` it tells a bind mount of the same filesystem from the folder it sits in.
+    """
+    try:
+        with open(f"/proc/self/fdinfo/{fd}", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("mnt_id:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None

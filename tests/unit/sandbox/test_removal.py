@@ -1,0 +1,172 @@
+"""Removing a sandbox's tree: restored data is hostile, so its shape must never stop or steer it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from drillbook.sandbox.holder import remove_tree
+
+DEPTH = 1100  # deeper than Python's default recursion limit
+
+
+def deep_tree(top: Path, depth: int = DEPTH) -> None:
+    """``depth`` nested folders with a file at the bottom, built without long paths."""
+    top.mkdir()
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            child = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        with open(os.open("bottom.txt", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd), "w") as fh:
+            fh.write("patient data\n")
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture
+def deep(tmp_path: Path) -> Iterator[Path]:
+    """A deep tree that never outlives its test: pytest's own clean-up of old temporary folders
+    recurses, and would fail on it in every later session."""
+    deep_tree(tmp_path / "sandbox")
+    try:
+        yield tmp_path / "sandbox"
+    finally:
+        subprocess.run(["rm", "-rf", str(tmp_path / "sandbox")], check=False)
+
+
+def test_a_tree_deeper_than_the_recursion_limit_is_removed(deep: Path) -> None:
+    remove_tree(deep)
+    assert not deep.exists()
+
+
+def test_read_only_files_and_folders_without_bits_are_removed(tmp_path: Path) -> None:
+    top = tmp_path / "sandbox"
+    for mode, name in ((0o000, "none"), (0o400, "read-only"), (0o500, "no-write"), (0o300, "no-read"),
+                       (0o600, "no-exec")):
+        folder = top / "restore" / name
+        (folder / "inner").mkdir(parents=True)
+        (folder / "inner" / "file").write_text("x")
+        (folder / "file").write_text("x")
+        (folder / "file").chmod(0o400)
+        folder.chmod(mode)
+    (top / "restore").chmod(0o500)
+    remove_tree(top)
+    assert not top.exists()
+
+
+def test_permissions_are_mended_by_an_unprivileged_owner_too() -> None:
+    """Rootless drillbook owns the restored tree but has no CAP_DAC_OVERRIDE to ignore its modes."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch to an unprivileged account")
+    with tempfile.TemporaryDirectory() as shared:
+        Path(shared).chmod(0o777)
+        assert _as_nobody(Path(shared)) == 0
+
+
+def _as_nobody(tmp_path: Path) -> int:
+    pid = os.fork()
+    if pid == 0:  # the child: an ordinary account, as drillbook runs rootless
+        code = 1
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            top = tmp_path / "sandbox"
+            (top / "a" / "b").mkdir(parents=True)
+            (top / "a" / "b" / "f").write_text("x")
+            (top / "a" / "b").chmod(0o000)
+            (top / "a").chmod(0o100)
+            top.chmod(0o500)
+            remove_tree(top)
+            code = 0 if not top.exists() else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def test_symlinks_are_removed_never_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    (outside / "keep").mkdir(parents=True)
+    (outside / "keep" / "precious.txt").write_text("host data")
+    top = tmp_path / "sandbox"
+    (top / "restore").mkdir(parents=True)
+    (top / "restore" / "to-dir").symlink_to(outside)
+    (top / "restore" / "to-file").symlink_to(outside / "keep" / "precious.txt")
+    (top / "restore" / "dangling").symlink_to(tmp_path / "nowhere")
+    os.mkfifo(top / "restore" / "fifo")
+    remove_tree(top)
+    assert not top.exists()
+    assert (outside / "keep" / "precious.txt").read_text() == "host data"
+    assert outside.stat().st_mode & 0o777 == (tmp_path / "outside").stat().st_mode & 0o777
+
+
+def test_a_symlink_given_as_the_tree_is_removed_not_its_target(tmp_path: Path) -> None:
+    (tmp_path / "target").mkdir()
+    (tmp_path / "target" / "f").write_text("x")
+    (tmp_path / "link").symlink_to(tmp_path / "target")
+    remove_tree(tmp_path / "link")
+    assert not os.path.lexists(tmp_path / "link") and (tmp_path / "target" / "f").exists()
+
+
+def test_a_missing_tree_is_nothing_to_do(tmp_path: Path) -> None:
+    remove_tree(tmp_path / "nothing-here")
+
+
+@pytest.fixture
+def mounted(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """A host folder bind-mounted inside a sandbox's restore (same filesystem, another mount)."""
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("needs root and mount")
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "precious.txt").write_text("host data")
+    point = tmp_path / "sandbox" / "restore" / "mnt"
+    point.mkdir(parents=True)
+    if subprocess.run(["mount", "--bind", str(host), str(point)], capture_output=True).returncode:
+        pytest.skip("bind mounts are not allowed here")
+    try:
+        yield tmp_path / "sandbox", host
+    finally:
+        subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+def test_a_mount_inside_the_tree_is_never_entered_and_the_tree_is_reported_left(
+        mounted: tuple[Path, Path]) -> None:
+    top, host = mounted
+    (top / "restore" / "other.txt").write_text("restored")
+    with pytest.raises(OSError, match=r"sandbox could not be removed completely") as raised:
+        remove_tree(top)
+    assert "mnt" in str(raised.value)
+    assert (host / "precious.txt").read_text() == "host data"
+    assert not (top / "restore" / "other.txt").exists()  # everything else went
+
+
+@pytest.fixture
+def immutable(tmp_path: Path) -> Iterator[Path]:
+    """A file the kernel refuses to delete, whoever asks (chattr +i)."""
+    top = tmp_path / "sandbox"
+    (top / "restore").mkdir(parents=True)
+    stuck = top / "restore" / "stuck.txt"
+    stuck.write_text("x")
+    if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(stuck)],
+                                                    capture_output=True).returncode:
+        pytest.skip("chattr +i is not available here")
+    try:
+        yield top
+    finally:
+        subprocess.run(["chattr", "-i", str(stuck)], check=False)
+
+
+def test_a_file_that_cannot_be_deleted_raises_naming_the_tree(immutable: Path) -> None:
+    with pytest.raises(OSError, match=r"sandbox could not be removed completely: .*stuck\.txt"):
+        remove_tree(immutable)
+    assert (immutable / "restore" / "stuck.txt").exists()
