@@ -9,6 +9,7 @@ recorded, teardown and report still are. Nothing here turns partial evidence int
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -159,7 +160,8 @@ class DrillRun:
             self._abort("interrupted by SIGINT (Ctrl-C); the drill was stopped and torn down")
 
     def _close(self, step: PhaseStep) -> None:
-        """Teardown and report: always run; their failure is recorded but is not the drill's.
+        """Teardown and report: always run. A failed report is recorded but is not the drill's
+        failure; a teardown that leaves the restored data behind is (see ``_teardown``).
 
         An interrupt here is passed on: the record stays ``running`` and ``cleanup`` finishes it.
         """
@@ -271,10 +273,20 @@ class DrillRun:
         if self.options.keep_sandbox:
             self.sandbox.launcher.kill_all()
             return f"kept for debugging at {self.sandbox.path} (--keep-sandbox)"
+        path, problem = self.sandbox.path, None
         try:
             self.sandbox.teardown()
         except Exception as exc:
-            raise PhaseFailed(f"teardown incomplete: {exc}") from None
+            problem = f"teardown incomplete: {exc}"
+        if os.path.lexists(path):
+            # The restored data is patient data: a run that leaves a copy behind has not passed.
+            problem = problem or "teardown left the sandbox in place"
+            self._fail_late(f"restored data left at {path} ({problem}); remove it, or run drillbook "
+                            "cleanup to retry")
+        elif problem:
+            self._fail_late(problem)
+        if problem:
+            raise PhaseFailed(problem)
         return "sandbox removed"
 
     def _report(self) -> str:
@@ -299,6 +311,12 @@ class DrillRun:
         if value is None:
             raise RuntimeError("an earlier phase did not leave what this phase needs")
         return value
+
+    def _fail_late(self, reason: str) -> None:
+        """A failure found after the drill stopped (teardown): added to whatever stopped it."""
+        if self.record.status == Status.ABORTED:
+            self.record.reason = "; ".join(r for r in (self.record.reason, reason) if r)
+        self.failure = "; ".join(f for f in (self.failure, reason) if f)
 
     def _abort(self, reason: str) -> None:
         self.record.status = Status.ABORTED

@@ -47,7 +47,8 @@ class PhaseStep:
 
     name: str
     run: Callable[[], str]
-    # teardown and report: run after a failure or an interrupt too, and never change the verdict
+    # teardown and report: run after a failure or an interrupt too; only a teardown that leaves
+    # the restored data behind changes the verdict (the engine adds it to the failure)
     always: bool = False
     # untimed work that must be done first (the verdict, before the report is written)
     before: Callable[[], None] | None = None

@@ -11,6 +11,7 @@ from typing import Any
 from drillbook.backends.restic import Snapshot
 from drillbook.drill.engine import DeclaredDrill, DrillRun, RunOptions
 from drillbook.drill.seams import Seams
+from drillbook.sandbox.holder import remove_tree
 from drillbook.settings import Settings
 from drillbook.spec.loader import load_drill
 from tests.support import PASSWORD, PASSWORD_ENV, write_drill
@@ -88,6 +89,7 @@ class FakeSandbox:
     launcher: FakeLauncher = field(default_factory=FakeLauncher)
     torn_down: bool = False
     teardown_error: Exception | None = None
+    leave_data: bool = False  # a teardown that says nothing but removes nothing
 
     @property
     def restore_root(self) -> Path:
@@ -101,6 +103,8 @@ class FakeSandbox:
         return {"network": "none", "fake": True}
 
     def teardown(self) -> None:
+        if not self.leave_data:
+            remove_tree(self.path)
         if self.teardown_error:
             raise self.teardown_error
         self.torn_down = True
@@ -113,11 +117,12 @@ class FakeSandboxes:
     made: list[FakeSandbox] = field(default_factory=list)
     error: Exception | None = None
     teardown_error: Exception | None = None
+    leave_data: bool = False
 
     def create(self, root: Path, run_id: str, isolation: Any, env: dict[str, str]) -> FakeSandbox:
         if self.error:
             raise self.error
-        sandbox = FakeSandbox(root / run_id, teardown_error=self.teardown_error)
+        sandbox = FakeSandbox(root / run_id, teardown_error=self.teardown_error, leave_data=self.leave_data)
         sandbox.restore_root.mkdir(parents=True)
         sandbox.work_dir.mkdir()
         self.made.append(sandbox)

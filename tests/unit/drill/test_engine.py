@@ -101,12 +101,44 @@ def test_teardown_is_recorded_skipped_when_no_sandbox_was_made(harness: Harness)
     assert detail(record, "teardown") == "no sandbox was created"
 
 
-def test_a_failed_teardown_is_recorded_but_does_not_fail_the_drill(harness: Harness) -> None:
-    harness.sandboxes = FakeSandboxes(teardown_error=OSError("device busy"))
+def test_a_teardown_that_leaves_the_restored_data_fails_the_drill(harness: Harness) -> None:
+    """The sandbox holds patient data: a pass must never leave a copy of it lying about."""
+    harness.sandboxes = FakeSandboxes(teardown_error=OSError("device busy"), leave_data=True)
     record = harness.run()
+    sandbox = harness.sandboxes.made[0].path
     assert dict(phases(record))["teardown"] == "failed"
     assert detail(record, "teardown") == "teardown incomplete: device busy"
-    assert record["status"] == "passed"
+    assert record["status"] == "failed"
+    assert record["reason"] == (f"restored data left at {sandbox} (teardown incomplete: device busy); "
+                                "remove it, or run drillbook cleanup to retry")
+    assert dict(phases(record))["report"] == "passed"
+
+
+def test_data_left_after_a_teardown_that_did_not_complain_fails_the_drill(harness: Harness) -> None:
+    harness.sandboxes = FakeSandboxes(leave_data=True)
+    record = harness.run()
+    sandbox = harness.sandboxes.made[0].path
+    assert record["status"] == "failed"
+    assert record["reason"].startswith(f"restored data left at {sandbox} (")
+
+
+def test_a_teardown_failure_is_added_to_an_earlier_failure(harness: Harness) -> None:
+    harness.restic.snapshots_held = []
+    harness.sandboxes = FakeSandboxes(teardown_error=OSError("device busy"), leave_data=True)
+    record = harness.run()
+    assert record["reason"].startswith("the repository has no snapshots at all; restored data left at ")
+
+
+def test_a_teardown_failure_is_added_to_the_reason_of_an_aborted_run(harness: Harness) -> None:
+    def interrupt() -> None:
+        raise Interrupted("SIGTERM")
+
+    harness.restic.on_restore = interrupt
+    harness.sandboxes = FakeSandboxes(teardown_error=OSError("device busy"), leave_data=True)
+    record = harness.run()
+    assert record["status"] == "aborted"
+    assert record["reason"].startswith("interrupted by SIGTERM; ")
+    assert "; restored data left at " in record["reason"]
 
 
 def test_keep_sandbox_stops_its_processes_and_keeps_it(harness: Harness) -> None:
@@ -248,3 +280,11 @@ def test_a_future_dated_snapshot_fails_the_drill_instead_of_hiding_a_stale_backu
     assert dict(phases(record))["restore"] == "skipped"
     assert record["snapshot"]["short_id"] == "f0f0f0f0"  # the person who looks sees which one
     assert record["objectives"]["rpo"]["met"] is not True
+
+
+def test_a_teardown_that_removed_the_data_but_failed_otherwise_still_fails_the_drill(harness: Harness) -> None:
+    harness.sandboxes = FakeSandboxes(teardown_error=OSError("a process could not be stopped"))
+    record = harness.run()
+    assert not harness.sandboxes.made[0].path.exists()
+    assert record["status"] == "failed"
+    assert record["reason"] == "teardown incomplete: a process could not be stopped"
