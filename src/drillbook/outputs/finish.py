@@ -14,6 +14,9 @@ No step changes the run's status. A failing step is logged (and recorded where t
 place for it: notifications in run.json, the upload's outcome in ``evidence-upload.json``) and the
 later steps still run. Only the ``record`` step may raise: a run whose run.json cannot be written
 must not look finished (its folder is then neither uploaded nor sealed).
+
+A run whose drillbook died after its final run.json but before the seal is finished later by
+:func:`seal_late` (the reaper calls it from ``run``, ``cleanup`` and ``serve``).
 """
 
 from __future__ import annotations
@@ -154,17 +157,19 @@ def upload_step(run: PostRun) -> None:
         log.error("WORM evidence upload step failed: %s", exc)
 
 
-def seal_step(run: PostRun) -> None:
-    """Into the evidence ledger; an unsealed run stays visible to ``evidence verify`` as unrecorded."""
+def seal_step(run: PostRun) -> bool:
+    """Into the evidence ledger; an unsealed run stays visible to ``evidence verify`` as unrecorded
+    (and the next ``run``, ``cleanup`` or ``serve`` seals it: see :func:`seal_late`)."""
     try:
         entry = ledger.seal(run.folder, run.settings)
     except Exception as exc:
         log.error("could not seal %s into the evidence ledger: %s", run.folder, exc)
-        return
+        return False
     try:
         anchor.publish_head(entry, run.spec, run.settings, run.project)
     except Exception as exc:  # publish_head logs its own failures; this is a bug's last net
         log.error("could not publish the ledger head: %s", exc)
+    return entry is not None
 
 
 # -- what callers use --------------------------------------------------------------------------
@@ -197,6 +202,24 @@ def after_outputs(run: PostRun) -> None:
     index_step(run)
     upload_step(run)
     seal_step(run)
+
+
+def seal_late(folder: Path, record: dict[str, Any], settings: Settings,
+              project: ProjectConfig | None = None) -> bool:
+    """A finished run whose drillbook stopped before sealing it: the steps it missed, then the seal.
+
+    Its run.json is final (notifications went out before it was written), so it is never written
+    again. Reports it lacks are rendered from it; the WORM upload runs unless it left its outcome
+    (before the seal, so the ledger covers that file too). True when the run is now sealed.
+    """
+    run = reaped(folder, record, settings, project)
+    run.written = record
+    if any(not (folder / name).exists() for name, _ in run.rules.reports):
+        reports_step(run)
+    index_step(run)
+    if not (folder / worm.RESULT_FILE).exists():
+        upload_step(run)
+    return seal_step(run)
 
 
 def write_outputs(record: Record, run_dir: Path, drill: Any, settings: Settings) -> None:

@@ -8,21 +8,26 @@ goes through the post-run pipeline like any other finished run (notifications, r
 WORM upload, ledger): a crashed scheduled drill alerts like any failed one.
 
 ``drillbook cleanup`` calls :func:`reap_stale_runs`; so do ``drillbook run`` and the scheduler
-when they start. Runs of another host or of a live process are never touched.
+when they start. Runs of another host or of a live process are never touched. The same call
+finishes what finished runs left undone: a sandbox their teardown could not remove is removed
+again (it holds restored data), and a run never sealed into the evidence ledger is sealed. A run
+that cannot be cleaned up is logged and never stops the clean-up of the others, nor the command.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from drillbook.evidence import ledger
 from drillbook.outputs import finish as postrun
 from drillbook.outputs.runstore import RUN_FILE, iter_run_files, read_record
 from drillbook.sandbox.holder import HOLDER_FILE, remove_tree
@@ -33,6 +38,8 @@ from drillbook.util.clock import iso, utc_now
 from drillbook.util.locks import LockBusy, file_lock
 from drillbook.util.process import signal_process
 from drillbook.util.procfs import alive, all_pids, boot_time, environ, link, parent, process_start
+
+log = logging.getLogger("drillbook.sandbox.reaper")
 
 CLEANUP_LOCK_TIMEOUT = 30.0
 BOOT_TIME_TOLERANCE = 5.0  # /proc/stat's btime drifts by a second or so between reads
@@ -59,7 +66,7 @@ class Reaped:
 
 def owner_gone(process: dict[str, Any]) -> str | None:
     """Why the run's owner process no longer exists, or None when it may still be running."""
-    if not process or not process.get("pid"):
+    if not isinstance(process, dict) or not process.get("pid"):
         return None  # no owner recorded: cannot tell, so never touch it
     if process.get("host") and process["host"] != socket.gethostname():
         return None
@@ -76,34 +83,125 @@ def owner_gone(process: dict[str, Any]) -> str | None:
 
 
 def find_stale_runs(settings: Settings) -> list[tuple[Path, dict[str, Any], str]]:
-    stale = []
-    for path in iter_run_files(settings.reports_dir):
-        record = read_record(path)
-        if not record or record.get("status") != Status.RUNNING:
-            continue
-        why = owner_gone(record.get("process") or {})
-        if why:
-            stale.append((path.parent, record, why))
-    return stale
+    """Runs recorded ``running`` whose owner is gone, with why it is gone."""
+    return [(folder, record, why) for folder, record, why in _orphans(settings)
+            if record.get("status") == Status.RUNNING]
 
 
 def reap_stale_runs(settings: Settings, *, dry_run: bool = False,
                     project: ProjectConfig | None = None) -> list[Reaped]:
     """Clean up every stale run under the reports folder; the list says what was done.
 
-    ``project`` (drillbook.yaml) names the WORM target the ledger's new heads are anchored to.
+    Then, for finished runs whose drillbook is gone: a sandbox left behind is removed and a run
+    never sealed is sealed. ``project`` (drillbook.yaml) names the WORM target the ledger's new
+    heads are anchored to.
     """
     with _cleanup_lock(settings) as locked:
         if not locked:
             return []  # another drillbook is cleaning up right now
-        reaped = []
-        for folder, _record, why in find_stale_runs(settings):
-            current = read_record(folder / RUN_FILE)  # re-read: it may have finished meanwhile
-            if not current or current.get("status") != Status.RUNNING:
-                continue
-            reaped.append(_preview(folder, current, why) if dry_run
-                          else _reap(folder, current, why, settings, project))
-        return reaped
+        done: list[Reaped] = []
+        stale = find_stale_runs(settings)
+        for folder, _record, why in stale:
+            done += _guarded(folder, _stale, folder, why, settings, project, dry_run)
+        reaped = {folder for folder, _record, _why in stale}
+        sealed = _sealed_paths(settings)
+        for folder, record, why in _orphans(settings):
+            if folder not in reaped and record.get("status") != Status.RUNNING:
+                done += _guarded(folder, _finished, folder, record, why, sealed, settings, project, dry_run)
+        return done
+
+
+def _orphans(settings: Settings) -> list[tuple[Path, dict[str, Any], str]]:
+    """Every readable record whose owner process is gone; a record too broken to tell is logged."""
+    found = []
+    for path in iter_run_files(settings.reports_dir):
+        record = read_record(path)
+        if not isinstance(record, dict):
+            continue  # unreadable or not a record: nothing here to clean up or seal
+        try:
+            why = owner_gone(record.get("process") or {})
+        except (TypeError, ValueError) as exc:
+            log.error("cannot tell whether the run in %s is stale: %s", path.parent, exc)
+            continue
+        if why:
+            found.append((path.parent, record, why))
+    return found
+
+
+def _guarded(folder: Path, work: Callable[..., list[Reaped]], *args: Any) -> list[Reaped]:
+    """One run's clean-up; a run that cannot be cleaned up is logged, and the others go on."""
+    try:
+        return work(*args)
+    except Exception as exc:
+        log.error("could not clean up the run in %s: %s: %s", folder, type(exc).__name__, exc)
+        return []
+
+
+def _stale(folder: Path, why: str, settings: Settings, project: ProjectConfig | None,
+           dry_run: bool) -> list[Reaped]:
+    current = read_record(folder / RUN_FILE)  # re-read: it may have finished meanwhile
+    if not isinstance(current, dict) or current.get("status") != Status.RUNNING:
+        return []
+    return [_preview(folder, current, why) if dry_run else _reap(folder, current, why, settings, project)]
+
+
+# -- finished runs: what their drillbook did not get to ---------------------------------------
+
+def _finished(folder: Path, record: dict[str, Any], why: str, sealed: set[str], settings: Settings,
+              project: ProjectConfig | None, dry_run: bool) -> list[Reaped]:
+    done = []
+    sandbox = _sandbox_of(record)
+    if sandbox is not None and os.path.lexists(sandbox) and not _kept(record):
+        done.append(_left_behind(folder, record, why, sandbox, dry_run))
+    if _relative(folder, settings) not in sealed:
+        done.append(_seal(folder, record, why, settings, project, dry_run))
+    return done
+
+
+def _left_behind(folder: Path, record: dict[str, Any], why: str, sandbox: Path, dry_run: bool) -> Reaped:
+    """Remove again a sandbox the run's teardown (or an earlier cleanup) could not remove."""
+    owner = f"its sandbox was left behind when the run ended ({why})"
+    if dry_run:
+        return _entry(folder, record, owner, len(leftover_processes(sandbox)), sandbox, False,
+                      "its sandbox would be removed")
+    killed = kill_leftovers(sandbox)
+    removed, problem = _remove_sandbox(sandbox, record)
+    if problem:
+        log.error("restored data still left at %s: %s", sandbox, problem)
+    return _entry(folder, record, owner, killed, sandbox, removed,
+                  "removed the sandbox left behind" if removed else problem or f"could not remove {sandbox}")
+
+
+def _seal(folder: Path, record: dict[str, Any], why: str, settings: Settings,
+          project: ProjectConfig | None, dry_run: bool) -> Reaped:
+    owner = f"it finished but was never sealed into the evidence ledger ({why})"
+    if dry_run:
+        return _entry(folder, record, owner, 0, None, False, "would be sealed into the evidence ledger")
+    done = postrun.seal_late(folder, record, settings, project)
+    return _entry(folder, record, owner, 0, None, False,
+                  "sealed into the evidence ledger" if done else "could not be sealed (see the log)")
+
+
+def _entry(folder: Path, record: dict[str, Any], owner: str, killed: int, sandbox: Path | None,
+           removed: bool, reason: str) -> Reaped:
+    return Reaped(str(folder), _name(record), record.get("run_id", folder.name), record.get("kind", "drill"),
+                  owner, killed, str(sandbox) if sandbox else None, removed, reason)
+
+
+def _kept(record: dict[str, Any]) -> bool:
+    """The run kept its sandbox on purpose (``--keep-sandbox``): it is someone's to look at."""
+    return any(isinstance(p, dict) and p.get("name") == "teardown"
+               and str(p.get("detail") or "").startswith("kept for debugging")
+               for p in record.get("phases") or [])
+
+
+def _sealed_paths(settings: Settings) -> set[str]:
+    return {str(e.get("path")) for e in ledger.read_entries(settings.reports_dir)}
+
+
+def _relative(folder: Path, settings: Settings) -> str:
+    """The folder as the ledger names it (see ``ledger.append``)."""
+    return folder.resolve().relative_to(settings.reports_dir.resolve()).as_posix()
 
 
 # -- one run ---------------------------------------------------------------------------
@@ -172,7 +270,10 @@ def _remove_sandbox(sandbox: Path, record: dict[str, Any]) -> tuple[bool, str | 
     if unexpected:
         return False, (f"{sandbox} holds unexpected entries ({', '.join(sorted(unexpected)[:3])}); "
                        "left in place")
-    remove_tree(sandbox)
+    try:
+        remove_tree(sandbox)
+    except OSError as exc:  # TreeLeft names what is left
+        return False, str(exc)
     return not sandbox.exists(), None if not sandbox.exists() else f"could not remove {sandbox}"
 
 

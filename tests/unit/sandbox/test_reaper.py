@@ -1,11 +1,24 @@
 """Telling a live run's owner from a dead one, and what cleanup may delete."""
 
+import json
 import os
 import socket
 import subprocess
+from pathlib import Path
 
-from drillbook.drill.record import process_info
-from drillbook.sandbox.reaper import _remove_sandbox, owner_gone
+import pytest
+
+from drillbook.drill.record import Objective, Phase, RunRecord, host_versions, process_info
+from drillbook.evidence import ledger, signing, verify
+from drillbook.outputs import finish as postrun
+from drillbook.sandbox import reaper
+from drillbook.sandbox.holder import TreeLeft
+from drillbook.sandbox.reaper import _remove_sandbox, owner_gone, reap_stale_runs
+from drillbook.settings import Settings
+from drillbook.status import Status
+from drillbook.util.atomic import write_json_atomic
+from tests.support import write_orphan_record
+from tests.unit.sandbox.test_removal import deep_tree
 
 
 def test_live_owner_is_not_stale():
@@ -36,3 +49,135 @@ def test_cleanup_never_deletes_a_folder_that_is_not_the_runs_sandbox(tmp_path):
     assert not removed and "does not look like" in problem
     os.remove(folder / "precious.txt")
     assert _remove_sandbox(folder, {"run_id": "run-1"}) == (True, None) and not folder.exists()
+
+
+# -- what hostile leftovers must never do: stop the clean-up of the others -------------------
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.delenv(signing.KEY_ENV, raising=False)
+    made = Settings(drills_dir=tmp_path / "drills", reports_dir=tmp_path / "reports",
+                    sandbox_root=tmp_path / "sandboxes", state_dir=tmp_path / "state",
+                    runbooks_dir=tmp_path / "runbooks")
+    for folder in (made.reports_dir, made.sandbox_root, made.state_dir):
+        folder.mkdir(parents=True)
+    return made
+
+
+def sandbox_of(settings: Settings, run_id: str) -> Path:
+    path = settings.sandbox_root / run_id
+    (path / "restore").mkdir(parents=True)
+    (path / "restore" / "letter.txt").write_text("patient data")
+    return path
+
+
+def test_a_stale_run_with_a_sandbox_deeper_than_the_recursion_limit_is_cleaned_up(settings: Settings) -> None:
+    sandbox = settings.sandbox_root / "run-deep"
+    sandbox.mkdir()
+    try:
+        deep_tree(sandbox / "restore")
+        write_orphan_record(settings.reports_dir, "clinic", "run-deep", sandbox)
+        [reaped] = reap_stale_runs(settings)
+        assert reaped.sandbox_removed and not sandbox.exists()
+    finally:
+        subprocess.run(["rm", "-rf", str(sandbox)], check=False)
+
+
+def test_one_broken_stale_run_never_stops_the_others(settings: Settings, monkeypatch: pytest.MonkeyPatch,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    broken = write_orphan_record(settings.reports_dir, "alpha", "run-1")
+    write_orphan_record(settings.reports_dir, "beta", "run-2")
+    write_json_atomic(settings.reports_dir / "gamma" / "run-3" / "run.json", ["not", "a", "record"])
+    real_finish = postrun.finish
+
+    def finish(run: postrun.PostRun) -> None:
+        if run.folder == broken.parent:
+            raise OSError(30, "Read-only file system")
+        real_finish(run)
+
+    monkeypatch.setattr(postrun, "finish", finish)
+    reaped = reap_stale_runs(settings)
+    assert [r.run_id for r in reaped] == ["run-2"]
+    assert json.loads((settings.reports_dir / "beta" / "run-2" / "run.json").read_text())["status"] == "aborted"
+    assert "run-1" in caplog.text and "Read-only file system" in caplog.text
+
+
+def test_a_sandbox_that_cannot_be_removed_is_recorded_not_raised(settings: Settings,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    sandbox = sandbox_of(settings, "run-1")
+    write_orphan_record(settings.reports_dir, "clinic", "run-1", sandbox)
+
+    def stuck(path: Path) -> None:
+        raise TreeLeft(f"{path} could not be removed completely: restore/letter.txt: Operation not permitted")
+
+    monkeypatch.setattr(reaper, "remove_tree", stuck)
+    [reaped] = reap_stale_runs(settings)
+    assert not reaped.sandbox_removed and sandbox.exists()
+    record = json.loads((settings.reports_dir / "clinic" / "run-1" / "run.json").read_text())
+    assert record["status"] == "aborted" and record["phases"][-1]["status"] == "failed"
+    assert "Operation not permitted" in record["phases"][-1]["detail"]
+
+
+def finished_record(settings: Settings, drill: str, run_id: str, sandbox: Path | None = None,
+                    teardown: str = "teardown incomplete: device busy") -> Path:
+    """The final run.json of a run whose drillbook is gone before sealing; its teardown failed
+    (or kept the sandbox)."""
+    orphan = json.loads(write_orphan_record(settings.reports_dir, drill, run_id, sandbox).read_text())
+    record = RunRecord(run_id=run_id, drill=drill, started_at=orphan["started_at"], status=Status.FAILED,
+                       reason=f"restored data left at {sandbox}", finished_at="2026-01-01T00:05:00.000Z",
+                       objectives={"rto": Objective(600.0, "10m"), "rpo": Objective(86400.0, "1d")},
+                       phases=[Phase("teardown", Status.FAILED, orphan["started_at"], 0.1, teardown)],
+                       versions=host_versions("0.14.0")).to_dict()
+    path = settings.reports_dir / drill / run_id / "run.json"
+    write_json_atomic(path, {**record, "process": orphan["process"]})
+    return path
+
+
+def test_cleanup_retries_the_removal_of_a_sandbox_left_by_a_finished_run(settings: Settings) -> None:
+    sandbox = sandbox_of(settings, "run-1")
+    finished_record(settings, "clinic", "run-1", sandbox)
+    assert [(r.run_id, r.reason) for r in reap_stale_runs(settings, dry_run=True) if r.sandbox] == [
+        ("run-1", "its sandbox would be removed")]
+    assert sandbox.exists()
+    [reaped] = [r for r in reap_stale_runs(settings) if r.sandbox]
+    assert reaped.run_id == "run-1" and reaped.sandbox_removed and not sandbox.exists()
+    assert "left behind" in reaped.owner
+    assert reap_stale_runs(settings) == []
+
+
+def test_a_sandbox_kept_for_debugging_is_left_alone(settings: Settings) -> None:
+    sandbox = sandbox_of(settings, "run-1")
+    finished_record(settings, "clinic", "run-1", sandbox,
+                    teardown=f"kept for debugging at {sandbox} (--keep-sandbox)")
+    reap_stale_runs(settings)
+    assert (sandbox / "restore" / "letter.txt").exists()
+
+
+# -- runs that finished but were never sealed ---------------------------------------------------
+
+def unrecorded(settings: Settings) -> list[str]:
+    return [p.run_id for p in verify.verify_folder(settings.reports_dir).problems if p.code == "unrecorded"]
+
+
+def test_a_finished_run_that_was_never_sealed_is_sealed_by_the_next_command(settings: Settings) -> None:
+    path = finished_record(settings, "clinic", "run-1")
+    assert unrecorded(settings) == ["run-1"]
+    assert [r.reason for r in reap_stale_runs(settings, dry_run=True)] == ["would be sealed into the evidence ledger"]
+    assert not (settings.reports_dir / "evidence").exists()
+    [sealed] = reap_stale_runs(settings)
+    assert sealed.run_id == "run-1" and sealed.reason == "sealed into the evidence ledger"
+    entry = ledger.entry_for(settings.reports_dir, "run-1")
+    assert entry is not None and entry["status"] == "failed"
+    assert (path.parent / "report.html").exists()  # the reports it never got are written first
+    result = verify.verify_folder(settings.reports_dir)
+    assert result.ok, [str(p) for p in result.problems]
+    assert reap_stale_runs(settings) == []
+
+
+def test_a_finished_run_whose_owner_still_lives_is_left_to_it(settings: Settings) -> None:
+    path = finished_record(settings, "clinic", "run-1")
+    record = json.loads(path.read_text())
+    record["process"] = process_info(None)
+    write_json_atomic(path, record)
+    assert reap_stale_runs(settings) == []
+    assert ledger.entry_for(settings.reports_dir, "run-1") is None
