@@ -83,9 +83,19 @@ def owner_gone(process: dict[str, Any]) -> str | None:
 
 
 def find_stale_runs(settings: Settings) -> list[tuple[Path, dict[str, Any], str]]:
-    """Runs recorded ``running`` whose owner is gone, with why it is gone."""
-    return [(folder, record, why) for folder, record, why in _orphans(settings)
-            if record.get("status") == Status.RUNNING]
+    """Runs recorded ``running`` whose owner is gone, with why; a record too broken to tell is logged."""
+    stale = []
+    for folder, record in _records(settings):
+        if record.get("status") != Status.RUNNING:
+            continue
+        try:
+            why = owner_gone(record.get("process") or {})
+        except (TypeError, ValueError) as exc:
+            log.error("cannot tell whether the run in %s is stale: %s", folder, exc)
+            continue
+        if why:
+            stale.append((folder, record, why))
+    return stale
 
 
 def reap_stale_runs(settings: Settings, *, dry_run: bool = False,
@@ -105,27 +115,18 @@ def reap_stale_runs(settings: Settings, *, dry_run: bool = False,
             done += _guarded(folder, _stale, folder, why, settings, project, dry_run)
         reaped = {folder for folder, _record, _why in stale}
         sealed = _sealed_paths(settings)
-        for folder, record, why in _orphans(settings):
+        for folder, record in _records(settings):
             if folder not in reaped and record.get("status") != Status.RUNNING:
-                done += _guarded(folder, _finished, folder, record, why, sealed, settings, project, dry_run)
+                done += _guarded(folder, _finished, folder, record, sealed, settings, project, dry_run)
         return done
 
 
-def _orphans(settings: Settings) -> list[tuple[Path, dict[str, Any], str]]:
-    """Every readable record whose owner process is gone; a record too broken to tell is logged."""
-    found = []
+def _records(settings: Settings) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every run folder with its record; one unreadable, or not a record at all, is passed over."""
     for path in iter_run_files(settings.reports_dir):
         record = read_record(path)
-        if not isinstance(record, dict):
-            continue  # unreadable or not a record: nothing here to clean up or seal
-        try:
-            why = owner_gone(record.get("process") or {})
-        except (TypeError, ValueError) as exc:
-            log.error("cannot tell whether the run in %s is stale: %s", path.parent, exc)
-            continue
-        if why:
-            found.append((path.parent, record, why))
-    return found
+        if isinstance(record, dict):
+            yield path.parent, record
 
 
 def _guarded(folder: Path, work: Callable[..., list[Reaped]], *args: Any) -> list[Reaped]:
@@ -147,13 +148,19 @@ def _stale(folder: Path, why: str, settings: Settings, project: ProjectConfig | 
 
 # -- finished runs: what their drillbook did not get to ---------------------------------------
 
-def _finished(folder: Path, record: dict[str, Any], why: str, sealed: set[str], settings: Settings,
+def _finished(folder: Path, record: dict[str, Any], sealed: set[str] | None, settings: Settings,
               project: ProjectConfig | None, dry_run: bool) -> list[Reaped]:
-    done = []
+    """A finished run's leftovers, once its owner is gone (a live one is still finishing it)."""
     sandbox = _sandbox_of(record)
-    if sandbox is not None and os.path.lexists(sandbox) and not _kept(record):
+    left = sandbox is not None and os.path.lexists(sandbox) and not _kept(record)
+    unsealed = sealed is not None and _relative(folder, settings) not in sealed
+    why = owner_gone(record.get("process") or {}) if left or unsealed else None
+    if not why:
+        return []
+    done = []
+    if left and sandbox is not None:
         done.append(_left_behind(folder, record, why, sandbox, dry_run))
-    if _relative(folder, settings) not in sealed:
+    if unsealed:
         done.append(_seal(folder, record, why, settings, project, dry_run))
     return done
 
@@ -195,8 +202,13 @@ def _kept(record: dict[str, Any]) -> bool:
                for p in record.get("phases") or [])
 
 
-def _sealed_paths(settings: Settings) -> set[str]:
-    return {str(e.get("path")) for e in ledger.read_entries(settings.reports_dir)}
+def _sealed_paths(settings: Settings) -> set[str] | None:
+    """The run folders the ledger holds; None when it cannot be read (then nothing is sealed)."""
+    try:
+        return {str(e.get("path")) for e in ledger.read_entries(settings.reports_dir)}
+    except Exception as exc:  # a damaged ledger is for `evidence verify` to report, not to stop a run
+        log.error("cannot read the evidence ledger to find runs never sealed: %s", exc)
+        return None
 
 
 def _relative(folder: Path, settings: Settings) -> str:
