@@ -1,26 +1,38 @@
-"""Progress for people: rich on a terminal, one plain line per phase on stderr otherwise."""
+"""Progress for people: rich on a terminal, one plain line per phase on stderr otherwise.
+
+Names, details and reasons come from the run: from check output, restored files and drill files,
+all of which may be hostile. They are never parsed as rich markup (each line is built as a
+``Text``) and what a terminal would obey is taken out first (:func:`terminal_safe`). A display
+that fails anyway is logged and the run goes on: showing progress is never worth a run.
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
 from rich.status import Status as RichStatus
+from rich.text import Text
 
+from drillbook.cli.console import terminal_safe
 from drillbook.status import Status
 from drillbook.util.durations import format_duration
 
-SYMBOLS = {Status.PASSED: "[green]✔[/]", Status.FAILED: "[red]✘[/]", Status.SKIPPED: "[dim]\u2013[/]",
-           Status.ABORTED: "[yellow]![/]"}
+log = logging.getLogger("drillbook.cli.progress")
+
+SYMBOLS = {Status.PASSED: ("✔", "green"), Status.FAILED: ("✘", "red"), Status.SKIPPED: ("\u2013", "dim"),
+           Status.ABORTED: ("!", "yellow")}
+NO_SYMBOL = ("·", "")
 
 
 class Progress:
-    def __init__(self, stream: Any = None, force_plain: bool = False):
-        self.stream = stream or sys.stderr
-        self.rich = not force_plain and self.stream.isatty()
-        self.console = Console(file=self.stream, highlight=False) if self.rich else None
+    def __init__(self, stream: Any = None, force_plain: bool = False, console: Console | None = None):
+        self.stream = console.file if console else (stream or sys.stderr)
+        self.rich = console is not None or (not force_plain and self.stream.isatty())
+        self.console = console or (Console(file=self.stream, highlight=False) if self.rich else None)
         self.status: RichStatus | None = None  # the spinner of the phase under way
         self.drill = ""
         self.handlers: dict[str, Callable[[str, dict[str, Any]], None]] = {
@@ -30,48 +42,62 @@ class Progress:
 
     def __call__(self, event: str, name: str, info: dict[str, Any]) -> None:
         handler = self.handlers.get(event)
-        if handler:
-            handler(name, info)
+        if not handler:
+            return
+        try:
+            handler(terminal_safe(name), info)
+        except Exception as exc:  # a display bug must never end the run it shows
+            self._stop_spinner()
+            log.error("progress display failed on %s: %s", event, type(exc).__name__)
 
     def _line(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        print(terminal_safe(text), file=self.stream, flush=True)
+
+    def _print(self, *parts: str | tuple[str, str]) -> None:
+        """One line of safe text and fixed styles; nothing in it is read as markup."""
+        if self.console:
+            self.console.print(Text.assemble(*parts))
+
+    def _stop_spinner(self) -> None:
+        if self.status:
+            status, self.status = self.status, None
+            status.stop()
 
     def _start(self, name: str, info: dict[str, Any]) -> None:
         self.drill = name
+        run_id = terminal_safe(info["run_id"])
         if self.console:
-            self.console.print(f"[bold]drill {name}[/] run {info['run_id']}")
+            self._print((f"drill {name}", "bold"), f" run {run_id}")
         else:
-            self._line(f"drill={name} run_id={info['run_id']} event=start")
+            self._line(f"drill={name} run_id={run_id} event=start")
 
     def _phase_start(self, name: str, info: dict[str, Any]) -> None:
         if self.console:
-            self.status = self.console.status(f"  {name} …")
+            self.status = self.console.status(Text(f"  {name} …"))
             self.status.start()
 
     def _phase_end(self, name: str, info: dict[str, Any]) -> None:
-        if self.status:
-            self.status.stop()
-            self.status = None
+        self._stop_spinner()
         took = format_duration(info.get("duration"))
-        detail = info.get("detail") or ""
+        detail = terminal_safe(info.get("detail") or "")
         if self.console:
-            mark = SYMBOLS.get(info["status"], "·")
-            self.console.print(f"  {mark} {name:<20} {took:>9}  [dim]{detail[:90]}[/]")
+            self._print("  ", SYMBOLS.get(info["status"], NO_SYMBOL), f" {name:<20} {took:>9}  ",
+                        (detail[:90], "dim"))
         else:
             self._line(f"drill={self.drill} phase={name.replace(' ', '_')} status={info['status']} "
                        f"duration={info.get('duration', 0):.3f}s")
 
     def _check_end(self, name: str, info: dict[str, Any]) -> None:
         if self.console:
-            mark = SYMBOLS.get(info["status"], "·")
-            self.console.print(f"      {mark} {name}: [dim]{info.get('detail', '')[:100]}[/]")
+            detail = terminal_safe(info.get("detail", ""))
+            self._print("      ", SYMBOLS.get(info["status"], NO_SYMBOL), f" {name}: ", (detail[:100], "dim"))
 
     def _finish(self, name: str, info: dict[str, Any]) -> None:
         status = info["status"]
         if self.console:
             color = "green" if status == Status.PASSED else "red"
-            reason = f": {info['reason']}" if info.get("reason") else ""
-            self.console.print(f"[bold {color}]{status.upper()}[/] {name}{reason}")
+            reason = f": {terminal_safe(info['reason'])}" if info.get("reason") else ""
+            self._print((status.upper(), f"bold {color}"), f" {name}{reason}")
         else:
             reason = f" reason={info['reason']!r}" if info.get("reason") else ""
             self._line(f"drill={name} run_id={info['run_id']} event=finish status={status}{reason}")

@@ -26,7 +26,7 @@ from drillbook.checks import CheckContext, run_check
 from drillbook.checks.base import default_name
 from drillbook.drill import verdict
 from drillbook.drill.content import verify_restore
-from drillbook.drill.phases import Observer, PhaseError, PhaseFailed, PhaseLog, PhaseSkipped, PhaseStep
+from drillbook.drill.phases import Observer, PhaseError, PhaseFailed, PhaseLog, PhaseSkipped, PhaseStep, guarded
 from drillbook.drill.record import Objective, RunRecord, host_versions, process_info
 from drillbook.drill.seams import ResticDoor, SandboxLike, Seams
 from drillbook.drill.selection import explain_no_match, future_dated, select_snapshot
@@ -87,7 +87,7 @@ class DrillRun:
         self.settings = settings
         self.options = options
         self.seams = seams or Seams()
-        self.observe = observer
+        self.observe = observer = guarded(observer)
         self.run_id = options.run_id or new_run_id()
         self.dir = run_dir(settings.reports_dir, drill.name, self.run_id)
         self.started_mono = time.monotonic()

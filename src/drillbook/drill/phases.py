@@ -7,6 +7,7 @@ naming the error, and never passes it. An interrupt is recorded as ``aborted`` a
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,23 @@ from drillbook.status import Status
 from drillbook.util.clock import iso, utc_now
 from drillbook.util.signals import Interrupted
 
+log = logging.getLogger("drillbook.drill.phases")
+
 Observer = Callable[[str, str, dict[str, Any]], None]
+
+
+def guarded(observer: Observer) -> Observer:
+    """``observer`` as a run calls it: a display that fails is logged, never the end of the run.
+
+    An interrupt (a BaseException) still goes through: it is the run's to record.
+    """
+    def observe(event: str, name: str, info: dict[str, Any]) -> None:
+        try:
+            observer(event, name, info)
+        except Exception as exc:
+            log.error("the progress display failed on %s (%s); the run goes on", event, type(exc).__name__)
+
+    return observe
 
 
 class PhaseError(Exception):

@@ -1,6 +1,8 @@
 """What the operator sees while a runbook runs: steps, their text, shell output, the verdict.
 
 Everything goes to one stream (stderr by default) so stdout stays for the final summary line.
+Every line goes through :func:`terminal_safe` first: a shell step's output (and a runbook's text)
+must not clear the operator's screen, retitle the window or rewrite a line already shown.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from drillbook.cli.console import terminal_safe
 from drillbook.runbook.model import MANUAL
 from drillbook.status import Status
 from drillbook.util.durations import format_duration
@@ -34,7 +37,7 @@ class RunbookProgress:
             handler(info)
 
     def line(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        print(terminal_safe(text), file=self.stream, flush=True)
 
     def output(self, text: str) -> None:
         """One line of a shell step's output, indented under its step."""

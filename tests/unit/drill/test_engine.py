@@ -288,3 +288,16 @@ def test_a_teardown_that_removed_the_data_but_failed_otherwise_still_fails_the_d
     assert not harness.sandboxes.made[0].path.exists()
     assert record["status"] == "failed"
     assert record["reason"] == "teardown incomplete: a process could not be stopped"
+
+
+def test_an_observer_that_fails_never_ends_or_changes_the_run(harness: Harness,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    def broken(event: str, name: str, info: dict) -> None:
+        raise ValueError(f"cannot show {event}")
+
+    harness.observe = broken  # type: ignore[method-assign]
+    record = harness.run()
+    assert record["status"] == "passed" and [name for name, _ in phases(record)] == PHASES
+    written = json.loads(next(harness.settings.reports_dir.glob("clinic/*/run.json")).read_text())
+    assert written["status"] == "passed"
+    assert "the progress display failed" in caplog.text
