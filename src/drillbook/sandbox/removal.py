@@ -146,7 +146,9 @@ class _Walk:
 
 
 def _join(rel: str, name: str) -> str:
-    return f"{rel}/{name}" if rel else name
+    """The path from the top, for messages: a restored name may hold escape codes, shown escaped."""
+    shown = name if name.isprintable() else repr(name)[1:-1]
+    return f"{rel}/{shown}" if rel else shown
 
 
 def _enter(name: str, dir_fd: int | None) -> int:

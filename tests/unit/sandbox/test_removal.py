@@ -150,12 +150,12 @@ def test_a_mount_inside_the_tree_is_never_entered_and_the_tree_is_reported_left(
     assert not (top / "restore" / "other.txt").exists()  # everything else went
 
 
-@pytest.fixture
-def immutable(tmp_path: Path) -> Iterator[Path]:
-    """A file the kernel refuses to delete, whoever asks (chattr +i)."""
+@pytest.fixture(params=["stuck.txt"])
+def immutable(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
+    """A file the kernel refuses to delete, whoever asks (chattr +i); named by the param."""
     top = tmp_path / "sandbox"
     (top / "restore").mkdir(parents=True)
-    stuck = top / "restore" / "stuck.txt"
+    stuck = top / "restore" / request.param
     stuck.write_text("x")
     if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(stuck)],
                                                     capture_output=True).returncode:
@@ -170,3 +170,11 @@ def test_a_file_that_cannot_be_deleted_raises_naming_the_tree(immutable: Path) -
     with pytest.raises(OSError, match=r"sandbox could not be removed completely: .*stuck\.txt"):
         remove_tree(immutable)
     assert (immutable / "restore" / "stuck.txt").exists()
+
+
+@pytest.mark.parametrize("immutable", ["\x1b[2Jstuck.txt"], indirect=True)
+def test_names_left_behind_are_shown_escaped(immutable: Path) -> None:
+    """A restored name is hostile: the error (logged, printed, recorded) must not carry its escapes."""
+    with pytest.raises(OSError) as raised:
+        remove_tree(immutable)
+    assert "\x1b" not in str(raised.value) and "\\x1b[2Jstuck.txt" in str(raised.value)
