@@ -1,13 +1,16 @@
 """Prometheus metrics of ``drillbook serve``: per-drill series labelled ``drill="<name>"``.
 
 Served with ``/healthz`` by a small threaded HTTP server bound to 127.0.0.1 unless told otherwise
-(metrics name drills and their objectives: not for the open internet). Alert examples that use
-these series live in ``deploy/prometheus/drillbook-alerts.yml``.
+(metrics name drills and their objectives: not for the open internet). A connection that stays
+silent for ``IDLE_TIMEOUT`` is closed, and at most ``MAX_HANDLERS`` are served at once (more are
+answered 503 and closed), so idle or slow clients cannot pile up threads for ever. Alert examples
+that use these series live in ``deploy/prometheus/drillbook-alerts.yml``.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Callable
 from contextlib import suppress
@@ -18,6 +21,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 
 from drillbook.status import Status
 from drillbook.util.clock import parse_iso
+
+IDLE_TIMEOUT = 10.0  # seconds a connection may send nothing before it is closed
+MAX_HANDLERS = 8  # connections served at once; a scrape takes milliseconds
+BUSY = b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 STATUSES = (Status.PASSED, Status.FAILED, Status.ABORTED, Status.ERROR)
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 86400)
@@ -109,6 +116,8 @@ def serve_http(metrics: DrillMetrics, host: str, port: int,
     """Start ``/metrics`` and ``/healthz`` in a daemon thread; the bound port is ``server_port``."""
 
     class Handler(BaseHTTPRequestHandler):
+        timeout = IDLE_TIMEOUT  # the socket's: a silent client is dropped, its thread freed
+
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
@@ -130,10 +139,43 @@ def serve_http(metrics: DrillMetrics, host: str, port: int,
         def log_message(self, *args: Any) -> None:  # scrapes every 15 s would drown the log
             pass
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
+    server = BoundedHTTPServer((host, port), Handler, MAX_HANDLERS)
     threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
     return server
+
+
+class BoundedHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, but no more than ``limit`` at once: the others get a 503."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], limit: int):
+        super().__init__(address, handler)
+        self.slots = threading.BoundedSemaphore(limit)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            _refuse(request)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread was started: its slot is free again
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
+def _refuse(request: socket.socket) -> None:
+    """A short answer without a thread, never waiting on the client: it may be the one that is idle."""
+    with suppress(OSError):
+        request.setblocking(False)
+        request.send(BUSY)
 
 
 def _set_time(gauge: Any, text: str | None) -> None:
