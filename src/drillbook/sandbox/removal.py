@@ -12,6 +12,7 @@ a sandbox holds patient data, and a caller must know when some of it is left beh
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass, field
@@ -48,40 +49,58 @@ def remove_tree(path: Path) -> None:
     if not stat.S_ISDIR(top.st_mode):
         os.unlink(path)  # a symlink or a file: never its target
         return
+    problems = _Problems()
     try:
-        problems = _Walk(path).clear()
+        _Walk(path, problems).clear()
     except TreeLeft:
         raise
     except OSError as exc:  # the top itself could not be opened
-        problems = [f"{path}: {exc.strerror or exc}"]
+        problems.note(str(path), exc)
     try:
         os.rmdir(path)
     except FileNotFoundError:
         pass
     except OSError as exc:
-        if not problems:
-            problems.append(f"{path}: {exc.strerror or exc}")
+        problems.note(str(path), exc)
     if os.path.lexists(path):
-        more = f" (and {len(problems) - _NAMED} more)" if len(problems) > _NAMED else ""
-        raise TreeLeft(f"{path} could not be removed completely: "
-                       f"{'; '.join(problems[:_NAMED]) or 'it is still there'}{more}")
+        raise TreeLeft(f"{path} could not be removed completely: {problems}")
+
+
+class _Problems:
+    """What could not be removed: the first few named, the rest counted (a tree may be huge)."""
+
+    def __init__(self) -> None:
+        self.named: list[str] = []
+        self.more = 0
+
+    def note(self, where: str, exc: OSError | str) -> None:
+        if isinstance(exc, OSError) and exc.errno == errno.ENOTEMPTY and (self.named or self.more):
+            return  # a folder kept by something under it, which is named already
+        text = exc if isinstance(exc, str) else exc.strerror or str(exc)
+        if len(self.named) < _NAMED:
+            self.named.append(f"{where}: {text}")
+        else:
+            self.more += 1
+
+    def __str__(self) -> str:
+        more = f" (and {self.more} more)" if self.more else ""
+        return ("; ".join(self.named) or "it is still there") + more
 
 
 class _Walk:
     """Empties one folder tree, depth first, holding one folder descriptor (``fd``) at a time."""
 
-    def __init__(self, top: Path):
+    def __init__(self, top: Path, problems: _Problems):
         self.top = top
-        self.problems: list[str] = []
+        self.problems = problems
         self.fd = _enter(str(top), None)
         self.mount, self.device = mount_id(self.fd), os.fstat(self.fd).st_dev
 
-    def clear(self) -> list[str]:
+    def clear(self) -> None:
         try:
             self._walk()
         finally:
             os.close(self.fd)
-        return self.problems
 
     def _walk(self) -> None:
         path = [self._open_level("", "")]
@@ -103,15 +122,18 @@ class _Walk:
         """Delete every non-folder here; the subfolders are left for the walk to enter."""
         info = os.fstat(self.fd)
         level = _Folder(name, rel, (info.st_dev, info.st_ino))
-        with os.scandir(self.fd) as entries:
-            for entry in entries:
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        level.subfolders.append(entry.name)
-                    else:
-                        os.unlink(entry.name, dir_fd=self.fd)
-                except OSError as exc:
-                    self.problems.append(f"{_join(level.rel, entry.name)}: {exc.strerror or exc}")
+        try:
+            with os.scandir(self.fd) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            level.subfolders.append(entry.name)
+                        else:
+                            os.unlink(entry.name, dir_fd=self.fd)
+                    except OSError as exc:
+                        self.problems.note(_join(level.rel, entry.name), exc)
+        except OSError as exc:  # the folder cannot be listed: it stays, the walk goes on
+            self.problems.note(rel or str(self.top), exc)
         return level
 
     def _enter_child(self, name: str, where: str) -> bool:
@@ -119,11 +141,11 @@ class _Walk:
         try:
             child = _enter(name, self.fd)
         except OSError as exc:
-            self.problems.append(f"{where}: {exc.strerror or exc}")
+            self.problems.note(where, exc)
             return False
         if os.fstat(child).st_dev != self.device or mount_id(child) != self.mount:
             os.close(child)
-            self.problems.append(f"{where}: a mount point, not entered")
+            self.problems.note(where, "a mount point, not entered")
             return False
         os.close(self.fd)
         self.fd = child
@@ -142,7 +164,7 @@ class _Walk:
         try:
             os.rmdir(level.name, dir_fd=self.fd)
         except OSError as exc:
-            self.problems.append(f"{level.rel}: {exc.strerror or exc}")
+            self.problems.note(level.rel, exc)
 
 
 def _join(rel: str, name: str) -> str:

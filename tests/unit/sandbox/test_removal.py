@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from drillbook.sandbox import removal
 from drillbook.sandbox.holder import remove_tree
 
 DEPTH = 1100  # deeper than Python's default recursion limit
@@ -178,3 +179,25 @@ def test_names_left_behind_are_shown_escaped(immutable: Path) -> None:
     with pytest.raises(OSError) as raised:
         remove_tree(immutable)
     assert "\x1b" not in str(raised.value) and "\\x1b[2Jstuck.txt" in str(raised.value)
+
+
+def test_what_is_left_is_named_first_few_then_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    top = tmp_path / "sandbox"
+    (top / "restore" / "deep").mkdir(parents=True)
+    for i in range(10):
+        (top / "restore" / "deep" / f"keep-{i}").write_text("x")
+    (top / "restore" / "gone.txt").write_text("x")
+    unlink = os.unlink
+
+    def refuse(name: str, *, dir_fd: int | None = None) -> None:
+        if str(name).startswith("keep-"):
+            raise PermissionError(1, "Operation not permitted")
+        unlink(name, dir_fd=dir_fd)
+
+    monkeypatch.setattr(removal.os, "unlink", refuse)
+    with pytest.raises(removal.TreeLeft) as raised:
+        remove_tree(top)
+    text = str(raised.value)
+    assert text.count("restore/deep/keep-") == 3 and text.endswith("(and 7 more)")
+    assert "Directory not empty" not in text
+    assert not (top / "restore" / "gone.txt").exists()
