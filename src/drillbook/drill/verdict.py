@@ -50,5 +50,6 @@ def _missed(label: str, objective: Objective) -> str:
     measured = objective.measured_seconds
     if measured is not None and measured < 0:
         return (f"{label} not met: the snapshot is dated {format_duration(-measured)} after the drill "
-                "started (the clock of the backed-up host is wrong or the snapshot was forged)")
+                "started (a backup that overlapped the drill, a wrong clock on the backed-up host, or "
+                "a forged time; run the drill again once the clocks are checked)")
     return f"{label} missed: measured {format_duration(measured)}, target {objective.target}"

@@ -49,5 +49,6 @@ def test_a_negative_rpo_is_never_met_and_says_why() -> None:
     assert obj["rpo"].measured_seconds == -120.0 and obj["rpo"].met is False
     assert verdict.status(None, obj) == Status.FAILED
     assert verdict.reason(None, obj) == (
-        "RPO not met: the snapshot is dated 2m 00s after the drill started (the clock of the "
-        "backed-up host is wrong or the snapshot was forged)")
+        "RPO not met: the snapshot is dated 2m 00s after the drill started (a backup that overlapped "
+        "the drill, a wrong clock on the backed-up host, or a forged time; run the drill again once "
+        "the clocks are checked)")
