@@ -165,3 +165,11 @@ def test_find_step_by_number_or_title():
     assert runbook.find_step("2").title == "Freeze writes"
     assert runbook.find_step("freeze writes").index == 2
     assert runbook.find_step("9") is None and runbook.find_step("nope") is None
+
+
+def test_aliases_in_front_matter_are_refused_at_their_line():
+    text = "---\ntitle: &t Fail over\nowner: *t\n---\n## Step\nDo it.\n"
+    runbook, problems = parse(text)
+    assert runbook is None
+    [problem] = problems
+    assert problem.line == 3 and "anchors and aliases are not supported" in problem.message

@@ -142,3 +142,51 @@ def test_required_path_may_not_climb_out(tmp_path: Path) -> None:
     (problem,) = _problems(tmp_path, "../../../../etc/passwd")
     assert problem.line == 9
     assert ".." in problem.message
+
+
+def billion_laughs() -> str:
+    """Nine levels of nine aliases each: a few hundred bytes that expand to 9**9 strings."""
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, 10):
+        lines.append(f"l{level}: &l{level} [" + ", ".join([f"*l{level - 1}"] * 9) + "]")
+    return "objectives: {rto: 10m, rpo: 1d}\n" + "\n".join(lines) + "\n"
+
+
+def test_a_yaml_bomb_is_refused_and_the_rest_of_the_folder_still_loads(tmp_path):
+    bomb = billion_laughs()
+    assert len(bomb) < 1000
+    (tmp_path / "bomb.yaml").write_text(bomb)
+    write(tmp_path, "good", GOOD)
+    write(tmp_path, "bad", GOOD.replace("rpo: 26h", "rpo: soon"))
+    loaded = load_drills(tmp_path)
+    assert set(loaded.drills) == {"good"}
+    [refused] = [p for p in loaded.problems if p.file.name == "bomb.yaml"]
+    assert refused.line == 3  # the first alias
+    assert "anchors and aliases are not supported" in refused.message
+    assert "write the value out" in refused.message
+    assert any(p.file.name == "bad.yaml" and p.field == "objectives.rpo" for p in loaded.problems)
+
+
+def test_aliases_in_drillbook_yaml_are_refused(tmp_path):
+    (tmp_path / "drillbook.yaml").write_text(
+        "notify:\n  - &ops {webhook: 'https://ops.example.org/hook'}\n  - *ops\n")
+    write(tmp_path, "good", GOOD)
+    loaded = load_drills(tmp_path)
+    [problem] = loaded.problems
+    assert problem.file.name == "drillbook.yaml" and problem.line == 3
+    assert "anchors and aliases are not supported" in problem.message
+    assert set(loaded.drills) == {"good"}
+
+
+def test_oversized_drill_and_config_files_are_refused_naming_size_and_limit(tmp_path):
+    padding = "#" + "x" * (1024 * 1024) + "\n"
+    write(tmp_path, "huge", GOOD + padding)
+    (tmp_path / "drillbook.yaml").write_text("notify: []\n" + padding)
+    write(tmp_path, "good", GOOD)
+    loaded = load_drills(tmp_path)
+    assert set(loaded.drills) == {"good"}
+    by_file = {p.file.name: p for p in loaded.problems}
+    assert set(by_file) == {"huge.yaml", "drillbook.yaml"}
+    size = (tmp_path / "huge.yaml").stat().st_size
+    assert f"{size} bytes" in by_file["huge.yaml"].message
+    assert "limit is 1 MiB" in by_file["huge.yaml"].message
