@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -22,6 +23,7 @@ from pydantic import (
 )
 
 from drillbook.serve.schedules import check_jitter, check_timezone, parse_schedule  # ScheduleError: a ValueError
+from drillbook.spec.envnames import ENV_NAME, check_env_name, check_env_value
 from drillbook.util.durations import parse_duration
 
 
@@ -77,6 +79,14 @@ def _require_str(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{value!r} is not a path (write it as text, e.g. srv/portal)")
     return value
+
+
+EnvName = Annotated[str, AfterValidator(check_env_name)]
+EnvValue = Annotated[str, AfterValidator(check_env_value)]
+Env = Annotated[dict[EnvName, EnvValue], WithJsonSchema({
+    "type": "object", "propertyNames": {"pattern": ENV_NAME}, "additionalProperties": {"type": "string"}})]
+"""An ``env:`` mapping: variable names only, none that makes a loader or interpreter run code
+(see :mod:`drillbook.spec.envnames`), values without NUL."""
 
 
 class Objectives(Strict):
@@ -182,7 +192,7 @@ class CommandCheck(CheckBase):
     run: list[str] = Field(min_length=1, description="Argument list; never run through a shell.")
     timeout: DurationValue = Field(default_factory=lambda: Duration("5m"),
                                    description="Killed with its process group after this.")
-    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
+    env: Env = Field(default_factory=dict, description="Extra environment variables (see env: below).")
 
 
 class HttpCheck(CheckBase):
@@ -195,7 +205,7 @@ class HttpCheck(CheckBase):
     expect_regex: str | None = Field(None, description="Regular expression the body must match.")
     ready_timeout: DurationValue = Field(default_factory=lambda: Duration("30s"),
                                          description="How long the service may take to answer.")
-    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
+    env: Env = Field(default_factory=dict, description="Extra environment variables (see env: below).")
 
     @field_validator("expect_regex")
     @classmethod
@@ -218,7 +228,7 @@ class TcpCheck(CheckBase):
                                          description="How long the service may take to listen.")
     send: str | None = Field(None, description="Bytes to send once connected.")
     expect: str | None = Field(None, description="Substring the answer must contain.")
-    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
+    env: Env = Field(default_factory=dict, description="Extra environment variables (see env: below).")
 
 
 class PostgresCheck(CheckBase):
@@ -311,8 +321,8 @@ class Drill(Strict):
     verify: list[Check] = Field(default_factory=list, description="Checks run on the restore.")
     isolation: Isolation = Field(default_factory=Isolation,
                                  description="Sandbox of checks and services.")
-    env: dict[str, str] = Field(default_factory=dict,
-                                description="Environment for every check and service.")
+    env: Env = Field(default_factory=dict,
+                     description="Environment for every check and service (see env: below).")
     notify: list[NotifyTarget] = Field(default_factory=list, description="Who hears of the result.")
     evidence: EvidenceTarget | None = Field(None, description="WORM upload of each finished run.")
 

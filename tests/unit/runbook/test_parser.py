@@ -173,3 +173,11 @@ def test_aliases_in_front_matter_are_refused_at_their_line():
     assert runbook is None
     [problem] = problems
     assert problem.line == 3 and "anchors and aliases are not supported" in problem.message
+
+
+def test_loader_variables_in_front_matter_env_are_refused_at_their_line():
+    text = "---\ntitle: Fail over\nenv:\n  PGHOST: db-2\n  BASH_ENV: /tmp/hook.sh\n---\n## Step\nDo it.\n"
+    runbook, problems = parse(text)
+    assert runbook is None
+    [problem] = problems
+    assert (problem.line, problem.field) == (5, "env.BASH_ENV") and '"BASH_ENV" may not be set' in problem.message

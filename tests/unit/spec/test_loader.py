@@ -1,6 +1,8 @@
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from drillbook.spec import load_drill, load_drills
 
 GOOD = """\
@@ -190,3 +192,45 @@ def test_oversized_drill_and_config_files_are_refused_naming_size_and_limit(tmp_
     size = (tmp_path / "huge.yaml").stat().st_size
     assert f"{size} bytes" in by_file["huge.yaml"].message
     assert "limit is 1 MiB" in by_file["huge.yaml"].message
+
+
+INJECTING = ["LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "GCONV_PATH", "LOCPATH", "GLIBC_TUNABLES",
+             "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PERL5LIB", "PERL5OPT", "RUBYOPT",
+             "NODE_OPTIONS", "BASH_ENV", "ENV", "IFS", "BASH_FUNC_ls", "JAVA_TOOL_OPTIONS", "OPENSSL_CONF"]
+
+
+@pytest.mark.parametrize("name", INJECTING)
+def test_loader_and_interpreter_variables_in_env_are_spec_errors(tmp_path, name):
+    text = GOOD.replace("verify:\n", f"env:\n  TZ: UTC\n  {name}: /srv/restore/evil\nverify:\n")
+    drill, problems = load_drill(write(tmp_path, "portal", text))
+    assert drill is None
+    [problem] = problems
+    assert (problem.line, problem.field) == (11, f"env.{name}")
+    assert f'"{name}" may not be set' in problem.message
+    assert "set it on the one command that needs it" in problem.message
+
+
+def test_the_env_of_a_check_is_held_to_the_same_rule(tmp_path):
+    text = GOOD.replace("    timeout: 2m\n", "    timeout: 2m\n    env: {LD_PRELOAD: ./hook.so}\n")
+    drill, problems = load_drill(write(tmp_path, "portal", text))
+    assert drill is None
+    [problem] = problems
+    assert (problem.line, problem.field) == (21, "verify[2].env.LD_PRELOAD")
+
+
+@pytest.mark.parametrize("name", ["LD_PRELOAD=/srv/restore/evil.so", "1ST", "A B", ""])
+def test_env_names_must_be_variable_names(tmp_path, name):
+    """``env -i`` splits NAME=VALUE at the first =, so a name holding one would set another variable."""
+    text = GOOD.replace("verify:\n", f'env:\n  "{name}": ""\nverify:\n')
+    drill, problems = load_drill(write(tmp_path, "portal", text))
+    assert drill is None
+    [problem] = problems
+    assert problem.line == 10 and "is not a variable name" in problem.message
+
+
+def test_ordinary_variables_are_still_allowed(tmp_path):
+    env = {"PATH": "/usr/bin", "TZ": "UTC", "LANG": "C.UTF-8", "PGHOST": "localhost",
+           "PYTHONUNBUFFERED": "1", "LOAD_FACTOR": "2", "ENVIRONMENT": "drill"}
+    lines = "".join(f'  {k}: "{v}"\n' for k, v in env.items())
+    drill, problems = load_drill(write(tmp_path, "portal", GOOD.replace("verify:\n", f"env:\n{lines}verify:\n")))
+    assert problems == [] and dict(drill.env) == env
