@@ -6,6 +6,9 @@ Rules:
   own, so its runs go to the project-wide targets;
 - events: ``failure`` (any run that did not pass), ``success``, ``recovery`` (passed after a run
   that did not), ``always``;
+- a ``command`` target comes from ``drillbook.yaml`` only (the spec refuses one in a drill file)
+  and runs outside any sandbox, so it gets PATH, LANG, TZ and HOME and nothing else of drillbook's
+  environment;
 - every target gets an entry in the run record: sent, failed (with why) or skipped (with why);
   a notification problem is logged and recorded, it never changes the drill's status;
 - webhook URLs often carry tokens: what is recorded or logged shows them as ``***``.
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pwd
 import re
 import time
 import urllib.error
@@ -193,10 +197,9 @@ def publish_sns(topic_arn: str, body: str, subject: str) -> tuple[str, str]:
 
 
 def run_command(argv: list[str], body: str, timeout: float) -> tuple[str, str]:
-    """The JSON on stdin; exit 0 is sent. The environment is drillbook's own, minus restic's."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RESTIC_")}
+    """The JSON on stdin; exit 0 is sent. See :func:`command_env` for what else it gets."""
     try:
-        done = run_bounded(argv, env=env, timeout=timeout, stdin_data=body)
+        done = run_bounded(argv, env=command_env(), timeout=timeout, stdin_data=body)
     except OSError as exc:
         return Delivery.FAILED, f"cannot start {argv[0]}: {exc.strerror or exc}"
     if done.timed_out:
@@ -205,6 +208,26 @@ def run_command(argv: list[str], body: str, timeout: float) -> tuple[str, str]:
         last = (done.stderr.strip().splitlines() or [""])[-1][:200]
         return Delivery.FAILED, f"{argv[0]} exited with {done.returncode}" + (f": {last}" if last else "")
     return Delivery.SENT, f"{argv[0]} exited 0"
+
+
+def command_env() -> dict[str, str]:
+    """PATH, LANG and TZ as drillbook has them, and the HOME of drillbook's account; nothing else.
+
+    The command runs outside any sandbox, and drillbook's environment holds what it must never
+    pass on: repository passwords, AWS keys, secret-named variables, its own settings.
+    """
+    env = {name: os.environ[name] for name in ("LANG", "TZ") if name in os.environ}
+    env["PATH"] = os.environ.get("PATH") or os.defpath
+    env["HOME"] = account_home()
+    return env
+
+
+def account_home() -> str:
+    """From the password database: $HOME is only what drillbook was started with."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_dir or "/"
+    except KeyError:
+        return "/"
 
 
 # -- redaction -------------------------------------------------------------------------------

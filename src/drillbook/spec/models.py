@@ -284,9 +284,12 @@ def _failures_only() -> list[NotifyEvent]:
 
 
 class NotifyTarget(Strict):
+    """A target of ``drillbook.yaml``'s ``notify:``: a webhook, an SNS topic or a local command."""
+
     webhook: str | None = Field(None, description="URL that gets the JSON by POST.")
     sns: str | None = Field(None, description="SNS topic ARN.")
-    command: list[str] | None = Field(None, min_length=1, description="Program given the JSON on stdin.")
+    command: list[str] | None = Field(None, min_length=1, description=(
+        "Program given the JSON on stdin, with only PATH, LANG, TZ and HOME set."))
     on: list[NotifyEvent] = Field(default_factory=lambda: _failures_only(),
                                   description="failure, success, recovery, always.")
     timeout: DurationValue = Field(default_factory=lambda: Duration("10s"),
@@ -297,6 +300,25 @@ class NotifyTarget(Strict):
         if sum(x is not None for x in (self.webhook, self.sns, self.command)) != 1:
             raise ValueError("give exactly one of webhook, sns, command")
         return self
+
+
+COMMAND_ONLY_IN_PROJECT = (
+    "command targets may only be declared in drillbook.yaml: a drill file may come from a less "
+    "trusted colleague, and the command would run on this host outside any sandbox (move the "
+    "target to drillbook.yaml, or use a webhook or sns target here)")
+
+
+class DrillNotifyTarget(NotifyTarget):
+    """A target of a drill's own ``notify:``: webhook or SNS; commands only in ``drillbook.yaml``."""
+
+    command: list[str] | None = Field(None, description="Not here: only in drillbook.yaml.")
+
+    @field_validator("command")
+    @classmethod
+    def _not_in_a_drill(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            raise ValueError(COMMAND_ONLY_IN_PROJECT)
+        return value
 
 
 class EvidenceTarget(Strict):
@@ -323,7 +345,8 @@ class Drill(Strict):
                                  description="Sandbox of checks and services.")
     env: Env = Field(default_factory=dict,
                      description="Environment for every check and service (see env: below).")
-    notify: list[NotifyTarget] = Field(default_factory=list, description="Who hears of the result.")
+    notify: list[DrillNotifyTarget] = Field(
+        default_factory=list, description="Who hears of the result (command targets: drillbook.yaml only).")
     evidence: EvidenceTarget | None = Field(None, description="WORM upload of each finished run.")
 
     @field_validator("schedule")

@@ -34,7 +34,8 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("queries[] (sqlite, postgres)", models.Query),
     ("isolation", models.Isolation),
     ("isolation.limits", models.Limits),
-    ("notify[]", models.NotifyTarget),
+    ("notify[] (of a drill)", models.DrillNotifyTarget),
+    ("notify[] (of drillbook.yaml)", models.NotifyTarget),
     ("evidence", models.EvidenceTarget),
     ("Project config (`drills/drillbook.yaml`)", models.ProjectConfig),
 ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import sys
 from types import SimpleNamespace
 
@@ -121,3 +123,20 @@ def test_unreachable_webhook_is_retried_then_failed_without_the_token(monkeypatc
     monkeypatch.setattr(notify, "BACKOFF_SECONDS", (0.0,))
     result = notify.deliver(NotifyTarget(webhook="http://127.0.0.1:9/hook?token=s3cr3t", timeout="1s"), "{}")
     assert "s3cr3t" not in json.dumps(result)
+
+
+def test_a_command_target_runs_with_a_minimal_environment(tmp_path, monkeypatch):
+    """PATH, LANG, TZ and the account's HOME: never passwords, AWS keys or the rest of drillbook's."""
+    for name, value in {"CLINIC_DB_PASSWORD": "hunter2-pw", "AWS_ACCESS_KEY_ID": "AKIAEXAMPLEKEY",
+                        "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI-secret", "AWS_SESSION_TOKEN": "session-tok",
+                        "RESTIC_PASSWORD": "restic-pw", "DRILLBOOK_REPORTS": "/srv/reports",
+                        "HOME": str(tmp_path / "not-the-accounts-home"), "LANG": "C.UTF-8",
+                        "TZ": "Europe/Berlin"}.items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "env.json"
+    dump = [sys.executable, "-c", f"import json, os; json.dump(dict(os.environ), open({str(out)!r}, 'w'))"]
+    assert notify.deliver(NotifyTarget(command=dump), "{}")["status"] == "sent"
+    seen = json.loads(out.read_text())
+    assert set(seen) == {"PATH", "LANG", "TZ", "HOME"}
+    assert seen["HOME"] == pwd.getpwuid(os.getuid()).pw_dir
+    assert (seen["LANG"], seen["TZ"], seen["PATH"]) == ("C.UTF-8", "Europe/Berlin", os.environ["PATH"])

@@ -234,3 +234,21 @@ def test_ordinary_variables_are_still_allowed(tmp_path):
     lines = "".join(f'  {k}: "{v}"\n' for k, v in env.items())
     drill, problems = load_drill(write(tmp_path, "portal", GOOD.replace("verify:\n", f"env:\n{lines}verify:\n")))
     assert problems == [] and dict(drill.env) == env
+
+
+def test_a_command_notify_target_in_a_drill_is_a_spec_error(tmp_path):
+    """A drill may come from a less trusted colleague; the command would run outside any sandbox."""
+    text = GOOD + ("notify:\n  - {webhook: 'https://ops.example.org/hook'}\n"
+                   "  - on: [always]\n    command: [/bin/sh, -c, id]\n")
+    drill, problems = load_drill(write(tmp_path, "portal", text))
+    assert drill is None
+    [problem] = problems
+    assert (problem.line, problem.field) == (24, "notify[1].command")
+    assert "command targets may only be declared in drillbook.yaml" in problem.message
+
+
+def test_a_command_notify_target_in_drillbook_yaml_is_allowed(tmp_path):
+    (tmp_path / "drillbook.yaml").write_text("notify:\n  - {command: [/usr/local/bin/page-oncall]}\n")
+    write(tmp_path, "good", GOOD)
+    loaded = load_drills(tmp_path)
+    assert loaded.problems == [] and loaded.config.notify[0].command == ["/usr/local/bin/page-oncall"]
