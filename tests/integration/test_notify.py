@@ -47,9 +47,23 @@ def test_failed_drill_posts_to_webhook_and_hides_the_token(workspace, repo):
     run = workspace.last_run("clinic")
     assert body["run_id"] == run["run_id"] and body["report"].endswith("report.html")
     [entry] = run["notifications"]
-    assert entry["status"] == "sent" and entry["target"].endswith("/hooks/dr?token=***")
+    assert entry["status"] == "sent" and entry["target"] == f"webhook {receiver.url}/***/***?***"
     assert "s3cr3t-t0ken" not in all_outputs(workspace, "clinic")
     assert "s3cr3t-t0ken" not in result.stdout + result.stderr
+
+
+def test_a_token_in_the_path_is_masked_in_the_record_reports_and_logs(workspace, repo):
+    """Short, letters-only tokens (``/T00/B00/abcdef``) are masked as well as long ones."""
+    with Receiver(status=503) as receiver:
+        write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS + notify_block(
+            f"{{webhook: '{receiver.url}/services/T00/B00/abcdef', on: [always]}}"))
+        result = workspace.cli("run", "clinic")
+    assert result.returncode == 0, result.stderr
+    [entry] = workspace.last_run("clinic")["notifications"]
+    assert entry["status"] == "failed" and entry["target"] == f"webhook {receiver.url}/***/***/***/***"
+    assert "notification to webhook" in result.stderr
+    for shown in (all_outputs(workspace, "clinic"), result.stdout + result.stderr):
+        assert "abcdef" not in shown and "T00/B00" not in shown
 
 
 def test_a_broken_receiver_is_retried_recorded_and_never_fails_the_drill(workspace, repo):

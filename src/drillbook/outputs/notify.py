@@ -11,7 +11,8 @@ Rules:
   environment;
 - every target gets an entry in the run record: sent, failed (with why) or skipped (with why);
   a notification problem is logged and recorded, it never changes the drill's status;
-- webhook URLs often carry tokens: what is recorded or logged shows them as ``***``.
+- webhook URLs often carry tokens, short or long, in the path, the query or the userinfo: what is
+  recorded, reported or logged shows scheme, host and port only, every other part as ``***``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import json
 import logging
 import os
 import pwd
-import re
 import time
 import urllib.error
 import urllib.request
@@ -28,14 +28,13 @@ from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from drillbook.backends import aws
 from drillbook.outputs.runstore import RunKind, load_runs, run_dir
 from drillbook.spec.models import NotifyTarget
 from drillbook.status import FINISHED, Status
 from drillbook.util.process import run_bounded
-from drillbook.util.scrub import MASK, scrub
+from drillbook.util.scrub import mask_url, scrub, url_secrets
 
 log = logging.getLogger("drillbook.outputs.notify")
 
@@ -240,37 +239,10 @@ def describe_target(target: NotifyTarget) -> str:
 
 
 def redact_url(url: str) -> str:
-    """Keep what identifies the receiver (scheme, host, port, plain path); mask what may be a key."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return MASK
-    netloc = (f"{MASK}@" if parts.username or parts.password else "") + host + port
-    path = "/".join(MASK if _looks_secret(seg) else seg for seg in parts.path.split("/"))
-    query = urlencode([(k, MASK) for k, _ in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
-    return urlunsplit((parts.scheme, netloc, path, query, ""))
+    """What a record, report, log or error message may show of a webhook URL: scheme, host, port."""
+    return mask_url(url)
 
 
 def redact(text: str, url: str) -> str:
     """Remove every secret piece of ``url`` from ``text`` (error messages may quote the URL)."""
-    return scrub(text.replace(url, redact_url(url)), secret_pieces(url))
-
-
-def secret_pieces(url: str) -> list[str]:
-    try:
-        parts = urlsplit(url)
-        pieces = [parts.password or "", parts.username or ""]
-    except ValueError:
-        return [url]
-    pieces += [v for _, v in parse_qsl(parts.query, keep_blank_values=True)]
-    pieces += [seg for seg in parts.path.split("/") if _looks_secret(seg)]
-    return sorted((p for p in pieces if len(p) >= 4), key=len, reverse=True)
-
-
-def _looks_secret(segment: str) -> bool:
-    """Path segments such as Slack's or Discord's webhook keys: long and mixing letters and digits."""
-    if len(segment) >= 32:
-        return True
-    return len(segment) >= 16 and bool(re.search(r"\d", segment)) and bool(re.search(r"[A-Za-z]", segment))
+    return scrub(text.replace(url, redact_url(url)), url_secrets(url))

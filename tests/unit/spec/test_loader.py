@@ -252,3 +252,12 @@ def test_a_command_notify_target_in_drillbook_yaml_is_allowed(tmp_path):
     write(tmp_path, "good", GOOD)
     loaded = load_drills(tmp_path)
     assert loaded.problems == [] and loaded.config.notify[0].command == ["/usr/local/bin/page-oncall"]
+
+
+def test_spec_errors_in_notify_do_not_echo_a_webhook_token(tmp_path):
+    url = "https://hooks.example.org/services/T00/B00/abcdef"
+    for extra in (f'notify: ["{url}"]\n', f'notify:\n  - {{webhook: ["{url}"]}}\n'):
+        _, problems = load_drill(write(tmp_path, "portal", GOOD + extra))
+        assert problems
+        shown = " ".join(str(p) for p in problems)
+        assert "abcdef" not in shown and "hooks.example.org/***/***/***/***" in shown
