@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import sys
 
 from devtools.receiver import Receiver
 from drillbook.util.atomic import write_json_atomic
 from tests.integration.s3fixtures import moto  # noqa: F401 (fixture)
-from tests.support import STANDARD_CHECKS, write_drill, write_orphan_record
+from tests.support import PASSWORD, STANDARD_CHECKS, write_drill, write_orphan_record
 
 FAILING_CHECK = """\
 verify:
@@ -45,9 +47,23 @@ def test_failed_drill_posts_to_webhook_and_hides_the_token(workspace, repo):
     run = workspace.last_run("clinic")
     assert body["run_id"] == run["run_id"] and body["report"].endswith("report.html")
     [entry] = run["notifications"]
-    assert entry["status"] == "sent" and entry["target"].endswith("/hooks/dr?token=***")
+    assert entry["status"] == "sent" and entry["target"] == f"webhook {receiver.url}/***/***?***"
     assert "s3cr3t-t0ken" not in all_outputs(workspace, "clinic")
     assert "s3cr3t-t0ken" not in result.stdout + result.stderr
+
+
+def test_a_token_in_the_path_is_masked_in_the_record_reports_and_logs(workspace, repo):
+    """Short, letters-only tokens (``/T00/B00/abcdef``) are masked as well as long ones."""
+    with Receiver(status=503) as receiver:
+        write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS + notify_block(
+            f"{{webhook: '{receiver.url}/services/T00/B00/abcdef', on: [always]}}"))
+        result = workspace.cli("run", "clinic")
+    assert result.returncode == 0, result.stderr
+    [entry] = workspace.last_run("clinic")["notifications"]
+    assert entry["status"] == "failed" and entry["target"] == f"webhook {receiver.url}/***/***/***/***"
+    assert "notification to webhook" in result.stderr
+    for shown in (all_outputs(workspace, "clinic"), result.stdout + result.stderr):
+        assert "abcdef" not in shown and "T00/B00" not in shown
 
 
 def test_a_broken_receiver_is_retried_recorded_and_never_fails_the_drill(workspace, repo):
@@ -68,16 +84,48 @@ def test_command_gets_json_on_stdin_and_recovery_follows_a_failure(workspace, re
     inbox = workspace.root / "inbox.jsonl"
     command = json.dumps([sys.executable, "-c",
                           f"import sys; open({str(inbox)!r}, 'a').write(sys.stdin.read() + '\\n')"])
-    targets = notify_block(f"{{command: {command}, on: [failure, recovery]}}")
-    write_drill(workspace.drills, "clinic", repo.path, body=FAILING_CHECK + targets)
+    (workspace.drills / "drillbook.yaml").write_text(
+        notify_block(f"{{command: {command}, on: [failure, recovery]}}"))
+    write_drill(workspace.drills, "clinic", repo.path, body=FAILING_CHECK)
     assert workspace.cli("run", "clinic").returncode == 1
-    write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS + targets)
+    write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
     assert workspace.cli("run", "clinic").returncode == 0
     assert workspace.cli("run", "clinic").returncode == 0  # passed after passed: nothing to say
     events = [json.loads(line) for line in inbox.read_text().splitlines()]
     assert [(e["status"], e["event"]) for e in events] == [("failed", "failure"), ("passed", "recovery")]
     last = workspace.last_run("clinic")["notifications"][0]
     assert last["status"] == "skipped" and "this run passed" in last["detail"]
+
+
+def test_a_command_target_in_a_drill_file_is_refused_with_its_line(workspace, repo):
+    path = write_drill(workspace.drills, "clinic", repo.path,
+                       body=STANDARD_CHECKS + notify_block("{command: [/bin/sh, -c, 'id > /tmp/owned']}"))
+    line = path.read_text().splitlines().index("  - {command: [/bin/sh, -c, 'id > /tmp/owned']}") + 1
+    for args in (("validate",), ("run", "clinic")):
+        result = workspace.cli(*args)
+        assert result.returncode == 2
+        assert (f"{path}:{line}: notify[0].command: command targets may only be declared in drillbook.yaml"
+                in result.stderr)
+    assert list(workspace.reports.iterdir()) == []
+
+
+def test_a_command_target_sees_no_secret_of_drillbook(workspace, repo):
+    """It runs outside any sandbox: PATH, LANG, TZ and the account's HOME, nothing else."""
+    seen = workspace.root / "env.json"
+    dump = json.dumps([sys.executable, "-c", f"import json, os; json.dump(dict(os.environ), open({str(seen)!r}, 'w'))"])
+    (workspace.drills / "drillbook.yaml").write_text(notify_block(f"{{command: {dump}, on: [always]}}"))
+    write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
+    secrets = {"CLINIC_API_TOKEN": "t0ken-of-the-clinic", "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+               "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "LANG": "C.UTF-8"}
+    result = workspace.cli("run", "clinic", **secrets)
+    assert result.returncode == 0, result.stderr
+    assert workspace.last_run("clinic")["notifications"][0]["status"] == "sent"
+    env = json.loads(seen.read_text())
+    assert set(env) <= {"PATH", "LANG", "TZ", "HOME"} and {"PATH", "HOME"} <= set(env)
+    assert env["HOME"] == pwd.getpwuid(os.getuid()).pw_dir
+    leaked = {PASSWORD, secrets["CLINIC_API_TOKEN"], secrets["AWS_ACCESS_KEY_ID"],
+              secrets["AWS_SECRET_ACCESS_KEY"]} & set(env.values())
+    assert leaked == set()
 
 
 def test_project_wide_defaults_apply_to_every_drill(workspace, repo):

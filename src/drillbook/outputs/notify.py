@@ -6,9 +6,13 @@ Rules:
   own, so its runs go to the project-wide targets;
 - events: ``failure`` (any run that did not pass), ``success``, ``recovery`` (passed after a run
   that did not), ``always``;
+- a ``command`` target comes from ``drillbook.yaml`` only (the spec refuses one in a drill file)
+  and runs outside any sandbox, so it gets PATH, LANG, TZ and HOME and nothing else of drillbook's
+  environment;
 - every target gets an entry in the run record: sent, failed (with why) or skipped (with why);
   a notification problem is logged and recorded, it never changes the drill's status;
-- webhook URLs often carry tokens: what is recorded or logged shows them as ``***``.
+- webhook URLs often carry tokens, short or long, in the path, the query or the userinfo: what is
+  recorded, reported or logged shows scheme, host and port only, every other part as ``***``.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
+import pwd
 import time
 import urllib.error
 import urllib.request
@@ -24,14 +28,13 @@ from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from drillbook.backends import aws
 from drillbook.outputs.runstore import RunKind, load_runs, run_dir
 from drillbook.spec.models import NotifyTarget
 from drillbook.status import FINISHED, Status
 from drillbook.util.process import run_bounded
-from drillbook.util.scrub import MASK, scrub
+from drillbook.util.scrub import mask_url, scrub, url_secrets
 
 log = logging.getLogger("drillbook.outputs.notify")
 
@@ -193,10 +196,9 @@ def publish_sns(topic_arn: str, body: str, subject: str) -> tuple[str, str]:
 
 
 def run_command(argv: list[str], body: str, timeout: float) -> tuple[str, str]:
-    """The JSON on stdin; exit 0 is sent. The environment is drillbook's own, minus restic's."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RESTIC_")}
+    """The JSON on stdin; exit 0 is sent. See :func:`command_env` for what else it gets."""
     try:
-        done = run_bounded(argv, env=env, timeout=timeout, stdin_data=body)
+        done = run_bounded(argv, env=command_env(), timeout=timeout, stdin_data=body)
     except OSError as exc:
         return Delivery.FAILED, f"cannot start {argv[0]}: {exc.strerror or exc}"
     if done.timed_out:
@@ -205,6 +207,26 @@ def run_command(argv: list[str], body: str, timeout: float) -> tuple[str, str]:
         last = (done.stderr.strip().splitlines() or [""])[-1][:200]
         return Delivery.FAILED, f"{argv[0]} exited with {done.returncode}" + (f": {last}" if last else "")
     return Delivery.SENT, f"{argv[0]} exited 0"
+
+
+def command_env() -> dict[str, str]:
+    """PATH, LANG and TZ as drillbook has them, and the HOME of drillbook's account; nothing else.
+
+    The command runs outside any sandbox, and drillbook's environment holds what it must never
+    pass on: repository passwords, AWS keys, secret-named variables, its own settings.
+    """
+    env = {name: os.environ[name] for name in ("LANG", "TZ") if name in os.environ}
+    env["PATH"] = os.environ.get("PATH") or os.defpath
+    env["HOME"] = account_home()
+    return env
+
+
+def account_home() -> str:
+    """From the password database: $HOME is only what drillbook was started with."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_dir or "/"
+    except KeyError:
+        return "/"
 
 
 # -- redaction -------------------------------------------------------------------------------
@@ -217,37 +239,10 @@ def describe_target(target: NotifyTarget) -> str:
 
 
 def redact_url(url: str) -> str:
-    """Keep what identifies the receiver (scheme, host, port, plain path); mask what may be a key."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return MASK
-    netloc = (f"{MASK}@" if parts.username or parts.password else "") + host + port
-    path = "/".join(MASK if _looks_secret(seg) else seg for seg in parts.path.split("/"))
-    query = urlencode([(k, MASK) for k, _ in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
-    return urlunsplit((parts.scheme, netloc, path, query, ""))
+    """What a record, report, log or error message may show of a webhook URL: scheme, host, port."""
+    return mask_url(url)
 
 
 def redact(text: str, url: str) -> str:
     """Remove every secret piece of ``url`` from ``text`` (error messages may quote the URL)."""
-    return scrub(text.replace(url, redact_url(url)), secret_pieces(url))
-
-
-def secret_pieces(url: str) -> list[str]:
-    try:
-        parts = urlsplit(url)
-        pieces = [parts.password or "", parts.username or ""]
-    except ValueError:
-        return [url]
-    pieces += [v for _, v in parse_qsl(parts.query, keep_blank_values=True)]
-    pieces += [seg for seg in parts.path.split("/") if _looks_secret(seg)]
-    return sorted((p for p in pieces if len(p) >= 4), key=len, reverse=True)
-
-
-def _looks_secret(segment: str) -> bool:
-    """Path segments such as Slack's or Discord's webhook keys: long and mixing letters and digits."""
-    if len(segment) >= 32:
-        return True
-    return len(segment) >= 16 and bool(re.search(r"\d", segment)) and bool(re.search(r"[A-Za-z]", segment))
+    return scrub(text.replace(url, redact_url(url)), url_secrets(url))

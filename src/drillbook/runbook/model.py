@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from drillbook.spec.models import Duration, DurationValue, Strict
+from drillbook.spec.models import Duration, DurationValue, Env, Strict
 
 MANUAL, SHELL, DRILL = "manual", "shell", "drill"
 DEFAULT_STEP_TIMEOUT = "30m"
@@ -27,7 +27,8 @@ class FrontMatter(Strict):
     title: str = Field("", description="Shown in reports; defaults to the first # heading.")
     owner: str = Field("", description="Who keeps this runbook true.")
     objectives: RunbookObjectives = Field(default_factory=RunbookObjectives)
-    env: dict[str, str] = Field(default_factory=dict, description="Passed to shell steps.")
+    env: Env = Field(default_factory=dict,
+                     description="Passed to shell steps; loader variables such as LD_PRELOAD are refused.")
     timeout: DurationValue = Field(default_factory=lambda: Duration(DEFAULT_STEP_TIMEOUT),
                                    description="Default timeout of each shell step.")
 

@@ -20,7 +20,7 @@ from drillbook.errors import SpecProblem
 from drillbook.runbook.model import DRILL, MANUAL, SHELL, FrontMatter, Runbook, Step
 from drillbook.spec.models import NAME_PATTERN, Duration
 from drillbook.spec.problems import dedupe, duplicate_keys, validation_problems
-from drillbook.spec.yamlsource import YamlSyntaxError, load_located
+from drillbook.spec.yamlsource import UnusableYaml, load_located
 from drillbook.util.durations import DurationError
 
 SHELL_LANGS = {"sh", "bash"}
@@ -126,7 +126,7 @@ def _front_matter(lines: list[str], path: Path) -> tuple[FrontMatter | None, int
                                               "with --- after its last key")]
     try:
         located = load_located("\n".join(lines[1:end]), first_line=2)
-    except YamlSyntaxError as exc:
+    except UnusableYaml as exc:
         return None, end + 1, [SpecProblem(path, exc.line, "", exc.message)]
     problems = duplicate_keys(path, located)
     data = located.data if located.data is not None else {}

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from drillbook.errors import SpecProblem
 from drillbook.spec.models import Drill, ProjectConfig
 from drillbook.spec.problems import dedupe, duplicate_keys, validation_problems
-from drillbook.spec.yamlsource import LocatedYaml, YamlSyntaxError, read_located
+from drillbook.spec.yamlsource import LocatedYaml, UnusableYaml, read_located
 
 PROJECT_CONFIG = "drillbook.yaml"
 
@@ -66,7 +66,7 @@ def _load_model(
 ) -> tuple[Any, list[SpecProblem]]:
     try:
         located = read_located(path)
-    except YamlSyntaxError as exc:
+    except UnusableYaml as exc:
         return None, [SpecProblem(path, exc.line, "", exc.message)]
     except (OSError, UnicodeDecodeError) as exc:
         return None, [SpecProblem(path, None, "", f"cannot read: {exc}")]

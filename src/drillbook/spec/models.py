@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -22,6 +23,7 @@ from pydantic import (
 )
 
 from drillbook.serve.schedules import check_jitter, check_timezone, parse_schedule  # ScheduleError: a ValueError
+from drillbook.spec.envnames import ENV_NAME, check_env_name, check_env_value
 from drillbook.util.durations import parse_duration
 
 
@@ -77,6 +79,14 @@ def _require_str(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{value!r} is not a path (write it as text, e.g. srv/portal)")
     return value
+
+
+EnvName = Annotated[str, AfterValidator(check_env_name)]
+EnvValue = Annotated[str, AfterValidator(check_env_value)]
+Env = Annotated[dict[EnvName, EnvValue], WithJsonSchema({
+    "type": "object", "propertyNames": {"pattern": ENV_NAME}, "additionalProperties": {"type": "string"}})]
+"""An ``env:`` mapping: variable names only, none that makes a loader or interpreter run code
+(see :mod:`drillbook.spec.envnames`), values without NUL."""
 
 
 class Objectives(Strict):
@@ -182,7 +192,7 @@ class CommandCheck(CheckBase):
     run: list[str] = Field(min_length=1, description="Argument list; never run through a shell.")
     timeout: DurationValue = Field(default_factory=lambda: Duration("5m"),
                                    description="Killed with its process group after this.")
-    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
+    env: Env = Field(default_factory=dict, description="Extra environment variables (see env: below).")
 
 
 class HttpCheck(CheckBase):
@@ -195,7 +205,7 @@ class HttpCheck(CheckBase):
     expect_regex: str | None = Field(None, description="Regular expression the body must match.")
     ready_timeout: DurationValue = Field(default_factory=lambda: Duration("30s"),
                                          description="How long the service may take to answer.")
-    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
+    env: Env = Field(default_factory=dict, description="Extra environment variables (see env: below).")
 
     @field_validator("expect_regex")
     @classmethod
@@ -218,7 +228,7 @@ class TcpCheck(CheckBase):
                                          description="How long the service may take to listen.")
     send: str | None = Field(None, description="Bytes to send once connected.")
     expect: str | None = Field(None, description="Substring the answer must contain.")
-    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
+    env: Env = Field(default_factory=dict, description="Extra environment variables (see env: below).")
 
 
 class PostgresCheck(CheckBase):
@@ -274,9 +284,12 @@ def _failures_only() -> list[NotifyEvent]:
 
 
 class NotifyTarget(Strict):
+    """A target of ``drillbook.yaml``'s ``notify:``: a webhook, an SNS topic or a local command."""
+
     webhook: str | None = Field(None, description="URL that gets the JSON by POST.")
     sns: str | None = Field(None, description="SNS topic ARN.")
-    command: list[str] | None = Field(None, min_length=1, description="Program given the JSON on stdin.")
+    command: list[str] | None = Field(None, min_length=1, description=(
+        "Program given the JSON on stdin, with only PATH, LANG, TZ and HOME set."))
     on: list[NotifyEvent] = Field(default_factory=lambda: _failures_only(),
                                   description="failure, success, recovery, always.")
     timeout: DurationValue = Field(default_factory=lambda: Duration("10s"),
@@ -287,6 +300,25 @@ class NotifyTarget(Strict):
         if sum(x is not None for x in (self.webhook, self.sns, self.command)) != 1:
             raise ValueError("give exactly one of webhook, sns, command")
         return self
+
+
+COMMAND_ONLY_IN_PROJECT = (
+    "command targets may only be declared in drillbook.yaml: a drill file may come from a less "
+    "trusted colleague, and the command would run on this host outside any sandbox (move the "
+    "target to drillbook.yaml, or use a webhook or sns target here)")
+
+
+class DrillNotifyTarget(NotifyTarget):
+    """A target of a drill's own ``notify:``: webhook or SNS; commands only in ``drillbook.yaml``."""
+
+    command: list[str] | None = Field(None, description="Not here: only in drillbook.yaml.")
+
+    @field_validator("command")
+    @classmethod
+    def _not_in_a_drill(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            raise ValueError(COMMAND_ONLY_IN_PROJECT)
+        return value
 
 
 class EvidenceTarget(Strict):
@@ -311,9 +343,10 @@ class Drill(Strict):
     verify: list[Check] = Field(default_factory=list, description="Checks run on the restore.")
     isolation: Isolation = Field(default_factory=Isolation,
                                  description="Sandbox of checks and services.")
-    env: dict[str, str] = Field(default_factory=dict,
-                                description="Environment for every check and service.")
-    notify: list[NotifyTarget] = Field(default_factory=list, description="Who hears of the result.")
+    env: Env = Field(default_factory=dict,
+                     description="Environment for every check and service (see env: below).")
+    notify: list[DrillNotifyTarget] = Field(
+        default_factory=list, description="Who hears of the result (command targets: drillbook.yaml only).")
     evidence: EvidenceTarget | None = Field(None, description="WORM upload of each finished run.")
 
     @field_validator("schedule")

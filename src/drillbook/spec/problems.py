@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from drillbook.errors import SpecProblem
 from drillbook.spec.models import CHECK_MODELS
 from drillbook.spec.yamlsource import LocatedYaml
+from drillbook.util.scrub import mask_urls
 
 DUPLICATE_KEY = "duplicate key (the later one would win silently)"
 
@@ -34,7 +35,10 @@ def validation_problems(path: Path, located: LocatedYaml, data: Any, error: Vali
     for err in error.errors():
         loc = _data_path(data, err["loc"])
         line = located.line_of(loc) or default_line
-        problems.append(SpecProblem(path, line, dotted(loc), _message(err, data, loc, hints)))
+        field, message = dotted(loc), _message(err, data, loc, hints)
+        if loc[:1] == ("notify",):  # a webhook URL quoted back may carry a token
+            field, message = mask_urls(field), mask_urls(message)
+        problems.append(SpecProblem(path, line, field, message))
     return problems
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from drillbook.spec import models
+from drillbook.spec import envnames, models
 
 UNION_ORIGINS = (typing.Union, types.UnionType)  # Union[A, B] and A | B
 
@@ -34,7 +34,8 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("queries[] (sqlite, postgres)", models.Query),
     ("isolation", models.Isolation),
     ("isolation.limits", models.Limits),
-    ("notify[]", models.NotifyTarget),
+    ("notify[] (of a drill)", models.DrillNotifyTarget),
+    ("notify[] (of drillbook.yaml)", models.NotifyTarget),
     ("evidence", models.EvidenceTarget),
     ("Project config (`drills/drillbook.yaml`)", models.ProjectConfig),
 ]
@@ -46,6 +47,20 @@ hand. Unknown keys are errors everywhere. Durations are written `90s`, `15m`, `2
 `7y` (or compound, `1h30m`). Paths in checks are relative to the restore root and may not climb
 out of it; other relative paths in a drill (repository, password file) are relative to the drill
 file. Editors with a YAML language server can validate drills against `docs/drill.schema.json`.
+"""
+
+ENV_INTRO = """
+## env: (of a drill, of a check, of a runbook's front matter)
+
+Names are letters, digits and `_`, not starting with a digit. These variables are refused whatever
+their value: they do not configure a program, they make the dynamic loader, the C library, a shell
+or a language runtime load or run code they name, before the program's first line. A drill may come
+from a less trusted colleague; if a program really needs one, set it on that one command
+(`env NAME=... program`), where a reader sees it. A name ending in `*` stands for every name that
+starts with what precedes it.
+
+| variable | why it is refused |
+|---|---|
 """
 
 
@@ -72,6 +87,8 @@ def markdown_reference() -> str:
             default = "the file's stem" if (model, name) == (models.Drill, "name") else _default(field)
             parts.append(f"| `{name}` | {_type(field.annotation)} | {default} | "
                          f"{(field.description or '').replace('|', '/')} |\n")
+    parts.append(ENV_INTRO)
+    parts += [f"| `{name}` | {why} |\n" for name, why in envnames.documented()]
     return "".join(parts)
 
 

@@ -1,11 +1,18 @@
-"""YAML loading that remembers where every key and value came from.
+"""YAML loading that remembers where every key and value came from, and refuses what could hurt.
 
 Errors must name the line (``drills/portal.yaml:7``), so we keep a map from each data path
 (``("verify", 0, "path")``) to its 1-based line while parsing with the safe loader.
+
+A drill may come from a less trusted colleague, so reading one must stay cheap whatever it holds:
+files over :data:`MAX_FILE_BYTES` are refused before parsing; anchors and aliases are refused while
+composing, before anything is expanded (a few hundred bytes of nested aliases, a "billion laughs",
+would otherwise become gigabytes here and in validation); nesting deeper than :data:`MAX_DEPTH` is
+refused rather than overflowing the recursive composer. None of them has a use in a drill.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +22,50 @@ import yaml
 
 Path_ = tuple[Any, ...]
 
+MIB = 1024 * 1024
+MAX_FILE_BYTES = MIB
+MAX_DEPTH = 64  # a drill nests about six levels deep
+NO_ALIASES = "YAML anchors and aliases are not supported in drillbook files"
+
+
+class Refused(yaml.YAMLError):
+    """Raised while composing: what is refused, and where."""
+
+    def __init__(self, mark: Any, message: str):
+        super().__init__(message)
+        self.line = mark.line if mark is not None else None  # 0-based, as yaml counts
+        self.message = message
+
 
 class SpecLoader(yaml.SafeLoader):
     """The safe loader with YAML 1.2 booleans (true/false only): YAML 1.1 would read the key
-    ``on:`` of a notify target as the boolean True, and ``no``/``off`` values as False."""
+    ``on:`` of a notify target as the boolean True, and ``no``/``off`` values as False.
+
+    It also refuses aliases as soon as one is met (never expanded) and nesting deeper than
+    :data:`MAX_DEPTH`; the first anchor is remembered so that one without an alias is refused too.
+    """
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.depth = 0
+        self.first_anchor: tuple[str, Any] | None = None
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise Refused(event.start_mark, f"alias *{event.anchor}: {NO_ALIASES}; write the value "
+                          f"out in full here instead of *{event.anchor}")
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None and self.first_anchor is None:
+            self.first_anchor = (anchor, event.start_mark)
+        if self.depth >= MAX_DEPTH:
+            raise Refused(event.start_mark,
+                          f"nested more than {MAX_DEPTH} levels deep (no drill needs more than a few)")
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 SpecLoader.yaml_implicit_resolvers = {
@@ -47,24 +94,48 @@ class LocatedYaml:
         return self.lines.get((), None)
 
 
-class YamlSyntaxError(ValueError):
+class UnusableYaml(ValueError):
+    """Why a YAML text cannot be used, at its 1-based line when there is one."""
+
     def __init__(self, line: int | None, message: str):
         super().__init__(message)
         self.line = line
         self.message = message
 
 
+class YamlSyntaxError(UnusableYaml):
+    """Not YAML at all."""
+
+
+class YamlNotSupported(UnusableYaml):
+    """YAML, but something drillbook refuses: anchors, aliases, absurd nesting."""
+
+
+class YamlTooLarge(UnusableYaml):
+    """A file over :data:`MAX_FILE_BYTES`, refused unread."""
+
+
 def load_located(text: str, first_line: int = 1) -> LocatedYaml:
     """Parse ``text`` safely; ``first_line`` offsets lines (front matter inside Markdown)."""
+    loader = SpecLoader(text)
     try:
-        node = yaml.compose(text, Loader=SpecLoader)
-        data = yaml.load(text, Loader=SpecLoader)  # noqa: S506 (SpecLoader is a SafeLoader)
+        node = loader.get_single_node()
+        if loader.first_anchor is not None:
+            name, where = loader.first_anchor
+            raise Refused(where, f"anchor &{name}: {NO_ALIASES}; remove the anchor and write "
+                          "the value out in full wherever it is needed")
+        data = loader.construct_document(node) if node is not None else None
+    except Refused as exc:
+        line = exc.line + first_line if exc.line is not None else None
+        raise YamlNotSupported(line, exc.message) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + first_line if mark else None
         raise YamlSyntaxError(line, f"YAML syntax error: {exc.problem or exc}") from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(None, f"YAML syntax error: {exc}") from None
+    finally:
+        loader.dispose()
     located = LocatedYaml(data=data)
     if node is not None:
         _walk(node, (), located, first_line)
@@ -98,4 +169,17 @@ def _walk_child(node: yaml.Node, path: Path_, out: LocatedYaml, first_line: int)
 
 
 def read_located(path: Path) -> LocatedYaml:
-    return load_located(path.read_text(encoding="utf-8"))
+    """A drill or ``drillbook.yaml``: refused unparsed when over :data:`MAX_FILE_BYTES`."""
+    with path.open("rb") as stream:
+        size = os.fstat(stream.fileno()).st_size
+        if size > MAX_FILE_BYTES:
+            raise YamlTooLarge(None, too_large(f"{size / MIB:.1f} MiB ({size} bytes)"))
+        raw = stream.read(MAX_FILE_BYTES + 1)  # st_size is 0 for what is not a regular file
+    if len(raw) > MAX_FILE_BYTES:
+        raise YamlTooLarge(None, too_large(f"more than {MAX_FILE_BYTES} bytes"))
+    return load_located(raw.decode("utf-8"))
+
+
+def too_large(size: str) -> str:
+    return (f"the file is {size}; the limit is {MAX_FILE_BYTES // MIB} MiB for drill and config "
+            "files (split it, or remove what is not needed)")

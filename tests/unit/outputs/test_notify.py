@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import sys
 from types import SimpleNamespace
 
@@ -40,12 +42,29 @@ def test_events(status, previous, expected):
 
 @pytest.mark.parametrize("url, shown", [
     ("https://hooks.slack.com/services/T0000AAAA/B0000BBBB/abcdEFGH1234ijklMNOP5678",
-     "https://hooks.slack.com/services/T0000AAAA/B0000BBBB/***"),
-    ("https://alerts.example.org/hook?token=s3cr3t&team=dr", "https://alerts.example.org/hook?token=***&team=***"),
-    ("https://bot:hunter22@alerts.example.org:8443/x", "https://***@alerts.example.org:8443/x"),
-    ("http://127.0.0.1:8080/notify", "http://127.0.0.1:8080/notify"),
+     "https://hooks.slack.com/***/***/***/***"),
+    ("https://alerts.example.org/hook?token=s3cr3t&team=dr", "https://alerts.example.org/***?***"),
+    ("https://bot:hunter22@alerts.example.org:8443/x", "https://***@alerts.example.org:8443/***"),
+    ("http://127.0.0.1:8080/notify", "http://127.0.0.1:8080/***"),
 ])
 def test_webhook_urls_are_redacted(url, shown):
+    assert notify.redact_url(url) == shown
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("https://hooks.example.org/services/T00/B00/abcdef", "https://hooks.example.org/***/***/***/***"),
+    ("https://hooks.example.org/hook/secret", "https://hooks.example.org/***/***"),
+    ("https://hooks.example.org/hook/secret/", "https://hooks.example.org/***/***/"),
+    ("https://hooks.example.org/?k", "https://hooks.example.org/?***"),
+    ("https://hooks.example.org", "https://hooks.example.org"),
+    ("https://hooks.example.org/hook#frag", "https://hooks.example.org/***#***"),
+    ("https://user@hooks.example.org/", "https://***@hooks.example.org/"),
+    ("http://[::1]:8080/hook/secret", "http://[::1]:8080/***/***"),
+    ("hooks.example.org/hook/secret", "***"),
+    ("http://hooks.example.org:99999/hook/secret", "***"),
+])
+def test_every_path_segment_query_and_userinfo_is_masked(url, shown):
+    """Short or letters-only tokens are tokens too: only scheme, host and port identify the receiver."""
     assert notify.redact_url(url) == shown
 
 
@@ -55,6 +74,27 @@ def test_scrub_removes_secret_pieces_from_error_text():
     scrubbed = notify.redact(text, url)
     assert "s3cr3t" not in scrubbed and "hunter22" not in scrubbed
     assert "example.org" in scrubbed
+
+
+def test_error_text_quoting_part_of_the_url_keeps_none_of_its_tokens():
+    url = "https://hooks.example.org/services/T00/B00/abcdef?k=v"
+    text = (f"URL can't contain control characters. '/services/T00/B00/abcdef?k=v' (found at least ' '); "
+            f"unknown url type: {url!r}; path /services/T00/B00/abcdef")
+    scrubbed = notify.redact(text, url)
+    for piece in ("abcdef", "T00", "B00", "services", "k=v"):
+        assert piece not in scrubbed
+    assert "hooks.example.org" in scrubbed
+
+
+def test_the_record_and_the_log_of_a_failed_webhook_keep_no_path_token(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(notify, "BACKOFF_SECONDS", (0.0,))
+    url = "http://127.0.0.1:9/hook/abcdef"
+    drill = SimpleNamespace(notify=[NotifyTarget(webhook=url, timeout="1s")])
+    settings = SimpleNamespace(reports_dir=tmp_path / "reports")
+    [entry] = notify.notify_run(record("failed"), drill, settings)
+    assert entry["status"] == "failed" and entry["target"] == "webhook http://127.0.0.1:9/***/***"
+    assert "abcdef" not in json.dumps(entry) and "/hook" not in json.dumps(entry)
+    assert "notification to webhook" in caplog.text and "abcdef" not in caplog.text
 
 
 def test_project_targets_add_to_the_drills_own_and_are_used_once():
@@ -121,3 +161,20 @@ def test_unreachable_webhook_is_retried_then_failed_without_the_token(monkeypatc
     monkeypatch.setattr(notify, "BACKOFF_SECONDS", (0.0,))
     result = notify.deliver(NotifyTarget(webhook="http://127.0.0.1:9/hook?token=s3cr3t", timeout="1s"), "{}")
     assert "s3cr3t" not in json.dumps(result)
+
+
+def test_a_command_target_runs_with_a_minimal_environment(tmp_path, monkeypatch):
+    """PATH, LANG, TZ and the account's HOME: never passwords, AWS keys or the rest of drillbook's."""
+    for name, value in {"CLINIC_DB_PASSWORD": "hunter2-pw", "AWS_ACCESS_KEY_ID": "AKIAEXAMPLEKEY",
+                        "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI-secret", "AWS_SESSION_TOKEN": "session-tok",
+                        "RESTIC_PASSWORD": "restic-pw", "DRILLBOOK_REPORTS": "/srv/reports",
+                        "HOME": str(tmp_path / "not-the-accounts-home"), "LANG": "C.UTF-8",
+                        "TZ": "Europe/Berlin"}.items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "env.json"
+    dump = [sys.executable, "-c", f"import json, os; json.dump(dict(os.environ), open({str(out)!r}, 'w'))"]
+    assert notify.deliver(NotifyTarget(command=dump), "{}")["status"] == "sent"
+    seen = json.loads(out.read_text())
+    assert set(seen) == {"PATH", "LANG", "TZ", "HOME"}
+    assert seen["HOME"] == pwd.getpwuid(os.getuid()).pw_dir
+    assert (seen["LANG"], seen["TZ"], seen["PATH"]) == ("C.UTF-8", "Europe/Berlin", os.environ["PATH"])

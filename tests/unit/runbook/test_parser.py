@@ -165,3 +165,19 @@ def test_find_step_by_number_or_title():
     assert runbook.find_step("2").title == "Freeze writes"
     assert runbook.find_step("freeze writes").index == 2
     assert runbook.find_step("9") is None and runbook.find_step("nope") is None
+
+
+def test_aliases_in_front_matter_are_refused_at_their_line():
+    text = "---\ntitle: &t Fail over\nowner: *t\n---\n## Step\nDo it.\n"
+    runbook, problems = parse(text)
+    assert runbook is None
+    [problem] = problems
+    assert problem.line == 3 and "anchors and aliases are not supported" in problem.message
+
+
+def test_loader_variables_in_front_matter_env_are_refused_at_their_line():
+    text = "---\ntitle: Fail over\nenv:\n  PGHOST: db-2\n  BASH_ENV: /tmp/hook.sh\n---\n## Step\nDo it.\n"
+    runbook, problems = parse(text)
+    assert runbook is None
+    [problem] = problems
+    assert (problem.line, problem.field) == (5, "env.BASH_ENV") and '"BASH_ENV" may not be set' in problem.message

@@ -1,6 +1,8 @@
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from drillbook.spec import load_drill, load_drills
 
 GOOD = """\
@@ -142,3 +144,120 @@ def test_required_path_may_not_climb_out(tmp_path: Path) -> None:
     (problem,) = _problems(tmp_path, "../../../../etc/passwd")
     assert problem.line == 9
     assert ".." in problem.message
+
+
+def billion_laughs() -> str:
+    """Nine levels of nine aliases each: a few hundred bytes that expand to 9**9 strings."""
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, 10):
+        lines.append(f"l{level}: &l{level} [" + ", ".join([f"*l{level - 1}"] * 9) + "]")
+    return "objectives: {rto: 10m, rpo: 1d}\n" + "\n".join(lines) + "\n"
+
+
+def test_a_yaml_bomb_is_refused_and_the_rest_of_the_folder_still_loads(tmp_path):
+    bomb = billion_laughs()
+    assert len(bomb) < 1000
+    (tmp_path / "bomb.yaml").write_text(bomb)
+    write(tmp_path, "good", GOOD)
+    write(tmp_path, "bad", GOOD.replace("rpo: 26h", "rpo: soon"))
+    loaded = load_drills(tmp_path)
+    assert set(loaded.drills) == {"good"}
+    [refused] = [p for p in loaded.problems if p.file.name == "bomb.yaml"]
+    assert refused.line == 3  # the first alias
+    assert "anchors and aliases are not supported" in refused.message
+    assert "write the value out" in refused.message
+    assert any(p.file.name == "bad.yaml" and p.field == "objectives.rpo" for p in loaded.problems)
+
+
+def test_aliases_in_drillbook_yaml_are_refused(tmp_path):
+    (tmp_path / "drillbook.yaml").write_text(
+        "notify:\n  - &ops {webhook: 'https://ops.example.org/hook'}\n  - *ops\n")
+    write(tmp_path, "good", GOOD)
+    loaded = load_drills(tmp_path)
+    [problem] = loaded.problems
+    assert problem.file.name == "drillbook.yaml" and problem.line == 3
+    assert "anchors and aliases are not supported" in problem.message
+    assert set(loaded.drills) == {"good"}
+
+
+def test_oversized_drill_and_config_files_are_refused_naming_size_and_limit(tmp_path):
+    padding = "#" + "x" * (1024 * 1024) + "\n"
+    write(tmp_path, "huge", GOOD + padding)
+    (tmp_path / "drillbook.yaml").write_text("notify: []\n" + padding)
+    write(tmp_path, "good", GOOD)
+    loaded = load_drills(tmp_path)
+    assert set(loaded.drills) == {"good"}
+    by_file = {p.file.name: p for p in loaded.problems}
+    assert set(by_file) == {"huge.yaml", "drillbook.yaml"}
+    size = (tmp_path / "huge.yaml").stat().st_size
+    assert f"{size} bytes" in by_file["huge.yaml"].message
+    assert "limit is 1 MiB" in by_file["huge.yaml"].message
+
+
+INJECTING = ["LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "GCONV_PATH", "LOCPATH", "GLIBC_TUNABLES",
+             "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PERL5LIB", "PERL5OPT", "RUBYOPT",
+             "NODE_OPTIONS", "BASH_ENV", "ENV", "IFS", "BASH_FUNC_ls", "JAVA_TOOL_OPTIONS", "OPENSSL_CONF"]
+
+
+@pytest.mark.parametrize("name", INJECTING)
+def test_loader_and_interpreter_variables_in_env_are_spec_errors(tmp_path, name):
+    text = GOOD.replace("verify:\n", f"env:\n  TZ: UTC\n  {name}: /srv/restore/evil\nverify:\n")
+    drill, problems = load_drill(write(tmp_path, "portal", text))
+    assert drill is None
+    [problem] = problems
+    assert (problem.line, problem.field) == (11, f"env.{name}")
+    assert f'"{name}" may not be set' in problem.message
+    assert "set it on the one command that needs it" in problem.message
+
+
+def test_the_env_of_a_check_is_held_to_the_same_rule(tmp_path):
+    text = GOOD.replace("    timeout: 2m\n", "    timeout: 2m\n    env: {LD_PRELOAD: ./hook.so}\n")
+    drill, problems = load_drill(write(tmp_path, "portal", text))
+    assert drill is None
+    [problem] = problems
+    assert (problem.line, problem.field) == (21, "verify[2].env.LD_PRELOAD")
+
+
+@pytest.mark.parametrize("name", ["LD_PRELOAD=/srv/restore/evil.so", "1ST", "A B", ""])
+def test_env_names_must_be_variable_names(tmp_path, name):
+    """``env -i`` splits NAME=VALUE at the first =, so a name holding one would set another variable."""
+    text = GOOD.replace("verify:\n", f'env:\n  "{name}": ""\nverify:\n')
+    drill, problems = load_drill(write(tmp_path, "portal", text))
+    assert drill is None
+    [problem] = problems
+    assert problem.line == 10 and "is not a variable name" in problem.message
+
+
+def test_ordinary_variables_are_still_allowed(tmp_path):
+    env = {"PATH": "/usr/bin", "TZ": "UTC", "LANG": "C.UTF-8", "PGHOST": "localhost",
+           "PYTHONUNBUFFERED": "1", "LOAD_FACTOR": "2", "ENVIRONMENT": "drill"}
+    lines = "".join(f'  {k}: "{v}"\n' for k, v in env.items())
+    drill, problems = load_drill(write(tmp_path, "portal", GOOD.replace("verify:\n", f"env:\n{lines}verify:\n")))
+    assert problems == [] and dict(drill.env) == env
+
+
+def test_a_command_notify_target_in_a_drill_is_a_spec_error(tmp_path):
+    """A drill may come from a less trusted colleague; the command would run outside any sandbox."""
+    text = GOOD + ("notify:\n  - {webhook: 'https://ops.example.org/hook'}\n"
+                   "  - on: [always]\n    command: [/bin/sh, -c, id]\n")
+    drill, problems = load_drill(write(tmp_path, "portal", text))
+    assert drill is None
+    [problem] = problems
+    assert (problem.line, problem.field) == (24, "notify[1].command")
+    assert "command targets may only be declared in drillbook.yaml" in problem.message
+
+
+def test_a_command_notify_target_in_drillbook_yaml_is_allowed(tmp_path):
+    (tmp_path / "drillbook.yaml").write_text("notify:\n  - {command: [/usr/local/bin/page-oncall]}\n")
+    write(tmp_path, "good", GOOD)
+    loaded = load_drills(tmp_path)
+    assert loaded.problems == [] and loaded.config.notify[0].command == ["/usr/local/bin/page-oncall"]
+
+
+def test_spec_errors_in_notify_do_not_echo_a_webhook_token(tmp_path):
+    url = "https://hooks.example.org/services/T00/B00/abcdef"
+    for extra in (f'notify: ["{url}"]\n', f'notify:\n  - {{webhook: ["{url}"]}}\n'):
+        _, problems = load_drill(write(tmp_path, "portal", GOOD + extra))
+        assert problems
+        shown = " ".join(str(p) for p in problems)
+        assert "abcdef" not in shown and "hooks.example.org/***/***/***/***" in shown
