@@ -37,6 +37,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("notify[]", models.NotifyTarget),
     ("evidence", models.EvidenceTarget),
     ("Project config (`drills/drillbook.yaml`)", models.ProjectConfig),
+    ("reports (drillbook.yaml)", models.ReportsSettings),
 ]
 
 INTRO = """# Drill spec reference
