@@ -8,6 +8,7 @@ import sys
 import click
 
 from drillbook.cli.console import out
+from drillbook.drill.batch import ensure_folders
 from drillbook.sandbox.reaper import reap_stale_runs
 from drillbook.settings import Settings
 
@@ -22,6 +23,7 @@ def cleanup_command(settings: Settings, dry_run: bool, as_json: bool) -> None:
     A run is stale when its record says running but its drillbook process is gone (killed,
     crashed, or the machine restarted). Runs of live processes and of other hosts are left alone.
     """
+    ensure_folders(settings, create=False)
     reaped = reap_stale_runs(settings, dry_run=dry_run)
     if as_json:
         out.print_json(json.dumps([r.to_dict() for r in reaped]))

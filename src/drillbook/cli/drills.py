@@ -112,7 +112,7 @@ def run_command(settings: Settings, names: tuple[str, ...], run_all: bool, keep_
     names = tuple(names) or tuple(sorted(loaded.drills))
     if not names:
         raise BadInput(f"--all: no drills are declared in {settings.drills_dir}")
-    batch.ensure_can_run(settings)
+    batch.ensure_can_run(settings, loaded.config)
     for stale in reap_stale_runs(settings, project=loaded.config):  # runs whose drillbook died: first
         err.print(f"cleaned up stale run {stale.drill} {stale.run_id}: {stale.owner}", markup=False)
     options = RunOptions(trigger=trigger, keep_sandbox=keep_sandbox, stop_after_rto=stop_after_rto,

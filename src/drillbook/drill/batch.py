@@ -16,8 +16,9 @@ from drillbook.drill.engine import DeclaredDrill, DrillOutcome, RunOptions, run_
 from drillbook.drill.overrun import OverrunGuard
 from drillbook.drill.phases import Observer
 from drillbook.errors import CannotRun
-from drillbook.settings import Settings
-from drillbook.spec.loader import DrillSet
+from drillbook.settings import Settings, prepare_folders
+from drillbook.spec.loader import DrillSet, load_drills
+from drillbook.spec.models import ProjectConfig
 from drillbook.spec.validate import load_valid
 from drillbook.status import Status
 
@@ -27,19 +28,29 @@ def load_checked(settings: Settings, names: Sequence[str] = ()) -> DrillSet:
     return load_valid(settings.drills_dir, names)
 
 
-def ensure_can_run(settings: Settings) -> None:
-    """Exit code 3 conditions, checked before any record is written."""
+def ensure_can_run(settings: Settings, project: ProjectConfig | None = None) -> None:
+    """Exit code 3 conditions, checked before any record is written.
+
+    ``project`` is the drills' drillbook.yaml, read from the drills folder when not given.
+    """
     if not find_restic():
         raise CannotRun("restic is not installed or not on PATH (install it: apt-get install restic)")
+    ensure_folders(settings, project)
     for folder, what in ((settings.reports_dir, "reports"), (settings.sandbox_root, "sandbox root")):
         try:
-            folder.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
                 pass
         except OSError as exc:
             raise CannotRun(f"{what} folder {folder} is not writable: {exc.strerror or exc}") from None
     if not os.access(settings.reports_dir, os.W_OK):
         raise CannotRun(f"reports folder {settings.reports_dir} is not writable")
+
+
+def ensure_folders(settings: Settings, project: ProjectConfig | None = None, *, create: bool = True) -> None:
+    """Make and check the folders a command writes to (see settings.prepare_folders)."""
+    if project is None:
+        project = load_drills(settings.drills_dir).config
+    prepare_folders(settings, reports_group=project.reports.group, create=create)
 
 
 def declared(drills: DrillSet, name: str) -> DeclaredDrill:

@@ -21,7 +21,7 @@ from drillbook.evidence.signing import Signer, load_signer
 from drillbook.outputs.runstore import RUN_FILE, read_record
 from drillbook.settings import Settings
 from drillbook.status import Status
-from drillbook.util.atomic import fsync_folder, write_all, write_text_atomic
+from drillbook.util.atomic import FILE_MODE, fsync_folder, write_all, write_text_atomic
 from drillbook.util.clock import iso, utc_now
 from drillbook.util.locks import LockBusy, file_lock
 
@@ -113,7 +113,7 @@ def _new_entry(record: dict[str, Any], rel: str, files: dict[str, str],
 def _write_line(path: Path, entry: dict[str, Any]) -> None:
     line = json.dumps({k: v for k, v in entry.items() if not k.startswith("_")},
                       sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
     try:
         prefix = b"\n" if _torn_tail(path) else b""  # a torn fragment stays its own line: verify reports it
         write_all(fd, prefix + line.encode("utf-8"))

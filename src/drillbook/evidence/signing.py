@@ -19,9 +19,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from drillbook.errors import BadInput, CannotRun
 from drillbook.evidence.verify import fingerprint, key_id
 from drillbook.settings import Settings
+from drillbook.util.atomic import make_folders
 
 KEY_ENV = "DRILLBOOK_SIGNING_KEY"
 KEY_FILE = "signing-key.pem"
+KEY_FOLDER_MODE = 0o700
 
 log = logging.getLogger("drillbook.evidence")
 
@@ -82,8 +84,8 @@ def _refuse_under_reports(path: Path, reports: Path) -> None:
 
 
 def _generate(path: Path) -> None:
-    """Write the new key with mode 0600 and never replace one another process made meanwhile."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Write the new key with mode 0600 (in folders made 0700); never replace one made meanwhile."""
+    make_folders(path.parent, KEY_FOLDER_MODE)
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     fd, tmp = tempfile.mkstemp(prefix=".tmp-key-", dir=path.parent)
@@ -108,6 +110,9 @@ def _read_private(path: Path) -> Ed25519PrivateKey:
         data = path.read_bytes()
     except OSError as exc:
         raise CannotRun(f"cannot read signing key {path}: {exc.strerror or exc}") from None
+    if mode & 0o022:  # whoever may replace the key signs the evidence in drillbook's name
+        raise CannotRun(f"signing key {path} may be written by others (mode {mode:o}): check it is "
+                        f"the key you made, then chmod 600 {path}")
     if mode & 0o077:
         log.warning("signing key %s is readable by others (mode %o): chmod 600 %s", path, mode, path)
     try:

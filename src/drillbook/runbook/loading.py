@@ -8,7 +8,7 @@ from __future__ import annotations
 import getpass
 import os
 
-from drillbook.drill.batch import ensure_can_run
+from drillbook.drill.batch import ensure_can_run, ensure_folders
 from drillbook.errors import BadInput, SpecProblem
 from drillbook.runbook.model import Runbook
 from drillbook.runbook.parser import RunbookSet, check_drills, load_runbooks
@@ -56,7 +56,10 @@ def load_one(settings: Settings, name: str) -> tuple[Runbook, DrillSet | None]:
     if runbook is None:
         choices = ", ".join(sorted(runbooks.runbooks)) or "none"
         raise BadInput(f'no runbook named "{name}" in {folder} (known runbooks: {choices})')
-    return runbook, drills_for(settings, runbook)
+    drills = drills_for(settings, runbook)
+    if drills is None:
+        ensure_folders(settings)  # no drill to run, but its record and lock are written all the same
+    return runbook, drills
 
 
 def drills_for(settings: Settings, runbook: Runbook) -> DrillSet | None:
@@ -68,7 +71,7 @@ def drills_for(settings: Settings, runbook: Runbook) -> DrillSet | None:
     if problems:
         raise BadInput(f"{len(problems)} problem(s) in runbook {runbook.name}", problems)
     ensure_valid(drills, names)
-    ensure_can_run(settings)
+    ensure_can_run(settings, drills.config)
     return drills
 
 

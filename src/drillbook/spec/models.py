@@ -374,6 +374,12 @@ class Drill(Strict):
         return value
 
 
+class ReportsSettings(Strict):
+    group: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9._-]*$",
+                              description="Group that may read run records and reports (files 0640, "
+                                          "folders 2750); without it only drillbook's account can.")
+
+
 class ProjectConfig(Strict):
     """``drillbook.yaml`` beside the drills: defaults shared by every drill."""
 
@@ -381,3 +387,5 @@ class ProjectConfig(Strict):
                                        description="Targets added to every drill's own notify.")
     evidence: EvidenceTarget | None = Field(
         None, description="WORM upload for drills that declare none of their own.")
+    reports: ReportsSettings = Field(default_factory=ReportsSettings,
+                                     description="Who may read the reports folder.")

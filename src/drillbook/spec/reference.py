@@ -38,6 +38,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("notify[] (of drillbook.yaml)", models.NotifyTarget),
     ("evidence", models.EvidenceTarget),
     ("Project config (`drills/drillbook.yaml`)", models.ProjectConfig),
+    ("reports (drillbook.yaml)", models.ReportsSettings),
 ]
 
 INTRO = """# Drill spec reference

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from drillbook.util.atomic import make_folders
+
 POLL_SECONDS = 0.05
 
 
@@ -33,7 +35,7 @@ def file_lock(path: Path, *, timeout: float, shared: bool = False, mode: int = 0
     flock works on a read-only descriptor, so anyone who can open the file can hold the lock:
     the file's mode is set to ``mode`` (owner-only by default) every time it is taken.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folders(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, mode)
     try:
         os.fchmod(fd, mode)

@@ -221,3 +221,10 @@ def test_unreadable_ledger_line_in_the_middle(sealed):
     lines = ledger_lines(settings)
     path.write_text(lines[0] + "garbage\n" + lines[1] + lines[2])
     assert codes(settings) == ["bad-line"]
+
+
+def test_ledger_and_its_folder_are_private_to_drillbook_and_its_reader_group(sealed):
+    settings, _ = sealed
+    path = ledger.ledger_path(settings.reports_dir)
+    assert oct(stat.S_IMODE(path.stat().st_mode)) == oct(0o640)
+    assert oct(stat.S_IMODE(path.parent.stat().st_mode)) == oct(0o750)

@@ -15,8 +15,24 @@ def test_replaces_whole_file_with_mode_and_no_leftovers(tmp_path: Path) -> None:
     target.write_text("old")
     atomic.write_json_atomic(target, {"status": "passed"})
     assert target.read_text() == '{\n  "status": "passed"\n}\n'
-    assert oct(target.stat().st_mode & 0o777) == oct(0o644)
+    assert oct(target.stat().st_mode & 0o777) == oct(0o640)  # records hold patient data
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
+
+
+def test_missing_folders_are_made_0750_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        atomic.write_text_atomic(tmp_path / "clinic" / "run-1" / "report.html", "<p>ok</p>")
+    finally:
+        os.umask(old)
+    for folder in (tmp_path / "clinic", tmp_path / "clinic" / "run-1"):
+        assert oct(folder.stat().st_mode & 0o7777) == oct(0o750), folder
+    assert oct((tmp_path / "clinic" / "run-1" / "report.html").stat().st_mode & 0o777) == oct(0o640)
+
+
+def test_a_caller_may_ask_for_another_mode(tmp_path: Path) -> None:
+    atomic.write_text_atomic(tmp_path / "public-key.pem", "key", mode=0o644)
+    assert oct((tmp_path / "public-key.pem").stat().st_mode & 0o777) == oct(0o644)
 
 
 def test_file_and_folder_are_synced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
