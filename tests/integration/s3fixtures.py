@@ -1,14 +1,13 @@
 """A real ``moto_server`` process on 127.0.0.1 and helpers to build restic repositories in it.
 
-Import the fixture into a test module (``from tests.integration.s3fixtures import moto  # noqa``);
-each module gets its own server on a free port, stopped when the module ends.
+The ``moto`` fixture (in this folder's conftest.py) gives each test module its own server on a
+free port, stopped when the module ends.
 """
 
 from __future__ import annotations
 
 import socket
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,12 +99,3 @@ def start_moto(files: Path, timeout: float = 30.0, env: dict[str, str] | None = 
 
 
 stop_moto = stop_moto_server
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
-    server = start_moto(tmp_path_factory.mktemp("moto"))
-    try:
-        yield server
-    finally:
-        stop_moto(server.process)

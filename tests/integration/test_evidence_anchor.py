@@ -6,13 +6,12 @@ import json
 
 import pytest
 
-from tests.integration.s3fixtures import Moto, moto  # noqa: F401  (fixture)
 from tests.support import STANDARD_CHECKS, write_drill
 
 pytestmark = pytest.mark.integration
 
 
-def test_ledger_head_is_published_locked_and_verifies_as_anchor(workspace, moto, repo):  # noqa: F811
+def test_ledger_head_is_published_locked_and_verifies_as_anchor(workspace, moto, repo):
     moto.bucket("clinic-evidence", "COMPLIANCE", days=1)
     (workspace.drills / "drillbook.yaml").write_text(
         f"evidence: {{s3: s3://clinic-evidence/drillbook, retain: 2d, endpoint_url: '{moto.endpoint}'}}\n")

@@ -10,7 +10,6 @@ import sys
 
 from devtools.receiver import Receiver
 from drillbook.util.atomic import write_json_atomic
-from tests.integration.s3fixtures import moto  # noqa: F401 (fixture)
 from tests.support import PASSWORD, STANDARD_CHECKS, write_drill, write_orphan_record
 
 FAILING_CHECK = """\
@@ -138,7 +137,7 @@ def test_project_wide_defaults_apply_to_every_drill(workspace, repo):
     assert [p["path"] for p in posts] == ["/ops"] and posts[0]["body"]["status"] == "passed"
 
 
-def test_sns_topic_receives_the_notification(workspace, repo, moto):  # noqa: F811
+def test_sns_topic_receives_the_notification(workspace, repo, moto):
     sns, sqs = moto.client("sns"), moto.client("sqs")
     topic = sns.create_topic(Name="drill-alerts")["TopicArn"]
     queue = sqs.create_queue(QueueName="drill-inbox")["QueueUrl"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.s3fixtures import Moto, free_port, moto  # noqa: F401  (fixture)
+from tests.integration.s3fixtures import Moto, free_port
 from tests.support import STANDARD_CHECKS, Workspace, write_drill
 
 pytestmark = pytest.mark.integration
@@ -19,24 +19,24 @@ def audit(mode: str, retention: str = "30d") -> str:
 
 
 @pytest.fixture(scope="module")
-def compliance_repo(moto: Moto, tmp_path_factory: pytest.TempPathFactory) -> str:  # noqa: F811
+def compliance_repo(moto: Moto, tmp_path_factory: pytest.TempPathFactory) -> str:
     moto.bucket("clinic-compliance", "COMPLIANCE", days=30)
     return moto.restic_repo("clinic-compliance", "backups/clinic", tmp_path_factory.mktemp("c"))
 
 
 @pytest.fixture(scope="module")
-def governance_repo(moto: Moto, tmp_path_factory: pytest.TempPathFactory) -> str:  # noqa: F811
+def governance_repo(moto: Moto, tmp_path_factory: pytest.TempPathFactory) -> str:
     moto.bucket("clinic-governance", "GOVERNANCE", days=30)
     return moto.restic_repo("clinic-governance", "clinic", tmp_path_factory.mktemp("g"))
 
 
-def run(workspace: Workspace, moto: Moto, name: str):  # noqa: F811
+def run(workspace: Workspace, moto: Moto, name: str):
     result = workspace.cli("run", name, timeout=180, **moto.env())
     return result, workspace.last_run(name)
 
 
 def test_locked_compliance_bucket_passes_and_drill_changes_no_version(
-        workspace, moto, compliance_repo):  # noqa: F811
+        workspace, moto, compliance_repo):
     before = moto.versions("clinic-compliance")
     write_drill(workspace.drills, "locked", compliance_repo, body=audit("compliance"))
     result, record = run(workspace, moto, "locked")
@@ -56,7 +56,7 @@ def test_locked_compliance_bucket_passes_and_drill_changes_no_version(
     assert (workspace.state / "cache").is_dir()
 
 
-def test_unlocked_bucket_fails_naming_object_lock(workspace, moto, tmp_path):  # noqa: F811
+def test_unlocked_bucket_fails_naming_object_lock(workspace, moto, tmp_path):
     moto.bucket("clinic-unlocked")
     repository = moto.restic_repo("clinic-unlocked", "clinic", tmp_path)
     write_drill(workspace.drills, "unlocked", repository, body=audit("compliance"))
@@ -69,7 +69,7 @@ def test_unlocked_bucket_fails_naming_object_lock(workspace, moto, tmp_path):  #
 
 
 def test_governance_bucket_fails_compliance_and_passes_governance(
-        workspace, moto, governance_repo):  # noqa: F811
+        workspace, moto, governance_repo):
     write_drill(workspace.drills, "strict", governance_repo, body=audit("compliance"))
     write_drill(workspace.drills, "lenient", governance_repo, body=audit("governance"))
     result, record = run(workspace, moto, "strict")
@@ -81,14 +81,14 @@ def test_governance_bucket_fails_compliance_and_passes_governance(
         "GOVERNANCE": record["immutability"]["objects"]["total"]}
 
 
-def test_min_retention_longer_than_bucket_default_fails(workspace, moto, governance_repo):  # noqa: F811
+def test_min_retention_longer_than_bucket_default_fails(workspace, moto, governance_repo):
     write_drill(workspace.drills, "long", governance_repo, body=audit("governance", "90d"))
     result, record = run(workspace, moto, "long")
     assert result.returncode == 1
     assert "shorter than min_retention 90d" in record["reason"]
 
 
-def test_pack_with_governance_retention_cut_short_fails_naming_it(workspace, moto, tmp_path):  # noqa: F811
+def test_pack_with_governance_retention_cut_short_fails_naming_it(workspace, moto, tmp_path):
     moto.bucket("clinic-tampered", "GOVERNANCE")
     repository = moto.restic_repo("clinic-tampered", "clinic", tmp_path)
     s3 = moto.client()
@@ -104,7 +104,7 @@ def test_pack_with_governance_retention_cut_short_fails_naming_it(workspace, mot
     assert record["immutability"]["objects"]["unlocked"] == [pack]
 
 
-def test_unreachable_endpoint_fails_fast_naming_it(workspace, moto):  # noqa: F811
+def test_unreachable_endpoint_fails_fast_naming_it(workspace, moto):
     port = free_port()
     write_drill(workspace.drills, "offline", f"s3:http://127.0.0.1:{port}/clinic/repo",
                 body=audit("compliance"))
@@ -116,7 +116,7 @@ def test_unreachable_endpoint_fails_fast_naming_it(workspace, moto):  # noqa: F8
     assert elapsed < 20, f"took {elapsed:.1f}s"
 
 
-def test_missing_bucket_and_missing_repository_say_so(workspace, moto, compliance_repo):  # noqa: F811
+def test_missing_bucket_and_missing_repository_say_so(workspace, moto, compliance_repo):
     write_drill(workspace.drills, "nobucket", f"s3:{moto.endpoint}/no-such-bucket/x")
     write_drill(workspace.drills, "norepo", compliance_repo.rsplit("/", 1)[0] + "/elsewhere")
     _, record = run(workspace, moto, "nobucket")
@@ -129,7 +129,7 @@ def _with_password(path: Path, source: str) -> None:
     path.write_text(path.read_text().replace("{env: TEST_RESTIC_PASSWORD}", source))
 
 
-def test_password_from_secrets_manager_and_ssm(workspace, moto, compliance_repo):  # noqa: F811
+def test_password_from_secrets_manager_and_ssm(workspace, moto, compliance_repo):
     from tests.support import PASSWORD
 
     moto.client("secretsmanager").create_secret(
@@ -154,7 +154,7 @@ def test_password_from_secrets_manager_and_ssm(workspace, moto, compliance_repo)
     assert PASSWORD not in result.stdout + result.stderr
 
 
-def test_silent_endpoint_times_out_within_seconds(workspace, moto):  # noqa: F811
+def test_silent_endpoint_times_out_within_seconds(workspace, moto):
     import socket
 
     with socket.socket() as silent:  # accepts connections into its backlog, never answers

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.integration.s3fixtures import Moto, moto  # noqa: F401  (fixture)
 from tests.support import STANDARD_CHECKS, write_drill
 
 pytestmark = pytest.mark.integration
@@ -18,7 +17,7 @@ def upload_of(workspace, drill: str) -> dict:
     return json.loads((workspace.reports / drill / run["run_id"] / "evidence-upload.json").read_text())
 
 
-def test_runs_are_uploaded_locked_and_a_failed_drill_stays_failed(workspace, moto, repo):  # noqa: F811
+def test_runs_are_uploaded_locked_and_a_failed_drill_stays_failed(workspace, moto, repo):
     moto.bucket("clinic-evidence", "COMPLIANCE", days=1)
     (workspace.drills / "drillbook.yaml").write_text(
         f"evidence: {{s3: s3://clinic-evidence/drillbook, mode: compliance, retain: 2d, "
@@ -47,7 +46,7 @@ def test_runs_are_uploaded_locked_and_a_failed_drill_stays_failed(workspace, mot
     assert upload_of(workspace, "wrong-host")["status"] == "uploaded"
 
 
-def test_failed_upload_never_changes_the_status_and_is_retried_next_run(workspace, moto, repo):  # noqa: F811
+def test_failed_upload_never_changes_the_status_and_is_retried_next_run(workspace, moto, repo):
     body = STANDARD_CHECKS + (f"evidence: {{s3: s3://later-evidence/runs, retain: 1d, "
                               f"endpoint_url: '{moto.endpoint}'}}\n")
     write_drill(workspace.drills, "clinic", repo.path, body=body)
@@ -73,7 +72,7 @@ def test_failed_upload_never_changes_the_status_and_is_retried_next_run(workspac
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
-def test_a_runbook_run_is_uploaded_like_a_drill_run(workspace, moto):  # noqa: F811
+def test_a_runbook_run_is_uploaded_like_a_drill_run(workspace, moto):
     moto.bucket("runbook-evidence", "COMPLIANCE", days=1)
     (workspace.drills / "drillbook.yaml").write_text(
         f"evidence: {{s3: s3://runbook-evidence/drillbook, retain: 1d, endpoint_url: '{moto.endpoint}'}}\n")

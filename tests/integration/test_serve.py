@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from devtools.receiver import Receiver
+from drillbook.util.clock import parse_iso
 from tests.support import STANDARD_CHECKS, Workspace, write_drill, write_orphan_record
 
 
@@ -82,8 +83,7 @@ def serving(workspace):
 
 
 def interval(run: dict[str, Any]) -> tuple[datetime, datetime]:
-    parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
-    return parse(run["started_at"]), parse(run["finished_at"])
+    return parse_iso(run["started_at"]), parse_iso(run["finished_at"])
 
 
 def test_two_drills_run_on_schedule_one_at_a_time_with_metrics(workspace, repo, serving):
