@@ -6,10 +6,13 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := restic bubblewrap postgresql-15 chromium iproute2 util-linux procps passwd python3 python3-venv
 SYSTEM_STAMP := $(VENV)/.system-ok
 VENV_STAMP := $(VENV)/.venv-ok
+# The unprivileged account `drillbook serve` runs as (deploy/systemd/drillbook.service).
+SERVICE_ACCOUNT := drillbook
+SERVICE_HOME := /var/lib/drillbook
 
-.PHONY: setup system venv demo lint test test-unit coverage bench docs clean
+.PHONY: setup system account venv demo lint test test-unit coverage bench docs clean
 
-setup: system venv
+setup: system account venv
 
 system: $(SYSTEM_STAMP)
 $(SYSTEM_STAMP):
@@ -29,6 +32,16 @@ $(SYSTEM_STAMP):
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
 	fi
 	@mkdir -p $(VENV) && touch $@
+
+# Idempotent: creates the account and its home (the default state folder) only when missing.
+account: system
+	@if id -u $(SERVICE_ACCOUNT) >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  useradd --system --user-group --home-dir $(SERVICE_HOME) --shell /usr/sbin/nologin \
+	    --comment "drillbook service" $(SERVICE_ACCOUNT) && echo "created account $(SERVICE_ACCOUNT)"; \
+	else echo "not root: account $(SERVICE_ACCOUNT) not created (run make setup as root)"; fi
+	@if id -u $(SERVICE_ACCOUNT) >/dev/null 2>&1 && [ ! -d $(SERVICE_HOME) ] && [ "$$(id -u)" = 0 ]; then \
+	  install -d -o $(SERVICE_ACCOUNT) -g $(SERVICE_ACCOUNT) -m 0700 $(SERVICE_HOME); fi
 
 venv: $(VENV_STAMP)
 $(VENV_STAMP): pyproject.toml
