@@ -91,13 +91,15 @@ def stage(account: pwd.struct_passwd) -> Iterator[Path]:
 
 
 def run_as(account: pwd.struct_passwd, script: Path, stage: Path, *args: str) -> tuple[int, str]:
-    """``drillbook ARGS`` as the account, with an environment of the folders and the password only."""
+    """``drillbook ARGS`` as the account, with an environment of the folders and the password only.
+
+    No sandbox root is given: an ordinary account's default is under its state folder.
+    """
     env = {
         "PATH": "/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "DRILLBOOK_DRILLS": str(stage / "drills"),
         "DRILLBOOK_REPORTS": str(stage / "reports"),
-        "DRILLBOOK_SANDBOX_ROOT": str(stage / "sandboxes"),
         "DRILLBOOK_STATE": str(stage / "state"),
         "DRILLBOOK_RUNBOOKS": str(stage / "runbooks"),
         PASSWORD_ENV: PASSWORD,
@@ -112,7 +114,7 @@ def test_an_ordinary_account_runs_the_whole_drill(account, drillbook_script, sta
     repo = make_repo(stage / "build", files=12, rows=1200)
     (repo.data_root / "srv" / "clinic" / "db" / "clinic.sql").write_bytes(host.plain_dump(ROWS))
     repo.backup()
-    for name in ("drills", "reports", "sandboxes", "state", "runbooks"):
+    for name in ("drills", "reports", "state", "runbooks"):
         (stage / name).mkdir()
     write_drill(stage / "drills", "clinic", repo.path, body=CHECKS)
     host.chown_tree(stage, account)
@@ -137,7 +139,7 @@ def test_an_ordinary_account_runs_the_whole_drill(account, drillbook_script, sta
     assert strangers == [], "report files not owned by the account"
     left = host.pids_of(account.pw_uid)
     assert left == [], [host.command_line(pid) for pid in left]
-    assert list((stage / "sandboxes").iterdir()) == []
+    assert list((stage / "state" / "sandboxes").iterdir()) == []
 
 
 def _tree(top: Path) -> list[Path]:
