@@ -31,6 +31,7 @@ import stat
 import sys
 import tempfile
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -420,7 +421,7 @@ def extract_bundle(zip_path: Path, into: Path, result: Result) -> Path:
                 continue
             try:
                 archive.extract(info, into)
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError) as exc:  # zlib: a bad deflate stream
                 result.add("file-changed", f"{_member_run(info.filename)}zip member {info.filename} is "
                            f"damaged ({exc})", file=info.filename)
     return bundle_root(into)

@@ -211,7 +211,7 @@ def test_standalone_verifier_imports_nothing_of_drillbook():
     modules |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert not any(m.startswith("drillbook") for m in modules)
     assert {m.split(".")[0] for m in modules} <= {
-        "__future__", "argparse", "base64", "hashlib", "json", "os", "stat", "sys", "tempfile", "zipfile",
+        "__future__", "argparse", "base64", "hashlib", "json", "os", "stat", "sys", "tempfile", "zipfile", "zlib",
         "collections", "dataclasses", "pathlib", "typing", "cryptography"}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 from drillbook.evidence import ledger
@@ -62,3 +63,21 @@ def test_hidden_temp_files_and_special_files_added_to_a_sealed_run_are_reported(
     added = [p for p in v.verify_folder(settings.reports_dir).problems if p.code == "file-added"]
     assert {Path(p.file).name for p in added} == {".tmp-report.html", "pipe"}, added
     assert any("temp file" in p.message for p in added) and any("special file" in p.message for p in added)
+
+
+def test_a_damaged_deflate_stream_names_its_member_instead_of_crashing(sealed, tmp_path, monkeypatch):
+    """A flipped bit in compressed data fails in zlib before the CRC check: still a named problem."""
+    settings, _ = sealed
+    out = tmp_path / "audit.zip"
+    export(settings, out, Selection())
+    real_extract = zipfile.ZipFile.extract
+
+    def extract(self, member, path=None, pwd=None):
+        if str(getattr(member, "filename", member)).endswith("/run.json"):
+            raise zlib.error("Error -3 while decompressing data: invalid distance too far back")
+        return real_extract(self, member, path, pwd)
+
+    monkeypatch.setattr(zipfile.ZipFile, "extract", extract)
+    problems = v.verify_path(out).problems
+    damaged = [p for p in problems if p.code == "file-changed" and "damaged" in p.message]
+    assert damaged and all(p.file.endswith("/run.json") for p in damaged)
