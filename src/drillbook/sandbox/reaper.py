@@ -36,7 +36,8 @@ from drillbook.util.procfs import alive, all_pids, boot_time, environ, link, par
 
 CLEANUP_LOCK_TIMEOUT = 30.0
 BOOT_TIME_TOLERANCE = 5.0  # /proc/stat's btime drifts by a second or so between reads
-SANDBOX_ENTRIES = {"restore", "work", "home", "logs", HOLDER_FILE}
+#: What a sandbox folder holds; ``config`` is drillbook's own folder for checks' server configuration.
+SANDBOX_ENTRIES = {"restore", "work", "home", "logs", "config", HOLDER_FILE}
 
 
 @dataclass

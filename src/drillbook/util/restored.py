@@ -270,7 +270,7 @@ def _own_folder(path: Path) -> int:
     try:
         fd = os.open(path, _FOLDER)
     except OSError as exc:
-        why = "is a symlink" if exc.errno == errno.ELOOP else exc.strerror
+        why = "is a symlink" if path.is_symlink() else f"cannot be opened ({exc.strerror})"
         raise OSError(exc.errno, f"{path} {why}: drillbook writes its own files only into its own "
                       "folder") from None
     info = os.fstat(fd)
