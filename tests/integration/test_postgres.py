@@ -142,3 +142,51 @@ def test_a_dump_symlinked_to_the_live_host_is_not_restored(workspace, tmp_path):
     write_drill(workspace.drills, "clinic", repo.path, body=body)
     assert workspace.cli("run", "clinic", timeout=300).returncode == 1
     assert "leads outside the restore" in workspace.last_run("clinic")["reason"]
+
+
+HOSTILE_AUTO_CONF = """\
+# what a compromised host leaves in its data folder for the restored server to obey; hba_file is
+# relative to the server's working folder, work/pg-1 (obeyed, it let anyone in over TCP as anyone)
+listen_addresses = '127.0.0.1'
+hba_file = '../../restore/srv/clinic/db/pgdata/hostile_hba.conf'
+shared_preload_libraries = 'pg_stat_statements'
+"""
+
+#: Listening TCP sockets of the sandbox's network namespace, seen by the server itself.
+LISTENING = ("select count(*) from regexp_split_to_table(pg_read_file('/proc/net/tcp'), E'\\\\n') l "
+             "where split_part(trim(l), ' ', 4) = '0A'")
+
+
+def test_a_hostile_data_folder_cannot_open_tcp_or_trust_logins(workspace, tmp_path, live_database):
+    """auto.conf asks for TCP and a trust-all hba file; standby.signal for a read-only standby."""
+    _dumps, data = live_database
+    repo = make_repo(tmp_path, files=3, rows=10)
+    pgdata = repo.data_root / "srv" / "clinic" / "db" / "pgdata"
+    shutil.copytree(data, pgdata, symlinks=True)
+    (pgdata / "postgresql.auto.conf").write_text(HOSTILE_AUTO_CONF)
+    (pgdata / "hostile_hba.conf").write_text("host all all 0.0.0.0/0 trust\nlocal all all trust\n")
+    (pgdata / "standby.signal").write_text("")
+    repo.backup()
+    body = f"""\
+verify:
+  - type: postgres
+    name: hostile data folder
+    data_dir: srv/clinic/db/pgdata
+    database: clinic
+    queries:
+      - {{sql: "select count(*) from appointments", expect: "= {ROWS}"}}
+      - {{sql: "{LISTENING}", expect: "= 0"}}
+      - {{sql: "show listen_addresses", expect: ""}}
+      - {{sql: "select count(*) from pg_settings where name in ('listen_addresses', \
+'shared_preload_libraries') and source = 'command line'", expect: "= 2"}}
+      - {{sql: "select current_setting('hba_file') like '%/config/pg-1/pg_hba.conf'", expect: "t"}}
+      - {{sql: "select pg_is_in_recovery()", expect: "f"}}
+      - {{sql: "select count(*) from pg_file_settings where sourcefile like '%auto.conf'", expect: "= 0"}}
+"""
+    write_drill(workspace.drills, "clinic", repo.path, body=body)
+    result = workspace.cli("run", "clinic", timeout=300)
+    run = workspace.last_run("clinic")
+    assert result.returncode == 0, run["reason"]
+    check = run["checks"][0]["data"]
+    assert check["set_aside"] == ["postgresql.auto.conf", "standby.signal"]
+    assert all(q["passed"] for q in check["queries"]), check["queries"]

@@ -1,7 +1,8 @@
 """What every check kind shares: its context, its default name, and the restore boundary.
 
 A check gets the restored tree and a launcher and returns a CheckResult. It must never raise for a
-failing check: failure is a result. Unexpected exceptions are caught by
+failing check: failure is a result. Restored files are read through
+:class:`drillbook.util.restored.RestoredPath`, never opened by name. Unexpected exceptions are caught by
 :func:`drillbook.checks.kinds.run_check` and become a failed check naming the error, never a pass.
 """
 
@@ -24,20 +25,21 @@ class CheckContext:
     env: dict[str, str] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)
 
+    @property
+    def own_dir(self) -> Path:
+        """Where drillbook writes files for sandboxed programs (a server's configuration).
+
+        Beside ``work/`` in the sandbox folder, which only drillbook may write: the sandbox
+        account owns ``work/``, so a process it left running could swap anything there.
+        """
+        return self.work_dir.parent / OWN_DIR
+
+
+#: drillbook's own folder in the sandbox folder (see CheckContext.own_dir).
+OWN_DIR = "config"
 
 #: A check kind: its spec model (FilesCheck, HttpCheck...) and the context in, a result out.
 CheckFn = Callable[[Any, CheckContext], CheckResult]
-
-
-def outside_restore(root: Path, path: Path) -> str | None:
-    """Why ``path`` is not restored data, or None. A restored symlink may point at the live host
-    (``db -> /var/lib/portal/db``); following it would verify the host, not the backup."""
-    real_root = root.resolve()
-    real = path.resolve()
-    if real == real_root or real.is_relative_to(real_root):
-        return None
-    shown = path.relative_to(root) if path.is_relative_to(root) else path
-    return f"{shown} leads outside the restore (a symlink to {real})"
 
 
 def default_name(spec: Any) -> str:

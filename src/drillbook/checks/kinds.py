@@ -7,6 +7,8 @@ tests/unit/checks/test_kinds.py fails when a spec type has no runner.
 from __future__ import annotations
 
 import time
+import traceback
+from pathlib import Path
 from typing import Any
 
 from drillbook.checks.base import CheckContext, CheckFn, default_name
@@ -17,7 +19,10 @@ from drillbook.checks.services.postgres import check_postgres
 from drillbook.checks.services.tcp import check_tcp
 from drillbook.checks.sqlite import check_sqlite
 from drillbook.drill.record import CheckResult
+from drillbook.sandbox.isolation import IsolationError
 from drillbook.status import Status
+from drillbook.util.restored import RestoredFileError
+from drillbook.util.scrub import scrub
 
 KINDS: dict[str, CheckFn] = {
     "files": check_files,
@@ -27,6 +32,9 @@ KINDS: dict[str, CheckFn] = {
     "tcp": check_tcp,
     "postgres": check_postgres,
 }
+
+#: Exceptions whose text drillbook wrote itself, naming paths and reasons, never file content.
+OWN_WORDS: tuple[type[Exception], ...] = (IsolationError, RestoredFileError)
 
 
 def run_check(spec: Any, ctx: CheckContext) -> CheckResult:
@@ -38,8 +46,24 @@ def run_check(spec: Any, ctx: CheckContext) -> CheckResult:
     try:
         result = fn(spec, ctx)
     except Exception as exc:  # a bug or an environment fault must fail the check, loudly
-        result = CheckResult(
-            spec.type, default_name(spec), Status.FAILED, f"check could not run: {type(exc).__name__}: {exc}"
-        )
+        result = CheckResult(spec.type, default_name(spec), Status.FAILED,
+                             scrub(crash_detail(exc), ctx.secrets))
     result.duration_seconds = round(time.monotonic() - started, 3)
     return result
+
+
+def crash_detail(exc: Exception) -> str:
+    """What a check that raised records: the exception's type and where, in drillbook's words.
+
+    The text of an arbitrary exception is built from whatever the failing code held: ``int()`` of
+    a restored ``PG_VERSION`` that is really a key quotes the key, and the record, the reports
+    and the webhooks would carry it. Only exceptions drillbook words itself (OWN_WORDS) show
+    their text.
+    """
+    name = type(exc).__name__
+    if isinstance(exc, OWN_WORDS):
+        return f"check could not run: {name}: {exc}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" in {frames[-1].name} ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return (f"check could not run: {name}{where}; its message is not recorded, as it may quote "
+            "restored data")

@@ -43,7 +43,8 @@ log = logging.getLogger("drillbook.sandbox.reaper")
 
 CLEANUP_LOCK_TIMEOUT = 30.0
 BOOT_TIME_TOLERANCE = 5.0  # /proc/stat's btime drifts by a second or so between reads
-SANDBOX_ENTRIES = {"restore", "work", "home", "logs", HOLDER_FILE}
+#: What a sandbox folder holds; ``config`` is drillbook's own folder for checks' server configuration.
+SANDBOX_ENTRIES = {"restore", "work", "home", "logs", "config", HOLDER_FILE}
 
 
 @dataclass

@@ -73,3 +73,31 @@ def test_a_symlink_within_the_restore_is_fine(tmp_path: Path) -> None:
     (root / "current").symlink_to(root / "srv" / "docs")
     status, _, data = _check(root, path="current", min_count=3, required=["a.txt"])
     assert status == Status.PASSED and data["count"] == 3
+
+
+def test_a_symlink_loop_fails_clearly_instead_of_crashing(tmp_path: Path) -> None:
+    root = _restore(tmp_path)
+    (root / "srv" / "docs" / "loop").symlink_to("loop")
+    (root / "srv" / "spin").symlink_to("spin")
+    status, detail, _ = _check(root, path="srv/docs", min_count=1, required=["loop"])
+    assert (status, detail) == (Status.FAILED, "srv/docs/loop has too many symlinks (a loop?)")
+    status, detail, _ = _check(root, path="srv/spin")
+    assert (status, detail) == (Status.FAILED, "srv/spin has too many symlinks (a loop?)")
+
+
+def test_a_relative_symlink_climbing_out_of_the_restore_is_not_counted(tmp_path: Path) -> None:
+    root = _restore(tmp_path)
+    (tmp_path / "host").mkdir()
+    (tmp_path / "host" / "secret.txt").write_text("live")
+    (root / "srv" / "docs" / "up").symlink_to("../../../host")
+    status, detail, data = _check(root, path="srv/docs/up", min_count=1)
+    assert status == Status.FAILED and detail.startswith("srv/docs/up leads outside the restore")
+    status, detail, data = _check(root, path="srv/docs", required=["up/secret.txt"])
+    assert status == Status.FAILED and detail.startswith("srv/docs/up/secret.txt leads outside the restore")
+    assert data["missing"] == []
+
+
+def test_a_file_where_a_folder_is_expected_fails_saying_so(tmp_path: Path) -> None:
+    root = _restore(tmp_path)
+    status, detail, _ = _check(root, path="srv/docs/a.txt")
+    assert (status, detail) == (Status.FAILED, "srv/docs/a.txt is a regular file, not a folder")

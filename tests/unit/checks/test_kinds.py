@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import typing
 from pathlib import Path
 from types import SimpleNamespace
@@ -9,6 +11,7 @@ from types import SimpleNamespace
 from drillbook.checks import run_check
 from drillbook.checks.base import CheckContext
 from drillbook.checks.kinds import KINDS
+from drillbook.sandbox.isolation import IsolationError
 from drillbook.spec.models import CHECK_MODELS, Check, CommandCheck, FilesCheck
 from drillbook.status import Status
 from tests.unit.checks.fakes import ScriptedLauncher
@@ -39,7 +42,27 @@ def test_an_unknown_type_fails(tmp_path: Path) -> None:
 
 
 def test_a_check_that_raises_fails_naming_the_error(tmp_path: Path) -> None:
-    ctx = CheckContext(tmp_path, tmp_path, ScriptedLauncher([RuntimeError("namespaces are gone")]))
+    gone = IsolationError("the sandbox's namespaces are gone (bubblewrap exited)")
+    ctx = CheckContext(tmp_path, tmp_path, ScriptedLauncher([gone]))
     result = run_check(CommandCheck(type="command", run=["true"], name="smoke"), ctx)
     assert (result.type, result.name, result.status) == ("command", "smoke", Status.FAILED)
-    assert result.detail == "check could not run: RuntimeError: namespaces are gone"
+    assert result.detail == ("check could not run: IsolationError: the sandbox's namespaces are gone "
+                             "(bubblewrap exited)")
+
+
+def test_a_check_that_crashes_records_only_drillbooks_words(tmp_path: Path, monkeypatch) -> None:
+    """An exception's text may quote restored bytes (int() of a file that is really a key)."""
+    secret = "-----BEGIN PRIVATE KEY----- MC4CAQAwBQYDK2VwBCIEIDrillbookSigningKey"
+
+    def crashes(spec: object, ctx: CheckContext) -> None:
+        int(secret)
+
+    monkeypatch.setitem(KINDS, "command", crashes)
+    ctx = CheckContext(tmp_path, tmp_path, ScriptedLauncher())
+    result = run_check(CommandCheck(type="command", run=["true"], name="smoke"), ctx)
+    assert result.status == Status.FAILED
+    assert result.detail == ("check could not run: ValueError in crashes (test_kinds.py:"
+                             f"{crashes.__code__.co_firstlineno + 1}); its message is not recorded, "
+                             "as it may quote restored data")
+    recorded = json.dumps(dataclasses.asdict(result))
+    assert secret not in recorded and "PRIVATE KEY" not in recorded

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import time
 from pathlib import Path
 
+from drillbook.checks import sqlite as sqlite_check
 from drillbook.checks.base import CheckContext
 from drillbook.checks.sqlite import check_sqlite
 from drillbook.drill.record import CheckResult
@@ -106,3 +109,75 @@ def test_the_restored_database_is_left_untouched(tmp_path: Path) -> None:
     _check(root, "clinic.sqlite", ("delete from appointments", "= 0"))
     assert db.read_bytes() == before
     assert sorted(p.name for p in root.iterdir()) == ["clinic.sqlite"]
+
+
+# -- a hostile or careless query cannot leave the restored database ------------------------
+
+def test_attaching_another_database_is_refused_and_reads_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "restore"
+    _database(root / "clinic.sqlite")
+    other = _database(tmp_path / "other-team" / "patients.sqlite", rows=7)
+    result = _check(root, "clinic.sqlite", (f"attach '{other}' as other", "= 0"),
+                    ("select count(*) from other.appointments", "= 7"))
+    assert result.status == Status.FAILED
+    attach, read = result.data["queries"][1:]
+    assert attach["error"] == "refused: ATTACH (a sqlite check only reads the restored database)"
+    assert read["passed"] is False and "value" not in read
+    assert result.detail.startswith(f"\"attach '{other}' as other\" expected = 0, error: refused: ATTACH")
+
+
+def test_attach_create_and_vacuum_into_create_no_file(tmp_path: Path) -> None:
+    root = tmp_path / "restore"
+    db = _database(root / "clinic.sqlite")
+    before = db.read_bytes()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    result = _check(root, "clinic.sqlite",
+                    (f"attach '{outside / 'new.db'}' as n", "= 0"),
+                    ("create table n.t (x)", "= 0"),
+                    ("create table main.stolen (x)", "= 0"),
+                    (f"vacuum into '{outside / 'copy.db'}'", "= 0"),
+                    ("pragma user_version = 7", "= 0"),
+                    ("select load_extension('/tmp/evil.so')", "= 0"))
+    assert result.status == Status.FAILED
+    errors = [q.get("error", "") for q in result.data["queries"][1:]]
+    assert errors[0].startswith("refused: ATTACH") and errors[1] == "unknown database n"
+    assert errors[2].startswith("refused: changing the schema")
+    assert errors[3].startswith("refused: ATTACH")  # VACUUM INTO attaches its target first
+    assert errors[4].startswith("refused: PRAGMA user_version with a value")
+    assert errors[5].startswith("refused: the function load_extension()")
+    assert list(outside.iterdir()) == []
+    assert sorted(p.name for p in root.iterdir()) == ["clinic.sqlite"]
+    assert db.read_bytes() == before
+
+
+def test_reading_pragmas_and_functions_still_work(tmp_path: Path) -> None:
+    root = tmp_path / "restore"
+    _database(root / "clinic.sqlite")
+    result = _check(root, "clinic.sqlite", ("pragma user_version", "= 0"),
+                    ("select count(*) from pragma_table_info('appointments')", "= 2"),
+                    ("select upper(patient) from appointments where id = 1", "P0"),
+                    ("with recursive n(i) as (select 1 union all select i + 1 from n where i < 5) "
+                     "select sum(i) from n", "= 15"))
+    assert result.status == Status.PASSED, result.detail
+
+
+def test_a_query_that_runs_too_long_fails_naming_the_query(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(sqlite_check, "QUERY_TIME_LIMIT", 1.0)
+    root = tmp_path / "restore"
+    _database(root / "clinic.sqlite")
+    forever = "with recursive n(i) as (select 1 union all select i + 1 from n) select count(*) from n"
+    started = time.monotonic()
+    result = _check(root, "clinic.sqlite", (forever, ">= 1"), ("select count(*) from appointments", "= 3"))
+    assert time.monotonic() - started < 10
+    assert result.status == Status.FAILED
+    assert result.detail == f"{forever!r} expected >= 1, error: stopped after 1.0 s (the time limit of a query)"
+    assert result.data["queries"][2]["passed"] is True
+
+
+def test_a_restored_fifo_fails_at_once(tmp_path: Path) -> None:
+    root = tmp_path / "restore"
+    root.mkdir()
+    os.mkfifo(root / "clinic.sqlite")
+    result = _check(root, "clinic.sqlite")
+    assert (result.status, result.detail) == (Status.FAILED, "clinic.sqlite is a FIFO, not a regular file")

@@ -4,17 +4,25 @@ Binaries come from ``/usr/lib/postgresql/<major>/bin`` (Debian/Ubuntu layout) or
 ``pg_config --bindir``; only folders under /usr qualify, because that is what the sandbox sees.
 A dump is restored with its own major version when installed, else with the oldest newer one
 (pg_restore and psql load dumps of older servers); a data folder needs exactly its major version.
+What a dump says about itself is read through :class:`~drillbook.util.restored.RestoredPath`.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
+import stat
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from drillbook.util.restored import NotInRestore, RestoredPath
+
 DEBIAN_ROOT = Path("/usr/lib/postgresql")
+HEADER_BYTES = 64 * 1024
+LINE_LIMIT = 1024 * 1024
 _DUMPED_FROM = re.compile(r"Dumped from database version:?\s*(\d+)(?:\.(\d+))?")
 
 
@@ -95,12 +103,20 @@ def dumped_from(text: str) -> tuple[int | None, str | None]:
     return int(match.group(1)), full
 
 
-def dump_format(path: Path) -> str:
-    """custom, directory, tar or plain (pg_dump -F c/d/t/p); gzip-compressed plain is refused."""
-    if path.is_dir():
-        return "directory" if (path / "toc.dat").is_file() else "unknown"
-    with open(path, "rb") as fh:
-        head = fh.read(512)
+def dump_format(path: Path | RestoredPath) -> str:
+    """custom, directory, tar or plain (pg_dump -F c/d/t/p); gzip-compressed plain is refused.
+
+    Read through RestoredPath: a restored FIFO or a symlink out of the restore raises
+    RestoredFileError rather than blocking or reading the host.
+    """
+    source = RestoredPath.of(path)
+    if source.is_folder():
+        try:
+            toc = source.child("toc.dat").stat()
+        except NotInRestore:
+            return "unknown"
+        return "directory" if stat.S_ISREG(toc.st_mode) else "unknown"
+    head = source.head(512)
     if head.startswith(b"PGDMP"):
         return "custom"
     if len(head) >= 262 and head[257:262] == b"ustar":
@@ -110,9 +126,16 @@ def dump_format(path: Path) -> str:
     return "plain"
 
 
-def plain_header(path: Path, lines: int = 40) -> str:
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        return "".join(fh.readline() for _ in range(lines))
+def plain_header(path: Path | RestoredPath, lines: int = 40) -> str:
+    text = RestoredPath.of(path).head(HEADER_BYTES).decode("utf-8", errors="replace")
+    return "".join(text.splitlines(keepends=True)[:lines])
+
+
+def _lines(path: Path | RestoredPath) -> Iterator[str]:
+    """The plain dump's lines, none longer than LINE_LIMIT characters (a dump without newlines)."""
+    with RestoredPath.of(path).open() as raw, io.TextIOWrapper(raw, encoding="utf-8", errors="replace") as fh:
+        while line := fh.readline(LINE_LIMIT):
+            yield line
 
 
 _ROLE_PATTERNS = (
@@ -122,29 +145,27 @@ _ROLE_PATTERNS = (
 )
 
 
-def roles_in_plain_dump(path: Path, limit_bytes: int = 512 * 1024 * 1024) -> list[str]:
+def roles_in_plain_dump(path: Path | RestoredPath, limit_bytes: int = 512 * 1024 * 1024) -> list[str]:
     """Roles a plain dump assigns ownership or grants to: created (NOLOGIN) before restoring it."""
     roles: set[str] = set()
     read = 0
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            read += len(line)
-            if read > limit_bytes:
-                break
-            if "OWNER TO" in line or line.startswith(("GRANT", "SET SESSION", "SET ROLE")):
-                for pattern in _ROLE_PATTERNS:
-                    for found in pattern.findall(line):
-                        roles.add(found.strip('"'))
+    for line in _lines(path):
+        read += len(line)
+        if read > limit_bytes:
+            break
+        if "OWNER TO" in line or line.startswith(("GRANT", "SET SESSION", "SET ROLE")):
+            for pattern in _ROLE_PATTERNS:
+                for found in pattern.findall(line):
+                    roles.add(found.strip('"'))
     return sorted(roles - {"PUBLIC", "public", "postgres", "CURRENT_USER", "SESSION_USER"})
 
 
-def plain_creates_database(path: Path) -> str | None:
+def plain_creates_database(path: Path | RestoredPath) -> str | None:
     """A ``pg_dump --create`` dump makes and connects to its own database: its name, else None."""
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for number, line in enumerate(fh):
-            if number > 200:
-                return None
-            match = re.match(r"CREATE DATABASE\s+(\"[^\"]+\"|\w+)", line)
-            if match:
-                return match.group(1).strip('"')
+    for number, line in enumerate(_lines(path)):
+        if number > 200:
+            return None
+        match = re.match(r"CREATE DATABASE\s+(\"[^\"]+\"|\w+)", line)
+        if match:
+            return match.group(1).strip('"')
     return None

@@ -1,20 +1,35 @@
 """``postgres``: a throwaway server brought up from a restored dump or data folder, then queried.
 
 The server runs inside the drill's isolation as the unprivileged account, listening only on a
-unix socket in the sandbox's private /tmp (``listen_addresses=''``: no TCP listener at all), with
-drillbook's own configuration files so nothing from the restored host's config (ports, paths,
-archive commands) takes effect. Queries use the same expectation syntax as ``sqlite``.
+unix socket in the sandbox's private /tmp (``listen_addresses=''``: no TCP listener at all).
+Nothing from the restored host's configuration takes effect, in three layers:
+
+* every network, authentication, archive, recovery and library setting is given with ``-c`` on
+  the server's command line (:func:`server_settings`), which outranks every configuration file,
+  ``postgresql.auto.conf`` included;
+* a restored data folder's ``postgresql.auto.conf`` and recovery signals are set aside (renamed,
+  through a descriptor of the folder) before the server starts, see :data:`SET_ASIDE`;
+* drillbook's own ``postgresql.conf``, ``pg_hba.conf`` and ``pg_ident.conf`` are created fresh in
+  ``<sandbox>/config/pg-<n>``, a folder only drillbook can write (the sandbox account owns
+  ``work/``, so a process it left running could swap anything there).
+
+What drillbook reads itself (``PG_VERSION``, a dump's header) goes through
+:class:`~drillbook.util.restored.RestoredPath`. Queries use the same expectation syntax as ``sqlite``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from drillbook.checks.base import CheckContext, default_name, outside_restore
+from drillbook.checks.base import CheckContext, default_name
 from drillbook.checks.expectations import first_failure, parse_expectation, queries_met
 from drillbook.checks.services import pgbin
 from drillbook.checks.services.lifecycle import ServiceFailed
@@ -24,6 +39,7 @@ from drillbook.sandbox.launcher import RunningService
 from drillbook.spec.models import PostgresCheck
 from drillbook.status import Status
 from drillbook.util.process import Completed, tail
+from drillbook.util.restored import NotInRestore, RestoredFileError, RestoredPath, private_folder, write_new_files
 
 SUPERUSER = "postgres"
 PORT = 5432
@@ -31,6 +47,11 @@ RESTORE_TIMEOUT = 6 * 3600.0
 QUERY_TIMEOUT = 300.0
 STEP_TIMEOUT = 120.0
 SEP = "\x1f"
+T = TypeVar("T")
+#: Files of a restored data folder that would configure the server or start it in recovery.
+SET_ASIDE = ("postgresql.auto.conf", "standby.signal", "recovery.signal", "recovery.conf")
+SET_ASIDE_SUFFIX = ".drillbook-set-aside"
+_PG_VERSION = re.compile(rb"\s*(\d+)(?:\.\d+)?\s*")
 
 
 class PgFailed(ServiceFailed):
@@ -43,7 +64,8 @@ class Throwaway:
 
     ctx: CheckContext
     bins: pgbin.PgBinaries
-    home: Path            # work/pg-<n>: config files and (for dumps) the new data folder
+    home: Path            # work/pg-<n>: the server's working folder and (for dumps) its data folder
+    conf: Path            # <sandbox>/config/pg-<n>: drillbook's configuration files, only drillbook writes
     socket_dir: str       # in the sandbox's private /tmp: short, and unreachable from the host
     data_dir: Path
     env: dict[str, str]
@@ -66,24 +88,25 @@ class Throwaway:
                 "-p", str(PORT), "-U", SUPERUSER, "-d", database, *extra]
 
     def write_config(self) -> None:
-        """Our own postgresql.conf / pg_hba.conf: local trust over the socket, nothing else."""
-        (self.home / "postgresql.conf").write_text(
-            "listen_addresses = ''\n"
-            f"unix_socket_directories = '{self.socket_dir}'\n"
-            "unix_socket_permissions = 0700\n"
-            f"port = {PORT}\n"
-            "fsync = off\nfull_page_writes = off\nsynchronous_commit = off\n"
-            "max_connections = 20\narchive_mode = off\nlogging_collector = off\n"
-            f"hba_file = '{self.home / 'pg_hba.conf'}'\nident_file = '{self.home / 'pg_ident.conf'}'\n")
-        (self.home / "pg_hba.conf").write_text("local all all trust\n")
-        (self.home / "pg_ident.conf").write_text("")
+        """Our own postgresql.conf / pg_hba.conf: local trust over the socket, nothing else.
+
+        The settings that matter are on the command line too (server_settings); the file holds
+        them so that a person reading it sees the server's configuration in one place.
+        """
+        settings = {k: v for k, v in server_settings(self.conf, self.socket_dir, self.bins.major).items()
+                    if k != "config_file"}
+        text = "".join(f"{k} = '{v}'\n" for k, v in settings.items())
+        write_new_files(self.conf, {
+            "postgresql.conf": text + "fsync = off\nfull_page_writes = off\nsynchronous_commit = off\n"
+                               "max_connections = 20\n",
+            "pg_hba.conf": "local all all trust\n",
+            "pg_ident.conf": "",
+        })
 
     def start(self, timeout: float) -> float:
         started = time.monotonic()
         service = self.service = self.ctx.launcher.start(
-            [self.bins.tool("postgres"), "-D", str(self.data_dir),
-             "-c", f"config_file={self.home / 'postgresql.conf'}"],
-            cwd=self.home, env=self.env)
+            server_argv(self.bins, self.data_dir, self.conf, self.socket_dir), cwd=self.home, env=self.env)
         deadline = started + timeout
         while True:
             if service.poll() is not None:
@@ -104,6 +127,44 @@ class Throwaway:
             self.service.stop(sig=signal.SIGINT, grace=15)  # SIGINT: fast shutdown
             self.data["server_log_tail"] = self.service.output_tail(10)
         self.ctx.launcher.sweep()
+
+
+def server_settings(conf: Path, socket_dir: str, major: int) -> dict[str, str]:
+    """What the server is started with (``-c``), outranking every file in the data folder."""
+    settings = {
+        "config_file": str(conf / "postgresql.conf"),
+        "hba_file": str(conf / "pg_hba.conf"),
+        "ident_file": str(conf / "pg_ident.conf"),
+        "listen_addresses": "",
+        "port": str(PORT),
+        "unix_socket_directories": socket_dir,
+        "unix_socket_permissions": "0700",
+        "unix_socket_group": "",
+        "ssl": "off",
+        "shared_preload_libraries": "",
+        "local_preload_libraries": "",
+        "session_preload_libraries": "",
+        "dynamic_library_path": "$libdir",
+        "archive_mode": "off",
+        "archive_command": "",
+        "external_pid_file": "",
+        "logging_collector": "off",
+        "log_destination": "stderr",
+    }
+    if major >= 12:  # recovery settings became server settings (recovery.conf before)
+        settings.update({name: "" for name in ("restore_command", "archive_cleanup_command",
+                                               "recovery_end_command", "primary_conninfo",
+                                               "primary_slot_name")})
+    if major >= 15:
+        settings["archive_library"] = ""
+    return settings
+
+
+def server_argv(bins: pgbin.PgBinaries, data_dir: Path, conf: Path, socket_dir: str) -> list[str]:
+    argv = [bins.tool("postgres"), "-D", str(data_dir)]
+    for name, value in server_settings(conf, socket_dir, bins.major).items():
+        argv += ["-c", f"{name}={value}"]
+    return argv
 
 
 def check_postgres(spec: PostgresCheck, ctx: CheckContext) -> CheckResult:
@@ -129,25 +190,25 @@ def check_postgres(spec: PostgresCheck, ctx: CheckContext) -> CheckResult:
 
 def _prepare(spec: PostgresCheck, ctx: CheckContext, data: dict[str, Any]) -> Throwaway:
     rel = spec.dump or spec.data_dir or ""
-    source = ctx.restore_root / rel
-    if not source.exists():
-        raise PgFailed(f"{rel} is not in the restore")
-    escaped = outside_restore(ctx.restore_root, source)
-    if escaped:  # pgbin reads the dump's header from here, outside the sandbox
-        raise PgFailed(escaped)
-    home = _new_home(ctx.work_dir)
+    source = RestoredPath(ctx.restore_root, rel)
+    available = pgbin.installed()
+    fmt, pg_version = "", 0
+    try:  # before anything is started: a FIFO or a link to the host fails the check at once
+        if spec.dump:
+            fmt = _dump_format(source)
+        else:
+            pg_version = _data_dir_version(source)
+    except RestoredFileError as exc:
+        raise PgFailed(str(exc)) from None
+    n, conf = _new_config_folder(ctx)
+    home = ctx.work_dir / f"pg-{n}"
     env = {**ctx.env, "DRILLBOOK_RESTORE_ROOT": str(ctx.restore_root), "PGCONNECT_TIMEOUT": "10"}
     socket_dir = f"{PRIVATE_TMP}/{home.name}"
     mkdir = ctx.launcher.run(["mkdir", "-p", "-m", "0700", socket_dir, str(home)], cwd=ctx.work_dir,
                              env=env, timeout=30)
     if mkdir.returncode != 0:
         raise PgFailed(f"cannot prepare the server's folders: {_last(tail(mkdir.stderr))}")
-    available = pgbin.installed()
     if spec.dump:
-        fmt = pgbin.dump_format(source)
-        if fmt in ("gzip", "unknown"):
-            why = "gzip-compressed; decompress it in the backup or use -Fc" if fmt == "gzip" else "no toc.dat"
-            raise PgFailed(f"{rel} is not a pg_dump file (custom, directory, tar or plain): {why}")
         major, full, dbname = _inspect_dump(ctx, source, fmt, available, env)
         data["source"] = {"kind": "dump", "path": rel, "format": fmt, "dumped_from": full,
                           "dbname": dbname}
@@ -155,20 +216,52 @@ def _prepare(spec: PostgresCheck, ctx: CheckContext, data: dict[str, Any]) -> Th
         data["database"] = spec.database or dbname or "restored"
         data_dir = home / "data"
     else:
-        version_file = source / "PG_VERSION"
-        if not version_file.is_file():
-            raise PgFailed(f"{rel} is not a PostgreSQL data folder (no PG_VERSION)")
-        major = int(version_file.read_text().strip().split(".")[0])
-        data["source"] = {"kind": "data_dir", "path": rel, "pg_version": major}
-        bins = pgbin.choose(available, declared=spec.version, source_major=major, exact=True)
-        if spec.version and spec.version != major:
-            raise PgFailed(f"{rel} holds PostgreSQL {major} data, but version: {spec.version} is declared")
+        data["source"] = {"kind": "data_dir", "path": rel, "pg_version": pg_version}
+        bins = pgbin.choose(available, declared=spec.version, source_major=pg_version, exact=True)
+        if spec.version and spec.version != pg_version:
+            raise PgFailed(f"{rel} holds PostgreSQL {pg_version} data, but version: {spec.version} "
+                           "is declared")
         data["database"] = spec.database or "postgres"
-        data_dir = source
+        data_dir = ctx.restore_root / rel
     data["binaries"] = bins.describe()
-    server = Throwaway(ctx, bins, home, socket_dir, data_dir, env, data=data)
+    server = Throwaway(ctx, bins, home, conf, socket_dir, data_dir, env, data=data)
     server.write_config()
     return server
+
+
+def _dump_format(source: RestoredPath) -> str:
+    fmt = pgbin.dump_format(source)
+    if fmt in ("gzip", "unknown"):
+        why = "gzip-compressed; decompress it in the backup or use -Fc" if fmt == "gzip" else "no toc.dat"
+        raise PgFailed(f"{source.rel} is not a pg_dump file (custom, directory, tar or plain): {why}")
+    return fmt
+
+
+def _data_dir_version(source: RestoredPath) -> int:
+    """The major version in PG_VERSION; its content is never quoted (it may not be a version)."""
+    if not source.is_folder():
+        raise PgFailed(f"{source.rel} is not a folder, so not a PostgreSQL data folder")
+    version = source.child("PG_VERSION")
+    try:
+        text = version.read()
+    except NotInRestore:
+        raise PgFailed(f"{source.rel} is not a PostgreSQL data folder (no PG_VERSION)") from None
+    match = _PG_VERSION.fullmatch(text)
+    if not match:
+        raise PgFailed(f"{version.rel} does not hold a PostgreSQL version number")
+    return int(match.group(1))
+
+
+def _new_config_folder(ctx: CheckContext) -> tuple[int, Path]:
+    """The next free ``pg-<n>`` in drillbook's own folder of the sandbox, created empty."""
+    n = 1
+    while True:
+        try:
+            return n, private_folder(ctx.own_dir, f"pg-{n}")
+        except FileExistsError:
+            n += 1
+        except OSError as exc:
+            raise PgFailed(f"cannot prepare the server's configuration: {exc.strerror or exc}") from None
 
 
 def _bring_up(spec: PostgresCheck, server: Throwaway, data: dict[str, Any]) -> None:
@@ -179,7 +272,9 @@ def _bring_up(spec: PostgresCheck, server: Throwaway, data: dict[str, Any]) -> N
                    "initdb")
         data["init_seconds"] = round(time.monotonic() - started, 3)
     else:
-        _adopt_data_dir(server.data_dir)
+        set_aside = _adopt_data_dir(RestoredPath(server.ctx.restore_root, spec.data_dir or ""))
+        if set_aside:
+            data["set_aside"] = set_aside
     data["ready_seconds"] = server.start(float(spec.ready_timeout))
     if spec.dump:
         restore_started = time.monotonic()
@@ -191,24 +286,50 @@ def _bring_up(spec: PostgresCheck, server: Throwaway, data: dict[str, Any]) -> N
     data["up_seconds"] = round(time.monotonic() - started, 3)
 
 
-def _adopt_data_dir(data_dir: Path) -> None:
-    """A restored PGDATA: owned by the account already (the launcher chowned the restore)."""
-    data_dir.chmod(0o700)
-    (data_dir / "postmaster.pid").unlink(missing_ok=True)  # stale by definition in a restore
+def _adopt_data_dir(source: RestoredPath) -> list[str]:
+    """Make a restored PGDATA startable, and neutral: what it would configure is set aside.
+
+    Everything happens through a descriptor of the folder (renameat, unlinkat and fchmod never
+    follow a restored symlink); returns the names set aside. ``postmaster.pid`` is stale by
+    definition in a restore and is removed.
+    """
+    try:
+        fd = source.open_folder()
+    except RestoredFileError as exc:
+        raise PgFailed(str(exc)) from None
+    try:
+        os.fchmod(fd, 0o700)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink("postmaster.pid", dir_fd=fd)
+        moved = []
+        for name in SET_ASIDE:
+            try:
+                os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            try:
+                os.rename(name, name + SET_ASIDE_SUFFIX, src_dir_fd=fd, dst_dir_fd=fd)
+            except OSError as exc:
+                raise PgFailed(f"cannot set {source.rel}/{name} aside: {exc.strerror}") from None
+            moved.append(name)
+        return moved
+    finally:
+        os.close(fd)
 
 
 def _restore_dump(spec: PostgresCheck, server: Throwaway, data: dict[str, Any]) -> None:
-    source = server.ctx.restore_root / (spec.dump or "")
+    restored = RestoredPath(server.ctx.restore_root, spec.dump or "")
+    source = server.ctx.restore_root / restored.rel  # what the sandboxed tools open
     fmt = data["source"]["format"]
     database = data["database"]
     if fmt == "plain":
-        roles = pgbin.roles_in_plain_dump(source)
+        roles = _read(pgbin.roles_in_plain_dump, restored)
         if roles:
             script = "".join(f"CREATE ROLE \"{r.replace(chr(34), chr(34) * 2)}\" NOLOGIN;\n" for r in roles)
             server.ctx.launcher.run(server.psql("postgres", "-v", "ON_ERROR_STOP=0"), cwd=server.home,
                                     env=server.env, timeout=STEP_TIMEOUT, stdin_data=script)
             data["roles_created"] = roles
-        creates = pgbin.plain_creates_database(source)
+        creates = _read(pgbin.plain_creates_database, restored)
         if creates:
             data["database"] = spec.database or creates
             server.run(server.psql("postgres", "-f", str(source)), "psql (restoring the dump)",
@@ -231,19 +352,18 @@ def _create_database(server: Throwaway, database: str) -> None:
                stdin='CREATE DATABASE :"dbname";\n')
 
 
-def _inspect_dump(ctx: CheckContext, source: Path, fmt: str, available: list[pgbin.PgBinaries],
+def _inspect_dump(ctx: CheckContext, source: RestoredPath, fmt: str, available: list[pgbin.PgBinaries],
                   env: dict[str, str]) -> tuple[int | None, str | None, str | None]:
     """Major version, full version and database name the dump says it came from."""
     if fmt == "plain":
-        header = pgbin.plain_header(source)
-        major, full = pgbin.dumped_from(header)
+        major, full = pgbin.dumped_from(_read(pgbin.plain_header, source))
         return major, full, None
     if not available:
         raise pgbin.NoBinaries("no PostgreSQL binaries found to read the dump (install postgresql-<version>)")
-    done = ctx.launcher.run([available[-1].tool("pg_restore"), "-l", str(source)], cwd=ctx.work_dir,
-                            env=env, timeout=STEP_TIMEOUT)
+    done = ctx.launcher.run([available[-1].tool("pg_restore"), "-l", str(ctx.restore_root / source.rel)],
+                            cwd=ctx.work_dir, env=env, timeout=STEP_TIMEOUT)
     if done.returncode != 0:
-        raise PgFailed(f"pg_restore cannot read {source.name}: {_last(tail(done.stderr))}",
+        raise PgFailed(f"pg_restore cannot read {Path(source.rel).name}: {_last(tail(done.stderr))}",
                        tail(done.stderr))
     major, full = pgbin.dumped_from(done.stdout)
     dbname = None
@@ -284,11 +404,12 @@ def _verdict(name: str, data: dict[str, Any], results: list[dict[str, Any]]) -> 
     return CheckResult("postgres", name, Status.PASSED, detail, data=data)
 
 
-def _new_home(work: Path) -> Path:
-    n = 1
-    while (work / f"pg-{n}").exists():
-        n += 1
-    return work / f"pg-{n}"
+def _read(reader: Callable[[RestoredPath], T], source: RestoredPath) -> T:
+    """A pgbin reader applied to the restored dump; a refusal fails the check with its reason."""
+    try:
+        return reader(source)
+    except RestoredFileError as exc:
+        raise PgFailed(str(exc)) from None
 
 
 def _last(lines: list[str]) -> str:

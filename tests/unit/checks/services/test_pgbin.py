@@ -1,10 +1,12 @@
 """Choosing PostgreSQL binaries for a dump or data folder, and reading what a dump says."""
 
+import os
 from pathlib import Path
 
 import pytest
 
 from drillbook.checks.services import pgbin
+from drillbook.util.restored import RestoredFileError, RestoredPath
 
 B = [pgbin.PgBinaries(Path(f"/usr/lib/postgresql/{v}/bin"), v, "debian") for v in (13, 15, 16)]
 
@@ -49,3 +51,21 @@ def test_installed_finds_debian_layout(tmp_path):
         (tmp_path / v / "bin" / "postgres").write_text("")
     found = [b for b in pgbin.installed(tmp_path) if str(b.bindir).startswith(str(tmp_path))]
     assert [b.major for b in found] == [15]
+
+
+def test_a_fifo_or_a_link_to_the_host_is_refused_not_read(tmp_path):
+    os.mkfifo(tmp_path / "clinic.dump")
+    with pytest.raises(RestoredFileError, match=r"^clinic\.dump is a FIFO, not a regular file$"):
+        pgbin.dump_format(RestoredPath(tmp_path, "clinic.dump"))
+    (tmp_path / "host.sql").symlink_to("/etc/passwd")
+    for reader in (pgbin.dump_format, pgbin.plain_header, pgbin.roles_in_plain_dump, pgbin.plain_creates_database):
+        with pytest.raises(RestoredFileError, match="leads outside the restore"):
+            reader(RestoredPath(tmp_path, "host.sql"))
+
+
+def test_a_directory_dump_whose_toc_leads_out_is_refused(tmp_path):
+    (tmp_path / "dir.dump").mkdir()
+    assert pgbin.dump_format(RestoredPath(tmp_path, "dir.dump")) == "unknown"
+    (tmp_path / "dir.dump" / "toc.dat").symlink_to("/etc/passwd")
+    with pytest.raises(RestoredFileError, match="leads outside the restore"):
+        pgbin.dump_format(RestoredPath(tmp_path, "dir.dump"))
