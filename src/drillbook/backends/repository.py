@@ -27,6 +27,13 @@ def resolve_repository(repository: str, base: Path) -> str:
     return str((base / repository).resolve())
 
 
+def local_path(repository: str) -> Path | None:
+    """Where a local repository lies (its files are read directly), None for a remote backend."""
+    if repository.startswith(REMOTE_PREFIXES):
+        return None
+    return Path(repository.removeprefix("local:")).absolute()
+
+
 def display_repository(repository: str) -> str:
     """Repository strings may embed credentials (rest:https://user:pass@host/): hide them."""
     return re.sub(r"//([^/@:]+):[^/]*@", r"//\1:***@", repository)  # up to the last @: p@ss

@@ -6,6 +6,10 @@ in exactly one place. Debian's restic 0.14 exits 1 for almost every error, so st
 Read-only by construction: the door has no method that writes, and refuses any subcommand not on
 :data:`READ_ONLY`. Making repositories (init, backup) is the demo's and the tests' business, done
 with plain restic commands in ``devtools/repos.py``.
+
+A restore writes what the backup chose onto this host, so it can run as the unprivileged sandbox
+account instead of drillbook (see ``restore``): switched to with the same ``setpriv`` as the
+sandbox's own helpers, without capabilities, and without drillbook's cache, which is not its.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum, auto
 from pathlib import Path
 from typing import IO, Any
 
+from drillbook.sandbox.isolation import Account, Mode, switch_argv
 from drillbook.util.clock import iso
 from drillbook.util.process import kill_group
 from drillbook.util.scrub import Scrubber
@@ -81,6 +86,7 @@ class ResticError(Exception):
     message: str
     stderr_tail: list[str] = field(default_factory=list)
     command: str = ""
+    stderr: str = field(default="", repr=False)  # all of it, unscrubbed: read, never recorded
 
     def __str__(self) -> str:
         return self.message
@@ -187,6 +193,40 @@ def _affected_files(stderr: str, shown: int = 3) -> str:
     return f"; affected: {', '.join(files[:shown])}{more}"
 
 
+# restic 0.14 reports every node it could not restore as one such line and ends with a count; it
+# then skips --verify altogether, so a tolerated error still means the restore must be repeated.
+_NODE_ERROR = "ignoring error for {}: operation not permitted\n"
+_ERROR_COUNT = re.compile(r"Fatal: There were (\d+) errors\s*\Z")
+
+
+def only_unmakeable_devices(stderr: str, devices: Collection[str]) -> bool:
+    """True when restic's only errors were ``mknod`` refused for ``devices`` (snapshot paths).
+
+    An unprivileged restic cannot create a device node. Exactly "operation not permitted" on a path
+    the snapshot lists as a device is that; anything else, or a count that does not add up, is not.
+    """
+    count = _ERROR_COUNT.search(stderr)
+    if not count or not devices:
+        return False
+    rest, found = stderr[:count.start()], 0
+    for path in sorted(set(devices), key=len, reverse=True):  # a name holding another is taken whole
+        line = _NODE_ERROR.format(path)
+        found += rest.count(line)
+        rest = rest.replace(line, "")
+    return found == int(count.group(1)) and "ignoring error for " not in rest
+
+
+_PATTERN_SPECIAL = re.compile(r"([\\*?\[\]])")
+
+
+def exclude_pattern(path: str) -> str:
+    """A restic exclude pattern matching exactly this snapshot path: no wildcard of the name acts.
+
+    restic's JSON shows each byte of a name that is not UTF-8 as U+FFFD; ``?`` matches one byte there.
+    """
+    return _PATTERN_SPECIAL.sub(r"\\\1", path).replace("\ufffd", "?")
+
+
 def find_restic() -> str | None:
     """``DRILLBOOK_RESTIC`` may point at a specific binary (tests wrap restic to log its argv)."""
     chosen = os.environ.get("DRILLBOOK_RESTIC")
@@ -228,17 +268,21 @@ class Restic:
         self.binary = find_restic()
 
     # -- the one door -------------------------------------------------------------
-    def _argv(self, subcommand: str, args: list[str]) -> list[str]:
+    def _argv(self, subcommand: str, args: list[str], account: Account | None = None) -> list[str]:
+        """restic's argv; with ``account``, behind the switch to it (drillbook is root then)."""
         if subcommand not in READ_ONLY:
             raise ResticError(Fault.UNKNOWN, f"restic {subcommand} is not allowed in a read-only drill")
         if not self.binary:
             raise ResticError(Fault.NOT_INSTALLED, "restic is not installed (apt-get install restic)")
         # The repository goes through RESTIC_REPOSITORY: rest:/sftp: URLs may hold credentials,
         # and argv is readable by every local user (ps).
-        argv = [self.binary, subcommand]
+        argv = [*(switch_argv(account, Mode.ROOT) if account else []), self.binary, subcommand]
         if subcommand != "version":
             argv.append("--no-lock")
-        argv += ["--cache-dir", str(self.cache_dir)] if self.cache_dir else ["--no-cache"]
+        if self.cache_dir and not account:
+            argv += ["--cache-dir", str(self.cache_dir)]
+        else:
+            argv.append("--no-cache")
         return argv + args
 
     def _env(self) -> dict[str, str]:
@@ -249,10 +293,12 @@ class Restic:
         env.setdefault("RESTIC_PROGRESS_FPS", "0.2")
         return env
 
-    def _run(self, subcommand: str, args: list[str], timeout: float | None = None) -> str:
-        argv = self._argv(subcommand, args)
-        limit = timeout or self.timeout
-        log.debug("restic %s", " ".join(argv[1:]))
+    def _run(self, subcommand: str, args: list[str], timeout: float | None = None,
+             account: Account | None = None) -> str:
+        return self._start(self._argv(subcommand, args, account), subcommand, timeout or self.timeout)
+
+    def _start(self, argv: list[str], subcommand: str, limit: float) -> str:
+        log.debug("%s", self._shown(argv))
         proc = subprocess.Popen(
             argv,
             env=self._env(),
@@ -262,6 +308,7 @@ class Restic:
             text=True,
             errors="replace",
             start_new_session=True,
+            cwd="/",  # the sandbox account may not enter drillbook's own folder
         )
         watch = _StderrWatch(proc)
         try:
@@ -277,19 +324,22 @@ class Restic:
                 f"restic {subcommand} did not finish within {limit:.0f}s and was killed",
                 self.scrub_tail(err),
                 self._shown(argv),
+                err,
             )
         if watch.fatal:
-            raise ResticError(Fault.CORRUPT_DATA, watch.fatal, self.scrub_tail(err), self._shown(argv))
+            raise ResticError(Fault.CORRUPT_DATA, watch.fatal, self.scrub_tail(err), self._shown(argv), err)
         if proc.returncode != 0:
             kind, text = classify(err, proc.returncode)
-            raise ResticError(kind, text, self.scrub_tail(err), self._shown(argv))
+            raise ResticError(kind, text, self.scrub_tail(err), self._shown(argv), err)
         return out
 
     def scrub_tail(self, text: str, lines: int = 15) -> list[str]:
         return self.scrubber.tail(text, lines)
 
     def _shown(self, argv: list[str]) -> str:
-        return self.scrubber(" ".join(["restic", *argv[1:]]))
+        """From restic on: who it runs as is recorded elsewhere."""
+        restic = argv[argv.index(self.binary) + 1:] if self.binary in argv else argv[1:]
+        return self.scrubber(" ".join(["restic", *restic]))
 
     # -- the read-only operations -------------------------------------------------
     def version(self) -> str:
@@ -320,8 +370,19 @@ class Restic:
             if node.get("struct_type") == "node":
                 yield node
 
-    def restore(self, snapshot_id: str, target: Path, verify: bool = True) -> None:
+    def restore_argv(self, snapshot_id: str, target: Path, verify: bool = True, *,
+                     account: Account | None = None, leave_out: Sequence[str] = ()) -> list[str]:
         args = [snapshot_id, "--target", str(target)]
         if verify:
             args.append("--verify")
-        self._run("restore", args)
+        args += [f"--exclude={exclude_pattern(path)}" for path in leave_out]
+        return self._argv("restore", args, account)
+
+    def restore(self, snapshot_id: str, target: Path, verify: bool = True, *,
+                account: Account | None = None, leave_out: Sequence[str] = ()) -> None:
+        """Restore into ``target``: as ``account`` when given (drillbook is root), else as drillbook.
+
+        ``leave_out``: snapshot paths not to restore (devices an unprivileged restic cannot make).
+        """
+        argv = self.restore_argv(snapshot_id, target, verify, account=account, leave_out=leave_out)
+        self._start(argv, "restore", self.timeout)

@@ -3,6 +3,11 @@
 The reference is the snapshot's own listing (``restic ls``) and the repository's hashes
 (``restore --verify`` re-reads every restored file and compares each blob's SHA-256), never
 the live source, which has changed since the backup and would raise false alarms.
+
+Device nodes, FIFOs and sockets in a snapshot are no broken backup: they are listed under
+``special_files`` and never counted missing. A device is never left in the restore (an unprivileged
+restic cannot make one; after a root restore it is removed), FIFOs stay, and restic restores no
+socket at all.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from typing import Any
 from drillbook.status import Status
 
 MAX_LISTED = 20
+SPECIAL_NAMED = 5
+SPECIAL_TYPES = {"chardev": "character device", "dev": "block device", "fifo": "FIFO", "socket": "socket"}
 
 
 def compare_tree(nodes: Iterable[dict[str, Any]], restore_root: Path) -> dict[str, Any]:
@@ -23,12 +30,15 @@ def compare_tree(nodes: Iterable[dict[str, Any]], restore_root: Path) -> dict[st
     bytes_expected = bytes_present = 0
     missing: list[str] = []
     wrong_size: list[str] = []
+    special = _SpecialFiles()
     root = str(restore_root)
     for node in nodes:
         kind = node.get("type")
         rel = node["path"].lstrip("/")
         target = os.path.join(root, rel)
-        if kind == "file":
+        if kind in SPECIAL_TYPES:
+            special.add(rel, SPECIAL_TYPES[kind])
+        elif kind == "file":
             files += 1
             size = int(node.get("size") or 0)
             bytes_expected += size
@@ -58,7 +68,31 @@ def compare_tree(nodes: Iterable[dict[str, Any]], restore_root: Path) -> dict[st
         "missing": missing[:MAX_LISTED],
         "wrong_size_count": len(wrong_size),
         "wrong_size": wrong_size[:MAX_LISTED],
+        "special_files": special.summary(),
     }
+
+
+class _SpecialFiles:
+    """Devices, FIFOs and sockets of the snapshot: counted by type, the first few named."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.by_type: dict[str, int] = {}
+        self.examples: list[dict[str, str]] = []
+
+    def add(self, rel: str, kind: str) -> None:
+        self.count += 1
+        self.by_type[kind] = self.by_type.get(kind, 0) + 1
+        if len(self.examples) < SPECIAL_NAMED:
+            self.examples.append({"path": shown(rel), "type": kind})
+
+    def summary(self) -> dict[str, Any]:
+        return {"count": self.count, "by_type": self.by_type, "examples": self.examples}
+
+
+def shown(rel: str) -> str:
+    """A restored path for records and reports: a name may hold escape codes, shown escaped."""
+    return rel if rel.isprintable() else repr(rel)[1:-1]
 
 
 METHOD = ("restic restore --verify (every restored file re-read and each blob's SHA-256 compared "

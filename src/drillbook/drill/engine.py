@@ -1,7 +1,8 @@
 """Runs one drill through its phase table and builds the RunRecord. Never prints.
 
-Flow: plan -> sandbox -> locate snapshot -> immutability audit -> restore -> verify content ->
-checks -> teardown (always) -> report (always) -> evidence.
+Flow: plan -> sandbox -> locate snapshot -> immutability audit -> restore (as the sandbox account
+when it can, see restoring.py; then made safe) -> verify content -> checks -> teardown (always) ->
+report (always) -> evidence.
 A phase that fails stops the drill; later phases are recorded as skipped, so the record shows
 exactly how far recovery got. An interrupt stops it where it is: the phases not reached are not
 recorded, teardown and report still are. Nothing here turns partial evidence into a pass.
@@ -20,11 +21,11 @@ from typing import Any, TypeVar
 
 from drillbook.backends import aws
 from drillbook.backends.repository import backend_environment, cache_dir, display_repository, resolve_repository
-from drillbook.backends.restic import ResticError, Snapshot
+from drillbook.backends.restic import ResticError, Snapshot, only_unmakeable_devices
 from drillbook.backends.secrets import resolve_password
 from drillbook.checks import CheckContext, run_check
 from drillbook.checks.base import default_name
-from drillbook.drill import verdict
+from drillbook.drill import restoring, verdict
 from drillbook.drill.content import verify_restore
 from drillbook.drill.phases import Observer, PhaseError, PhaseFailed, PhaseLog, PhaseSkipped, PhaseStep, guarded
 from drillbook.drill.record import Objective, RunRecord, host_versions, process_info
@@ -33,6 +34,7 @@ from drillbook.drill.selection import explain_no_match, future_dated, select_sna
 from drillbook.outputs import finish as postrun
 from drillbook.outputs.runstore import new_run_id, run_dir
 from drillbook.sandbox.holder import IsolationError
+from drillbook.sandbox.safety import UnsafeTree
 from drillbook.settings import Settings
 from drillbook.spec.models import Drill, ProjectConfig
 from drillbook.status import Status
@@ -107,6 +109,7 @@ class DrillRun:
                                        project=target.project)
         self.sandbox: SandboxLike | None = None
         self.restic: ResticDoor | None = None
+        self.repository = ""  # as restic gets it: a local path resolved against the drill's file
         self.snapshot: Snapshot | None = None
         self.secrets: list[str] = []
         self.failure: str | None = None
@@ -180,8 +183,9 @@ class DrillRun:
         self.secrets.append(password)
         env, probe = backend_environment(source.repository)
         self.secrets += secret_values(env)
+        self.repository = resolve_repository(source.repository, base)
         self.restic = restic = self.seams.open_restic(
-            resolve_repository(source.repository, base), password, env=env,
+            self.repository, password, env=env,
             cache_dir=cache_dir(source.repository, self.settings.state_dir), timeout=RESTIC_TIMEOUT,
         )
         try:
@@ -234,11 +238,65 @@ class DrillRun:
 
     def _restore(self) -> str:
         restic, sandbox, snapshot = self._need(self.restic), self._need(self.sandbox), self._need(self.snapshot)
+        who = restoring.choose(self.repository, sandbox.account, sandbox.mode, self.seams.unreadable_by)
+        self.record.restore = who.record()
         # The snapshot's listing is the reference for the content check; fetching it while the
         # restore runs hides its cost (a second key derivation and a tree walk) from the RTO.
         self.listing = self.pool.submit(lambda: list(restic.ls(snapshot.id)))
-        self._restic_call(restic.restore, snapshot.id, sandbox.restore_root, verify=True, what="restoring")
-        return f"restored {snapshot.short_id} with --verify"
+        sandbox.prepare_restore(who.as_root)
+        try:
+            left_out = self._restore_as(who)
+        except Exception:
+            with suppress(PhaseFailed):  # a failed restore is made safe too (--keep-sandbox keeps it)
+                self._make_safe(sandbox)
+            raise
+        made_safe = self._make_safe(sandbox)
+        as_root = f" as root ({who.reason})" if who.as_root else ""
+        devices = (f"; {len(left_out)} device node{'s' if len(left_out) != 1 else ''} left out "
+                   "(an unprivileged restore cannot make them)") if left_out else ""
+        return f"restored {snapshot.short_id} with --verify{as_root}{devices}{made_safe}"
+
+    def _restore_as(self, who: restoring.RestoreAs) -> list[str]:
+        """Restore; returns the device nodes left out, when restic as the account could not make them.
+
+        restic 0.14 skips ``--verify`` after any error, so a restore whose only errors were those
+        devices is done again, from an empty folder, without them: verified, or failed.
+        """
+        restic, sandbox, snapshot = self._need(self.restic), self._need(self.sandbox), self._need(self.snapshot)
+        try:
+            restic.restore(snapshot.id, sandbox.restore_root, verify=True, account=who.account)
+            return []
+        except ResticError as exc:
+            devices = self._devices_behind(exc) if who.unprivileged else []
+            if not devices:
+                raise self._restic_failed(exc, "restoring") from None
+        sandbox.clear_restore(who.as_root)
+        self._restic_call(restic.restore, snapshot.id, sandbox.restore_root, verify=True,
+                          account=who.account, leave_out=devices, what="restoring")
+        self._need(self.record.restore)["devices_left_out"] = len(devices)
+        return devices
+
+    def _devices_behind(self, failure: ResticError) -> list[str]:
+        """The snapshot's devices, when refusing to make them was all that failed; else nothing."""
+        try:
+            nodes = self._need(self.listing).result()
+        except ResticError:
+            return []
+        devices = restoring.device_paths(nodes)
+        return devices if only_unmakeable_devices(failure.stderr, devices) else []
+
+    def _make_safe(self, sandbox: SandboxLike) -> str:
+        try:
+            report = sandbox.make_restore_safe()
+        except UnsafeTree as exc:
+            raise PhaseFailed(f"the restored tree could not be made safe, so nothing may read it: {exc}") from None
+        self._need(self.record.restore)["made_safe"] = report.to_dict()
+        undone = [f"{count} {what}" for count, what in (
+            (report.owners_changed, "owners given to the sandbox account"),
+            (report.setid_cleared, "setuid/setgid bits cleared"),
+            (report.capabilities_removed, "file capabilities removed"),
+            (report.devices_removed, "device nodes removed")) if count]
+        return f"; made safe: {', '.join(undone)}" if undone else ""
 
     def _verify_content(self) -> str:
         sandbox, snapshot, listing = self._need(self.sandbox), self._need(self.snapshot), self._need(self.listing)
@@ -301,9 +359,12 @@ class DrillRun:
         try:
             return fn(*args, **kwargs)
         except ResticError as exc:
-            self.record.restic_stderr_tail = exc.stderr_tail
-            raise PhaseFailed(f"{exc.message} (while {what} from "
-                              f"{display_repository(self.drill.source.repository)})") from None
+            raise self._restic_failed(exc, what) from None
+
+    def _restic_failed(self, exc: ResticError, what: str) -> PhaseFailed:
+        self.record.restic_stderr_tail = exc.stderr_tail
+        return PhaseFailed(f"{exc.message} (while {what} from "
+                           f"{display_repository(self.drill.source.repository)})")
 
     @staticmethod
     def _need(value: T | None) -> T:

@@ -64,6 +64,7 @@ class RunRecord:
     phases: list[Phase] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
     content: dict[str, Any] | None = None
+    restore: dict[str, Any] | None = None  # who restic restored as, and what was made safe after
     immutability: dict[str, Any] = field(default_factory=lambda: {"status": "not_audited"})
     isolation: dict[str, Any] | None = None
     notifications: list[dict[str, Any]] = field(default_factory=list)

@@ -6,13 +6,15 @@ a fake repository and a fake sandbox, and nothing else about the engine changes 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from drillbook.backends.restic import Restic, Snapshot
 from drillbook.sandbox.holder import Sandbox
+from drillbook.sandbox.isolation import Account, Mode, unreadable_by
+from drillbook.sandbox.safety import SafetyReport
 from drillbook.spec.models import Isolation
 
 
@@ -25,7 +27,8 @@ class ResticDoor(Protocol):
 
     def ls(self, snapshot_id: str) -> Iterable[dict[str, Any]]: ...
 
-    def restore(self, snapshot_id: str, target: Path, verify: bool = True) -> None: ...
+    def restore(self, snapshot_id: str, target: Path, verify: bool = True, *,
+                account: Account | None = None, leave_out: Sequence[str] = ()) -> None: ...
 
 
 class SandboxLike(Protocol):
@@ -33,6 +36,8 @@ class SandboxLike(Protocol):
 
     path: Path
     launcher: Any
+    account: Account
+    mode: Mode
 
     @property
     def restore_root(self) -> Path: ...
@@ -44,6 +49,12 @@ class SandboxLike(Protocol):
 
     def teardown(self) -> None: ...
 
+    def prepare_restore(self, as_root: bool) -> None: ...
+
+    def clear_restore(self, as_root: bool) -> None: ...
+
+    def make_restore_safe(self) -> SafetyReport: ...
+
 
 @dataclass(frozen=True)
 class Seams:
@@ -51,3 +62,4 @@ class Seams:
 
     open_restic: Callable[..., ResticDoor] = Restic
     create_sandbox: Callable[[Path, str, Isolation, dict[str, str]], SandboxLike] = Sandbox.create
+    unreadable_by: Callable[[Account, Path], str | None] = unreadable_by  # tried as the account

@@ -2,7 +2,10 @@
 
 Each run gets its own folder under the sandbox root (so concurrent drills never share files),
 holding ``restore/`` (the restored tree), ``work/`` (scratch for services), ``home/`` and
-``logs/``. Every check and service runs inside the drill's namespaces (see isolation.py) as an
+``logs/``. Only drillbook and the sandbox account can enter it (see :func:`make_run_folders`): the
+restored data is someone's, and other local accounts have no business in it.
+
+Every check and service runs inside the drill's namespaces (see isolation.py) as an
 unprivileged account with a scrubbed environment, started by the sandbox's launcher (see
 launcher.py). The namespaces are created by that account too, whether drillbook runs as root or
 not. Setting that up fails closed: when it cannot be done as declared, :class:`IsolationError`
@@ -29,6 +32,7 @@ from drillbook.sandbox import isolation as iso
 from drillbook.sandbox.isolation import IsolationError
 from drillbook.sandbox.launcher import IsolatedLauncher
 from drillbook.sandbox.removal import TreeLeft, remove_tree
+from drillbook.sandbox.safety import SafetyReport, make_safe
 from drillbook.spec.models import Isolation
 from drillbook.util.atomic import write_json_atomic
 from drillbook.util.process import signal_process
@@ -230,7 +234,7 @@ class Sandbox:
         missing = iso.missing_tools()
         if missing:
             raise IsolationError(f"{', '.join(missing)} not installed (apt-get install bubblewrap "
-                                 "util-linux coreutils)")
+                                 "util-linux coreutils findutils)")
         mode = iso.current_mode()
         account = iso.resolve_account(isolation, mode)
         problem = iso.user_namespace_problem()
@@ -250,12 +254,7 @@ class Sandbox:
     @classmethod
     def _build(cls, path: Path, isolation: Isolation, env: dict[str, str],
                account: iso.Account, mode: iso.Mode) -> Sandbox:
-        path.chmod(0o755)  # world-traversable: the sandbox account reaches restore/ through it
-        for name in ("restore", "work", "home", "logs"):
-            (path / name).mkdir()
-        if mode is iso.Mode.ROOT:  # rootless, drillbook's own folders are the account's already
-            for name in ("work", "home"):
-                os.chown(path / name, account.uid, account.gid)
+        make_run_folders(path, account, mode)
         base_env = {
             "PATH": BASE_PATH,
             "LANG": os.environ.get("LANG", "C.UTF-8"),
@@ -274,12 +273,62 @@ class Sandbox:
         return iso.isolation_record(self.isolation.network, self.account, self.isolation.limits,
                                     self.mode)
 
+    def prepare_restore(self, as_root: bool) -> None:
+        """The restore folder belongs to whoever restores into it: the account, or root when it must."""
+        if self.mode is iso.Mode.ROOT:  # rootless, drillbook is the account and owns it already
+            uid, gid = (0, 0) if as_root else (self.account.uid, self.account.gid)
+            os.chown(self.restore_root, uid, gid, follow_symlinks=False)
+
+    def clear_restore(self, as_root: bool) -> None:
+        """An empty restore folder again, for a second restore."""
+        remove_tree(self.restore_root)
+        _private_folder(self.restore_root, self.account, self.mode)
+        self.prepare_restore(as_root)
+
+    def make_restore_safe(self) -> SafetyReport:
+        """The restored tree, whoever restored it, becomes the account's and harmless (safety.py)."""
+        report = make_safe(self.restore_root, self.account.uid, self.account.gid)
+        self.launcher.prepared = True
+        return report
+
     def teardown(self) -> None:
         """Stop every process, then remove the tree; :class:`TreeLeft` names what is left."""
         try:
             self.launcher.kill_all()
         finally:  # the restored data goes even when a process could not be stopped
             remove_tree(self.path)
+
+
+def make_run_folders(path: Path, account: iso.Account, mode: iso.Mode) -> None:
+    """The run folder and its subfolders, which only drillbook and the sandbox account may enter.
+
+    As root, the folder stays root's (the account must not be able to swap ``logs/`` for a link
+    that root then writes through) and is opened to the account's group alone, so that group
+    must be the account's own. Rootless, drillbook is the account, and the folder is private.
+    ``restore/`` belongs to the account, which restores into it; ``work/`` and ``home/`` too.
+    """
+    if mode is iso.Mode.ROOT:
+        shared = iso.group_shared_with(account)
+        if shared:
+            raise IsolationError(
+                f"the group {account.gid} of the sandbox account {account.name} is shared with "
+                f"{', '.join(shared[:3])}{' and others' if len(shared) > 3 else ''}: the run folder is "
+                f"opened to that group only, so it must be the account's own (give {account.name} a "
+                f"private group, or drop user: to use the dedicated {iso.SANDBOX_ACCOUNT} account)")
+        os.chown(path, 0, account.gid)
+        path.chmod(0o750)
+    else:
+        path.chmod(0o700)
+    for name in ("restore", "work", "home"):
+        _private_folder(path / name, account, mode)
+    (path / "logs").mkdir()
+
+
+def _private_folder(path: Path, account: iso.Account, mode: iso.Mode) -> None:
+    path.mkdir(mode=0o700)
+    path.chmod(0o700)  # whatever the umask
+    if mode is iso.Mode.ROOT:
+        os.chown(path, account.uid, account.gid)
 
 
 def _write_holder_file(path: Path, holder: NamespaceHolder) -> None:

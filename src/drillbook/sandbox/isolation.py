@@ -22,6 +22,7 @@ cannot enter; the device nodes are bound one by one instead.
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 import re
@@ -37,7 +38,7 @@ from typing import Any
 from drillbook.spec.models import Isolation, Limits
 
 SANDBOX_ACCOUNT = "drillbook-sandbox"
-TOOLS = ("bwrap", "nsenter", "setpriv", "prlimit", "env", "sleep")
+TOOLS = ("bwrap", "nsenter", "setpriv", "prlimit", "env", "sleep", "find")
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
 TOOL_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
 #: What children see of drillbook's environment: nothing but these, plus the drill's ``env:``.
@@ -174,6 +175,50 @@ def _create_account(name: str) -> pwd.struct_passwd:
             time.sleep(0.2)
     raise IsolationError(f"cannot create the unprivileged account {name}: {problem} "
                          "(create it yourself, or set isolation.user to an existing account)")
+
+
+def group_shared_with(account: Account) -> list[str]:
+    """Other accounts holding the account's group: they could enter a folder opened to that group."""
+    others = {entry.pw_name for entry in pwd.getpwall()
+              if entry.pw_gid == account.gid and entry.pw_uid != account.uid}
+    try:
+        members = set(grp.getgrgid(account.gid).gr_mem)
+    except KeyError:
+        members = set()
+    return sorted((others | members) - {account.name})
+
+
+READ_PROBE_TIMEOUT = 120.0
+
+
+def readable_argv(account: Account, path: Path, mode: Mode) -> list[str]:
+    """``find`` as the account, printing the first entry of ``path`` it could not read or enter."""
+    return [*switch_argv(account, mode), tool("find"), "-H", str(path), "(", "-type", "d", "(",
+            "!", "-readable", "-o", "!", "-executable", ")", "-o", "!", "-type", "l", "!", "-readable",
+            ")", "-print", "-quit"]
+
+
+def unreadable_by(account: Account, path: Path) -> str | None:
+    """Why the account cannot read everything under ``path`` (tried as it), None when it can.
+
+    Only drillbook as root asks: an ordinary account is the sandbox account already.
+    """
+    argv = readable_argv(account, path, Mode.ROOT)
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, errors="replace", cwd="/",
+                              env={"PATH": TOOL_PATH}, stdin=subprocess.DEVNULL,
+                              timeout=READ_PROBE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return f"reading it took longer than {READ_PROBE_TIMEOUT:.0f}s"
+    except OSError as exc:
+        return f"cannot try: {exc}"
+    first = done.stdout.splitlines()[0] if done.stdout.strip() else ""
+    if first:
+        return f"{first} is not readable by it"
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        return lines[-1] if lines else f"find exited {done.returncode}"
+    return None
 
 
 # -- limits ------------------------------------------------------------------------

@@ -11,7 +11,6 @@ account too and never see the check's environment, which only the final ``env -i
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import time
@@ -21,6 +20,7 @@ from typing import Protocol
 
 from drillbook.sandbox import isolation as iso
 from drillbook.sandbox.isolation import IsolationError
+from drillbook.sandbox.safety import make_safe
 from drillbook.spec.models import Isolation
 from drillbook.util.process import Completed, communicate_bounded, kill_group, signal_process
 from drillbook.util.procfs import children
@@ -202,9 +202,10 @@ class IsolatedLauncher:
         self.holder.kill()
 
     def _ready(self) -> None:
-        """Before the first child: the restored tree becomes the account's.
+        """Before the first child: the restored tree is the account's and harmless (safety.py).
 
-        As root, restic restored it as root; rootless, it is drillbook's, so the account's already.
+        The drill's restore phase does this right after restic and marks the launcher prepared;
+        this is for a launcher used without it. Rootless, the tree is drillbook's, so the account's.
         """
         if not self.holder.alive():
             raise IsolationError("the sandbox's namespaces are gone (bubblewrap exited)")
@@ -221,7 +222,4 @@ def _raise_if_not_found(done: Completed, argv: list[str]) -> None:
 
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:
-    os.lchown(root, uid, gid)
-    for base, dirs, files in os.walk(root):
-        for name in dirs + files:
-            os.lchown(os.path.join(base, name), uid, gid)
+    make_safe(root, uid, gid)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import os
+import pwd
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from drillbook.backends.restic import Snapshot
+from drillbook.backends.restic import Fault, ResticError, Snapshot
 from drillbook.drill.engine import DeclaredDrill, DrillRun, RunOptions
 from drillbook.drill.seams import Seams
 from drillbook.sandbox.holder import remove_tree
+from drillbook.sandbox.isolation import Account, Mode
+from drillbook.sandbox.safety import SafetyReport, make_safe
 from drillbook.settings import Settings
 from drillbook.spec.loader import load_drill
 from tests.support import PASSWORD, PASSWORD_ENV, write_drill
@@ -48,6 +52,9 @@ class FakeRestic:
     on_restore: Callable[[], None] | None = None  # raise or sleep during the restore
     on_snapshots: Callable[[], None] | None = None
     opened_with: dict[str, Any] = field(default_factory=dict)
+    devices: list[str] = field(default_factory=list)  # device nodes the snapshot holds
+    device_errors: bool = False  # restic cannot make them (it runs unprivileged)
+    restores: list[dict[str, Any]] = field(default_factory=list)  # how each restore was asked for
 
     def open(self, repository: str, password: str, **kwargs: Any) -> FakeRestic:
         self.opened_with = {"repository": repository, "password": password, **kwargs}
@@ -62,11 +69,20 @@ class FakeRestic:
         return list(self.snapshots_held)
 
     def ls(self, snapshot_id: str) -> Iterable[dict[str, Any]]:
-        return self.listed if self.listed is not None else nodes(self.files)
+        listed = self.listed if self.listed is not None else nodes(self.files)
+        return [*listed, *({"type": "chardev", "path": d} for d in self.devices)]
 
-    def restore(self, snapshot_id: str, target: Path, verify: bool = True) -> None:
+    def restore(self, snapshot_id: str, target: Path, verify: bool = True, *,
+                account: Account | None = None, leave_out: Sequence[str] = ()) -> None:
+        self.restores.append({"target": target, "account": account, "leave_out": list(leave_out)})
         if self.on_restore:
             self.on_restore()
+        refused = [d for d in self.devices if d not in leave_out] if self.device_errors else []
+        if refused:
+            lines = [f"ignoring error for {d}: operation not permitted\n" for d in refused]
+            raise ResticError(Fault.UNKNOWN, f"restic failed (exit 1): Fatal: There were {len(refused)} errors",
+                              [line.strip() for line in lines],
+                              stderr="".join(lines) + f"Fatal: There were {len(refused)} errors\n")
         for node in self.ls(snapshot_id):
             if node["type"] == "dir":
                 (target / node["path"].lstrip("/")).mkdir(parents=True, exist_ok=True)
@@ -83,6 +99,10 @@ class FakeLauncher:
         self.killed = True
 
 
+def own_account() -> Account:
+    return Account(pwd.getpwuid(os.getuid()).pw_name, os.getuid(), os.getgid())
+
+
 @dataclass
 class FakeSandbox:
     path: Path
@@ -90,6 +110,9 @@ class FakeSandbox:
     torn_down: bool = False
     teardown_error: Exception | None = None
     leave_data: bool = False  # a teardown that says nothing but removes nothing
+    account: Account = field(default_factory=own_account)
+    mode: Mode = Mode.ROOTLESS
+    restore_owners: list[str] = field(default_factory=list)  # "root" or "account", as prepared
 
     @property
     def restore_root(self) -> Path:
@@ -101,6 +124,17 @@ class FakeSandbox:
 
     def record(self) -> dict[str, Any]:
         return {"network": "none", "fake": True}
+
+    def prepare_restore(self, as_root: bool) -> None:
+        self.restore_owners.append("root" if as_root else "account")
+
+    def clear_restore(self, as_root: bool) -> None:
+        remove_tree(self.restore_root)
+        self.restore_root.mkdir()
+        self.prepare_restore(as_root)
+
+    def make_restore_safe(self) -> SafetyReport:
+        return make_safe(self.restore_root, self.account.uid, self.account.gid)
 
     def teardown(self) -> None:
         if not self.leave_data:
@@ -118,11 +152,13 @@ class FakeSandboxes:
     error: Exception | None = None
     teardown_error: Exception | None = None
     leave_data: bool = False
+    mode: Mode = Mode.ROOTLESS
 
     def create(self, root: Path, run_id: str, isolation: Any, env: dict[str, str]) -> FakeSandbox:
         if self.error:
             raise self.error
-        sandbox = FakeSandbox(root / run_id, teardown_error=self.teardown_error, leave_data=self.leave_data)
+        sandbox = FakeSandbox(root / run_id, teardown_error=self.teardown_error, leave_data=self.leave_data,
+                              mode=self.mode)
         sandbox.restore_root.mkdir(parents=True)
         sandbox.work_dir.mkdir()
         self.made.append(sandbox)
@@ -137,6 +173,8 @@ class Harness:
     restic: FakeRestic = field(default_factory=FakeRestic)
     sandboxes: FakeSandboxes = field(default_factory=FakeSandboxes)
     events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    unreadable: str | None = None  # why the sandbox account cannot read the repository, if it cannot
+    tried_reading: list[Path] = field(default_factory=list)
 
     @property
     def settings(self) -> Settings:
@@ -154,9 +192,14 @@ class Harness:
         self.events.append((event, name, info))
 
     def run(self, target: DeclaredDrill | None = None, options: RunOptions | None = None) -> dict[str, Any]:
-        seams = Seams(open_restic=self.restic.open, create_sandbox=self.sandboxes.create)
+        seams = Seams(open_restic=self.restic.open, create_sandbox=self.sandboxes.create,
+                      unreadable_by=self.try_reading)
         run = DrillRun(target or self.drill(), self.settings, options or RunOptions(), self.observe, seams)
         return run.execute().record
+
+    def try_reading(self, account: Account, path: Path) -> str | None:
+        self.tried_reading.append(path)
+        return self.unreadable
 
 
 def password_env() -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from drillbook.drill.content import MAX_LISTED, compare_tree, verify_restore
+from drillbook.drill.content import MAX_LISTED, SPECIAL_NAMED, compare_tree, verify_restore
 
 
 def file_node(path: str, size: int) -> dict:
@@ -72,3 +72,29 @@ def test_verify_restore_fails_a_snapshot_without_files(tmp_path: Path) -> None:
     content, problem = verify_restore([{"type": "dir", "path": "/srv"}], tmp_path, "id", "abc12345")
     assert problem is not None and problem.startswith("snapshot abc12345 holds no files: nothing was recovered")
     assert content["status"] == "failed"
+
+
+def test_special_files_are_listed_never_missing_and_their_names_escaped(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("hello")
+    os.mkfifo(tmp_path / "pipe")
+    listing = [file_node("/a.txt", 5), {"type": "chardev", "path": "/dev/null"},
+               {"type": "dev", "path": "/dev/sda"}, {"type": "fifo", "path": "/pipe"},
+               {"type": "socket", "path": "/run/\x1b[31mred.sock"}]
+    content, problem = verify_restore(listing, tmp_path, "id", "short")
+    assert problem is None and content["missing_count"] == 0, "a device is not a missing file"
+    special = content["special_files"]
+    assert special["count"] == 4
+    assert special["by_type"] == {"character device": 1, "block device": 1, "FIFO": 1, "socket": 1}
+    assert special["examples"] == [
+        {"path": "dev/null", "type": "character device"}, {"path": "dev/sda", "type": "block device"},
+        {"path": "pipe", "type": "FIFO"}, {"path": "run/\\x1b[31mred.sock", "type": "socket"}]
+
+
+def test_only_the_first_special_files_are_named(tmp_path: Path) -> None:
+    listing = [{"type": "fifo", "path": f"/p{i}"} for i in range(SPECIAL_NAMED + 3)]
+    special = compare_tree(listing, tmp_path)["special_files"]
+    assert special["count"] == SPECIAL_NAMED + 3 and len(special["examples"]) == SPECIAL_NAMED
+
+
+def test_a_tree_without_special_files_says_none(tmp_path: Path) -> None:
+    assert compare_tree([], tmp_path)["special_files"] == {"count": 0, "by_type": {}, "examples": []}

@@ -11,8 +11,9 @@ import pytest
 
 from drillbook.backends.restic import Fault, ResticError
 from drillbook.drill.engine import RunOptions
+from drillbook.sandbox.isolation import Mode
 from drillbook.util.signals import Interrupted, Overrun
-from tests.unit.drill.fakes import FakeRestic, FakeSandboxes, Harness, nodes, password_env, snapshot
+from tests.unit.drill.fakes import FakeRestic, FakeSandboxes, Harness, nodes, own_account, password_env, snapshot
 
 PHASES = ["plan", "sandbox", "locate snapshot", "immutability audit", "restore", "verify content",
           "checks", "teardown", "report"]
@@ -301,3 +302,102 @@ def test_an_observer_that_fails_never_ends_or_changes_the_run(harness: Harness,
     written = json.loads(next(harness.settings.reports_dir.glob("clinic/*/run.json")).read_text())
     assert written["status"] == "passed"
     assert "the progress display failed" in caplog.text
+
+
+# -- who restores, and the tree they leave -------------------------------------------------------
+
+def test_the_record_says_who_restored_and_what_was_made_safe(harness: Harness) -> None:
+    record = harness.run()
+    restore = record["restore"]
+    assert restore["restore_as"] == own_account().name and restore["unprivileged"]
+    assert restore["reason"] is None and restore["made_safe"]["devices_removed"] == 0
+    assert harness.restic.restores[0]["account"] is None  # rootless: restic runs as drillbook itself
+    assert harness.sandboxes.made[0].restore_owners == ["account"]
+
+
+def test_as_root_the_sandbox_account_restores_a_repository_it_can_read(harness: Harness) -> None:
+    harness.sandboxes.mode = Mode.ROOT
+    record = harness.run()
+    assert record["status"] == "passed", record["reason"]
+    assert harness.tried_reading == [Path("/nowhere/repo")]
+    assert harness.restic.restores[0]["account"] == own_account()
+    assert record["restore"]["restore_as"] == own_account().name
+    assert "as root" not in detail(record, "restore")
+
+
+def test_as_root_an_unreadable_repository_is_restored_as_root_recorded_and_reported(harness: Harness) -> None:
+    harness.sandboxes.mode = Mode.ROOT
+    harness.unreadable = "find: '/nowhere/repo': Permission denied"
+    record = harness.run()
+    assert record["status"] == "passed", record["reason"]
+    restore = record["restore"]
+    assert restore["restore_as"] == "root" and not restore["unprivileged"]
+    assert "cannot read the repository /nowhere/repo (find: '/nowhere/repo': Permission denied)" in restore["reason"]
+    assert harness.restic.restores[0]["account"] is None
+    assert harness.sandboxes.made[0].restore_owners == ["root"]
+    assert "as root" in detail(record, "restore")
+    run_dir = next((harness.settings.reports_dir / "clinic").iterdir())
+    for report in ("report.html", "report.md"):
+        text = (run_dir / report).read_text()
+        assert "restored as root" in text and "Permission denied" in text, report
+
+
+def test_the_restored_tree_is_made_safe_before_the_checks(harness: Harness) -> None:
+    seen: list[int] = []
+
+    def setuid_file() -> None:
+        sandbox = harness.sandboxes.made[0]
+        tool = sandbox.restore_root / "srv" / "tool"
+        tool.parent.mkdir(parents=True, exist_ok=True)
+        tool.write_text("#!/bin/sh\n")
+        tool.chmod(0o4755)
+
+    harness.restic.on_restore = setuid_file
+    harness.restic.listed = [*nodes(harness.restic.files), {"type": "dir", "path": "/srv"},
+                             {"type": "file", "path": "/srv/tool", "size": 10}]
+    record = harness.run(options=RunOptions(keep_sandbox=True))
+    seen.append((harness.sandboxes.made[0].restore_root / "srv" / "tool").stat().st_mode)
+    assert record["status"] == "passed", record["reason"]
+    assert not seen[0] & 0o6000 and record["restore"]["made_safe"]["setid_cleared"] == 1
+
+
+def test_devices_an_unprivileged_restic_cannot_make_are_left_out_and_verified_again(harness: Harness) -> None:
+    harness.restic.devices = ["/srv/clinic/dev/null"]
+    harness.restic.device_errors = True
+    record = harness.run()
+    assert record["status"] == "passed", record["reason"]
+    assert [r["leave_out"] for r in harness.restic.restores] == [[], ["/srv/clinic/dev/null"]]
+    assert "1 device node left out" in detail(record, "restore")
+    assert record["restore"]["devices_left_out"] == 1
+    special = record["content"]["special_files"]
+    assert special["count"] == 1 and special["examples"] == [{"path": "srv/clinic/dev/null",
+                                                               "type": "character device"}]
+    assert record["content"]["missing_count"] == 0
+    run_dir = next((harness.settings.reports_dir / "clinic").iterdir())
+    for report in ("report.html", "report.md"):
+        text = (run_dir / report).read_text()
+        assert "srv/clinic/dev/null" in text and "character device" in text, report
+
+
+def test_any_other_restore_error_still_fails_without_a_second_restore(harness: Harness) -> None:
+    harness.restic.devices = ["/srv/clinic/dev/null"]
+
+    def corrupt() -> None:
+        raise ResticError(Fault.UNKNOWN, "restic failed (exit 1): Fatal: There were 2 errors", [],
+                          stderr="ignoring error for /srv/clinic/dev/null: operation not permitted\n"
+                                 "ignoring error for /srv/clinic/db.sqlite: unexpected EOF\n"
+                                 "Fatal: There were 2 errors\n")
+
+    harness.restic.on_restore = corrupt
+    record = harness.run()
+    assert record["status"] == "failed" and "while restoring" in record["reason"]
+    assert len(harness.restic.restores) == 1
+
+
+def test_a_root_restore_keeps_devices_for_the_safety_pass_to_remove(harness: Harness) -> None:
+    harness.sandboxes.mode = Mode.ROOT
+    harness.unreadable = "Permission denied"
+    harness.restic.devices = ["/srv/clinic/dev/null"]
+    record = harness.run()
+    assert record["status"] == "passed", record["reason"]
+    assert [r["leave_out"] for r in harness.restic.restores] == [[]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,38 @@ def test_an_unreachable_sandbox_folder_says_which_account_must_reach_it() -> Non
 
 def test_other_bubblewrap_failures_get_no_hint() -> None:
     assert holder._hint("bwrap: execvp sleep: No such file or directory", ACCOUNT) == ""
+
+
+def _mode(path: Path) -> tuple[int, int, int]:
+    info = path.lstat()
+    return info.st_uid, info.st_gid, info.st_mode & 0o7777
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: hands folders to another account")
+def test_as_root_the_run_folder_opens_to_the_sandbox_account_only(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(iso, "group_shared_with", lambda account: [])
+    run = tmp_path / "run1"
+    run.mkdir()
+    holder.make_run_folders(run, ACCOUNT, iso.Mode.ROOT)
+    assert _mode(run) == (0, ACCOUNT.gid, 0o750)
+    assert _mode(run / "restore") == (ACCOUNT.uid, ACCOUNT.gid, 0o700)
+    assert _mode(run / "work")[:2] == _mode(run / "home")[:2] == (ACCOUNT.uid, ACCOUNT.gid)
+    assert _mode(run / "logs")[0] == 0
+
+
+def test_rootless_the_run_folder_is_drillbooks_alone(tmp_path: Path) -> None:
+    own = iso.Account("me", os.getuid(), os.getgid())
+    run = tmp_path / "run1"
+    run.mkdir()
+    holder.make_run_folders(run, own, iso.Mode.ROOTLESS)
+    assert _mode(run) == (own.uid, own.gid, 0o700)
+    assert _mode(run / "restore") == (own.uid, own.gid, 0o700)
+
+
+def test_a_shared_group_cannot_guard_the_run_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(iso, "group_shared_with", lambda account: ["_apt"])
+    run = tmp_path / "run1"
+    run.mkdir()
+    with pytest.raises(iso.IsolationError, match=r"group 995 .* shared with _apt"):
+        holder.make_run_folders(run, ACCOUNT, iso.Mode.ROOT)

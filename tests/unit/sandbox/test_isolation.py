@@ -193,3 +193,29 @@ def test_disabled_user_namespaces_fail_closed_naming_the_sysctl():
     debian = iso.user_namespace_problem(sysctls({iso.USERNS_SYSCTL: "1000", iso.DEBIAN_USERNS_SYSCTL: "0"}))
     assert debian and "kernel.unprivileged_userns_clone" in debian
     assert iso.user_namespace_problem(sysctls({iso.USERNS_SYSCTL: "96362\n"})) is None
+
+
+def test_whether_the_account_can_read_a_repository_is_tried_as_the_account():
+    argv = iso.readable_argv(ACCOUNT, Path("/srv/backups/repo"), ROOT)
+    assert argv[:_tool(argv, "find")] == iso.switch_argv(ACCOUNT, ROOT)
+    find = argv[_tool(argv, "find"):]
+    assert find[1:3] == ["-H", "/srv/backups/repo"] and find[-2:] == ["-print", "-quit"]
+    assert "-readable" in find and "-executable" in find
+
+
+def test_a_group_other_accounts_hold_is_not_the_accounts_own(monkeypatch: pytest.MonkeyPatch):
+    class Entry:
+        def __init__(self, name: str, uid: int, gid: int) -> None:
+            self.pw_name, self.pw_uid, self.pw_gid = name, uid, gid
+
+    class Group:
+        def __init__(self, members: list[str]) -> None:
+            self.gr_mem = members
+
+    monkeypatch.setattr(iso.pwd, "getpwall", lambda: [Entry("drillbook-sandbox", 999, 995),
+                                                       Entry("_apt", 42, 995), Entry("bob", 1000, 1000)])
+    monkeypatch.setattr(iso.grp, "getgrgid", lambda gid: Group(["drillbook-sandbox", "alice"]))
+    assert iso.group_shared_with(ACCOUNT) == ["_apt", "alice"]
+    monkeypatch.setattr(iso.grp, "getgrgid", lambda gid: Group([]))
+    monkeypatch.setattr(iso.pwd, "getpwall", lambda: [Entry("drillbook-sandbox", 999, 995)])
+    assert iso.group_shared_with(ACCOUNT) == []
