@@ -21,7 +21,6 @@ import os
 import pwd
 import shutil
 import socket
-import stat
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,8 @@ import pytest
 from drillbook.sandbox.holder import remove_tree
 from drillbook.sandbox.isolation import SANDBOX_ACCOUNT
 from drillbook.util.procfs import all_pids, environ, namespace
+from tests.integration.rootless_host import readable_by_all
+from tests.integration.s3fixtures import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SESSION = Path(__file__).with_name("sandbox_session.py")
@@ -86,7 +87,7 @@ def foreign_python(shared: Path) -> list[str]:
     _checked([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
               *_requirements()])
     shutil.copytree(REPO / "src", shared / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    _readable_by_all(shared)
+    readable_by_all(shared)
     return ["env", "-i", "PATH=/usr/bin:/bin", f"PYTHONPATH={shared / 'src'}", "PYTHONDONTWRITEBYTECODE=1",
             str(venv / "bin" / "python")]
 
@@ -110,22 +111,6 @@ def _checked(argv: list[str]) -> None:
     assert done.returncode == 0, f"{' '.join(argv)} failed:\n{done.stdout}\n{done.stderr}"
 
 
-def _readable_by_all(top: Path) -> None:
-    """Whatever the umask was: others may read every file and enter and run what the owner may."""
-    for base, dirs, files in os.walk(top):
-        for name in [*dirs, *files]:
-            path = Path(base) / name
-            mode = path.lstat().st_mode
-            if stat.S_ISLNK(mode):
-                continue
-            extra = stat.S_IROTH | (stat.S_IXOTH if mode & stat.S_IXUSR else 0)
-            path.chmod(stat.S_IMODE(mode) | extra)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # -- one session ----------------------------------------------------------------------
@@ -165,7 +150,7 @@ def _uids(pid: int) -> list[int]:
 
 def run_session(prefix: list[str], script: Path, sandbox_root: Path, host_port: int,
                 on_pause: Callable[[str, dict[str, Any]], None], marker: str) -> dict[str, Any]:
-    argv = [*prefix, str(script), str(sandbox_root), marker, str(host_port), str(_free_port())]
+    argv = [*prefix, str(script), str(sandbox_root), marker, str(host_port), str(free_port())]
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd="/")
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None

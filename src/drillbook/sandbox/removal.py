@@ -18,9 +18,9 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from drillbook.util.dirfd import OPEN_DIR, up
 from drillbook.util.procfs import mount_id
 
-_OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _OPEN_PATH = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _OWNER_ALL = stat.S_IRWXU
 _NAMED = 3  # problems named in the error; the rest are counted
@@ -153,11 +153,8 @@ class _Walk:
 
     def _up(self, expected: tuple[int, int]) -> None:
         """Back to the parent, which must be the folder the walk came down from."""
-        parent = os.open("..", _OPEN_DIR, dir_fd=self.fd)
-        info = os.fstat(parent)
-        os.close(self.fd)
-        self.fd = parent
-        if (info.st_dev, info.st_ino) != expected:
+        self.fd, same = up(self.fd, expected)
+        if not same:
             raise TreeLeft(f"{self.top} was moved while it was being removed; stopped")
 
     def _rmdir(self, level: _Folder) -> None:
@@ -184,6 +181,6 @@ def _enter(name: str, dir_fd: int | None) -> int:
         mode = stat.S_IMODE(os.fstat(handle).st_mode)
         if mode & _OWNER_ALL != _OWNER_ALL:
             os.chmod(f"/proc/self/fd/{handle}", mode | _OWNER_ALL)
-        return os.open(".", _OPEN_DIR, dir_fd=handle)
+        return os.open(".", OPEN_DIR, dir_fd=handle)
     finally:
         os.close(handle)

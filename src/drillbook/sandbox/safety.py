@@ -25,9 +25,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drillbook.util.dirfd import OPEN_DIR, up
 from drillbook.util.procfs import mount_id
 
-_OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _OPEN_PATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 _SETID = stat.S_ISUID | stat.S_ISGID
 _OWNER_READ = stat.S_IRUSR | stat.S_IXUSR
@@ -168,7 +168,7 @@ class _Walk:
             raise UnsafeTree(f"{where} is a mount point inside the restore; not entered")
         self.report.entries += 1
         self._fix(handle, info)
-        return os.open(".", _OPEN_DIR, dir_fd=handle)
+        return os.open(".", OPEN_DIR, dir_fd=handle)
 
     def _down(self, name: str, rel: str) -> tuple[int, int]:
         """Into a subfolder, made safe first; returns who it is."""
@@ -191,11 +191,8 @@ class _Walk:
 
     def _up(self, expected: tuple[int, int]) -> None:
         """Back to the parent, which must be the folder the walk came down from."""
-        parent = os.open("..", _OPEN_DIR, dir_fd=self.fd)
-        info = os.fstat(parent)
-        os.close(self.fd)
-        self.fd = parent
-        if (info.st_dev, info.st_ino) != expected:
+        self.fd, same = up(self.fd, expected)
+        if not same:
             raise UnsafeTree(f"{self.root} was moved while it was being made safe; stopped")
 
 
