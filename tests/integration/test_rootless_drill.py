@@ -24,7 +24,7 @@ import pytest
 
 from drillbook.sandbox.holder import remove_tree
 from tests.integration import rootless_host as host
-from tests.support import PASSWORD, PASSWORD_ENV, make_repo, write_drill
+from tests.support import PASSWORD, PASSWORD_ENV, STANDARD_CHECKS, make_repo, write_drill
 
 ACCOUNT = "drillbook-rootless-drill"
 ROWS = 321
@@ -35,16 +35,7 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root: creates an account, runs as it"),
 ]
 
-CHECKS = f"""\
-verify:
-  - type: files
-    path: srv/clinic/docs
-    min_count: 10
-    required: [letter-0001.txt]
-  - type: sqlite
-    path: srv/clinic/db/appointments.sqlite
-    queries:
-      - {{sql: "select count(*) from appointments", expect: ">= 1000"}}
+CHECKS = STANDARD_CHECKS + f"""\
   - type: command
     name: restored files belong to the account
     run: [python3, -c, "import os, sys; sys.exit(os.stat('srv/clinic/docs/letter-0001.txt').st_uid != os.getuid())"]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.status import Status
+from drillbook.util.restored import shown
 
 MAX_LISTED = 20
 SPECIAL_NAMED = 5
@@ -89,10 +90,6 @@ class _SpecialFiles:
     def summary(self) -> dict[str, Any]:
         return {"count": self.count, "by_type": self.by_type, "examples": self.examples}
 
-
-def shown(rel: str) -> str:
-    """A restored path for records and reports: a name may hold escape codes, shown escaped."""
-    return rel if rel.isprintable() else repr(rel)[1:-1]
 
 
 METHOD = ("restic restore --verify (every restored file re-read and each blob's SHA-256 compared "

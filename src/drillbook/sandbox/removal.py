@@ -20,6 +20,7 @@ from pathlib import Path
 
 from drillbook.util.dirfd import OPEN_DIR, up
 from drillbook.util.procfs import mount_id
+from drillbook.util.restored import shown_join
 
 _OPEN_PATH = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _OWNER_ALL = stat.S_IRWXU
@@ -108,7 +109,7 @@ class _Walk:
             level = path[-1]
             if level.subfolders:
                 name = level.subfolders.pop()
-                rel = _join(level.rel, name)
+                rel = shown_join(level.rel, name)
                 if self._enter_child(name, rel):
                     path.append(self._open_level(name, rel))
                 continue
@@ -131,7 +132,7 @@ class _Walk:
                         else:
                             os.unlink(entry.name, dir_fd=self.fd)
                     except OSError as exc:
-                        self.problems.note(_join(level.rel, entry.name), exc)
+                        self.problems.note(shown_join(level.rel, entry.name), exc)
         except OSError as exc:  # the folder cannot be listed: it stays, the walk goes on
             self.problems.note(rel or str(self.top), exc)
         return level
@@ -163,11 +164,6 @@ class _Walk:
         except OSError as exc:
             self.problems.note(level.rel, exc)
 
-
-def _join(rel: str, name: str) -> str:
-    """The path from the top, for messages: a restored name may hold escape codes, shown escaped."""
-    shown = name if name.isprintable() else repr(name)[1:-1]
-    return f"{rel}/{shown}" if rel else shown
 
 
 def _enter(name: str, dir_fd: int | None) -> int:

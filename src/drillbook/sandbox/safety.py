@@ -27,6 +27,7 @@ from typing import Any
 
 from drillbook.util.dirfd import OPEN_DIR, up
 from drillbook.util.procfs import mount_id
+from drillbook.util.restored import shown_join
 
 _OPEN_PATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 _SETID = stat.S_ISUID | stat.S_ISGID
@@ -97,7 +98,7 @@ class _Walk:
             level = path[-1]
             if level.subfolders:
                 name = level.subfolders.pop()
-                rel = _join(level.rel, name)
+                rel = shown_join(level.rel, name)
                 ident = self._down(name, rel)
                 path.append(_Level(ident, rel, self._fix_entries(rel)))
                 continue
@@ -114,7 +115,7 @@ class _Walk:
         except OSError as exc:
             raise UnsafeTree(f"{rel or self.root} cannot be listed: {exc.strerror or exc}") from None
         for name in names:
-            where = _join(rel, name)
+            where = shown_join(rel, name)
             try:
                 info = os.stat(name, dir_fd=self.fd, follow_symlinks=False)
                 if stat.S_ISDIR(info.st_mode):
@@ -213,8 +214,3 @@ def _drop_capability(proc: str) -> None:
         if exc.errno not in _NO_XATTR:
             raise
 
-
-def _join(rel: str, name: str) -> str:
-    """The path from the top, for messages: a restored name may hold escape codes, shown escaped."""
-    shown = name if name.isprintable() else repr(name)[1:-1]
-    return f"{rel}/{shown}" if rel else shown

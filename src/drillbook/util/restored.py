@@ -304,3 +304,14 @@ def write_new_files(folder: Path, files: Mapping[str, str]) -> None:
             create_exclusive(fd, name, text)
     finally:
         os.close(fd)
+
+
+def shown(name: str) -> str:
+    """A restored name or path for records, reports and messages: it may hold escape codes and
+    control characters, so anything not printable is shown escaped."""
+    return name if name.isprintable() else repr(name)[1:-1]
+
+
+def shown_join(rel: str, name: str) -> str:
+    """``rel/name`` from the top of a walk, the name shown escaped."""
+    return f"{rel}/{shown(name)}" if rel else shown(name)
