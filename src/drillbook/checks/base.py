@@ -1,9 +1,10 @@
 """What every check kind shares: its context, its default name, and the restore boundary.
 
 A check gets the restored tree and a launcher and returns a CheckResult. It must never raise for a
-failing check: failure is a result. Restored files are read through
-:class:`drillbook.util.restored.RestoredPath`, never opened by name. Unexpected exceptions are caught by
-:func:`drillbook.checks.kinds.run_check` and become a failed check naming the error, never a pass.
+failing check: failure is a result. Restored files are never opened by drillbook's own process:
+a check asks the reader inside the sandbox (:func:`read_restore`) or runs a program there.
+Unexpected exceptions are caught by :func:`drillbook.checks.kinds.run_check` and become a failed
+check naming the error, never a pass.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.drill.record import CheckResult
+from drillbook.sandbox.inside import ReaderFailed, read_inside
 from drillbook.sandbox.launcher import Launcher
 
 
@@ -54,3 +56,20 @@ def default_name(spec: Any) -> str:
     if target is None and getattr(spec, "port", None):
         target = f"port {spec.port}"
     return f"{spec.type} {target}" if target else spec.type
+
+
+def read_restore(ctx: CheckContext, op: str, timeout: float, **request: Any) -> dict[str, Any]:
+    """The answer of the reader inside the sandbox (see sandbox/inside.py) for the restore.
+
+    Raises ReaderFailed, in drillbook's words, when the reader cannot run or answer.
+    """
+    return read_inside(ctx.launcher, ctx.own_dir, ctx.restore_root,
+                       {"op": op, "root": str(ctx.restore_root), **request}, timeout)
+
+
+def answer_list(answer: dict[str, Any], key: str, kind: type = str) -> list[Any]:
+    """A list the reader answered, every item of ``kind``; ReaderFailed when it is anything else."""
+    value = answer.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, kind) for v in value):
+        raise ReaderFailed(f"the reader inside the sandbox answered a malformed {key!r}")
+    return value

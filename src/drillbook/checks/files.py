@@ -1,28 +1,30 @@
 """``files``: the restored folder holds enough files and every required one.
 
-Paths are walked with :class:`~drillbook.util.restored.RestoredPath`: a restored symlink that
-leads to the live host is reported, never counted; the folder is walked from its descriptor.
+The folder is walked inside the sandbox by the reader (checks/reading/files.py): a restored
+symlink that leads to the live host is reported, never counted.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import PurePosixPath
-
-from drillbook.checks.base import CheckContext, default_name
+from drillbook.checks.base import CheckContext, answer_list, default_name, read_restore
 from drillbook.drill.record import CheckResult
+from drillbook.sandbox.inside import ReaderFailed
 from drillbook.spec.models import FilesCheck
 from drillbook.status import Status
-from drillbook.util.restored import NotInRestore, RestoredFileError, RestoredPath
+
+#: A walk of millions of files takes minutes; one that takes longer is stuck.
+WALK_TIMEOUT = 3600.0
 
 
 def check_files(spec: FilesCheck, ctx: CheckContext) -> CheckResult:
     name = default_name(spec)
-    try:
-        count = _count(RestoredPath(ctx.restore_root, spec.path))
-    except RestoredFileError as exc:
-        return CheckResult("files", name, Status.FAILED, str(exc))
-    missing, problems = _required(spec, ctx)
+    answer = read_restore(ctx, "files", WALK_TIMEOUT, path=spec.path, required=list(spec.required))
+    if "error" in answer:
+        return CheckResult("files", name, Status.FAILED, str(answer["error"]))
+    count = answer.get("count")
+    if not isinstance(count, int):
+        raise ReaderFailed("the reader inside the sandbox answered no file count")
+    missing, problems = answer_list(answer, "missing"), answer_list(answer, "problems")
     if count < spec.min_count:
         problems.append(f"{count} files under {spec.path}, expected at least {spec.min_count}")
     if missing:
@@ -33,26 +35,3 @@ def check_files(spec: FilesCheck, ctx: CheckContext) -> CheckResult:
     found = f"{count} files under {spec.path}"
     extra = f", all {len(spec.required)} required present" if spec.required else ""
     return CheckResult("files", name, Status.PASSED, f"{found} (>= {spec.min_count}){extra}", data=data)
-
-
-def _count(folder: RestoredPath) -> int:
-    """Files below the folder; symlinked folders inside it are listed, not descended into."""
-    fd = folder.open_folder()
-    try:
-        return sum(len(names) for _, _, names, _ in os.fwalk(".", dir_fd=fd))
-    finally:
-        os.close(fd)
-
-
-def _required(spec: FilesCheck, ctx: CheckContext) -> tuple[list[str], list[str]]:
-    """The required paths that are missing, and problems with those that lead elsewhere."""
-    missing: list[str] = []
-    problems: list[str] = []
-    for rel in spec.required:
-        try:
-            RestoredPath(ctx.restore_root, str(PurePosixPath(spec.path) / rel)).stat()
-        except NotInRestore:
-            missing.append(rel)
-        except RestoredFileError as exc:
-            problems.append(str(exc))
-    return missing, problems

@@ -7,18 +7,18 @@ tests/unit/checks/test_kinds.py fails when a spec type has no runner.
 from __future__ import annotations
 
 import time
-import traceback
-from pathlib import Path
 from typing import Any
 
 from drillbook.checks.base import CheckContext, CheckFn, default_name
 from drillbook.checks.command import check_command
 from drillbook.checks.files import check_files
+from drillbook.checks.reading.main import crash_words
 from drillbook.checks.services.http import check_http
 from drillbook.checks.services.postgres import check_postgres
 from drillbook.checks.services.tcp import check_tcp
 from drillbook.checks.sqlite import check_sqlite
 from drillbook.drill.record import CheckResult
+from drillbook.sandbox.inside import ReaderFailed
 from drillbook.sandbox.isolation import IsolationError
 from drillbook.status import Status
 from drillbook.util.restored import RestoredFileError
@@ -34,7 +34,7 @@ KINDS: dict[str, CheckFn] = {
 }
 
 #: Exceptions whose text drillbook wrote itself, naming paths and reasons, never file content.
-OWN_WORDS: tuple[type[Exception], ...] = (IsolationError, RestoredFileError)
+OWN_WORDS: tuple[type[Exception], ...] = (IsolationError, RestoredFileError, ReaderFailed)
 
 
 def run_check(spec: Any, ctx: CheckContext) -> CheckResult:
@@ -53,17 +53,8 @@ def run_check(spec: Any, ctx: CheckContext) -> CheckResult:
 
 
 def crash_detail(exc: Exception) -> str:
-    """What a check that raised records: the exception's type and where, in drillbook's words.
-
-    The text of an arbitrary exception is built from whatever the failing code held: ``int()`` of
-    a restored ``PG_VERSION`` that is really a key quotes the key, and the record, the reports
-    and the webhooks would carry it. Only exceptions drillbook words itself (OWN_WORDS) show
-    their text.
-    """
-    name = type(exc).__name__
+    """What a check that raised records: only exceptions drillbook words itself (OWN_WORDS) show
+    their text; any other is named by type and place (see reading.main.crash_words)."""
     if isinstance(exc, OWN_WORDS):
-        return f"check could not run: {name}: {exc}"
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" in {frames[-1].name} ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
-    return (f"check could not run: {name}{where}; its message is not recorded, as it may quote "
-            "restored data")
+        return f"check could not run: {type(exc).__name__}: {exc}"
+    return crash_words(exc)

@@ -250,7 +250,7 @@ def private_folder(parent: Path, name: str) -> Path:
         parent.mkdir()
     except FileExistsError:
         created = False
-    fd = _own_folder(parent)
+    fd = open_own_folder(parent)
     try:
         if created:
             os.fchmod(fd, 0o755)  # whatever the umask took away: the sandbox account reads here
@@ -265,7 +265,7 @@ def private_folder(parent: Path, name: str) -> Path:
     return parent / name
 
 
-def _own_folder(path: Path) -> int:
+def open_own_folder(path: Path) -> int:
     """A descriptor of ``path``, which must be a real folder of drillbook's account, closed to others."""
     try:
         fd = os.open(path, _FOLDER)
@@ -285,20 +285,20 @@ def _own_folder(path: Path) -> int:
     return fd
 
 
-def create_exclusive(folder_fd: int, name: str, text: str, mode: int = 0o644) -> None:
+def create_exclusive(folder_fd: int, name: str, content: str | bytes, mode: int = 0o644) -> None:
     """A new file in the folder; an existing entry of that name (a planted symlink) is an error."""
     fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode,
                  dir_fd=folder_fd)
     try:
         os.fchmod(fd, mode)  # whatever the umask took away
-        write_all(fd, text.encode())
+        write_all(fd, content.encode() if isinstance(content, str) else content)
     finally:
         os.close(fd)
 
 
 def write_new_files(folder: Path, files: Mapping[str, str]) -> None:
     """Each file created fresh in ``folder`` (see create_exclusive), the folder opened without following."""
-    fd = _own_folder(folder)
+    fd = open_own_folder(folder)
     try:
         for name, text in files.items():
             create_exclusive(fd, name, text)

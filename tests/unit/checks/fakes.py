@@ -8,6 +8,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from drillbook.sandbox.inside import PYTHON
 from drillbook.util.process import Completed, kill_group, run_bounded
 
 
@@ -20,18 +21,34 @@ class Call:
     stdin_data: str | None = None
 
 
+def is_reader(argv: list[str]) -> bool:
+    """The reader of the restore (sandbox/inside.py), which tests run for real, on the host."""
+    return argv[:3] == [PYTHON, "-I", "-S"]
+
+
+def run_reader(argv: list[str], cwd: Path, timeout: float) -> Completed:
+    return run_bounded(argv, cwd=cwd, env={"PATH": os.environ["PATH"]}, timeout=timeout)
+
+
 @dataclass
 class ScriptedLauncher:
-    """Answers every ``run`` with the next scripted result (or raises it) and records the call."""
+    """Answers every ``run`` with the next scripted result (or raises it) and records the call.
+
+    The reader of the restore is run for real (see is_reader) and recorded in ``reads`` only.
+    """
 
     results: list[Completed | BaseException] = field(default_factory=list)
     service: FakeService | BaseException | None = None
     calls: list[Call] = field(default_factory=list)
+    reads: list[Call] = field(default_factory=list)
     sweeps: int = 0
     killed: bool = False
 
     def run(self, argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float,
             stdin_data: str | None = None) -> Completed:
+        if is_reader(argv):
+            self.reads.append(Call(list(argv), cwd, dict(env), timeout, stdin_data))
+            return run_reader(argv, cwd, timeout)
         self.calls.append(Call(list(argv), cwd, dict(env), timeout, stdin_data))
         result = self.results.pop(0)
         if isinstance(result, BaseException):

@@ -18,7 +18,9 @@ from drillbook.sandbox.isolation import Account, Mode
 from drillbook.sandbox.safety import SafetyReport, make_safe
 from drillbook.settings import Settings
 from drillbook.spec.loader import load_drill
+from drillbook.util.process import Completed
 from tests.support import PASSWORD, PASSWORD_ENV, write_drill
+from tests.unit.checks.fakes import is_reader, run_reader
 
 FILES = {f"srv/clinic/docs/letter-{i:04d}.txt": f"Patient letter {i}\n".encode() for i in range(12)}
 CHECKS = """\
@@ -92,8 +94,15 @@ class FakeRestic:
 
 
 class FakeLauncher:
+    """Runs only the reader of the restore, on the host (see tests/unit/checks/fakes.py)."""
+
     def __init__(self) -> None:
         self.killed = False
+
+    def run(self, argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float,
+            stdin_data: str | None = None) -> Completed:
+        assert is_reader(argv), f"the engine's fake sandbox runs only the reader, not {argv}"
+        return run_reader(argv, cwd, timeout)
 
     def kill_all(self) -> None:
         self.killed = True

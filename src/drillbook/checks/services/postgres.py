@@ -8,38 +8,36 @@ Nothing from the restored host's configuration takes effect, in three layers:
   the server's command line (:func:`server_settings`), which outranks every configuration file,
   ``postgresql.auto.conf`` included;
 * a restored data folder's ``postgresql.auto.conf`` and recovery signals are set aside (renamed,
-  through a descriptor of the folder) before the server starts, see :data:`SET_ASIDE`;
+  inside the sandbox, through a descriptor of the folder) before the server starts, see
+  :data:`drillbook.checks.reading.postgres.SET_ASIDE`;
 * drillbook's own ``postgresql.conf``, ``pg_hba.conf`` and ``pg_ident.conf`` are created fresh in
   ``<sandbox>/config/pg-<n>``, a folder only drillbook can write (the sandbox account owns
   ``work/``, so a process it left running could swap anything there).
 
-What drillbook reads itself (``PG_VERSION``, a dump's header) goes through
-:class:`~drillbook.util.restored.RestoredPath`. Queries use the same expectation syntax as ``sqlite``.
+What the source says about itself (``PG_VERSION``, a dump's format, header and roles) is read
+inside the sandbox by the reader (checks/reading/postgres.py). Queries use the same expectation syntax as ``sqlite``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import re
 import signal
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from drillbook.checks.base import CheckContext, default_name
+from drillbook.checks.base import CheckContext, answer_list, default_name, read_restore
 from drillbook.checks.expectations import first_failure, parse_expectation, queries_met
 from drillbook.checks.services import pgbin
 from drillbook.checks.services.lifecycle import ServiceFailed
 from drillbook.drill.record import CheckResult
+from drillbook.sandbox.inside import ReaderFailed
 from drillbook.sandbox.isolation import PRIVATE_TMP
 from drillbook.sandbox.launcher import RunningService
 from drillbook.spec.models import PostgresCheck
 from drillbook.status import Status
 from drillbook.util.process import Completed, tail
-from drillbook.util.restored import NotInRestore, RestoredFileError, RestoredPath, private_folder, write_new_files
+from drillbook.util.restored import private_folder, write_new_files
 
 SUPERUSER = "postgres"
 PORT = 5432
@@ -47,11 +45,8 @@ RESTORE_TIMEOUT = 6 * 3600.0
 QUERY_TIMEOUT = 300.0
 STEP_TIMEOUT = 120.0
 SEP = "\x1f"
-T = TypeVar("T")
-#: Files of a restored data folder that would configure the server or start it in recovery.
-SET_ASIDE = ("postgresql.auto.conf", "standby.signal", "recovery.signal", "recovery.conf")
-SET_ASIDE_SUFFIX = ".drillbook-set-aside"
-_PG_VERSION = re.compile(rb"\s*(\d+)(?:\.\d+)?\s*")
+#: Reading a plain dump to its end for the roles it grants to.
+SOURCE_TIMEOUT = 600.0
 
 
 class PgFailed(ServiceFailed):
@@ -71,6 +66,7 @@ class Throwaway:
     env: dict[str, str]
     service: RunningService | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)  # what the reader said of the dump
 
     def run(self, argv: list[str], what: str, timeout: float = STEP_TIMEOUT,
             stdin: str | None = None) -> Completed:
@@ -190,16 +186,9 @@ def check_postgres(spec: PostgresCheck, ctx: CheckContext) -> CheckResult:
 
 def _prepare(spec: PostgresCheck, ctx: CheckContext, data: dict[str, Any]) -> Throwaway:
     rel = spec.dump or spec.data_dir or ""
-    source = RestoredPath(ctx.restore_root, rel)
     available = pgbin.installed()
-    fmt, pg_version = "", 0
-    try:  # before anything is started: a FIFO or a link to the host fails the check at once
-        if spec.dump:
-            fmt = _dump_format(source)
-        else:
-            pg_version = _data_dir_version(source)
-    except RestoredFileError as exc:
-        raise PgFailed(str(exc)) from None
+    # before anything is started, inside the sandbox: a FIFO or a link to the host fails at once
+    source = _ask(ctx, "pg_source", SOURCE_TIMEOUT, path=rel, dump=bool(spec.dump))
     n, conf = _new_config_folder(ctx)
     home = ctx.work_dir / f"pg-{n}"
     env = {**ctx.env, "DRILLBOOK_RESTORE_ROOT": str(ctx.restore_root), "PGCONNECT_TIMEOUT": "10"}
@@ -209,13 +198,17 @@ def _prepare(spec: PostgresCheck, ctx: CheckContext, data: dict[str, Any]) -> Th
     if mkdir.returncode != 0:
         raise PgFailed(f"cannot prepare the server's folders: {_last(tail(mkdir.stderr))}")
     if spec.dump:
-        major, full, dbname = _inspect_dump(ctx, source, fmt, available, env)
+        fmt = _text(source, "format")
+        major, full, dbname = _inspect_dump(ctx, rel, source, available, env)
         data["source"] = {"kind": "dump", "path": rel, "format": fmt, "dumped_from": full,
                           "dbname": dbname}
         bins = pgbin.choose(available, declared=spec.version, source_major=major, exact=False)
         data["database"] = spec.database or dbname or "restored"
         data_dir = home / "data"
     else:
+        pg_version = source.get("pg_version")
+        if not isinstance(pg_version, int):
+            raise ReaderFailed("the reader inside the sandbox answered no PostgreSQL version")
         data["source"] = {"kind": "data_dir", "path": rel, "pg_version": pg_version}
         bins = pgbin.choose(available, declared=spec.version, source_major=pg_version, exact=True)
         if spec.version and spec.version != pg_version:
@@ -224,32 +217,27 @@ def _prepare(spec: PostgresCheck, ctx: CheckContext, data: dict[str, Any]) -> Th
         data["database"] = spec.database or "postgres"
         data_dir = ctx.restore_root / rel
     data["binaries"] = bins.describe()
-    server = Throwaway(ctx, bins, home, conf, socket_dir, data_dir, env, data=data)
+    server = Throwaway(ctx, bins, home, conf, socket_dir, data_dir, env, data=data, source=source)
     server.write_config()
     return server
 
 
-def _dump_format(source: RestoredPath) -> str:
-    fmt = pgbin.dump_format(source)
-    if fmt in ("gzip", "unknown"):
-        why = "gzip-compressed; decompress it in the backup or use -Fc" if fmt == "gzip" else "no toc.dat"
-        raise PgFailed(f"{source.rel} is not a pg_dump file (custom, directory, tar or plain): {why}")
-    return fmt
-
-
-def _data_dir_version(source: RestoredPath) -> int:
-    """The major version in PG_VERSION; its content is never quoted (it may not be a version)."""
-    if not source.is_folder():
-        raise PgFailed(f"{source.rel} is not a folder, so not a PostgreSQL data folder")
-    version = source.child("PG_VERSION")
+def _ask(ctx: CheckContext, op: str, timeout: float, **request: Any) -> dict[str, Any]:
+    """The reader's answer; the reason it gives for an unusable source fails the check."""
     try:
-        text = version.read()
-    except NotInRestore:
-        raise PgFailed(f"{source.rel} is not a PostgreSQL data folder (no PG_VERSION)") from None
-    match = _PG_VERSION.fullmatch(text)
-    if not match:
-        raise PgFailed(f"{version.rel} does not hold a PostgreSQL version number")
-    return int(match.group(1))
+        answer = read_restore(ctx, op, timeout, **request)
+    except ReaderFailed as exc:
+        raise PgFailed(str(exc)) from None
+    if "error" in answer:
+        raise PgFailed(str(answer["error"]))
+    return answer
+
+
+def _text(answer: dict[str, Any], key: str) -> str | None:
+    value = answer.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ReaderFailed(f"the reader inside the sandbox answered a malformed {key!r}")
+    return value
 
 
 def _new_config_folder(ctx: CheckContext) -> tuple[int, Path]:
@@ -272,7 +260,8 @@ def _bring_up(spec: PostgresCheck, server: Throwaway, data: dict[str, Any]) -> N
                    "initdb")
         data["init_seconds"] = round(time.monotonic() - started, 3)
     else:
-        set_aside = _adopt_data_dir(RestoredPath(server.ctx.restore_root, spec.data_dir or ""))
+        set_aside = answer_list(_ask(server.ctx, "pg_adopt", STEP_TIMEOUT, path=spec.data_dir or ""),
+                                "set_aside")
         if set_aside:
             data["set_aside"] = set_aside
     data["ready_seconds"] = server.start(float(spec.ready_timeout))
@@ -286,50 +275,18 @@ def _bring_up(spec: PostgresCheck, server: Throwaway, data: dict[str, Any]) -> N
     data["up_seconds"] = round(time.monotonic() - started, 3)
 
 
-def _adopt_data_dir(source: RestoredPath) -> list[str]:
-    """Make a restored PGDATA startable, and neutral: what it would configure is set aside.
-
-    Everything happens through a descriptor of the folder (renameat, unlinkat and fchmod never
-    follow a restored symlink); returns the names set aside. ``postmaster.pid`` is stale by
-    definition in a restore and is removed.
-    """
-    try:
-        fd = source.open_folder()
-    except RestoredFileError as exc:
-        raise PgFailed(str(exc)) from None
-    try:
-        os.fchmod(fd, 0o700)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink("postmaster.pid", dir_fd=fd)
-        moved = []
-        for name in SET_ASIDE:
-            try:
-                os.stat(name, dir_fd=fd, follow_symlinks=False)
-            except FileNotFoundError:
-                continue
-            try:
-                os.rename(name, name + SET_ASIDE_SUFFIX, src_dir_fd=fd, dst_dir_fd=fd)
-            except OSError as exc:
-                raise PgFailed(f"cannot set {source.rel}/{name} aside: {exc.strerror}") from None
-            moved.append(name)
-        return moved
-    finally:
-        os.close(fd)
-
-
 def _restore_dump(spec: PostgresCheck, server: Throwaway, data: dict[str, Any]) -> None:
-    restored = RestoredPath(server.ctx.restore_root, spec.dump or "")
-    source = server.ctx.restore_root / restored.rel  # what the sandboxed tools open
+    source = server.ctx.restore_root / (spec.dump or "")  # what the sandboxed tools open
     fmt = data["source"]["format"]
     database = data["database"]
     if fmt == "plain":
-        roles = _read(pgbin.roles_in_plain_dump, restored)
+        roles = answer_list(server.source, "roles")
         if roles:
             script = "".join(f"CREATE ROLE \"{r.replace(chr(34), chr(34) * 2)}\" NOLOGIN;\n" for r in roles)
             server.ctx.launcher.run(server.psql("postgres", "-v", "ON_ERROR_STOP=0"), cwd=server.home,
                                     env=server.env, timeout=STEP_TIMEOUT, stdin_data=script)
             data["roles_created"] = roles
-        creates = _read(pgbin.plain_creates_database, restored)
+        creates = _text(server.source, "creates")
         if creates:
             data["database"] = spec.database or creates
             server.run(server.psql("postgres", "-f", str(source)), "psql (restoring the dump)",
@@ -352,18 +309,20 @@ def _create_database(server: Throwaway, database: str) -> None:
                stdin='CREATE DATABASE :"dbname";\n')
 
 
-def _inspect_dump(ctx: CheckContext, source: RestoredPath, fmt: str, available: list[pgbin.PgBinaries],
+def _inspect_dump(ctx: CheckContext, rel: str, source: dict[str, Any], available: list[pgbin.PgBinaries],
                   env: dict[str, str]) -> tuple[int | None, str | None, str | None]:
     """Major version, full version and database name the dump says it came from."""
-    if fmt == "plain":
-        major, full = pgbin.dumped_from(_read(pgbin.plain_header, source))
+    if source.get("format") == "plain":
+        major, full = answer_list(source, "dumped_from", object) or [None, None]
+        if not (major is None or isinstance(major, int)) or not (full is None or isinstance(full, str)):
+            raise ReaderFailed("the reader inside the sandbox answered a malformed 'dumped_from'")
         return major, full, None
     if not available:
         raise pgbin.NoBinaries("no PostgreSQL binaries found to read the dump (install postgresql-<version>)")
-    done = ctx.launcher.run([available[-1].tool("pg_restore"), "-l", str(ctx.restore_root / source.rel)],
+    done = ctx.launcher.run([available[-1].tool("pg_restore"), "-l", str(ctx.restore_root / rel)],
                             cwd=ctx.work_dir, env=env, timeout=STEP_TIMEOUT)
     if done.returncode != 0:
-        raise PgFailed(f"pg_restore cannot read {Path(source.rel).name}: {_last(tail(done.stderr))}",
+        raise PgFailed(f"pg_restore cannot read {Path(rel).name}: {_last(tail(done.stderr))}",
                        tail(done.stderr))
     major, full = pgbin.dumped_from(done.stdout)
     dbname = None
@@ -402,14 +361,6 @@ def _verdict(name: str, data: dict[str, Any], results: list[dict[str, Any]]) -> 
     detail = (f"PostgreSQL {data.get('server_version', '?')} {how}; {queries_met(len(results))}"
               + (f" ({summary})" if summary else ""))
     return CheckResult("postgres", name, Status.PASSED, detail, data=data)
-
-
-def _read(reader: Callable[[RestoredPath], T], source: RestoredPath) -> T:
-    """A pgbin reader applied to the restored dump; a refusal fails the check with its reason."""
-    try:
-        return reader(source)
-    except RestoredFileError as exc:
-        raise PgFailed(str(exc)) from None
 
 
 def _last(lines: list[str]) -> str:

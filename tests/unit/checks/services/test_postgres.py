@@ -208,5 +208,6 @@ def test_a_symlink_at_drillbooks_own_config_folder_is_refused(tmp_path: Path) ->
     (sandbox / "config").symlink_to(elsewhere)
     result = _up(sandbox, ScriptedLauncher(_scripted_server()))
     assert result.status == Status.FAILED
-    assert result.detail.startswith(f"cannot prepare the server's configuration: {sandbox / 'config'} is a symlink")
+    assert result.detail.startswith(f"cannot prepare the reader of the restore: {sandbox / 'config'} "
+                                    "is a symlink")
     assert list(elsewhere.iterdir()) == []
