@@ -141,3 +141,24 @@ def test_sqlite_queries_cannot_attach_host_databases_or_write_files(workspace, t
     assert queries[6]["passed"] is True
     assert list(drop.iterdir()) == []
     assert "Lovelace" not in _written_by_the_run(workspace, result.stdout, result.stderr)
+
+
+def test_files_and_sqlite_checks_read_as_the_sandbox_account_not_as_drillbook(workspace, repo):
+    """A file the restore's owner closed to itself: drillbook as root could read it anyway, the
+    sandbox account cannot, so the checks fail: they read inside the sandbox, unprivileged."""
+    body = """\
+    verify:
+      - type: command
+        run: [chmod, "000", srv/clinic/db/appointments.sqlite, srv/clinic/docs]
+      - type: sqlite
+        path: srv/clinic/db/appointments.sqlite
+      - type: files
+        path: srv/clinic/docs
+    """
+    write_drill(workspace.drills, "clinic", repo.path, body=body)
+    result = workspace.cli("run", "clinic")
+    assert result.returncode == 1
+    closed, sqlite_check, files_check = workspace.last_run("clinic")["checks"]
+    assert closed["status"] == "passed"
+    assert sqlite_check["detail"] == "srv/clinic/db/appointments.sqlite cannot be opened: Permission denied"
+    assert files_check["detail"] == "srv/clinic/docs cannot be opened: Permission denied"

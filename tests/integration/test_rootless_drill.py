@@ -39,6 +39,9 @@ CHECKS = STANDARD_CHECKS + f"""\
   - type: command
     name: restored files belong to the account
     run: [python3, -c, "import os, sys; sys.exit(os.stat('srv/clinic/docs/letter-0001.txt').st_uid != os.getuid())"]
+  - type: command
+    name: drillbook's own files are read-only inside, though the account is drillbook's
+    run: [sh, -c, 'cd ..; for p in config/x logs/x x; do if touch "$p"; then echo "wrote $p"; exit 1; fi; done']
   - type: http
     name: portal
     start: [python3, -m, http.server, "{HTTP_PORT}", --bind, 127.0.0.1]
@@ -118,7 +121,8 @@ def test_an_ordinary_account_runs_the_whole_drill(account, drillbook_script, sta
     assert code == 0, f"{run.get('reason')}\n{output}"
     assert run["status"] == "passed"
     assert [(c["type"], c["status"]) for c in run["checks"]] == [
-        ("files", "passed"), ("sqlite", "passed"), ("command", "passed"), ("http", "passed"),
+        ("files", "passed"), ("sqlite", "passed"), ("command", "passed"), ("command", "passed"),
+        ("http", "passed"),
         ("postgres", "passed")], [c["detail"] for c in run["checks"]]
     assert run["content"]["status"] == "passed"
     isolation = run["isolation"]

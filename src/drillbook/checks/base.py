@@ -16,6 +16,7 @@ from typing import Any
 
 from drillbook.drill.record import CheckResult
 from drillbook.sandbox.inside import ReaderFailed, read_inside
+from drillbook.sandbox.isolation import OWN_FOLDER
 from drillbook.sandbox.launcher import Launcher
 
 
@@ -34,11 +35,8 @@ class CheckContext:
         Beside ``work/`` in the sandbox folder, which only drillbook may write: the sandbox
         account owns ``work/``, so a process it left running could swap anything there.
         """
-        return self.work_dir.parent / OWN_DIR
+        return self.work_dir.parent / OWN_FOLDER
 
-
-#: drillbook's own folder in the sandbox folder (see CheckContext.own_dir).
-OWN_DIR = "config"
 
 #: A check kind: its spec model (FilesCheck, HttpCheck...) and the context in, a result out.
 CheckFn = Callable[[Any, CheckContext], CheckResult]

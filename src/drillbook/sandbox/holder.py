@@ -31,7 +31,7 @@ from typing import Any
 from drillbook.sandbox import isolation as iso
 from drillbook.sandbox.isolation import IsolationError
 from drillbook.sandbox.launcher import IsolatedLauncher
-from drillbook.sandbox.removal import TreeLeft, remove_tree
+from drillbook.sandbox.removal import TreeLeft, empty_folder, remove_tree
 from drillbook.sandbox.safety import SafetyReport, make_safe
 from drillbook.spec.models import Isolation
 from drillbook.util.atomic import write_json_atomic
@@ -280,9 +280,9 @@ class Sandbox:
             os.chown(self.restore_root, uid, gid, follow_symlinks=False)
 
     def clear_restore(self, as_root: bool) -> None:
-        """An empty restore folder again, for a second restore."""
-        remove_tree(self.restore_root)
-        _private_folder(self.restore_root, self.account, self.mode)
+        """An empty restore folder again, for a second restore: the same folder, which the
+        namespaces have bound (see isolation.holder_argv)."""
+        empty_folder(self.restore_root)
         self.prepare_restore(as_root)
 
     def make_restore_safe(self) -> SafetyReport:
@@ -306,6 +306,9 @@ def make_run_folders(path: Path, account: iso.Account, mode: iso.Mode) -> None:
     that root then writes through) and is opened to the account's group alone, so that group
     must be the account's own. Rootless, drillbook is the account, and the folder is private.
     ``restore/`` belongs to the account, which restores into it; ``work/`` and ``home/`` too.
+    ``config/`` is drillbook's own (see checks/base.CheckContext.own_dir); inside the namespaces
+    only the account's folders are writable (isolation.holder_argv), so even rootless, where the
+    account is drillbook, no sandboxed process can change ``config/``, ``logs/`` or the holder file.
     """
     if mode is iso.Mode.ROOT:
         shared = iso.group_shared_with(account)
@@ -319,9 +322,11 @@ def make_run_folders(path: Path, account: iso.Account, mode: iso.Mode) -> None:
         path.chmod(0o750)
     else:
         path.chmod(0o700)
-    for name in ("restore", "work", "home"):
+    for name in iso.ACCOUNT_FOLDERS:
         _private_folder(path / name, account, mode)
     (path / "logs").mkdir()
+    (path / iso.OWN_FOLDER).mkdir()
+    (path / iso.OWN_FOLDER).chmod(0o755)  # the account reads drillbook's files for it there
 
 
 def _private_folder(path: Path, account: iso.Account, mode: iso.Mode) -> None:

@@ -48,6 +48,10 @@ ETC_FILES = ("passwd", "group", "nsswitch.conf", "hosts", "host.conf", "ld.so.ca
              "ld.so.conf.d", "localtime", "timezone", "alternatives", "ssl", "mime.types")
 ETC_FILES_HOST_NETWORK = ("resolv.conf", "gai.conf", "services", "protocols")
 NAMESPACES = ("user", "network", "mount", "pid", "ipc", "uts")
+#: The folders of a sandbox folder that the account may write to; the rest is drillbook's.
+ACCOUNT_FOLDERS = ("restore", "work", "home")
+#: drillbook's own folder of a sandbox folder: files it writes for sandboxed programs to read.
+OWN_FOLDER = "config"
 #: The sandbox's own /tmp (a tmpfs): a unix socket there is unreachable from the host.
 PRIVATE_TMP = "/tmp"
 #: What bubblewrap's ``--dev`` would provide, minus the devpts (see the module docstring).
@@ -288,7 +292,8 @@ def holder_argv(sandbox: Path, network: str, info_fd: int, account: Account, mod
     Run as the account (see switch_argv), it creates one user namespace mapping the account's uid
     and gid to themselves, which owns every other namespace, so the account can enter them later.
     The sandbox folder is bound at the same path inside, so paths in records and reports are the
-    ones the checks saw. /tmp, /run and /dev/shm are private, so host unix sockets such as
+    ones the checks saw; read-only but for the account's own folders (:data:`ACCOUNT_FOLDERS`).
+    /tmp, /run and /dev/shm are private, so host unix sockets such as
     /run/postgresql/.s.PGSQL.5432 or /run/docker.sock cannot be reached.
     """
     argv = [*switch_argv(account, mode), tool("bwrap"), "--unshare-user", "--uid", str(account.uid),
@@ -313,7 +318,10 @@ def holder_argv(sandbox: Path, network: str, info_fd: int, account: Account, mod
     for parent in reversed(sandbox.parents):
         if str(parent) not in ("/", "/tmp", "/run", "/var", "/var/tmp", "/dev/shm"):
             argv += ["--perms", "0755", "--dir", str(parent)]
-    argv += ["--bind", str(sandbox), str(sandbox), "--chdir", str(sandbox),
+    argv += ["--ro-bind", str(sandbox), str(sandbox)]
+    for name in ACCOUNT_FOLDERS:
+        argv += ["--bind", str(sandbox / name), str(sandbox / name)]
+    argv += ["--chdir", str(sandbox),
              "--info-fd", str(info_fd), "--", tool("sleep"), "infinity"]
     return argv
 

@@ -31,6 +31,7 @@ from drillbook.evidence import ledger
 from drillbook.outputs import finish as postrun
 from drillbook.outputs.runstore import RUN_FILE, iter_run_files, read_record
 from drillbook.sandbox.holder import HOLDER_FILE, remove_tree
+from drillbook.sandbox.isolation import ACCOUNT_FOLDERS, OWN_FOLDER
 from drillbook.settings import Settings
 from drillbook.spec.models import ProjectConfig
 from drillbook.status import Status
@@ -43,8 +44,8 @@ log = logging.getLogger("drillbook.sandbox.reaper")
 
 CLEANUP_LOCK_TIMEOUT = 30.0
 BOOT_TIME_TOLERANCE = 5.0  # /proc/stat's btime drifts by a second or so between reads
-#: What a sandbox folder holds; ``config`` is drillbook's own folder for checks' server configuration.
-SANDBOX_ENTRIES = {"restore", "work", "home", "logs", "config", HOLDER_FILE}
+#: What a sandbox folder holds (see sandbox/holder.make_run_folders).
+SANDBOX_ENTRIES = {*ACCOUNT_FOLDERS, "logs", OWN_FOLDER, HOLDER_FILE}
 
 
 @dataclass

@@ -67,6 +67,20 @@ def remove_tree(path: Path) -> None:
         raise TreeLeft(f"{path} could not be removed completely: {problems}")
 
 
+def empty_folder(path: Path) -> None:
+    """Remove everything under the folder ``path`` but keep the folder itself (its inode: a
+    namespace that bound it sees the same folder after); :class:`TreeLeft` when anything is left."""
+    problems = _Problems()
+    try:
+        _Walk(path, problems).clear()
+    except TreeLeft:
+        raise
+    except OSError as exc:
+        problems.note(str(path), exc)
+    if problems.named or os.listdir(path):
+        raise TreeLeft(f"{path} could not be emptied: {problems}")
+
+
 class _Problems:
     """What could not be removed: the first few named, the rest counted (a tree may be huge)."""
 

@@ -41,12 +41,13 @@ class ScriptedLauncher:
     service: FakeService | BaseException | None = None
     calls: list[Call] = field(default_factory=list)
     reads: list[Call] = field(default_factory=list)
+    real_reader: bool = True  # False: the reader's calls get scripted results too
     sweeps: int = 0
     killed: bool = False
 
     def run(self, argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float,
             stdin_data: str | None = None) -> Completed:
-        if is_reader(argv):
+        if self.real_reader and is_reader(argv):
             self.reads.append(Call(list(argv), cwd, dict(env), timeout, stdin_data))
             return run_reader(argv, cwd, timeout)
         self.calls.append(Call(list(argv), cwd, dict(env), timeout, stdin_data))

@@ -36,7 +36,15 @@ def test_holder_unshares_network_only_when_none():
     assert "--unshare-net" in none and "--unshare-net" not in host
     for argv in (none, host):
         assert "--unshare-pid" in argv and "--die-with-parent" in argv
-        assert argv[argv.index("--bind") + 1:argv.index("--bind") + 3] == ["/tmp/sb/run1"] * 2
+        text = " ".join(argv)
+        assert "--ro-bind /tmp/sb/run1 /tmp/sb/run1" in text
+
+
+def test_inside_only_the_accounts_folders_of_the_run_folder_are_writable():
+    text = " ".join(_holder())
+    writable = [arg for i, arg in enumerate(_holder()) if _holder()[i - 1] == "--bind"]
+    assert writable == ["/tmp/sb/run1/restore", "/tmp/sb/run1/work", "/tmp/sb/run1/home"]
+    assert text.index("--ro-bind /tmp/sb/run1 ") < text.index("--bind /tmp/sb/run1/restore")
 
 
 def test_holder_hides_host_tmp_and_run_and_binds_system_read_only():

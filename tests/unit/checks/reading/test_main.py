@@ -1,0 +1,36 @@
+"""The reader's entry point: every failure is an answer, in drillbook's words."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from drillbook.checks.reading import main as reader
+
+
+def test_an_exception_is_answered_by_type_and_place_never_by_its_message(monkeypatch) -> None:
+    def explode(request: dict) -> dict:
+        int("PATIENT Ada Lovelace")
+        return {}
+
+    monkeypatch.setitem(reader.OPS, "files", explode)
+    answer = reader.answer({"op": "files"})
+    assert answer["crash"].startswith("check could not run: ValueError in explode (test_main.py:")
+    assert "Lovelace" not in answer["crash"]
+
+
+def test_an_unknown_operation_is_answered_not_raised() -> None:
+    assert reader.answer({"op": "rm"}) == {"crash": "the reader has no operation 'rm'"}
+
+
+def test_main_prints_one_json_line(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    (tmp_path / "docs").mkdir()
+    request = {"op": "files", "root": str(tmp_path), "path": "docs", "required": []}
+    assert reader.main([json.dumps(request)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"count": 0, "missing": [], "problems": []}
+
+
+def test_main_without_a_request_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert reader.main([]) == 2
+    assert json.loads(capsys.readouterr().out) == {"crash": "the reader was given no request"}
