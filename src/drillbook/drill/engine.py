@@ -25,6 +25,7 @@ from drillbook.backends.restic import ResticError, Snapshot, only_unmakeable_dev
 from drillbook.backends.secrets import resolve_password
 from drillbook.checks import CheckContext, run_check
 from drillbook.checks.base import default_name
+from drillbook.checks.reading.tree import listing_input
 from drillbook.drill import restoring, verdict
 from drillbook.drill.content import verify_restore
 from drillbook.drill.phases import Observer, PhaseError, PhaseFailed, PhaseLog, PhaseSkipped, PhaseStep, guarded
@@ -34,6 +35,8 @@ from drillbook.drill.selection import explain_no_match, future_dated, select_sna
 from drillbook.outputs import finish as postrun
 from drillbook.outputs.runstore import new_run_id, run_dir
 from drillbook.sandbox.holder import IsolationError
+from drillbook.sandbox.inside import ReaderFailed, read_inside
+from drillbook.sandbox.isolation import OWN_FOLDER
 from drillbook.sandbox.safety import UnsafeTree
 from drillbook.settings import Settings
 from drillbook.spec.models import Drill, ProjectConfig
@@ -43,6 +46,7 @@ from drillbook.util.scrub import secret_values
 from drillbook.util.signals import Interrupted, Overrun
 
 RESTIC_TIMEOUT = 6 * 3600.0  # one restic call of a drill; a large restore takes hours
+TREE_TIMEOUT = 3600.0  # walking a restore of millions of files
 
 T = TypeVar("T")
 
@@ -301,7 +305,13 @@ class DrillRun:
     def _verify_content(self) -> str:
         sandbox, snapshot, listing = self._need(self.sandbox), self._need(self.snapshot), self._need(self.listing)
         nodes = self._restic_call(listing.result, what="listing the snapshot")
-        content, problem = verify_restore(nodes, sandbox.restore_root, snapshot.id, snapshot.short_id)
+        try:
+            compared = read_inside(sandbox.launcher, sandbox.path / OWN_FOLDER, sandbox.restore_root,
+                                   {"op": "tree", "root": str(sandbox.restore_root)}, TREE_TIMEOUT,
+                                   stdin=listing_input(nodes))
+            content, problem = verify_restore(compared, snapshot.id, snapshot.short_id)
+        except (ReaderFailed, ValueError) as exc:
+            raise PhaseFailed(f"the restored tree could not be compared with the snapshot: {exc}") from None
         self.record.content = content
         if problem:
             raise PhaseFailed(problem)

@@ -46,12 +46,19 @@ class ReaderFailed(Exception):
 
 
 def read_inside(launcher: Launcher, own_dir: Path, cwd: Path, request: dict[str, Any],
-                timeout: float) -> dict[str, Any]:
-    """The reader's answer to ``request``; ReaderFailed when there is none to trust."""
+                timeout: float, stdin: Any = None) -> dict[str, Any]:
+    """The reader's answer to ``request``; ReaderFailed when there is none to trust.
+
+    ``stdin``, when given, is sent as JSON on the reader's standard input and becomes the
+    request's ``input`` (see checks/reading/main.py).
+    """
     reader = install_reader(own_dir)
+    if stdin is not None:
+        request = {**request, "input": "stdin"}
     argv = [PYTHON, "-I", "-S", str(reader), json.dumps(request)]
     try:
-        done = launcher.run(argv, cwd=cwd, env={}, timeout=timeout)
+        done = launcher.run(argv, cwd=cwd, env={}, timeout=timeout,
+                            stdin_data=None if stdin is None else json.dumps(stdin))
     except FileNotFoundError:
         raise ReaderFailed(f"{PYTHON} is not installed: drillbook reads restored files inside the "
                            "sandbox with the system python3 (apt-get install python3)") from None

@@ -26,8 +26,9 @@ def is_reader(argv: list[str]) -> bool:
     return argv[:3] == [PYTHON, "-I", "-S"]
 
 
-def run_reader(argv: list[str], cwd: Path, timeout: float) -> Completed:
-    return run_bounded(argv, cwd=cwd, env={"PATH": os.environ["PATH"]}, timeout=timeout)
+def run_reader(argv: list[str], cwd: Path, timeout: float, stdin_data: str | None = None) -> Completed:
+    return run_bounded(argv, cwd=cwd, env={"PATH": os.environ["PATH"]}, timeout=timeout,
+                       stdin_data=stdin_data)
 
 
 @dataclass
@@ -49,7 +50,7 @@ class ScriptedLauncher:
             stdin_data: str | None = None) -> Completed:
         if self.real_reader and is_reader(argv):
             self.reads.append(Call(list(argv), cwd, dict(env), timeout, stdin_data))
-            return run_reader(argv, cwd, timeout)
+            return run_reader(argv, cwd, timeout, stdin_data)
         self.calls.append(Call(list(argv), cwd, dict(env), timeout, stdin_data))
         result = self.results.pop(0)
         if isinstance(result, BaseException):

@@ -102,7 +102,7 @@ class FakeLauncher:
     def run(self, argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float,
             stdin_data: str | None = None) -> Completed:
         assert is_reader(argv), f"the engine's fake sandbox runs only the reader, not {argv}"
-        return run_reader(argv, cwd, timeout)
+        return run_reader(argv, cwd, timeout, stdin_data)
 
     def kill_all(self) -> None:
         self.killed = True

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from drillbook.drill.content import MAX_LISTED, SPECIAL_NAMED, compare_tree, verify_restore
+from drillbook.checks.reading.tree import MAX_LISTED, SPECIAL_NAMED, compare_tree
+from drillbook.drill.content import verify_restore
 
 
 def file_node(path: str, size: int) -> dict:
@@ -52,7 +53,7 @@ def test_long_lists_are_cut_but_counted(tmp_path: Path) -> None:
 
 def test_verify_restore_passes_a_complete_restore_and_says_how(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("hello")
-    content, problem = verify_restore([file_node("/a.txt", 5)], tmp_path, "f" * 64, "ffffffff")
+    content, problem = verify_restore(compare_tree([file_node("/a.txt", 5)], tmp_path), "f" * 64, "ffffffff")
     assert problem is None and content["status"] == "passed"
     assert content["reference"] == f"snapshot {'f' * 64}"
     assert content["files_verified"] == 1 and content["bytes_verified"] == 5
@@ -61,7 +62,8 @@ def test_verify_restore_passes_a_complete_restore_and_says_how(tmp_path: Path) -
 
 def test_verify_restore_names_what_is_missing_or_wrong(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("hi")
-    content, problem = verify_restore([file_node("/a.txt", 5), file_node("/b.txt", 1)], tmp_path, "id", "short")
+    compared = compare_tree([file_node("/a.txt", 5), file_node("/b.txt", 1)], tmp_path)
+    content, problem = verify_restore(compared, "id", "short")
     assert problem == ("restored tree is incomplete: 1 missing (first: b.txt); "
                        "1 with wrong size (first: a.txt (2 bytes, snapshot has 5))")
     assert content["status"] == "failed" and content["files_verified"] == 1
@@ -69,7 +71,7 @@ def test_verify_restore_names_what_is_missing_or_wrong(tmp_path: Path) -> None:
 
 def test_verify_restore_fails_a_snapshot_without_files(tmp_path: Path) -> None:
     (tmp_path / "srv").mkdir()
-    content, problem = verify_restore([{"type": "dir", "path": "/srv"}], tmp_path, "id", "abc12345")
+    content, problem = verify_restore(compare_tree([{"type": "dir", "path": "/srv"}], tmp_path), "id", "abc12345")
     assert problem is not None and problem.startswith("snapshot abc12345 holds no files: nothing was recovered")
     assert content["status"] == "failed"
 
@@ -80,7 +82,7 @@ def test_special_files_are_listed_never_missing_and_their_names_escaped(tmp_path
     listing = [file_node("/a.txt", 5), {"type": "chardev", "path": "/dev/null"},
                {"type": "dev", "path": "/dev/sda"}, {"type": "fifo", "path": "/pipe"},
                {"type": "socket", "path": "/run/\x1b[31mred.sock"}]
-    content, problem = verify_restore(listing, tmp_path, "id", "short")
+    content, problem = verify_restore(compare_tree(listing, tmp_path), "id", "short")
     assert problem is None and content["missing_count"] == 0, "a device is not a missing file"
     special = content["special_files"]
     assert special["count"] == 4
@@ -98,3 +100,15 @@ def test_only_the_first_special_files_are_named(tmp_path: Path) -> None:
 
 def test_a_tree_without_special_files_says_none(tmp_path: Path) -> None:
     assert compare_tree([], tmp_path)["special_files"] == {"count": 0, "by_type": {}, "examples": []}
+
+
+def test_a_restored_folder_symlinked_to_the_host_is_never_walked_into(tmp_path: Path) -> None:
+    host = tmp_path / "host"
+    (host / "etc").mkdir(parents=True)
+    (host / "etc" / "shadow").write_text("root:x")
+    restore = tmp_path / "restore"
+    restore.mkdir()
+    os.symlink(host / "etc", restore / "srv")
+    result = compare_tree([{"type": "dir", "path": "/srv"}, file_node("/srv/shadow", 6)], restore)
+    assert result["missing"] == ["srv/", "srv/shadow"]
+    assert result["bytes_present"] == 0

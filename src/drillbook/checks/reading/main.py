@@ -17,12 +17,18 @@ from typing import Any
 from drillbook.checks.reading.files import files_answer
 from drillbook.checks.reading.postgres import adopt_answer, source_answer
 from drillbook.checks.reading.sqlite import sqlite_answer
+from drillbook.checks.reading.tree import tree_answer
+
+#: A request whose ``input`` is this gets the JSON on the reader's standard input instead
+#: (a snapshot's listing is far larger than an argument may be).
+FROM_STDIN = "stdin"
 
 OPS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "files": files_answer,
     "sqlite": sqlite_answer,
     "pg_source": source_answer,
     "pg_adopt": adopt_answer,
+    "tree": tree_answer,
 }
 
 
@@ -52,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     try:
         request = json.loads(args[0])
-    except (IndexError, ValueError):
+        if request.get("input") == FROM_STDIN:
+            request["input"] = json.load(sys.stdin)
+    except (IndexError, ValueError, AttributeError):
         print(json.dumps({"crash": "the reader was given no request"}))
         return 2
     print(json.dumps(answer(request)))

@@ -1,0 +1,111 @@
+"""Comparing the restored tree with the snapshot's listing, for the always-on content check.
+
+Run inside the sandbox like every reader (see the package docstring): the restore is walked
+once, from descriptors, never following a restored symlink, and each node of ``restic ls`` is
+looked up in that walk. Device nodes, FIFOs and sockets in a snapshot are no broken backup: they
+are listed under ``special_files`` and never counted missing.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from drillbook.util.restored import shown
+
+MAX_LISTED = 20
+SPECIAL_NAMED = 5
+SPECIAL_TYPES = {"chardev": "character device", "dev": "block device", "fifo": "FIFO", "socket": "socket"}
+
+
+def tree_answer(request: dict[str, Any]) -> dict[str, Any]:
+    """``input``: the listing as ``[path, type, size]`` triples, as :func:`listing_input` packs it."""
+    nodes = ({"path": path, "type": kind, "size": size} for path, kind, size in request["input"])
+    return compare_tree(nodes, Path(request["root"]))
+
+
+def listing_input(nodes: Iterable[dict[str, Any]]) -> list[list[Any]]:
+    """The listing, only what the comparison needs (a snapshot may hold millions of nodes)."""
+    return [[node["path"], node.get("type"), node.get("size")] for node in nodes]
+
+
+def compare_tree(nodes: Iterable[dict[str, Any]], restore_root: Path) -> dict[str, Any]:
+    """Every file, dir and link the snapshot lists exists here, as that kind; every file has its size."""
+    present = _walk(restore_root)
+    files = dirs = links = 0
+    bytes_expected = bytes_present = 0
+    missing: list[str] = []
+    wrong_size: list[str] = []
+    special = _SpecialFiles()
+    for node in nodes:
+        kind = node.get("type")
+        rel = node["path"].lstrip("/")
+        found = present.get(rel)
+        if kind in SPECIAL_TYPES:
+            special.add(rel, SPECIAL_TYPES[kind])
+        elif kind == "file":
+            files += 1
+            size = int(node.get("size") or 0)
+            bytes_expected += size
+            if found is None:
+                missing.append(shown(rel))
+                continue
+            bytes_present += found[1]
+            if found[1] != size:
+                wrong_size.append(f"{shown(rel)} ({found[1]} bytes, snapshot has {size})")
+        elif kind == "dir":
+            dirs += 1
+            if found is None or not stat.S_ISDIR(found[0]):
+                missing.append(shown(rel) + "/")
+        elif kind == "symlink":
+            links += 1
+            if found is None or not stat.S_ISLNK(found[0]):
+                missing.append(shown(rel))
+    return {
+        "files_expected": files,
+        "dirs_expected": dirs,
+        "symlinks_expected": links,
+        "bytes_expected": bytes_expected,
+        "bytes_present": bytes_present,
+        "missing_count": len(missing),
+        "missing": missing[:MAX_LISTED],
+        "wrong_size_count": len(wrong_size),
+        "wrong_size": wrong_size[:MAX_LISTED],
+        "special_files": special.summary(),
+    }
+
+
+def _walk(root: Path) -> dict[str, tuple[int, int]]:
+    """Every entry below ``root`` by relative path: its file type bits and its own size (lstat)."""
+    present: dict[str, tuple[int, int]] = {}
+    for top, folders, names, fd in os.fwalk(root, follow_symlinks=False):
+        prefix = os.path.relpath(top, root)
+        for name in folders + names:
+            try:
+                entry = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            rel = name if prefix == "." else f"{prefix}/{name}"
+            present[rel] = (stat.S_IFMT(entry.st_mode), entry.st_size)
+    return present
+
+
+class _SpecialFiles:
+    """Devices, FIFOs and sockets of the snapshot: counted by type, the first few named."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.by_type: dict[str, int] = {}
+        self.examples: list[dict[str, str]] = []
+
+    def add(self, rel: str, kind: str) -> None:
+        self.count += 1
+        self.by_type[kind] = self.by_type.get(kind, 0) + 1
+        if len(self.examples) < SPECIAL_NAMED:
+            self.examples.append({"path": shown(rel), "type": kind})
+
+    def summary(self) -> dict[str, Any]:
+        return {"count": self.count, "by_type": self.by_type, "examples": self.examples}
