@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 
 @dataclass
@@ -59,17 +61,118 @@ def communicate_bounded(proc: subprocess.Popen[str], argv: list[str], started: f
                         timeout: float, stdin_data: str | None,
                         stop: Callable[[subprocess.Popen[str]], None]) -> Completed:
     """Wait for ``proc`` at most ``timeout``; ``stop`` ends it (and what it started) when time is
-    up or the wait is interrupted. Callers differ only in how a child must be stopped."""
+    up or the wait is interrupted. Callers differ only in how a child must be stopped.
+
+    Output is kept bounded (see :class:`Capture`): a check that prints gigabytes costs drillbook
+    no more than :data:`MAX_CAPTURE` per stream.
+    """
+    streams = _Streams(proc, stdin_data)
+    deadline = started + timeout
     try:
-        out, err = proc.communicate(stdin_data, timeout=timeout)
-        return Completed(argv, proc.returncode, out, err, time.monotonic() - started)
+        if streams.pump(deadline):
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            return Completed(argv, proc.returncode, *streams.texts(), time.monotonic() - started)
+        raise subprocess.TimeoutExpired(argv, timeout)
     except subprocess.TimeoutExpired:
         stop(proc)
-        out, err = proc.communicate()
-        return Completed(argv, None, out, err, time.monotonic() - started, timed_out=True)
+        streams.pump(time.monotonic() + DRAIN_AFTER_STOP)
+        return Completed(argv, None, *streams.texts(), time.monotonic() - started, timed_out=True)
     except BaseException:
         stop(proc)
         raise
+    finally:
+        streams.close()
+
+
+#: What is kept of one output stream: its first and last halves of this; the middle is counted.
+MAX_CAPTURE = 1024 * 1024
+#: After a stop, how long what is left in the pipes is still read.
+DRAIN_AFTER_STOP = 5.0
+_CHUNK = 64 * 1024
+
+
+class Capture:
+    """One stream's output, bounded: the beginning and the end kept, the bytes between counted."""
+
+    def __init__(self, limit: int = MAX_CAPTURE):
+        self.half = limit // 2
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.dropped = 0
+
+    def add(self, data: bytes) -> None:
+        room = self.half - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        self.tail += data
+        over = len(self.tail) - self.half
+        if over > 0:
+            self.dropped += over
+            del self.tail[:over]
+
+    def text(self) -> str:
+        gap = f"\n[... {self.dropped} bytes of output not kept ...]\n".encode() if self.dropped else b""
+        return bytes(self.head + gap + self.tail).decode("utf-8", errors="replace")
+
+
+class _Streams:
+    """The child's stdin, stdout and stderr, served with one selector until both outputs end."""
+
+    def __init__(self, proc: subprocess.Popen[str], stdin_data: str | None):
+        self.selector = selectors.DefaultSelector()
+        self.captures: dict[int, Capture] = {}
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                self.captures[stream.fileno()] = Capture()
+                self.selector.register(stream.fileno(), selectors.EVENT_READ)
+        self.pending = memoryview((stdin_data or "").encode())
+        self.stdin = proc.stdin
+        if self.stdin is not None:
+            os.set_blocking(self.stdin.fileno(), False)
+            self.selector.register(self.stdin.fileno(), selectors.EVENT_WRITE)
+        self.out = proc.stdout.fileno() if proc.stdout is not None else -1
+        self.err = proc.stderr.fileno() if proc.stderr is not None else -1
+
+    def pump(self, deadline: float) -> bool:
+        """Serve the streams until both outputs end (True) or ``deadline`` passes (False)."""
+        while self.selector.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            for key, _ in self.selector.select(timeout=left):
+                if key.fd in self.captures:
+                    self._read(key.fd)
+                elif self.stdin is not None:
+                    self._write(self.stdin)
+        return True
+
+    def _read(self, fd: int) -> None:
+        data = os.read(fd, _CHUNK)
+        if data:
+            self.captures[fd].add(data)
+        else:
+            self.selector.unregister(fd)
+
+    def _write(self, stdin: IO[str]) -> None:
+        try:
+            written = os.write(stdin.fileno(), self.pending[:_CHUNK])
+            self.pending = self.pending[written:]
+        except BrokenPipeError:
+            self.pending = self.pending[:0]  # the child does not read its input: nothing to send
+        if not self.pending:
+            self.selector.unregister(stdin.fileno())
+            stdin.close()
+
+    def texts(self) -> tuple[str, str]:
+        empty = Capture()
+        return self.captures.get(self.out, empty).text(), self.captures.get(self.err, empty).text()
+
+    def close(self) -> None:
+        self.selector.close()
+        if self.stdin is not None and not self.stdin.closed:
+            with contextlib.suppress(OSError):
+                self.stdin.close()
 
 
 def signal_process(pid: int, sig: int = signal.SIGKILL) -> bool:
