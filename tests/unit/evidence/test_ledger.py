@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import fcntl
 import json
 import multiprocessing
+import os
 import stat
 from pathlib import Path
 
@@ -228,3 +230,40 @@ def test_ledger_and_its_folder_are_private_to_drillbook_and_its_reader_group(sea
     path = ledger.ledger_path(settings.reports_dir)
     assert oct(stat.S_IMODE(path.stat().st_mode)) == oct(0o640)
     assert oct(stat.S_IMODE(path.parent.stat().st_mode)) == oct(0o750)
+
+
+# -- the ledger lock -------------------------------------------------------------------------------
+
+def test_the_ledger_lock_is_in_the_private_state_folder_and_nowhere_under_reports(sealed):
+    """Whoever can open the lock file can flock it and stop every run from being sealed."""
+    settings, _ = sealed
+    lock = settings.state_dir / ledger.LOCK_FILE
+    assert lock.is_file() and oct(stat.S_IMODE(lock.stat().st_mode)) == oct(0o600)
+    assert [p for p in settings.reports_dir.rglob("*") if "lock" in p.name] == []
+
+
+def test_a_flock_on_every_file_under_reports_does_not_stop_sealing(sealed, monkeypatch):
+    """Another open file description of each file stands for another account holding it."""
+    settings, _ = sealed
+    monkeypatch.setattr(ledger, "LOCK_TIMEOUT", 0.5)
+    held = []
+    try:
+        for path in [p for p in settings.reports_dir.rglob("*") if p.is_file()]:
+            held.append(os.open(path, os.O_RDONLY))
+            fcntl.flock(held[-1], fcntl.LOCK_EX | fcntl.LOCK_NB)
+        later = fake_run(settings.reports_dir, "clinic", "20261108T010000Z-00000c")
+        assert ledger.seal(later, settings)["seq"] == 4
+    finally:
+        for fd in held:
+            os.close(fd)
+    assert problems(settings) == []
+
+
+def test_a_lock_file_an_older_drillbook_left_under_evidence_is_no_problem(sealed):
+    """Earlier versions locked reports/evidence/ledger.lock; it stays there and is not evidence."""
+    settings, _ = sealed
+    (settings.reports_dir / "evidence" / "ledger.lock").write_bytes(b"")
+    assert problems(settings) == []
+    later = fake_run(settings.reports_dir, "clinic", "20261108T020000Z-00000d")
+    assert ledger.seal(later, settings)["seq"] == 4
+    assert problems(settings) == []
