@@ -267,3 +267,62 @@ def test_a_lock_file_an_older_drillbook_left_under_evidence_is_no_problem(sealed
     later = fake_run(settings.reports_dir, "clinic", "20261108T020000Z-00000d")
     assert ledger.seal(later, settings)["seq"] == 4
     assert problems(settings) == []
+
+
+# -- what an append leaves on disk -------------------------------------------------------------------
+
+def _fd_path(fd: int) -> str:
+    return os.readlink(f"/proc/self/fd/{fd}")
+
+
+@pytest.fixture
+def disk_calls(monkeypatch):
+    """Every os.write and os.fsync, in order, by the path of the descriptor; writes to the ledger
+    are cut short to at most ``limit[0]`` bytes (a full disk, a signal)."""
+    calls: list[tuple[str, str, int]] = []
+    limit = [1 << 30]
+    real_write, real_fsync = os.write, os.fsync
+
+    def write(fd, data):
+        path = _fd_path(fd)
+        if path.endswith("ledger.jsonl"):
+            data = bytes(data)[:limit[0]]
+        written = real_write(fd, data) if data else 0
+        calls.append(("write", path, written))
+        return written
+
+    def fsync(fd):
+        calls.append(("fsync", _fd_path(fd), 0))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "write", write)
+    monkeypatch.setattr(os, "fsync", fsync)
+    return calls, limit
+
+
+def test_an_append_cut_short_is_written_to_the_end_then_the_file_and_its_folder_fsynced(sealed, disk_calls):
+    settings, _ = sealed
+    calls, limit = disk_calls
+    limit[0] = 7
+    later = fake_run(settings.reports_dir, "clinic", "20261109T010000Z-00000e")
+    entry = ledger.seal(later, settings)
+    path = str(ledger.ledger_path(settings.reports_dir).resolve())
+    writes = [c for c in calls if c[0] == "write" and c[1] == path]
+    assert len(writes) > 10 and all(c[2] <= 7 for c in writes)  # many short writes, none lost
+    assert json.loads(ledger_lines(settings)[-1]) == entry and problems(settings) == []
+    last_write = max(i for i, c in enumerate(calls) if c[0] == "write" and c[1] == path)
+    file_synced = [i for i, c in enumerate(calls) if c == ("fsync", path, 0) and i > last_write]
+    assert file_synced, "the ledger was not fsynced after its last write"
+    folder = str(Path(path).parent)
+    assert ("fsync", folder, 0) in calls[file_synced[0]:], "the ledger's folder was not fsynced after it"
+
+
+def test_an_append_that_writes_nothing_raises_and_leaves_no_entry(sealed, disk_calls):
+    settings, _ = sealed
+    _, limit = disk_calls
+    limit[0] = 0
+    later = fake_run(settings.reports_dir, "clinic", "20261109T020000Z-00000f")
+    with pytest.raises(OSError, match="wrote nothing"):
+        ledger.seal(later, settings)
+    assert len(ledger_lines(settings)) == 3
+    assert codes(settings) == ["unrecorded"]  # the run stays visible as not sealed
