@@ -1,4 +1,4 @@
-"""Who else may touch the evidence: another local account can neither block sealing nor read past reports/.
+"""Who else may touch the evidence: another local account cannot block sealing; the reader group reads it all.
 
 Real ``drillbook run`` as root with real restic; the other account is ``nobody`` (through
 ``runuser``), with Debian's /usr/bin/python3, which it can run (the project's interpreter may
@@ -7,11 +7,14 @@ live under /root).
 
 from __future__ import annotations
 
+import grp
 import json
 import os
+import stat
 import subprocess
 import tempfile
 import textwrap
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,3 +104,41 @@ def test_another_account_flocking_what_it_can_reach_under_reports_does_not_stop_
     verified = ws.cli("evidence", "verify")
     assert verified.returncode == 0, verified.stdout
     assert not (ws.reports / "evidence" / "ledger.lock").exists()
+
+
+@pytest.fixture
+def reader_group() -> Iterator[grp.struct_group]:
+    """A group of its own for this test, removed after."""
+    name = f"dbk-readers-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["groupadd", "--system", name], check=True, capture_output=True)
+    try:
+        yield grp.getgrnam(name)
+    finally:
+        subprocess.run(["groupdel", name], check=True, capture_output=True)
+
+
+def test_the_reports_group_of_drillbook_yaml_owns_everything_a_real_run_writes(
+        workspace: Workspace, repo: Repo, reader_group: grp.struct_group) -> None:
+    """Compliance reads reports/ through that group: every file 0640 and every folder 2750, its group."""
+    (workspace.drills / "drillbook.yaml").write_text(f"reports: {{group: {reader_group.gr_name}}}\n")
+    write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
+    workspace.reports.rmdir()  # a new reports folder is made with the group; an existing one must have it
+    result = workspace.cli("run", "clinic")
+    assert result.returncode == 0, result.stderr
+    assert "evidence: ledger entry #1" in result.stdout
+
+    found = {".": _mode_and_group(workspace.reports)}
+    for path in workspace.reports.rglob("*"):
+        found[path.relative_to(workspace.reports).as_posix()] = _mode_and_group(path)
+    folders = {rel: got for rel, got in found.items() if (workspace.reports / rel).is_dir()}
+    files = {rel: got for rel, got in found.items() if rel not in folders}
+    assert {"evidence/ledger.jsonl", "evidence/public-key.pem", "index.html"} <= set(files)
+    assert any(rel.endswith("/run.json") for rel in files) and any(rel.endswith("/report.html") for rel in files)
+    wrong = {rel: got for rel, got in files.items() if got != ("0640", reader_group.gr_name)}
+    wrong |= {rel: got for rel, got in folders.items() if got != ("2750", reader_group.gr_name)}
+    assert wrong == {}
+
+
+def _mode_and_group(path: Path) -> tuple[str, str]:
+    info = path.lstat()
+    return f"{stat.S_IMODE(info.st_mode):04o}", grp.getgrgid(info.st_gid).gr_name
