@@ -7,10 +7,13 @@ configuration of ``drillbook.yaml`` are passed explicitly to what needs them, ne
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from drillbook.errors import CannotRun
 from drillbook.util.trust import Folder, ensure_folder
 
 #: As root, sandboxes are made here unless told otherwise (see default_sandbox_root).
@@ -20,6 +23,7 @@ REPORTS_MODE = 0o750
 #: As root, the sandbox account must pass through the sandbox root to reach its own run's folder.
 ROOT_SANDBOX_MODE = 0o711
 SANDBOX_MODE = 0o700
+log = logging.getLogger("drillbook.settings")
 #: Stands for "not given": the sandbox root then follows the state folder.
 _UNDER_STATE = Path("<under the state folder>")
 
@@ -83,13 +87,40 @@ def prepare_folders(settings: Settings, *, reports_group: str | None = None, cre
 
     Raises CannotRun (exit 3) naming the folder, what is wrong and the fix. The state folder is
     always made (every command that writes keeps a lock or a queue there); without ``create``
-    a missing sandbox root or reports folder is left missing (``drillbook cleanup``). The sandbox
-    root comes first: as root, the folders it makes are 0711, so that a state folder above it
-    (when it is given one inside) lets the sandbox account pass as well.
+    a missing sandbox root or reports folder is left missing (``drillbook cleanup``).
+
+    The state folder is 0700: it holds the signing key, the ledger lock, the job database and
+    restic's cache, and no other account needs anything in it. Rootless, the sandboxes under it
+    are entered by drillbook's own account; as root they are made elsewhere (the sandbox account
+    must pass through every folder above its sandbox root), so a sandbox root inside the state
+    folder is refused there rather than opening the state folder to that account.
     """
     as_root = os.geteuid() == 0
+    if as_root:
+        _refuse_sandboxes_in_state(settings)
+    ensure_folder(Folder(settings.state_dir, "state", "--state or DRILLBOOK_STATE", STATE_MODE))
+    _narrow_state_folder(settings.state_dir)
     ensure_folder(Folder(settings.sandbox_root, "sandbox root", "--sandbox-root or DRILLBOOK_SANDBOX_ROOT",
                          ROOT_SANDBOX_MODE if as_root else SANDBOX_MODE), create=create)
-    ensure_folder(Folder(settings.state_dir, "state", "--state or DRILLBOOK_STATE", STATE_MODE))
     ensure_folder(Folder(settings.reports_dir, "reports", "--reports or DRILLBOOK_REPORTS", REPORTS_MODE,
                          reports_group), create=create)
+
+
+def _refuse_sandboxes_in_state(settings: Settings) -> None:
+    state = Path(os.path.realpath(settings.state_dir))
+    if Path(os.path.realpath(settings.sandbox_root)).is_relative_to(state):
+        raise CannotRun(f"sandbox root folder {os.path.abspath(settings.sandbox_root)} is inside the state folder "
+                        f"{os.path.abspath(settings.state_dir)}: as root, the sandbox account must pass through "
+                        "every folder above its sandbox root, and the state folder (the signing key) is "
+                        "drillbook's alone; choose a sandbox root outside it with --sandbox-root or "
+                        f"DRILLBOOK_SANDBOX_ROOT (the default is {ROOT_SANDBOX_ROOT})")
+
+
+def _narrow_state_folder(path: Path) -> None:
+    """An existing state folder others may enter (made 0711 by an earlier drillbook, or by hand)
+    is narrowed: that only shuts others out, so unlike a folder others may write it hides nothing."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        path.chmod(STATE_MODE)
+        log.warning("state folder %s was open to other accounts (mode %04o): narrowed to %04o",
+                    os.path.abspath(path), mode, STATE_MODE)

@@ -24,10 +24,11 @@ needs_postgres = pytest.mark.skipif(not (PG_BIN / "postgres").exists() and not o
                                     reason="PostgreSQL 15 not installed (in CI it fails instead)")
 
 
-def _written_by_the_run(workspace: Workspace, *outputs: str) -> str:
-    """Everything the run left readable: records, reports, state, and what the CLI printed."""
+def _written_by_the_run(workspace: Workspace, *outputs: str, under: Path | None = None) -> str:
+    """Everything the run left readable under ``under`` (the workspace: records, reports, state),
+    and what the CLI printed."""
     texts = list(outputs)
-    for path in workspace.root.rglob("*"):
+    for path in (under or workspace.root).rglob("*"):
         if path.is_file() and not path.is_symlink():
             texts.append(path.read_bytes().decode("utf-8", errors="replace"))
     return "\n".join(texts)
@@ -162,3 +163,27 @@ def test_files_and_sqlite_checks_read_as_the_sandbox_account_not_as_drillbook(wo
     assert closed["status"] == "passed"
     assert sqlite_check["detail"] == "srv/clinic/db/appointments.sqlite cannot be opened: Permission denied"
     assert files_check["detail"] == "srv/clinic/docs cannot be opened: Permission denied"
+
+
+def test_a_check_in_the_sandbox_cannot_read_the_signing_key(workspace, repo):
+    """A drill's command check (from a less trusted colleague) asks for the key by its path."""
+    made = workspace.cli("evidence", "key")  # the key exists before the drill runs
+    assert made.returncode == 0, made.stderr
+    key = workspace.state / "signing-key.pem"
+    secret_lines = [line for line in key.read_text().splitlines() if not line.startswith("-----")]
+    body = f"""\
+    verify:
+      - {{type: command, name: read the key, run: [cat, "{key}"]}}
+      - {{type: command, name: list the state folder, run: [ls, -la, "{workspace.state}"]}}
+    """
+    write_drill(workspace.drills, "clinic", repo.path, body=body)
+    result = workspace.cli("run", "clinic")
+    assert result.returncode == 1, result.stderr
+    checks = {c["name"]: c for c in workspace.last_run("clinic")["checks"]}
+    for name, target in (("read the key", key), ("list the state folder", workspace.state)):
+        check = checks[name]
+        assert check["status"] == "failed", check
+        assert str(target) in check["detail"], check
+        assert "No such file or directory" in check["detail"] or "Permission denied" in check["detail"], check
+    written = _written_by_the_run(workspace, result.stdout, result.stderr, under=workspace.reports)
+    assert secret_lines and not any(line in written for line in secret_lines)

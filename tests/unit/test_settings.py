@@ -92,13 +92,37 @@ def test_without_create_only_the_state_folder_is_made(tmp_path: Path) -> None:
     assert not settings.reports_dir.exists() and not settings.sandbox_root.exists()
 
 
-def test_root_mode_folders_the_sandbox_account_passes_are_made_before_the_state_folder(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A sandbox root inside the state folder: the state folder must let the sandbox account pass."""
+def test_the_state_folder_is_0700_also_as_root(tmp_path: Path) -> None:
+    """It holds the signing key, the ledger lock and the job database: no other account, the
+    sandbox account included, needs to pass through it (as root, sandboxes are made elsewhere)."""
+    settings = folders(tmp_path)
+    prepare_folders(settings)
+    assert oct(mode_of(settings.state_dir)) == oct(0o700)
+    assert not settings.sandbox_root.is_relative_to(settings.state_dir)
+
+
+def test_as_root_a_sandbox_root_inside_the_state_folder_is_refused_naming_both_and_the_fix(
+        tmp_path: Path) -> None:
+    """The sandbox account would have to pass through the state folder, which is 0700."""
     if os.geteuid() != 0:
         pytest.skip("root mode needs root")
     settings = Settings(reports_dir=tmp_path / "reports", state_dir=tmp_path / "state",
                         sandbox_root=tmp_path / "state" / "sandboxes")
+    with pytest.raises(CannotRun) as caught:
+        prepare_folders(settings)
+    message = str(caught.value)
+    assert f"sandbox root folder {settings.sandbox_root} is inside the state folder {settings.state_dir}" in message
+    assert "--sandbox-root or DRILLBOOK_SANDBOX_ROOT" in message
+    assert not settings.sandbox_root.exists()
+    assert not settings.state_dir.exists() or oct(mode_of(settings.state_dir)) == oct(0o700)
+
+
+def test_an_existing_state_folder_others_may_enter_is_narrowed_to_0700(tmp_path: Path,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """Made 0711 by an earlier drillbook, or 0755 by hand: narrowing hides nothing, only shuts others out."""
+    settings = folders(tmp_path)
+    settings.state_dir.mkdir(mode=0o700)
+    settings.state_dir.chmod(0o755)
     prepare_folders(settings)
-    assert oct(mode_of(settings.state_dir)) == oct(0o711)
-    assert oct(mode_of(settings.sandbox_root)) == oct(0o711)
+    assert oct(mode_of(settings.state_dir)) == oct(0o700)
+    assert f"state folder {settings.state_dir} was open to other accounts (mode 0755): narrowed to 0700" in caplog.text

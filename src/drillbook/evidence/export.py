@@ -61,7 +61,7 @@ class ExportResult:
 
 def export(settings: Settings, out: Path, selection: Selection) -> ExportResult:
     reports = settings.reports_dir
-    with ledger.locked(reports):  # a consistent ledger snapshot, even while drills finish
+    with ledger.locked(settings):  # a consistent ledger snapshot, even while drills finish
         entries = ledger.read_entries(reports)
     latest: dict[str, dict[str, Any]] = {}
     for entry in entries:

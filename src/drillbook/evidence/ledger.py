@@ -1,7 +1,12 @@
 """The append-only evidence ledger: one signed, hash-chained line per finished run.
 
 Appends hold an exclusive file lock for the whole read-last-entry/write-line step, so two runs
-finishing together, or the scheduler and a manual run, never fork the chain. Each entry is written
+finishing together, or the scheduler and a manual run, never fork the chain. The lock file lives
+in drillbook's state folder (0700), not beside the ledger: flock needs only a descriptor open for
+reading, so any account that can read a file under reports/ (a reader group, a copy made
+readable) could hold a lock there for ever and stop every run from being sealed. The state folder
+also holds the signing key, so whatever appends to one ledger shares that folder already (``serve``
+passes its own to the runs it starts). Each entry is written
 as one whole line in one ``write``; a line torn by a crash is kept (terminated, so it stays its
 own line) and reported by verification rather than dropped.
 """
@@ -19,9 +24,9 @@ from drillbook.errors import CannotRun
 from drillbook.evidence import verify as fmt
 from drillbook.evidence.signing import Signer, load_signer
 from drillbook.outputs.runstore import RUN_FILE, read_record
-from drillbook.settings import Settings
+from drillbook.settings import STATE_MODE, Settings
 from drillbook.status import Status
-from drillbook.util.atomic import FILE_MODE, fsync_folder, write_all, write_text_atomic
+from drillbook.util.atomic import FILE_MODE, fsync_folder, make_folders, write_all, write_text_atomic
 from drillbook.util.clock import iso, utc_now
 from drillbook.util.locks import LockBusy, file_lock
 
@@ -38,14 +43,17 @@ def ledger_path(reports: Path) -> Path:
 
 
 @contextmanager
-def locked(reports: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-    folder = evidence_dir(reports)
+def locked(settings: Settings, timeout: float | None = None) -> Iterator[None]:
+    """Hold the ledger's lock (in the state folder, made 0700 if missing) inside the block."""
+    timeout = LOCK_TIMEOUT if timeout is None else timeout
+    make_folders(settings.state_dir, STATE_MODE)
     try:
-        with file_lock(folder / LOCK_FILE, timeout=timeout):
+        with file_lock(settings.state_dir / LOCK_FILE, timeout=timeout):
             yield
     except LockBusy:
-        raise CannotRun(f"the evidence ledger in {folder} stayed locked for {timeout:.0f}s "
-                        "by another drillbook process") from None
+        raise CannotRun(f"the evidence ledger in {evidence_dir(settings.reports_dir)} stayed locked for "
+                        f"{timeout:.0f}s by another drillbook process (lock {settings.state_dir / LOCK_FILE})"
+                        ) from None
 
 
 def read_entries(reports: Path) -> list[dict[str, Any]]:
@@ -64,15 +72,16 @@ def entry_for(reports: Path, run_id: str) -> dict[str, Any] | None:
     return found[-1] if found else None
 
 
-def append(reports: Path, run_dir: Path, signer: Signer) -> dict[str, Any] | None:
+def append(settings: Settings, run_dir: Path, signer: Signer) -> dict[str, Any] | None:
     """Seal one finished run folder; None for a run still running. Idempotent per unchanged folder."""
+    reports = settings.reports_dir
     record = read_record(run_dir / RUN_FILE)
     if record is None:
         raise CannotRun(f"cannot seal {run_dir}: {RUN_FILE} is missing or unreadable")
     if record.get("status") == Status.RUNNING:
         return None
     rel = run_dir.resolve().relative_to(reports.resolve()).as_posix()
-    with locked(reports):
+    with locked(settings):
         publish_key(reports, signer)
         entries = read_entries(reports)
         files = fmt.manifest(run_dir)
@@ -145,4 +154,4 @@ def publish_key(reports: Path, signer: Signer) -> Path:
 
 def seal(run_dir: Path, settings: Settings) -> dict[str, Any] | None:
     """Append ``run_dir`` (a drill or runbook run folder under the reports folder) to the ledger."""
-    return append(settings.reports_dir, run_dir, load_signer(settings))
+    return append(settings, run_dir, load_signer(settings))

@@ -1,14 +1,19 @@
 """The ed25519 signing key: from DRILLBOOK_SIGNING_KEY, or generated once in the state folder.
 
 The private key never lives under the reports folder (whoever can write reports could then
-re-sign a forged chain); only the public key is published beside the ledger.
+re-sign a forged chain); only the public key is published beside the ledger. It is a regular
+file (not a symlink) that drillbook's account owns, mode 0600: a key another account owns or may
+write is refused (that account could sign in drillbook's name), one others may read is narrowed.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import logging
 import os
+import pwd
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +25,7 @@ from drillbook.errors import BadInput, CannotRun
 from drillbook.evidence.verify import fingerprint, key_id
 from drillbook.settings import Settings
 from drillbook.util.atomic import make_folders
+from drillbook.util.trust import account
 
 KEY_ENV = "DRILLBOOK_SIGNING_KEY"
 KEY_FILE = "signing-key.pem"
@@ -105,16 +111,7 @@ def _generate(path: Path) -> None:
 
 
 def _read_private(path: Path) -> Ed25519PrivateKey:
-    try:
-        mode = path.stat().st_mode & 0o777
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CannotRun(f"cannot read signing key {path}: {exc.strerror or exc}") from None
-    if mode & 0o022:  # whoever may replace the key signs the evidence in drillbook's name
-        raise CannotRun(f"signing key {path} may be written by others (mode {mode:o}): check it is "
-                        f"the key you made, then chmod 600 {path}")
-    if mode & 0o077:
-        log.warning("signing key %s is readable by others (mode %o): chmod 600 %s", path, mode, path)
+    data = _read_key_file(path)
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
@@ -124,3 +121,64 @@ def _read_private(path: Path) -> Ed25519PrivateKey:
         raise BadInput(f"{path} is not an ed25519 key; generate one with "
                        "`openssl genpkey -algorithm ed25519 -out key.pem`")
     return key
+
+
+def _read_key_file(path: Path) -> bytes:
+    """The key's bytes, if it is a regular file drillbook's account owns that no one else may write.
+
+    Opened without following a symlink and without blocking (a FIFO), then checked on the open
+    descriptor, so what is checked is what is read. A key others may read (but not write) is
+    narrowed to 0600 here: it is drillbook's own, and no other account, the sandbox's least,
+    may read it.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise CannotRun(f"signing key {path} is a symlink (to {_link_target(path)}): whoever can change "
+                            f"the link chooses the key that signs the evidence; point {KEY_ENV} at the "
+                            "real file, or put the real file in its place") from None
+        raise CannotRun(f"cannot read signing key {path}: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        _check_key_file(path, info)
+        if info.st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+            log.warning("signing key %s was readable by others (mode %o): narrowed to 0600; if another "
+                        "account may have read it, make a new key", path, stat.S_IMODE(info.st_mode))
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise CannotRun(f"cannot read signing key {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _check_key_file(path: Path, info: os.stat_result) -> None:
+    """Raise CannotRun unless drillbook alone may replace the key (whoever may, signs in its name)."""
+    me = os.geteuid()
+    if not stat.S_ISREG(info.st_mode):
+        raise CannotRun(f"signing key {path} is not a regular file: remove it (a new key is made) or "
+                        f"point {KEY_ENV} at an ed25519 private key PEM")
+    if info.st_uid != me:
+        raise CannotRun(f"signing key {path} is owned by {account(info.st_uid)}, not by drillbook's account "
+                        f"{account(me)}: that account could replace it; check it is the key you made, "
+                        f"then chown {_name(me)} {path} && chmod 600 {path}")
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o022:
+        raise CannotRun(f"signing key {path} may be written by others (mode {mode:o}): check it is "
+                        f"the key you made, then chmod 600 {path}")
+
+
+def _link_target(path: Path) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "?"
+
+
+def _name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)

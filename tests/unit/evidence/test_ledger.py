@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import fcntl
 import json
 import multiprocessing
+import os
 import stat
 from pathlib import Path
 
@@ -228,3 +230,99 @@ def test_ledger_and_its_folder_are_private_to_drillbook_and_its_reader_group(sea
     path = ledger.ledger_path(settings.reports_dir)
     assert oct(stat.S_IMODE(path.stat().st_mode)) == oct(0o640)
     assert oct(stat.S_IMODE(path.parent.stat().st_mode)) == oct(0o750)
+
+
+# -- the ledger lock -------------------------------------------------------------------------------
+
+def test_the_ledger_lock_is_in_the_private_state_folder_and_nowhere_under_reports(sealed):
+    """Whoever can open the lock file can flock it and stop every run from being sealed."""
+    settings, _ = sealed
+    lock = settings.state_dir / ledger.LOCK_FILE
+    assert lock.is_file() and oct(stat.S_IMODE(lock.stat().st_mode)) == oct(0o600)
+    assert [p for p in settings.reports_dir.rglob("*") if "lock" in p.name] == []
+
+
+def test_a_flock_on_every_file_under_reports_does_not_stop_sealing(sealed, monkeypatch):
+    """Another open file description of each file stands for another account holding it."""
+    settings, _ = sealed
+    monkeypatch.setattr(ledger, "LOCK_TIMEOUT", 0.5)
+    held = []
+    try:
+        for path in [p for p in settings.reports_dir.rglob("*") if p.is_file()]:
+            held.append(os.open(path, os.O_RDONLY))
+            fcntl.flock(held[-1], fcntl.LOCK_EX | fcntl.LOCK_NB)
+        later = fake_run(settings.reports_dir, "clinic", "20261108T010000Z-00000c")
+        assert ledger.seal(later, settings)["seq"] == 4
+    finally:
+        for fd in held:
+            os.close(fd)
+    assert problems(settings) == []
+
+
+def test_a_lock_file_an_older_drillbook_left_under_evidence_is_no_problem(sealed):
+    """Earlier versions locked reports/evidence/ledger.lock; it stays there and is not evidence."""
+    settings, _ = sealed
+    (settings.reports_dir / "evidence" / "ledger.lock").write_bytes(b"")
+    assert problems(settings) == []
+    later = fake_run(settings.reports_dir, "clinic", "20261108T020000Z-00000d")
+    assert ledger.seal(later, settings)["seq"] == 4
+    assert problems(settings) == []
+
+
+# -- what an append leaves on disk -------------------------------------------------------------------
+
+def _fd_path(fd: int) -> str:
+    return os.readlink(f"/proc/self/fd/{fd}")
+
+
+@pytest.fixture
+def disk_calls(monkeypatch):
+    """Every os.write and os.fsync, in order, by the path of the descriptor; writes to the ledger
+    are cut short to at most ``limit[0]`` bytes (a full disk, a signal)."""
+    calls: list[tuple[str, str, int]] = []
+    limit = [1 << 30]
+    real_write, real_fsync = os.write, os.fsync
+
+    def write(fd, data):
+        path = _fd_path(fd)
+        if path.endswith("ledger.jsonl"):
+            data = bytes(data)[:limit[0]]
+        written = real_write(fd, data) if data else 0
+        calls.append(("write", path, written))
+        return written
+
+    def fsync(fd):
+        calls.append(("fsync", _fd_path(fd), 0))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "write", write)
+    monkeypatch.setattr(os, "fsync", fsync)
+    return calls, limit
+
+
+def test_an_append_cut_short_is_written_to_the_end_then_the_file_and_its_folder_fsynced(sealed, disk_calls):
+    settings, _ = sealed
+    calls, limit = disk_calls
+    limit[0] = 7
+    later = fake_run(settings.reports_dir, "clinic", "20261109T010000Z-00000e")
+    entry = ledger.seal(later, settings)
+    path = str(ledger.ledger_path(settings.reports_dir).resolve())
+    writes = [c for c in calls if c[0] == "write" and c[1] == path]
+    assert len(writes) > 10 and all(c[2] <= 7 for c in writes)  # many short writes, none lost
+    assert json.loads(ledger_lines(settings)[-1]) == entry and problems(settings) == []
+    last_write = max(i for i, c in enumerate(calls) if c[0] == "write" and c[1] == path)
+    file_synced = [i for i, c in enumerate(calls) if c == ("fsync", path, 0) and i > last_write]
+    assert file_synced, "the ledger was not fsynced after its last write"
+    folder = str(Path(path).parent)
+    assert ("fsync", folder, 0) in calls[file_synced[0]:], "the ledger's folder was not fsynced after it"
+
+
+def test_an_append_that_writes_nothing_raises_and_leaves_no_entry(sealed, disk_calls):
+    settings, _ = sealed
+    _, limit = disk_calls
+    limit[0] = 0
+    later = fake_run(settings.reports_dir, "clinic", "20261109T020000Z-00000f")
+    with pytest.raises(OSError, match="wrote nothing"):
+        ledger.seal(later, settings)
+    assert len(ledger_lines(settings)) == 3
+    assert codes(settings) == ["unrecorded"]  # the run stays visible as not sealed

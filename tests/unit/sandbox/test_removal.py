@@ -119,7 +119,11 @@ def test_a_symlink_given_as_the_tree_is_removed_not_its_target(tmp_path: Path) -
 
 
 def test_a_missing_tree_is_nothing_to_do(tmp_path: Path) -> None:
+    """Teardown runs again after a failure: a tree already gone is no error, and nothing beside it goes."""
+    (tmp_path / "neighbour").write_text("kept")
     remove_tree(tmp_path / "nothing-here")
+    remove_tree(tmp_path / "no-parent" / "nothing-here")
+    assert sorted(os.listdir(tmp_path)) == ["neighbour"] and (tmp_path / "neighbour").read_text() == "kept"
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import os
 import time
@@ -44,9 +45,23 @@ def test_lock_file_is_owner_only_even_if_it_was_readable_before(tmp_path: Path) 
 
 
 def test_a_symlinked_lock_file_is_refused(tmp_path: Path) -> None:
+    """Whoever planted the link must not get drillbook to lock, create or chmod the file it names."""
     target = tmp_path / "elsewhere"
     target.write_text("not a lock")
-    os.symlink(target, tmp_path / "ledger.lock")
-    with pytest.raises(OSError), file_lock(tmp_path / "ledger.lock", timeout=0):
-        pass
-    assert target.stat().st_mode & 0o777 != 0o600 or target.read_text() == "not a lock"
+    target.chmod(0o644)
+    link = tmp_path / "ledger.lock"
+    os.symlink(target, link)
+    with pytest.raises(OSError) as caught, file_lock(link, timeout=0):
+        pytest.fail("the lock was taken through the symlink")
+    assert caught.value.errno == errno.ELOOP
+    assert oct(target.stat().st_mode & 0o777) == oct(0o644) and target.read_text() == "not a lock"
+    assert link.is_symlink() and os.readlink(link) == str(target)
+
+
+def test_a_dangling_symlinked_lock_file_creates_nothing_where_it_points(tmp_path: Path) -> None:
+    missing = tmp_path / "would-be-created"
+    link = tmp_path / "ledger.lock"
+    os.symlink(missing, link)
+    with pytest.raises(OSError), file_lock(link, timeout=0):
+        pytest.fail("the lock was taken through the symlink")
+    assert not os.path.lexists(missing)
