@@ -39,6 +39,7 @@ from drillbook.spec.loader import DrillSet, load_drills
 from drillbook.spec.models import ProjectConfig
 from drillbook.status import Status
 from drillbook.util.atomic import write_json_atomic, write_text_atomic
+from drillbook.util.plain import strip_controls_in
 
 log = logging.getLogger("drillbook.outputs.finish")
 
@@ -112,10 +113,17 @@ class PostRun:
 
 
 # -- the steps ---------------------------------------------------------------------------------
+def as_recorded(record: Record) -> dict[str, Any]:
+    """The record as run.json keeps it: a check's output, a reason or a restored name may hold
+    what a restored program printed, so every text loses its escape sequences and control
+    characters here, before anything (notification, record, report) is made from it."""
+    return strip_controls_in(record.to_dict())
+
+
 def notify_step(run: PostRun) -> None:
     """Notifications: their outcome belongs in run.json; a problem never touches the status."""
     try:
-        run.record.notifications = notifier.notify_run(run.record.to_dict(), run.spec, run.settings, run.project)
+        run.record.notifications = notifier.notify_run(as_recorded(run.record), run.spec, run.settings, run.project)
     except Exception as exc:  # a notification problem must never change or lose the run
         log.error("notifications could not be sent: %s", type(exc).__name__)
         run.record.notifications = [{"target": "all", "status": notifier.Delivery.FAILED,
@@ -123,14 +131,14 @@ def notify_step(run: PostRun) -> None:
 
 
 def record_step(run: PostRun) -> None:
-    data = run.record.to_dict()
+    data = as_recorded(run.record)
     write_json_atomic(run.folder / RUN_FILE, data)
     run.written = data
 
 
 def reports_step(run: PostRun) -> list[str]:
     """Each report from the record just written; returns the names of the files written."""
-    data = run.written if run.written is not None else run.record.to_dict()
+    data = run.written if run.written is not None else as_recorded(run.record)
     if data.get("status") == Status.RUNNING:
         return []  # a run still running has a record, not yet a report
     done = []
@@ -197,7 +205,7 @@ def after_outputs(run: PostRun) -> None:
     A record changed since it was written (the engine appends its ``report`` phase, timed around
     the write) is written again first, with its reports: what is uploaded and sealed is the record.
     """
-    if run.record.to_dict() != run.written:
+    if as_recorded(run.record) != run.written:
         write_record_and_reports(run)
     index_step(run)
     upload_step(run)
