@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.support import Repo, Workspace, write_drill
+from tests.support import Repo, Workspace, write_drill, write_orphan_record
 
 # printf's escapes: OSC "set the window title" ended by BEL, "clear the screen", NUL, U+202E.
 HOSTILE_PRINTF = r"before\033]0;pwned\007 \033[2J mid\000dle \342\200\256reversed after\n"
@@ -55,3 +55,20 @@ def test_a_check_printing_control_characters_leaves_none_in_the_record_or_report
         found = [c for c in FORBIDDEN if c in text]
         assert not found, f"{name} holds {found!r}"
         assert "pwned" not in text, name  # the whole sequence went, not only its ESC
+
+
+def test_cleanup_prints_no_control_characters_from_a_stale_record(workspace: Workspace) -> None:
+    """A stale run.json names its drill and sandbox; whoever wrote it, cleanup's output obeys none of it."""
+    drill = "clinic\x1b]0;pwned\x07\x1b[2J\u202e"
+    sandbox = workspace.sandboxes / "run\x1b[31m\x00x"
+    write_orphan_record(workspace.reports, drill, "20260101T000000Z-abcdef", sandbox)
+    preview = workspace.cli("cleanup", "--dry-run", "--json")
+    done = workspace.cli("cleanup")
+    for result in (preview, done):
+        assert result.returncode == 0, result.stderr
+        text = result.stdout + result.stderr
+        found = [c for c in FORBIDDEN if c in text] + [e for e in FORBIDDEN_ESCAPED if e in text.lower()]
+        assert not found, f"{found!r} in {text!r}"
+    assert "would be marked aborted" in preview.stdout
+    assert "cleaned up drill clinic run 20260101T000000Z-abcdef" in done.stdout
+    assert "sandbox " + str(workspace.sandboxes / "runx") in done.stdout

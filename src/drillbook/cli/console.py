@@ -10,6 +10,7 @@ it is printed with markup off, after :func:`terminal_safe` took out what a termi
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import NoReturn
 
@@ -32,6 +33,14 @@ def terminal_safe(text: object, *, one_line: bool = True) -> str:
     """
     plain = strip_controls(str(text))
     return plain.replace("\n", " ").replace("\t", " ") if one_line else plain
+
+
+class LogFormatter(logging.Formatter):
+    """Log lines quote paths, names and errors a restore or a drill file chose: filtered like
+    every other terminal line (a traceback keeps its lines)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return strip_controls(super().format(record))
 
 
 def fail(exc: DrillbookError) -> NoReturn:
