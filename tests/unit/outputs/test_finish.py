@@ -382,6 +382,22 @@ def test_a_reaped_run_without_a_drills_folder_is_still_finished(tmp_path, seams)
     assert seams.calls == ["record", *(f"reports:{n}" for n in DRILL_FILES), "index", "seal"]
 
 
+def test_the_project_targets_of_a_reaped_run_need_drillbook_yaml_only(tmp_path, seams, monkeypatch):
+    """A drills folder that cannot be loaded loses the drill's own targets, never the project's."""
+    settings = unloaded_settings(tmp_path)
+    write_drill(settings.drills_dir, "clinic", "/srv/restic/clinic", body=OWNER_YAML)
+    (settings.drills_dir / "drillbook.yaml").write_text(OPS_YAML)
+    path = orphan(tmp_path, drill_run(settings))
+
+    def unloadable(folder: Path) -> None:
+        raise RuntimeError(f"a drill file in {folder} broke the loader")
+
+    monkeypatch.setattr(finish, "load_drills", unloadable)
+    assert len(reap_stale_runs(settings)) == 1
+    assert json.loads(path.read_text())["status"] == Status.ABORTED
+    assert [target for target, _ in seams.delivered] == ["webhook http://127.0.0.1:9/ops"]
+
+
 def test_a_reaped_run_keeps_a_project_config_already_loaded(tmp_path, seams):
     settings = make_settings(tmp_path)
     write_drill(settings.drills_dir, "clinic", "/srv/restic/clinic")
