@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -75,6 +76,25 @@ def test_run_cleans_up_stale_runs_first_and_kills_their_leftovers(workspace, rep
     assert stale["status"] == "aborted" and stale["cleanup"]["killed"] == 1
     assert not sandbox.exists()
     assert json.loads(live.read_text())["status"] == "running"  # pid 1 is alive: never touched
+
+
+def test_a_broken_drill_file_does_not_stop_cleanup_from_finishing_a_stale_run(workspace):
+    """cleanup needs drillbook.yaml only (the folders, the project's targets): a drill file that
+    cannot be read, here a FIFO that would block any reader, is none of its business."""
+    inbox = workspace.root / "inbox.json"
+    command = json.dumps([sys.executable, "-c", f"import sys; open({str(inbox)!r}, 'w').write(sys.stdin.read())"])
+    (workspace.drills / "drillbook.yaml").write_text(f"notify:\n  - {{command: {command}, on: [always]}}\n")
+    os.mkfifo(workspace.drills / "broken.yaml")
+    (workspace.drills / "clinic.yaml").write_text("objectives: {rto: [\n")
+    run_id = "20260101T000000Z-abcdef"
+    write_orphan_record(workspace.reports, "clinic", run_id)
+    result = workspace.cli("cleanup", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert f"cleaned up drill clinic run {run_id}" in result.stdout
+    stale = json.loads((workspace.reports / "clinic" / run_id / "run.json").read_text())
+    assert stale["status"] == "aborted"
+    assert [n["status"] for n in stale["notifications"]] == ["sent"]
+    assert json.loads(inbox.read_text())["status"] == "aborted"
 
 
 def test_sigint_tears_down_and_records_aborted(workspace, repo):

@@ -17,7 +17,7 @@ import click
 from drillbook import __version__
 from drillbook.cli import evidence
 from drillbook.cli.cleanup import cleanup_command
-from drillbook.cli.console import fail
+from drillbook.cli.console import LogFormatter, fail
 from drillbook.cli.drills import list_command, run_command, validate_command
 from drillbook.cli.runbook import runbook_group
 from drillbook.cli.schema import schema_command
@@ -50,8 +50,9 @@ class DrillbookGroup(click.Group):
 def cli(ctx: click.Context, drills: Path | None, reports: Path | None, sandbox_root: Path | None,
         state: Path | None, runbooks: Path | None, verbose: bool) -> None:
     """drillbook: prove that backups can be recovered, on a schedule and on demand."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LogFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler])
     ctx.obj = Settings.from_env(drills_dir=drills, reports_dir=reports, sandbox_root=sandbox_root,
                                 state_dir=state, runbooks_dir=runbooks)
 

@@ -10,36 +10,37 @@ it is printed with markup off, after :func:`terminal_safe` took out what a termi
 
 from __future__ import annotations
 
-import re
+import logging
 import sys
 from typing import NoReturn
 
 from rich.console import Console
 
 from drillbook.errors import BadInput, DrillbookError
+from drillbook.util.plain import strip_controls
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 wide = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 
-# ESC sequences: CSI (colours, cursor moves, clearing the screen), OSC (window title, hyperlinks,
-# clipboard), DCS/SOS/PM/APC strings, and any other ESC with the character after it.
-_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]?|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
-                     r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?|\x1b.?", re.DOTALL)
-# What is left that a terminal acts on: C0 and C1 controls, DEL, and bidirectional overrides that
-# make text read otherwise than it is. Tab and newline are handled by the caller's wish.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
 def terminal_safe(text: object, *, one_line: bool = True) -> str:
-    """``text`` as it may be shown on a terminal: escape sequences and control characters removed.
+    """``text`` as it may be shown on a terminal: escape sequences and control characters removed
+    (:func:`~drillbook.util.plain.strip_controls`).
 
     A restored program's output could otherwise clear the screen, retitle the window, or rewrite
     a line (a carriage return and a fake "passed"). ``one_line`` turns newlines and tabs into spaces.
     """
-    plain = _CONTROL.sub("", _ESCAPE.sub("", str(text)))
+    plain = strip_controls(str(text))
     return plain.replace("\n", " ").replace("\t", " ") if one_line else plain
+
+
+class LogFormatter(logging.Formatter):
+    """Log lines quote paths, names and errors a restore or a drill file chose: filtered like
+    every other terminal line (a traceback keeps its lines)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return strip_controls(super().format(record))
 
 
 def fail(exc: DrillbookError) -> NoReturn:

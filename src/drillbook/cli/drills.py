@@ -14,7 +14,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from drillbook.cli.console import err, out
+from drillbook.cli.console import err, out, terminal_safe
 from drillbook.cli.progress import Progress
 from drillbook.drill import batch
 from drillbook.drill.engine import DrillOutcome, RunOptions
@@ -114,7 +114,7 @@ def run_command(settings: Settings, names: tuple[str, ...], run_all: bool, keep_
         raise BadInput(f"--all: no drills are declared in {settings.drills_dir}")
     batch.ensure_can_run(settings, loaded.config)
     for stale in reap_stale_runs(settings, project=loaded.config):  # runs whose drillbook died: first
-        err.print(f"cleaned up stale run {stale.drill} {stale.run_id}: {stale.owner}", markup=False)
+        err.print(terminal_safe(f"cleaned up stale run {stale.drill} {stale.run_id}: {stale.owner}"), markup=False)
     options = RunOptions(trigger=trigger, keep_sandbox=keep_sandbox, stop_after_rto=stop_after_rto,
                          run_id=run_id)
     with signals_raise_interrupted():

@@ -17,7 +17,7 @@ from drillbook.drill.overrun import OverrunGuard
 from drillbook.drill.phases import Observer
 from drillbook.errors import CannotRun
 from drillbook.settings import Settings, prepare_folders
-from drillbook.spec.loader import DrillSet, load_drills
+from drillbook.spec.loader import DrillSet, load_project
 from drillbook.spec.models import ProjectConfig
 from drillbook.spec.validate import load_valid
 from drillbook.status import Status
@@ -47,9 +47,12 @@ def ensure_can_run(settings: Settings, project: ProjectConfig | None = None) -> 
 
 
 def ensure_folders(settings: Settings, project: ProjectConfig | None = None, *, create: bool = True) -> None:
-    """Make and check the folders a command writes to (see settings.prepare_folders)."""
+    """Make and check the folders a command writes to (see settings.prepare_folders).
+
+    Without ``project``, only drillbook.yaml is read: a broken drill file is no reason to refuse.
+    """
     if project is None:
-        project = load_drills(settings.drills_dir).config
+        project, _problems = load_project(settings.drills_dir)
     prepare_folders(settings, reports_group=project.reports.group, create=create)
 
 

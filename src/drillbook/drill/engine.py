@@ -29,7 +29,7 @@ from drillbook.checks.reading.tree import listing_input
 from drillbook.drill import restoring, verdict
 from drillbook.drill.content import verify_restore
 from drillbook.drill.phases import Observer, PhaseError, PhaseFailed, PhaseLog, PhaseSkipped, PhaseStep, guarded
-from drillbook.drill.record import Objective, RunRecord, host_versions, process_info
+from drillbook.drill.record import CheckResult, Objective, RunRecord, host_versions, process_info
 from drillbook.drill.seams import ResticDoor, SandboxLike, Seams
 from drillbook.drill.selection import explain_no_match, future_dated, select_snapshot
 from drillbook.outputs import finish as postrun
@@ -326,6 +326,7 @@ class DrillRun:
             result = run_check(spec, ctx)
             self.record.checks.append(result)
             self.observe("check-end", result.name, {"status": result.status, "detail": result.detail})
+            self._sweep_after(sandbox, result)
         self.checks_finished_mono = time.monotonic()
         failed = [c for c in self.record.checks if c.status != Status.PASSED]
         if failed:
@@ -333,6 +334,17 @@ class DrillRun:
             raise PhaseFailed(f"{len(failed)} of {len(self.record.checks)} checks failed: {names}")
         count = len(self.record.checks)
         return f"{count} check{'s' if count != 1 else ''} passed" if count else "no checks declared"
+
+    def _sweep_after(self, sandbox: SandboxLike, result: CheckResult) -> None:
+        """Checks share the drill's namespaces, never its processes: whatever a check left running
+        (a daemon, a double fork, a setsid) is killed before the next check starts."""
+        try:
+            left = sandbox.launcher.sweep()
+        except IsolationError as exc:
+            raise PhaseFailed(f'what check "{result.name}" left running could not be stopped, so no '
+                              f"later check may run beside it: {exc}") from None
+        if left:
+            result.data["left_running"] = left
 
     def _teardown(self) -> str:
         self.pool.shutdown(wait=True, cancel_futures=True)  # no restic ls outlives its sandbox

@@ -35,10 +35,11 @@ from drillbook.outputs.runstore import RUN_FILE, RunKind
 from drillbook.report import junit, render
 from drillbook.runbook import render as runbook_render
 from drillbook.settings import Settings
-from drillbook.spec.loader import DrillSet, load_drills
+from drillbook.spec.loader import load_drills, load_project
 from drillbook.spec.models import ProjectConfig
 from drillbook.status import Status
 from drillbook.util.atomic import write_json_atomic, write_text_atomic
+from drillbook.util.plain import strip_controls_in
 
 log = logging.getLogger("drillbook.outputs.finish")
 
@@ -112,10 +113,17 @@ class PostRun:
 
 
 # -- the steps ---------------------------------------------------------------------------------
+def as_recorded(record: Record) -> dict[str, Any]:
+    """The record as run.json keeps it: a check's output, a reason or a restored name may hold
+    what a restored program printed, so every text loses its escape sequences and control
+    characters here, before anything (notification, record, report) is made from it."""
+    return strip_controls_in(record.to_dict())
+
+
 def notify_step(run: PostRun) -> None:
     """Notifications: their outcome belongs in run.json; a problem never touches the status."""
     try:
-        run.record.notifications = notifier.notify_run(run.record.to_dict(), run.spec, run.settings, run.project)
+        run.record.notifications = notifier.notify_run(as_recorded(run.record), run.spec, run.settings, run.project)
     except Exception as exc:  # a notification problem must never change or lose the run
         log.error("notifications could not be sent: %s", type(exc).__name__)
         run.record.notifications = [{"target": "all", "status": notifier.Delivery.FAILED,
@@ -123,14 +131,14 @@ def notify_step(run: PostRun) -> None:
 
 
 def record_step(run: PostRun) -> None:
-    data = run.record.to_dict()
+    data = as_recorded(run.record)
     write_json_atomic(run.folder / RUN_FILE, data)
     run.written = data
 
 
 def reports_step(run: PostRun) -> list[str]:
     """Each report from the record just written; returns the names of the files written."""
-    data = run.written if run.written is not None else run.record.to_dict()
+    data = run.written if run.written is not None else as_recorded(run.record)
     if data.get("status") == Status.RUNNING:
         return []  # a run still running has a record, not yet a report
     done = []
@@ -197,7 +205,7 @@ def after_outputs(run: PostRun) -> None:
     A record changed since it was written (the engine appends its ``report`` phase, timed around
     the write) is written again first, with its reports: what is uploaded and sealed is the record.
     """
-    if run.record.to_dict() != run.written:
+    if as_recorded(run.record) != run.written:
         write_record_and_reports(run)
     index_step(run)
     upload_step(run)
@@ -233,11 +241,10 @@ def for_runbook(folder: Path, record: Record, settings: Settings,
     """A runbook run: a runbook declares no targets of its own, so the project's apply.
 
     ``drillbook runbook`` loads drillbook.yaml only for a runbook with drill steps (and passes it);
-    without them the project's targets are read here from the drills folder.
+    without them the project's targets are read here from drillbook.yaml.
     """
     if project is None:
-        drills = _drills_folder(settings)
-        project = drills.config if drills else None
+        project = _project(settings)
     return PostRun(RunKind.RUNBOOK, folder, record, settings, project=project)
 
 
@@ -245,23 +252,42 @@ def reaped(folder: Path, record: dict[str, Any], settings: Settings,
            project: ProjectConfig | None = None) -> PostRun:
     """A run finished by the reaper: it notifies, uploads and seals like any other run.
 
-    Its drillbook is gone, so the targets are looked up again in the drills folder: the drill's
-    own (for a drill run) and, unless the caller loaded it, the project's ``drillbook.yaml``.
+    Its drillbook is gone, so the targets are looked up again: the drill's own in the drills
+    folder (for a drill run) and, unless the caller loaded it, the project's in ``drillbook.yaml``
+    alone, so that no drill file keeps the project's targets from a run.
     """
     kind = RunKind(record["kind"]) if record.get("kind") in KINDS else RunKind.DRILL
-    drills = _drills_folder(settings)
-    spec = drills.drills.get(str(record.get("drill"))) if drills and KINDS[kind].own_targets else None
-    if project is None and drills is not None:
-        project = drills.config
+    spec = _own_drill(settings, str(record.get("drill"))) if KINDS[kind].own_targets else None
+    if project is None:
+        project = _project(settings)
     return PostRun(kind, folder, LoadedRecord(record), settings, spec, project=project)
 
 
-def _drills_folder(settings: Settings) -> DrillSet | None:
-    """The drills folder as it is now; None when there is none to read."""
+def _project(settings: Settings) -> ProjectConfig | None:
+    """drillbook.yaml as it is now; None when there is no drills folder to read."""
     if not settings.drills_dir.is_dir():
         return None
     try:
-        return load_drills(settings.drills_dir)
+        config, problems = load_project(settings.drills_dir)
     except Exception as exc:  # a broken drills folder must not keep a run from its outputs
-        log.warning("cannot read %s for the notify/evidence targets: %s", settings.drills_dir, exc)
+        log.warning("cannot read %s for the project's notify/evidence targets: %s", settings.drills_dir, exc)
         return None
+    for problem in problems:
+        log.warning("the project's notify/evidence targets are not used: %s", problem)
+    return config
+
+
+def _own_drill(settings: Settings, name: str) -> Any:
+    """The drill's file as it is now, for its own targets; None when it no longer loads."""
+    if not settings.drills_dir.is_dir():
+        return None
+    try:
+        drills = load_drills(settings.drills_dir)
+    except Exception as exc:  # a broken drills folder must not keep a run from its outputs
+        log.warning("cannot read %s for the notify/evidence targets of %s: %s", settings.drills_dir, name, exc)
+        return None
+    drill = drills.drills.get(name)
+    if drill is None:
+        log.warning("drill %s no longer loads from %s: its own notify/evidence targets are not used",
+                    name, settings.drills_dir)
+    return drill

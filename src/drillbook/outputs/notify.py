@@ -232,17 +232,12 @@ def account_home() -> str:
 # -- redaction -------------------------------------------------------------------------------
 def describe_target(target: NotifyTarget) -> str:
     if target.webhook:
-        return f"webhook {redact_url(target.webhook)}"
+        return f"webhook {mask_url(target.webhook)}"
     if target.sns:
         return f"sns {target.sns}"
     return "command " + " ".join(target.command or [])
 
 
-def redact_url(url: str) -> str:
-    """What a record, report, log or error message may show of a webhook URL: scheme, host, port."""
-    return mask_url(url)
-
-
 def redact(text: str, url: str) -> str:
     """Remove every secret piece of ``url`` from ``text`` (error messages may quote the URL)."""
-    return scrub(text.replace(url, redact_url(url)), url_secrets(url))
+    return scrub(text.replace(url, mask_url(url)), url_secrets(url))

@@ -17,6 +17,7 @@ from drillbook.outputs.runstore import RUN_FILE, read_record, run_dir
 from drillbook.runbook.model import Runbook
 from drillbook.status import Status
 from drillbook.util.atomic import write_json_atomic
+from drillbook.util.plain import strip_controls_in
 
 DONE = {Status.PASSED, Status.CONFIRMED, Status.SKIPPED}
 
@@ -127,7 +128,9 @@ def record_dir(reports: Path, runbook: str, run_id: str) -> Path:
 
 
 def save(record: RunbookRecord, folder: Path) -> None:
-    write_json_atomic(folder / RUN_FILE, record.to_dict())
+    """run.json as the run goes; a step's output is filtered as in every record
+    (:func:`drillbook.outputs.finish.as_recorded`)."""
+    write_json_atomic(folder / RUN_FILE, strip_controls_in(record.to_dict()))
 
 
 def find_run(reports: Path, run_id: str) -> Path | None:

@@ -30,7 +30,7 @@ from typing import Any
 
 from drillbook.sandbox import isolation as iso
 from drillbook.sandbox.isolation import IsolationError
-from drillbook.sandbox.launcher import IsolatedLauncher
+from drillbook.sandbox.launcher import IsolatedLauncher, descendants
 from drillbook.sandbox.removal import TreeLeft, empty_folder, remove_tree
 from drillbook.sandbox.safety import SafetyReport, make_safe
 from drillbook.spec.models import Isolation
@@ -41,6 +41,8 @@ from drillbook.util.procfs import alive, all_pids, children, namespace, process_
 BASE_PATH = iso.BASE_PATH
 HOLDER_FILE = "holder.json"
 HOLDER_START_TIMEOUT = 10.0
+SWEEP_TIMEOUT = 5.0  # SIGKILL cannot be refused: only a process stuck in the kernel outlasts it
+SWEEP_PAUSE = 0.01
 
 __all__ = [
     "IsolationError",
@@ -131,12 +133,35 @@ class NamespaceHolder:
                 "uid": self.account.uid}
 
     def sweep(self) -> int:
-        """Kill every process of the namespace except the holder itself; returns how many."""
+        """Kill every process of the sandbox but the holder's own two; returns how many.
+
+        The sandbox's processes are those of its PID namespace and every descendant of its init,
+        which also finds a namespace nested inside it (``unshare --pid``). One pass is not
+        enough: a process may fork between the listing and its SIGKILL (a respawning loop, a
+        double fork in flight), so passes repeat until one finds nothing. A killed process
+        leaves once the namespace's init reaps it. Processes still there after
+        :data:`SWEEP_TIMEOUT` raise IsolationError: no later check may run beside them.
+        """
         keep = {self.init_pid, self.target_pid}
-        victims = [p for p in processes_in_namespace(self.pid_ns) if p not in keep]
-        for pid in victims:
-            signal_process(pid)
-        return len(victims)
+        killed: set[int] = set()
+        deadline = time.monotonic() + SWEEP_TIMEOUT
+        while True:
+            victims = self._processes() - keep
+            if not victims:
+                return len(killed)
+            if time.monotonic() > deadline:
+                raise IsolationError(f"{len(victims)} process(es) still run in the sandbox "
+                                     f"{SWEEP_TIMEOUT:g} s after SIGKILL")
+            killed |= {pid for pid in victims if signal_process(pid)}
+            time.sleep(SWEEP_PAUSE)
+
+    def _processes(self) -> set[int]:
+        """The namespace's processes and, while its init is still the one started, its descendants
+        (a pid of an init gone and reused on the host must never lead to the host's processes)."""
+        found = set(processes_in_namespace(self.pid_ns))
+        if self.init_pid in found and alive(self.init_pid, self.init_start):
+            found |= set(descendants(self.init_pid))
+        return found
 
     def kill(self) -> None:
         """SIGKILL to the namespace's pid 1: the kernel then kills every process inside."""

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TextIO
 
 from drillbook.util.clock import iso
+from drillbook.util.plain import strip_controls
 
 
 class Emit(Protocol):
@@ -37,10 +38,14 @@ class EventLog:
 
 
 def _value(value: Any) -> str:
-    """Floats to milliseconds; text that would break the line's ``key=value`` split is quoted."""
+    """Floats to milliseconds; text that would break the line's ``key=value`` split is quoted.
+
+    A drill's name, a sandbox path or a reason may come from a drill file or a restore: what a
+    terminal or a log viewer would obey is taken out first (newline and tab are quoted).
+    """
     if isinstance(value, float):
         value = f"{value:.3f}"
-    text = str(value)
+    text = strip_controls(str(value))
     if not text or any(c in text for c in ' "=\n\t'):
         return json.dumps(text)
     return text

@@ -33,11 +33,8 @@ def load_drills(folder: Path) -> DrillSet:
     if not folder.is_dir():
         result.problems.append(SpecProblem(folder, None, "", "drills folder does not exist"))
         return result
-    config_path = folder / PROJECT_CONFIG
-    if config_path.exists():
-        config, problems = _load_model(config_path, ProjectConfig, {})
-        result.problems += problems
-        result.config = config or ProjectConfig()
+    result.config, problems = load_project(folder)
+    result.problems += problems
     for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
         if path.name == PROJECT_CONFIG:
             continue
@@ -54,6 +51,20 @@ def load_drills(folder: Path) -> DrillSet:
         result.drills[drill.name] = drill
         result.files[drill.name] = path
     return result
+
+
+def load_project(folder: Path) -> tuple[ProjectConfig, list[SpecProblem]]:
+    """Only the folder's ``drillbook.yaml`` (the defaults when it has none or it is broken).
+
+    What a command needs of the project (the reports group, the project's notify: and evidence:
+    targets) must not depend on every drill file loading: a reaped run is finished and folders
+    are made whatever state the drill files are in.
+    """
+    path = folder / PROJECT_CONFIG
+    if not path.exists():
+        return ProjectConfig(), []
+    config, problems = _load_model(path, ProjectConfig, {})
+    return config or ProjectConfig(), problems
 
 
 def load_drill(path: Path) -> tuple[Drill | None, list[SpecProblem]]:

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from drillbook.util.restored import kind_of
 
 Path_ = tuple[Any, ...]
 
@@ -169,12 +172,17 @@ def _walk_child(node: yaml.Node, path: Path_, out: LocatedYaml, first_line: int)
 
 
 def read_located(path: Path) -> LocatedYaml:
-    """A drill or ``drillbook.yaml``: refused unparsed when over :data:`MAX_FILE_BYTES`."""
-    with path.open("rb") as stream:
-        size = os.fstat(stream.fileno()).st_size
+    """A drill or ``drillbook.yaml``: refused unparsed when over :data:`MAX_FILE_BYTES`, and
+    unread when it is no regular file (a FIFO would block the reader, a device never ends)."""
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as stream:
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise UnusableYaml(None, f"is {kind_of(info.st_mode)}, not a regular file: drill and "
+                               "config files are regular files")
+        size = info.st_size
         if size > MAX_FILE_BYTES:
             raise YamlTooLarge(None, too_large(f"{size / MIB:.1f} MiB ({size} bytes)"))
-        raw = stream.read(MAX_FILE_BYTES + 1)  # st_size is 0 for what is not a regular file
+        raw = stream.read(MAX_FILE_BYTES + 1)  # st_size may lie (a file still growing)
     if len(raw) > MAX_FILE_BYTES:
         raise YamlTooLarge(None, too_large(f"more than {MAX_FILE_BYTES} bytes"))
     return load_located(raw.decode("utf-8"))

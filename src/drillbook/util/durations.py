@@ -5,6 +5,7 @@ Kept strict on purpose: a DR objective that silently parses as something else is
 
 from __future__ import annotations
 
+import math
 import re
 
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
@@ -31,9 +32,18 @@ def parse_duration(text: object) -> float:
 
 
 def format_duration(seconds: float | None) -> str:
-    """Short human form (``2m 05s``) for reports; ``-`` when unknown."""
-    if seconds is None:
+    """Short human form (``2m 05s``) for reports; ``-`` when unknown.
+
+    A negative duration (a clock stepped back, the data age of a snapshot dated in the future)
+    keeps the same form behind a minus sign: ``-2m 05s``.
+    """
+    if seconds is None or not math.isfinite(seconds):
         return "-"
+    text = _magnitude(abs(seconds))
+    return f"-{text}" if seconds < 0 and text != "0 ms" else text
+
+
+def _magnitude(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
     if seconds < 60:

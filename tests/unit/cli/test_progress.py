@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-from drillbook.cli.console import terminal_safe
+from drillbook.cli.console import LogFormatter, terminal_safe
 from drillbook.cli.progress import Progress
 from drillbook.drill import engine
 from drillbook.drill.record import CheckResult
@@ -42,6 +43,15 @@ def test_text_for_a_terminal_loses_escape_sequences_and_control_characters() -> 
     assert terminal_safe("[/oops] [bold]") == "[/oops] [bold]"  # markup is left to the printer: it is not text to it
     assert terminal_safe("\u202eabc\u2066") == "abc"
     assert terminal_safe("ok: ünïcødé ✔") == "ok: ünïcødé ✔"
+
+
+def test_log_lines_lose_escape_sequences_and_keep_a_tracebacks_lines() -> None:
+    formatter = LogFormatter("%(levelname)s %(message)s")
+    record = logging.LogRecord("drillbook.x", logging.ERROR, __file__, 1, "could not remove %s:\n%s",
+                               (HOSTILE, "second line"), None)
+    line = formatter.format(record)
+    assert not [e for e in ESCAPES if e in line]
+    assert line.endswith(":\nsecond line") and "loud" in line
 
 
 def test_a_rich_terminal_shows_hostile_check_output_literally_and_without_escapes() -> None:

@@ -98,6 +98,18 @@ class FakeLauncher:
 
     def __init__(self) -> None:
         self.killed = False
+        self.sweeps = 0
+        self.left_running = 0  # what each sweep says it killed
+        self.sweep_error: Exception | None = None
+        self.events: list[tuple[str, str, dict[str, Any]]] | None = None  # where a sweep is noted
+
+    def sweep(self) -> int:
+        self.sweeps += 1
+        if self.events is not None:
+            self.events.append(("sweep", "", {}))
+        if self.sweep_error:
+            raise self.sweep_error
+        return self.left_running
 
     def run(self, argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float,
             stdin_data: str | None = None) -> Completed:

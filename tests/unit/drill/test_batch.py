@@ -12,6 +12,7 @@ from drillbook.drill.engine import DeclaredDrill, DrillOutcome, RunOptions
 from drillbook.drill.overrun import OverrunGuard
 from drillbook.errors import BadInput, CannotRun
 from drillbook.settings import Settings
+from drillbook.spec import loader
 from drillbook.spec.loader import load_drills
 from drillbook.spec.models import ProjectConfig
 from tests.support import write_drill
@@ -94,6 +95,18 @@ def test_load_checked_ignores_other_drills_problems_but_not_the_named_ones(setti
     with pytest.raises(BadInput) as bad:
         batch.load_checked(settings, ["broken"])
     assert {p.file.name for p in bad.value.problems} == {"broken.yaml"}
+
+
+def test_ensure_folders_reads_drillbook_yaml_and_no_drill_file(settings, monkeypatch) -> None:
+    """The folders depend on the project's settings only: no drill file may keep them from being made."""
+    (settings.drills_dir / "drillbook.yaml").write_text("reports: {group: no-such-group-here}\n")
+
+    def unreadable(path: Path) -> None:
+        raise RuntimeError(f"{path} was read")
+
+    monkeypatch.setattr(loader, "load_drill", unreadable)
+    with pytest.raises(CannotRun, match=r"reports\.group no-such-group-here in drillbook\.yaml"):
+        batch.ensure_folders(settings)
 
 
 def test_ensure_can_run_needs_restic(settings, monkeypatch) -> None:

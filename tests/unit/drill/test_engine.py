@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from drillbook.backends.restic import Fault, ResticError
 from drillbook.drill.engine import RunOptions
-from drillbook.sandbox.isolation import Mode
+from drillbook.sandbox.isolation import IsolationError, Mode
 from drillbook.util.signals import Interrupted, Overrun
-from tests.unit.drill.fakes import FakeRestic, FakeSandboxes, Harness, nodes, own_account, password_env, snapshot
+from tests.unit.drill.fakes import (
+    FakeRestic,
+    FakeSandbox,
+    FakeSandboxes,
+    Harness,
+    nodes,
+    own_account,
+    password_env,
+    snapshot,
+)
 
 PHASES = ["plan", "sandbox", "locate snapshot", "immutability audit", "restore", "verify content",
           "checks", "teardown", "report"]
@@ -147,6 +158,57 @@ def test_keep_sandbox_stops_its_processes_and_keeps_it(harness: Harness) -> None
     sandbox = harness.sandboxes.made[0]
     assert sandbox.launcher.killed and not sandbox.torn_down
     assert detail(record, "teardown") == f"kept for debugging at {sandbox.path} (--keep-sandbox)"
+
+
+TWO_CHECKS = """\
+verify:
+  - type: files
+    name: letters
+    path: srv/clinic/docs
+    min_count: 10
+  - type: files
+    name: one letter
+    path: srv/clinic/docs
+    required: [letter-0001.txt]
+"""
+
+
+def test_what_a_check_left_running_is_swept_before_the_next_one(harness: Harness) -> None:
+    harness.sandboxes.create = _leaving(harness.sandboxes.create, events=harness.events)
+    record = harness.run(harness.drill(TWO_CHECKS))
+    assert record["status"] == "passed"
+    order = [(event, name) for event, name, _ in harness.events if event.startswith(("check", "sweep"))]
+    assert order == [("check-start", "letters"), ("check-end", "letters"), ("sweep", ""),
+                     ("check-start", "one letter"), ("check-end", "one letter"), ("sweep", "")]
+    assert all("left_running" not in c["data"] for c in record["checks"])
+
+
+def test_a_check_that_left_processes_says_how_many_were_killed(harness: Harness) -> None:
+    harness.sandboxes.create = _leaving(harness.sandboxes.create, left=3)
+    record = harness.run(harness.drill(TWO_CHECKS))
+    assert record["status"] == "passed"
+    assert [c["data"]["left_running"] for c in record["checks"]] == [3, 3]
+
+
+def test_processes_that_cannot_be_swept_fail_the_drill_before_the_next_check(harness: Harness) -> None:
+    harness.sandboxes.create = _leaving(harness.sandboxes.create, error=IsolationError("2 process(es) survived"))
+    record = harness.run(harness.drill(TWO_CHECKS))
+    assert record["status"] == "failed"
+    assert [c["name"] for c in record["checks"]] == ["letters"]
+    assert record["reason"] == ('what check "letters" left running could not be stopped, so no later check '
+                                "may run beside it: 2 process(es) survived")
+    assert dict(phases(record))["checks"] == "failed"
+
+
+def _leaving(create: Callable[..., FakeSandbox], left: int = 0, error: Exception | None = None,
+             events: list | None = None) -> Callable[..., FakeSandbox]:
+    """The sandbox factory, its launcher's sweeps killing ``left`` processes or failing with ``error``."""
+    def made(*args: Any) -> FakeSandbox:
+        sandbox = create(*args)
+        sandbox.launcher.left_running, sandbox.launcher.sweep_error = left, error
+        sandbox.launcher.events = events
+        return sandbox
+    return made
 
 
 def test_run_options_set_trigger_and_run_id(harness: Harness) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from drillbook.drill.record import Objective, Phase, RunRecord
+from drillbook.drill.record import CheckResult, Objective, Phase, RunRecord
 from drillbook.evidence import anchor, ledger, signing
 from drillbook.evidence import upload as worm
 from drillbook.outputs import finish, notify
@@ -185,6 +185,41 @@ def test_no_worm_target_means_no_upload_and_nothing_else_changes(tmp_path, seams
     assert not (run.folder / worm.RESULT_FILE).exists()
 
 
+# -- what a record keeps -----------------------------------------------------------------------
+HOSTILE = "ok\x1b]0;pwned\x07 \x1b[2Jdo\x00ne \u202etxt.exe\r\x9b"
+FILTERED = "ok done txt.exe"
+CONTROLS = ("\x1b", "\x07", "\x00", "\u202e", "\r", "\x9b", "\\u00")
+
+
+def test_every_text_of_a_record_loses_its_control_characters_before_anything_is_made_of_it(tmp_path, seams):
+    run = drill_run(make_settings(tmp_path), drill=spec(OWNER))
+    run.record.reason = HOSTILE
+    run.record.phases[0].detail = f"line one\n\tline two {HOSTILE}"
+    run.record.checks.append(CheckResult("command", "noisy", Status.FAILED, f"exit 1: {HOSTILE}",
+                                         data={"output_tail": [HOSTILE], f"key {HOSTILE}": {"value": HOSTILE}}))
+    finish.finish(run)
+    assert seams.calls == expected_calls(targets=2)  # written once: the filtered record did not change
+    saved = on_disk(run)
+    assert saved["reason"] == FILTERED
+    assert saved["phases"][0]["detail"] == f"line one\n\tline two {FILTERED}"
+    assert saved["checks"][0]["detail"] == f"exit 1: {FILTERED}"
+    assert saved["checks"][0]["data"] == {"output_tail": [FILTERED], f"key {FILTERED}": {"value": FILTERED}}
+    assert all(body["reason"] == FILTERED for _target, body in seams.delivered)
+    for text in [json.dumps(body) for _target, body in seams.delivered] + [
+            (run.folder / name).read_text() for name in (RUN_FILE, *DRILL_FILES)]:
+        assert not [c for c in CONTROLS if c in text]
+
+
+def test_a_runbook_record_saved_as_it_goes_keeps_no_control_characters(tmp_path):
+    run = runbook_run(make_settings(tmp_path))
+    step = run.record.steps[0]
+    step.reason, step.output_tail = HOSTILE, [HOSTILE, "second\tline"]
+    run.folder.mkdir(parents=True)
+    rec.save(run.record, run.folder)
+    saved = on_disk(run)["steps"][0]
+    assert (saved["reason"], saved["output_tail"]) == (FILTERED, [FILTERED, "second\tline"])
+
+
 # -- the engine's three calls -------------------------------------------------------------------
 def test_the_engine_api_rewrites_a_record_changed_after_writing_and_refreshes_the_index_once(tmp_path, seams):
     run = drill_run(make_settings(tmp_path), status=Status.PASSED, project=ProjectConfig(evidence=WORM))
@@ -345,6 +380,22 @@ def test_a_reaped_run_without_a_drills_folder_is_still_finished(tmp_path, seams)
     reap_stale_runs(settings)
     assert json.loads(path.read_text())["status"] == Status.ABORTED
     assert seams.calls == ["record", *(f"reports:{n}" for n in DRILL_FILES), "index", "seal"]
+
+
+def test_the_project_targets_of_a_reaped_run_need_drillbook_yaml_only(tmp_path, seams, monkeypatch):
+    """A drills folder that cannot be loaded loses the drill's own targets, never the project's."""
+    settings = unloaded_settings(tmp_path)
+    write_drill(settings.drills_dir, "clinic", "/srv/restic/clinic", body=OWNER_YAML)
+    (settings.drills_dir / "drillbook.yaml").write_text(OPS_YAML)
+    path = orphan(tmp_path, drill_run(settings))
+
+    def unloadable(folder: Path) -> None:
+        raise RuntimeError(f"a drill file in {folder} broke the loader")
+
+    monkeypatch.setattr(finish, "load_drills", unloadable)
+    assert len(reap_stale_runs(settings)) == 1
+    assert json.loads(path.read_text())["status"] == Status.ABORTED
+    assert [target for target, _ in seams.delivered] == ["webhook http://127.0.0.1:9/ops"]
 
 
 def test_a_reaped_run_keeps_a_project_config_already_loaded(tmp_path, seams):

@@ -75,3 +75,68 @@ def test_a_shared_group_cannot_guard_the_run_folder(tmp_path: Path, monkeypatch:
     run.mkdir()
     with pytest.raises(iso.IsolationError, match=r"group 995 .* shared with _apt"):
         holder.make_run_folders(run, ACCOUNT, iso.Mode.ROOT)
+
+
+# -- sweeping what checks left running ----------------------------------------------------------
+INIT, TARGET, NS = 1000, 1001, "pid:[4026532000]"
+
+
+class ProcessTable:
+    """The sandbox's processes as the sweep sees them: its namespace, its init's descendants."""
+
+    def __init__(self, in_namespace: set[int], nested: set[int], spawns: dict[int, int] | None = None,
+                 immortal: frozenset[int] = frozenset()):
+        self.in_namespace = {INIT, TARGET, *in_namespace}
+        self.nested = set(nested)  # in a PID namespace nested inside the sandbox's
+        self.spawns = spawns or {}  # pid -> the child it forks just before it dies
+        self.immortal = immortal
+        self.signalled: list[int] = []
+
+    def processes_in_namespace(self, pid_ns: str) -> list[int]:
+        return sorted(self.in_namespace) if pid_ns == NS else []
+
+    def descendants(self, pid: int) -> list[int]:
+        assert pid == INIT
+        return sorted((self.in_namespace | self.nested) - {INIT})
+
+    def signal_process(self, pid: int) -> bool:
+        self.signalled.append(pid)
+        if pid in self.spawns:
+            self.in_namespace.add(self.spawns.pop(pid))
+        if pid not in self.immortal:
+            self.in_namespace.discard(pid)
+            self.nested.discard(pid)
+        return True
+
+
+def sweeping(monkeypatch: pytest.MonkeyPatch, table: ProcessTable, init_alive: bool = True) -> holder.NamespaceHolder:
+    for name in ("processes_in_namespace", "descendants", "signal_process"):
+        monkeypatch.setattr(holder, name, getattr(table, name))
+    monkeypatch.setattr(holder, "alive", lambda pid, start: init_alive and (pid, start) == (INIT, 77))
+    monkeypatch.setattr(holder, "SWEEP_PAUSE", 0.0)
+    return holder.NamespaceHolder(proc=None, init_pid=INIT, target_pid=TARGET, pid_ns=NS,  # type: ignore[arg-type]
+                                  user_ns="user:[1]", account=ACCOUNT, mode=iso.Mode.ROOT, init_start=77)
+
+
+def test_a_sweep_repeats_until_nothing_is_left_nested_namespaces_included(monkeypatch: pytest.MonkeyPatch) -> None:
+    table = ProcessTable(in_namespace={10, 12}, nested={20, 21}, spawns={10: 11, 11: 13})
+    namespaces = sweeping(monkeypatch, table)
+    assert namespaces.sweep() == 6
+    assert table.in_namespace == {INIT, TARGET} and table.nested == set()
+    assert INIT not in table.signalled and TARGET not in table.signalled
+
+
+def test_a_process_that_outlasts_the_sweep_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    table = ProcessTable(in_namespace={10}, nested=set(), immortal=frozenset({10}))
+    namespaces = sweeping(monkeypatch, table)
+    monkeypatch.setattr(holder, "SWEEP_TIMEOUT", 0.05)
+    with pytest.raises(iso.IsolationError, match=r"1 process\(es\) still run in the sandbox 0\.05 s after SIGKILL"):
+        namespaces.sweep()
+
+
+def test_the_descendants_of_an_init_that_is_gone_are_never_swept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its pid may belong to a host process by now: only the namespace's own processes are killed."""
+    table = ProcessTable(in_namespace={10}, nested={20})
+    namespaces = sweeping(monkeypatch, table, init_alive=False)
+    assert namespaces.sweep() == 1
+    assert table.signalled == [10] and table.nested == {20}

@@ -1,9 +1,12 @@
+import os
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from drillbook.spec import load_drill, load_drills
+from drillbook.spec.loader import load_project
+from drillbook.spec.models import ProjectConfig
 
 GOOD = """\
 description: Patient portal documents
@@ -192,6 +195,37 @@ def test_oversized_drill_and_config_files_are_refused_naming_size_and_limit(tmp_
     size = (tmp_path / "huge.yaml").stat().st_size
     assert f"{size} bytes" in by_file["huge.yaml"].message
     assert "limit is 1 MiB" in by_file["huge.yaml"].message
+
+
+def test_the_project_file_loads_alone_whatever_the_drill_files_hold(tmp_path):
+    (tmp_path / "drillbook.yaml").write_text("notify:\n  - {command: [/usr/local/bin/page-oncall]}\n")
+    write(tmp_path, "broken", "objectives: {rto: [\n")
+    config, problems = load_project(tmp_path)
+    assert problems == [] and config.notify[0].command == ["/usr/local/bin/page-oncall"]
+    assert load_project(tmp_path / "missing") == (ProjectConfig(), [])
+
+
+def test_a_broken_project_file_gives_the_defaults_and_its_problem(tmp_path):
+    (tmp_path / "drillbook.yaml").write_text("notify: {\n")
+    config, [problem] = load_project(tmp_path)
+    assert config == ProjectConfig() and problem.file.name == "drillbook.yaml"
+
+
+@pytest.mark.timeout(20)
+def test_a_drill_file_that_is_no_regular_file_is_refused_unread(tmp_path):
+    """A FIFO would block every reader (validate, run, serve's reload) until someone writes to it."""
+    os.mkfifo(tmp_path / "fifo.yaml")
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")
+    (tmp_path / "drillbook.yaml").symlink_to("/dev/null")
+    write(tmp_path, "good", GOOD)
+    loaded = load_drills(tmp_path)
+    assert set(loaded.drills) == {"good"}
+    by_file = {p.file.name: p.message for p in loaded.problems}
+    assert by_file == {
+        "fifo.yaml": "is a FIFO, not a regular file: drill and config files are regular files",
+        "zero.yaml": "is a character device, not a regular file: drill and config files are regular files",
+        "drillbook.yaml": "is a character device, not a regular file: drill and config files are regular files",
+    }
 
 
 INJECTING = ["LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "GCONV_PATH", "LOCPATH", "GLIBC_TUNABLES",

@@ -24,3 +24,17 @@ def test_format_duration_is_short_and_readable():
     assert format_duration(12.34) == "12.3 s"
     assert format_duration(125) == "2m 05s"
     assert format_duration(3 * 86400 + 3600) == "3d 1h"
+
+
+@pytest.mark.parametrize("seconds,text", [
+    (-0.25, "-250 ms"), (-12.34, "-12.3 s"), (-125, "-2m 05s"), (-3 * 3600 - 60, "-3h 01m"),
+    (-(3 * 86400 + 3600), "-3d 1h"), (-0.0001, "0 ms"), (-0.0, "0 ms"),
+])
+def test_a_negative_duration_is_the_same_form_with_a_minus_sign(seconds, text):
+    """A clock step or a snapshot dated in the future gives one; it must read as what it is."""
+    assert format_duration(seconds) == text
+
+
+@pytest.mark.parametrize("seconds", [float("nan"), float("inf"), float("-inf")])
+def test_a_duration_that_is_no_number_is_unknown(seconds):
+    assert format_duration(seconds) == "-"
