@@ -139,3 +139,46 @@ def test_an_ordinary_account_runs_the_whole_drill(account, drillbook_script, sta
 
 def _tree(top: Path) -> list[Path]:
     return [top, *top.rglob("*")]
+
+
+RUNBOOK = """\
+---
+title: Restore the clinic
+objectives: {rto: 10m}
+---
+## Check the tools
+```sh
+restic version
+```
+
+## Restore and verify the latest backup
+```drill
+clinic
+```
+"""
+
+
+def test_an_ordinary_account_runs_a_runbook_with_a_drill_step(account, drillbook_script, stage):
+    repo = make_repo(stage / "build", files=12, rows=1200)
+    repo.backup()
+    for name in ("drills", "reports", "state", "runbooks"):
+        (stage / name).mkdir()
+    write_drill(stage / "drills", "clinic", repo.path, body=STANDARD_CHECKS)
+    (stage / "runbooks" / "restore-clinic.md").write_text(RUNBOOK)
+    host.chown_tree(stage, account)
+
+    code, output = run_as(account, drillbook_script, stage, "runbook", "run", "restore-clinic", "--yes",
+                          "--operator", "alice")
+
+    records = sorted((stage / "reports" / "runbooks" / "restore-clinic").glob("*/run.json"))
+    assert records, f"no runbook record; drillbook said:\n{output}"
+    run = json.loads(records[-1].read_text())
+    assert code == 0, f"{run.get('reason')}\n{output}"
+    assert [s["status"] for s in run["steps"]] == ["passed", "passed"]
+    drill_run = run["steps"][1]["drill_runs"][0]
+    assert drill_run["status"] == "passed"
+    drill = json.loads(next((stage / "reports" / "clinic").glob("*/run.json")).read_text())
+    assert drill["isolation"]["mode"] == "rootless"
+    strangers = [str(p) for p in _tree(stage / "reports") if p.lstat().st_uid != account.pw_uid]
+    assert strangers == [], "report files not owned by the account"
+    assert host.pids_of(account.pw_uid) == []
