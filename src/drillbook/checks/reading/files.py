@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from drillbook.util.dirfd import walk
 from drillbook.util.restored import NotInRestore, RestoredFileError, RestoredPath
 
 
@@ -24,10 +26,10 @@ def files_answer(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def count_files(folder: RestoredPath) -> int:
-    """Files below the folder; symlinked folders inside it are listed, not descended into."""
+    """Entries below the folder that are not folders; symlinked folders are counted, not entered."""
     fd = folder.open_folder()
     try:
-        return sum(len(names) for _, _, names, _ in os.fwalk(".", dir_fd=fd))
+        return sum(not stat.S_ISDIR(info.st_mode) for _, _, info in walk(fd))
     finally:
         os.close(fd)
 

@@ -8,12 +8,12 @@ are listed under ``special_files`` and never counted missing.
 
 from __future__ import annotations
 
-import os
 import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from drillbook.util.dirfd import walk
 from drillbook.util.restored import shown
 
 MAX_LISTED = 20
@@ -80,17 +80,8 @@ def compare_tree(nodes: Iterable[dict[str, Any]], restore_root: Path) -> dict[st
 
 def _walk(root: Path) -> dict[str, tuple[int, int]]:
     """Every entry below ``root`` by relative path: its file type bits and its own size (lstat)."""
-    present: dict[str, tuple[int, int]] = {}
-    for top, folders, names, fd in os.fwalk(root, follow_symlinks=False):
-        prefix = os.path.relpath(top, root)
-        for name in folders + names:
-            try:
-                entry = os.stat(name, dir_fd=fd, follow_symlinks=False)
-            except FileNotFoundError:
-                continue
-            rel = name if prefix == "." else f"{prefix}/{name}"
-            present[rel] = (stat.S_IFMT(entry.st_mode), entry.st_size)
-    return present
+    return {f"{folder}/{name}" if folder else name: (stat.S_IFMT(info.st_mode), info.st_size)
+            for folder, name, info in walk(root)}
 
 
 class _SpecialFiles:
