@@ -1,4 +1,4 @@
-"""A local webhook receiver on 127.0.0.1 that records every POST.
+"""A local webhook receiver on 127.0.0.1 that records every request.
 
 One receiver for everything that needs to watch notifications arrive: the ``serve`` demo (its alert
 receiver on loopback) and the notification and scheduler tests.
@@ -9,29 +9,43 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+Answer = tuple[int, dict[str, str]]
+
 
 class Receiver:
-    """Answers ``status`` to every POST: ``Receiver(status=503)`` tests retries.
+    """Answers ``status`` to every request: ``Receiver(status=503)`` tests retries.
 
-    Each POST is kept in ``posts`` as its path, its JSON body and its Content-Type.
+    ``answers`` are given first, one per request and in order, each a status and its headers:
+    ``Receiver(answers=[(429, {"Retry-After": "1"})])`` throttles once, then answers ``status``.
+    Each request is kept in ``posts`` as its method, path, JSON body, Content-Type and arrival
+    time (a GET is kept too: it is what a client that follows a redirect sends).
     """
 
-    def __init__(self, status: int = 200) -> None:
+    def __init__(self, status: int = 200, answers: Iterable[Answer] = ()) -> None:
         self.status = status
+        self.answers = list(answers)
         self.posts: list[dict[str, Any]] = []
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                owner.posts.append({"path": self.path, "body": json.loads(body or b"null"),
-                                    "content_type": self.headers.get("Content-Type")})
-                self.send_response(owner.status)
+                owner.posts.append({"method": self.command, "path": self.path,
+                                    "body": json.loads(body or b"null"),
+                                    "content_type": self.headers.get("Content-Type"),
+                                    "at": time.monotonic()})
+                status, headers = owner.answers.pop(0) if owner.answers else (owner.status, {})
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            do_GET = do_POST  # noqa: N815 (http.server dispatches on this name)
 
             def log_message(self, *args: Any) -> None:
                 pass

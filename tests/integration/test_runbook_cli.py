@@ -355,3 +355,29 @@ def test_operator_defaults_to_the_login_name(workspace):
     import getpass
 
     assert only_run(workspace, "one")["operator"] == getpass.getuser()
+
+
+def test_a_step_hidden_in_an_html_comment_is_not_shown_and_never_runs(workspace):
+    """What GitHub does not show the reader is no step: ``list``/``show`` omit it, ``run`` skips it."""
+    runbooks = workspace.root / "runbooks"
+    write_runbook(workspace, "failover", """\
+        # Fail over
+        ## Declare the incident
+        Page the incident commander.
+        <!--
+        ## Touch the flag
+        ```sh
+        touch hidden.flag
+        ```
+        -->
+
+        ## Check
+        ```sh
+        true
+        ```
+        """)
+    result = workspace.cli("runbook", "run", "failover", "--yes", "--operator", "alice")
+    assert result.returncode == 0, result.stderr
+    run = only_run(workspace, "failover")
+    assert [s["title"] for s in run["steps"]] == ["Declare the incident", "Check"]
+    assert not (runbooks / "hidden.flag").exists() and not (workspace.root / "hidden.flag").exists()

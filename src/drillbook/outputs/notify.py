@@ -11,6 +11,7 @@ Rules:
   environment;
 - every target gets an entry in the run record: sent, failed (with why) or skipped (with why);
   a notification problem is logged and recorded, it never changes the drill's status;
+- a webhook is POSTed by :mod:`drillbook.outputs.webhook` (retries, no redirects);
 - webhook URLs often carry tokens, short or long, in the path, the query or the userinfo: what is
   recorded, reported or logged shows scheme, host and port only, every other part as ``***``.
 """
@@ -22,15 +23,13 @@ import logging
 import os
 import pwd
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from drillbook.backends import aws
 from drillbook.outputs.runstore import RunKind, load_runs, run_dir
+from drillbook.outputs.webhook import post_webhook
 from drillbook.spec.models import NotifyTarget
 from drillbook.status import FINISHED, Status
 from drillbook.util.process import run_bounded
@@ -45,11 +44,6 @@ class Delivery(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     SKIPPED = "skipped"
-
-
-WEBHOOK_ATTEMPTS = 3
-WEBHOOK_HEADERS = {"Content-Type": "application/json", "User-Agent": "drillbook-notify"}
-BACKOFF_SECONDS = (0.5, 1.5)
 
 
 # -- what to send, to whom -------------------------------------------------------------------
@@ -163,28 +157,6 @@ def deliver(target: NotifyTarget, body: str, subject: str = "drillbook") -> dict
     if target.webhook:
         detail = redact(detail, target.webhook)
     return {"status": status, "detail": detail, "duration_seconds": round(time.monotonic() - started, 3)}
-
-
-def post_webhook(url: str, body: str, timeout: float,
-                 sleep: Callable[[float], None] = time.sleep) -> tuple[str, str]:
-    """POST the JSON; retry connection errors, timeouts, 429 and 5xx, not other 4xx."""
-    problem = ""
-    for attempt in range(1, WEBHOOK_ATTEMPTS + 1):
-        try:
-            with urllib.request.urlopen(urllib.request.Request(  # noqa: S310 (user's URL)
-                    url, data=body.encode("utf-8"), method="POST", headers=WEBHOOK_HEADERS),
-                    timeout=timeout) as response:
-                return Delivery.SENT, f"HTTP {response.status} after {attempt} attempt(s)"
-        except urllib.error.HTTPError as exc:
-            problem = f"HTTP {exc.code} {exc.reason}"
-            if exc.code < 500 and exc.code != 429:
-                return Delivery.FAILED, f"{problem} (not retried: the receiver refused the request)"
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            problem = f"cannot reach the receiver: {reason}"
-        if attempt < WEBHOOK_ATTEMPTS:
-            sleep(BACKOFF_SECONDS[min(attempt - 1, len(BACKOFF_SECONDS) - 1)])
-    return Delivery.FAILED, f"{problem} (after {WEBHOOK_ATTEMPTS} attempts)"
 
 
 def publish_sns(topic_arn: str, body: str, subject: str) -> tuple[str, str]:

@@ -3,8 +3,9 @@
 The format stays plain Markdown so it reads well anywhere: YAML front matter, an optional
 ``#`` title and introduction, then one step per ``##`` heading. A step's ``sh``/``bash`` block
 makes it a shell step, a ``drill`` block (one drill name per line) a drill step, neither a manual
-step. ``<!-- timeout: 5m -->`` and ``<!-- optional -->`` comments tune a step. Headings inside
-code fences are not steps.
+step. ``<!-- timeout: 5m -->`` and ``<!-- optional -->`` comments tune a step. The body is read the
+way GitHub and GitLab render it (markdown-it-py): headings inside code fences or HTML comments
+are not steps, and nothing hidden from the reader runs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from pydantic import ValidationError
 
 from drillbook.errors import SpecProblem
@@ -24,9 +27,10 @@ from drillbook.spec.yamlsource import UnusableYaml, load_located
 from drillbook.util.durations import DurationError
 
 SHELL_LANGS = {"sh", "bash"}
-FENCE = re.compile(r"^(\s{0,3})(`{3,}|~{3,})\s*([^`\s]*)")
-HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 COMMENT = re.compile(r"<!--\s*(timeout|optional)\b\s*:?\s*(.*?)\s*-->", re.IGNORECASE)
+HTML_COMMENT = re.compile(r"<!--(.*?)-->", re.DOTALL)
+ANNOTATION = re.compile(r"\s*(timeout|optional)\b\s*:?\s*(.*?)\s*", re.IGNORECASE | re.DOTALL)
+MARKDOWN = MarkdownIt("commonmark")
 
 
 @dataclass
@@ -145,52 +149,91 @@ def _front_matter(lines: list[str], path: Path) -> tuple[FrontMatter | None, int
 # -- body -------------------------------------------------------------------------------
 def _sections(lines: list[str], start: int,
               path: Path) -> tuple[str, str, list[Section], list[SpecProblem]]:
-    """Split the body at ``##`` headings outside code fences."""
-    h1, intro, sections = "", [], []
+    """Split the body at its top-level ``##`` headings, as a Markdown renderer sees them.
+
+    markdown-it-py parses the body (CommonMark, the block structure GitHub and GitLab render), so
+    nothing a reader cannot see becomes a step: a heading or a code block inside an HTML comment is
+    part of that comment. Fenced blocks belong to the step they are in, at any depth (in a list item
+    or a quote, their text is what the reader sees, without the indent or the ``>``). Token line maps
+    are relative to the body: ``start`` turns them into the file's line numbers.
+    """
+    tokens = MARKDOWN.parse("\n".join(lines[start:]))
+    h1, h1_lines, sections = "", range(0), []
     current: Section | None = None
-    block: Block | None = None
-    fence = ""
-    for i in range(start, len(lines)):
-        number, line = i + 1, lines[i]
-        if block is not None:
-            if line.strip().startswith(fence) and line.strip().strip(fence[0]) == "":
-                block.closed, block, fence = True, None, ""
-            else:
-                block.lines.append((number, line))
+    problems: list[SpecProblem] = []
+    fenced: set[int] = set()  # file line numbers inside fences: their text is never an annotation
+    for i, token in enumerate(tokens):
+        if token.map is None:
+            continue
+        first, end = token.map[0] + start + 1, token.map[1] + start  # 1-based, inclusive
+        if token.type == "heading_open" and token.level == 0 and token.tag in ("h1", "h2"):
+            title = tokens[i + 1].content.strip()
+            if token.tag == "h2":
+                current = Section(title, first)
+                sections.append(current)
+            elif current is None and not h1:
+                h1, h1_lines = title, range(first, end + 1)
+        elif token.type == "fence":
+            fenced.update(range(first, end + 1))
+            if not _closed(token, lines[end - 1], first, end):
+                problems.append(SpecProblem(path, first, "", f"code block opened with {token.markup} is never "
+                                            "closed (add a closing fence)"))
             if current is not None:
-                current.text.append(line)
-            else:
-                intro.append(line)
-            continue
-        opening = FENCE.match(line)
-        heading = HEADING.match(line)
-        if opening:
-            fence = opening.group(2)
-            block = Block(opening.group(3).lower(), number)
-            if current is not None:
-                current.blocks.append(block)
-        elif heading and len(heading.group(1)) == 2:
-            current = Section(heading.group(2).strip(), number)
-            sections.append(current)
-            continue
-        elif heading and len(heading.group(1)) == 1 and current is None and not h1:
-            h1 = heading.group(2).strip()
-            continue
-        elif current is not None:
-            for match in COMMENT.finditer(line):
-                current.comments.append((number, match.group(1).lower(), match.group(2)))
-            line = COMMENT.sub("", line)
-            if not line.strip() and line != lines[i]:
-                continue  # a line that held only a drillbook comment
-        if current is not None:
-            current.text.append(line)
-        else:
-            intro.append(line)
-    problems = []
-    if block is not None:
-        problems.append(SpecProblem(path, block.line, "", f"code block opened with {fence} is never "
-                                    "closed (add a closing fence)"))
+                body = token.content.splitlines()
+                current.blocks.append(Block(token.info.split()[0].lower() if token.info.strip() else "", first,
+                                            [(first + 1 + n, text) for n, text in enumerate(body)], True))
+        elif current is not None and token.type in ("html_block", "inline"):
+            current.comments += _annotations(token, first)
+    intro = [line for number, line in enumerate(lines[start:], start + 1)
+             if number not in h1_lines and (not sections or number < sections[0].line)]
+    for n, section in enumerate(sections):
+        stop = sections[n + 1].line - 1 if n + 1 < len(sections) else len(lines)
+        section.text = _readable(lines, section.line + 1, stop, fenced)
     return h1, "\n".join(intro).strip(), sections, problems
+
+
+def _closed(token: Token, last_line: str, first: int, end: int) -> bool:
+    """markdown-it closes a fence left open at the end of its container: tell the two apart."""
+    fence = re.escape(token.markup[0]) + f"{{{len(token.markup)},}}"
+    return end > first and re.fullmatch(r"[\s>]*" + fence + r"\s*", last_line) is not None
+
+
+def _annotations(token: Token, first: int) -> list[tuple[int, str, str]]:
+    """drillbook's ``<!-- timeout: 5m -->`` and ``<!-- optional -->``: whole comments only, in an
+    HTML block or among a paragraph's text; a comment that merely mentions the word is not one."""
+    found = []
+    if token.type == "html_block":
+        for match in HTML_COMMENT.finditer(token.content):
+            line = first + token.content.count("\n", 0, match.start())
+            found += [(line, *a) for a in _annotation(match.group(1))]
+    else:
+        line = first
+        for child in token.children or []:
+            if child.type in ("softbreak", "hardbreak"):
+                line += 1
+            elif child.type == "html_inline":
+                for match in HTML_COMMENT.finditer(child.content):
+                    found += [(line, *a) for a in _annotation(match.group(1))]
+    return found
+
+
+def _annotation(comment: str) -> list[tuple[str, str]]:
+    match = ANNOTATION.fullmatch(comment)
+    return [(match.group(1).lower(), match.group(2))] if match else []
+
+
+def _readable(lines: list[str], first: int, last: int, fenced: set[int]) -> list[str]:
+    """The step's Markdown as the operator reads it: drillbook's one-line comments taken out."""
+    out = []
+    for number in range(first, last + 1):
+        line = lines[number - 1]
+        if number not in fenced:
+            stripped = COMMENT.sub("", line)
+            if stripped != line and not stripped.strip():
+                continue  # a line that held only a drillbook comment
+            line = stripped.rstrip() if stripped != line else line
+        out.append(line)
+    return out
 
 
 def _step(number: int, section: Section, path: Path) -> tuple[Step | None, list[SpecProblem]]:

@@ -181,3 +181,85 @@ def test_loader_variables_in_front_matter_env_are_refused_at_their_line():
     assert runbook is None
     [problem] = problems
     assert (problem.line, problem.field) == (5, "env.BASH_ENV") and '"BASH_ENV" may not be set' in problem.message
+
+
+HIDDEN = textwrap.dedent("""\
+    # Fail over
+    ## Declare the incident
+    Page the incident commander.
+    <!--
+    Kept for later, not ready:
+
+    ## Wipe the standby
+    ```sh
+    rm -rf /srv/standby
+    ```
+    -->
+
+    ## Freeze writes
+    ```sh
+    ./portal-ctl freeze-writes
+    ```
+    """)
+
+
+def test_a_heading_and_block_inside_a_hidden_comment_are_no_step():
+    """GitHub and GitLab show nothing of an HTML comment: what the reader cannot see never runs."""
+    runbook, problems = parse(HIDDEN)
+    assert problems == []
+    assert [(s.title, s.kind, s.line) for s in runbook.steps] == [("Declare the incident", MANUAL, 2),
+                                                                  ("Freeze writes", SHELL, 13)]
+    assert all("rm -rf" not in s.script for s in runbook.steps)
+    assert runbook.steps[1].script.strip() == "./portal-ctl freeze-writes"
+
+
+def test_an_unclosed_fence_inside_a_hidden_comment_is_no_error():
+    runbook, problems = parse("## Step\nDo it.\n<!--\n```sh\nnot closed\n-->\n")
+    assert problems == [] and runbook.steps[0].kind == MANUAL
+
+
+def test_a_drillbook_comment_among_other_text_still_counts():
+    runbook, problems = parse("## Step\nDo it when ready. <!-- optional -->\n")
+    assert problems == [] and runbook.steps[0].optional
+    assert runbook.steps[0].text == "Do it when ready."
+
+
+def test_a_comment_that_only_mentions_timeout_is_not_an_annotation():
+    runbook, problems = parse("## Step\n<!-- the timeout here was 5m once -->\n```sh\ntrue\n```\n")
+    assert problems == [] and runbook.steps[0].timeout is None
+
+
+def test_fenced_blocks_in_a_list_or_a_quote_run_as_github_shows_them():
+    """GitHub renders them as the step's code blocks, without the list's indent or the quote's ``>``:
+    that is the script."""
+    text = textwrap.dedent("""\
+        ## Freeze writes
+        1. Stop the writers:
+           ```sh
+           ./portal-ctl freeze-writes
+           ```
+        > ```sh
+        > ./portal-ctl status
+        > ```
+
+        ## Restore
+        - the portal:
+          ```drill
+          portal
+          ```
+        """)
+    runbook, problems = parse(text)
+    assert problems == []
+    freeze, restore = runbook.steps
+    assert freeze.kind == SHELL and freeze.script == "./portal-ctl freeze-writes\n\n./portal-ctl status"
+    assert restore.kind == DRILL and restore.drills == ("portal",) and restore.drill_lines == (13,)
+
+
+def test_a_heading_inside_a_quote_or_list_is_no_step():
+    runbook, problems = parse("## Step\n> ## Not a step\n> Just a quote.\n- ## Nor this\n")
+    assert problems == [] and [s.title for s in runbook.steps] == ["Step"]
+
+
+def test_an_underlined_heading_is_a_step_as_it_is_rendered_as_one():
+    runbook, problems = parse("# Title\n\nStep one\n--------\nDo it.\n\n## Step two\nAnd this.\n")
+    assert problems == [] and [(s.title, s.line) for s in runbook.steps] == [("Step one", 3), ("Step two", 7)]
