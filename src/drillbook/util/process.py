@@ -192,5 +192,10 @@ def kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
         os.killpg(pgid, sig)
 
 
-def tail(text: str, lines: int = 20) -> list[str]:
-    return [line for line in text.strip().splitlines()[-lines:]]
+#: What a record keeps of one output line: a program may print a megabyte without a newline.
+TAIL_WIDTH = 400
+
+
+def tail(text: str, lines: int = 20, width: int = TAIL_WIDTH) -> list[str]:
+    """The last ``lines`` lines of ``text``, each cut to ``width`` characters (marked with "...")."""
+    return [line if len(line) <= width else line[:width] + "..." for line in text.strip().splitlines()[-lines:]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from drillbook.util.process import MAX_CAPTURE, Capture, run_bounded
+from drillbook.util.process import MAX_CAPTURE, TAIL_WIDTH, Capture, run_bounded, tail
 
 
 def test_output_far_beyond_the_limit_keeps_its_beginning_and_end_and_counts_the_rest() -> None:
@@ -45,3 +45,8 @@ def test_capture_keeps_a_short_output_whole_and_a_long_one_by_its_ends() -> None
     assert capture.text() == "héllo"
     capture.add(b"0123456789")
     assert capture.text() == "hél\n[... 8 bytes of output not kept ...]\n6789"
+
+
+def test_a_tail_keeps_the_last_lines_each_cut_to_a_readable_width() -> None:
+    text = "first\n" + "x" * 5000 + "\nlast\n"
+    assert tail(text, lines=2) == ["x" * TAIL_WIDTH + "...", "last"]
