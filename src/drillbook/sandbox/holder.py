@@ -265,8 +265,7 @@ class Sandbox:
         problem = iso.user_namespace_problem()
         if problem:
             raise IsolationError(problem)
-        if isolation.limits.memory:
-            iso.memory_bytes(isolation.limits.memory)
+        iso.memory_bytes(isolation.limits.memory)
         path = root / run_id
         path.mkdir(parents=True, exist_ok=False)
         try:

@@ -238,27 +238,23 @@ def memory_bytes(text: str) -> int:
 
 
 def prlimit_args(limits: Limits) -> list[str]:
-    """prlimit options for the declared limits (soft = hard, so children cannot raise them)."""
-    args = []
-    if limits.memory:
-        args.append(f"--as={memory_bytes(limits.memory)}")
-    if limits.processes:
-        args.append(f"--nproc={limits.processes}")
-    if limits.open_files:
-        args.append(f"--nofile={limits.open_files}")
-    return args
+    """prlimit options for every child: the drill's limits, else drillbook's defaults.
+
+    soft = hard, so children cannot raise them.
+    """
+    return [f"--as={memory_bytes(limits.memory)}", f"--nproc={limits.processes}",
+            f"--nofile={limits.open_files}"]
 
 
 def limits_record(limits: Limits) -> dict[str, str]:
-    """What the report shows, naming the mechanism: there is no memory cgroup on cgroups v1 hosts."""
-    shown = {}
-    if limits.memory:
-        shown["memory"] = f"{limits.memory} per process (RLIMIT_AS via prlimit)"
-    if limits.processes:
-        shown["processes"] = f"{limits.processes} for the account (RLIMIT_NPROC via prlimit)"
-    if limits.open_files:
-        shown["open_files"] = f"{limits.open_files} per process (RLIMIT_NOFILE via prlimit)"
-    return shown
+    """What the report shows, naming the mechanism (there is no memory cgroup on cgroups v1 hosts)
+    and who chose each value, so an auditor sees a default as such."""
+    shown = {"memory": f"{limits.memory} per process (RLIMIT_AS via prlimit",
+             "processes": f"{limits.processes} for the account (RLIMIT_NPROC via prlimit",
+             "open_files": f"{limits.open_files} per process (RLIMIT_NOFILE via prlimit"}
+    return {name: text + ("; declared by the drill)" if name in limits.model_fields_set
+                          else "; drillbook's default)")
+            for name, text in shown.items()}
 
 
 # -- argv --------------------------------------------------------------------------
@@ -354,9 +350,7 @@ def enter_argv(target_pid: int, account: Account, limits: Limits, cwd: Path, arg
     if network == "none":
         wrapped.append("--net")
     wrapped.append("--")
-    extra = prlimit_args(limits)
-    if extra:
-        wrapped += [tool("prlimit"), *extra, "--"]
+    wrapped += [tool("prlimit"), *prlimit_args(limits), "--"]
     assignments = [f"{name}={value}" for name, value in env.items()]
     return [*wrapped, *drop_argv(), tool("env"), "-i", "-C", str(cwd), "--", *assignments, *argv]
 
