@@ -34,6 +34,7 @@ from drillbook.drill.seams import ResticDoor, SandboxLike, Seams
 from drillbook.drill.selection import explain_no_match, future_dated, select_snapshot
 from drillbook.outputs import finish as postrun
 from drillbook.outputs.runstore import new_run_id, run_dir
+from drillbook.sandbox import slots
 from drillbook.sandbox.holder import IsolationError
 from drillbook.sandbox.inside import ReaderFailed, read_inside
 from drillbook.sandbox.isolation import OWN_FOLDER
@@ -204,7 +205,8 @@ class DrillRun:
     def _create_sandbox(self) -> str:
         root = self.settings.sandbox_root
         try:
-            self.sandbox = self.seams.create_sandbox(root, self.run_id, self.drill.isolation, dict(self.drill.env))
+            self.sandbox = self.seams.create_sandbox(root, self.run_id, self.drill.isolation, dict(self.drill.env),
+                                                     self.settings.state_dir / slots.FOLDER)
         except IsolationError as exc:
             raise PhaseFailed(f"sandbox could not be isolated as declared: {exc}") from None
         except OSError as exc:

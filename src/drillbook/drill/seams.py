@@ -64,6 +64,6 @@ class Seams:
     """The engine's ways out of Python (restic, the sandbox, the filesystem); tests put fakes here."""
 
     open_restic: Callable[..., ResticDoor] = Restic
-    create_sandbox: Callable[[Path, str, Isolation, dict[str, str]], SandboxLike] = Sandbox.create
+    create_sandbox: Callable[[Path, str, Isolation, dict[str, str], Path | None], SandboxLike] = Sandbox.create
     unreadable_by: Callable[[Account, Path], str | None] = unreadable_by  # tried as the account
     free_space: Callable[[Path], int] = free_bytes  # bytes the sandbox account may write there

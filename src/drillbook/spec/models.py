@@ -278,7 +278,9 @@ class Limits(Strict):
 class Isolation(Strict):
     network: Literal["none", "host"] = Field(
         "none", description="none: own loopback only; host must be written and is flagged.")
-    user: str | None = Field(None, description="Unprivileged account for checks and services.")
+    user: str | None = Field(None, description=(
+        "Unprivileged account for checks and services; without it, as root, each run at the same "
+        "time gets a drillbook-sandbox account of its own."))
     limits: Limits = Field(default_factory=Limits,
                            description="prlimit limits for every child; defaults apply unless raised or lowered.")
 

@@ -183,8 +183,11 @@ class FakeSandboxes:
     teardown_error: Exception | None = None
     leave_data: bool = False
     mode: Mode = Mode.ROOTLESS
+    slots: Path | None = None  # where the engine said sandbox slots are kept
 
-    def create(self, root: Path, run_id: str, isolation: Any, env: dict[str, str]) -> FakeSandbox:
+    def create(self, root: Path, run_id: str, isolation: Any, env: dict[str, str],
+               slots: Path | None = None) -> FakeSandbox:
+        self.slots = slots
         if self.error:
             raise self.error
         sandbox = FakeSandbox(root / run_id, teardown_error=self.teardown_error, leave_data=self.leave_data,

@@ -529,3 +529,8 @@ def test_free_space_that_cannot_be_read_fails_the_drill_before_restoring(harness
     assert record["status"] == "failed" and harness.restic.restores == []
     assert record["reason"].startswith(f"cannot read the free space on {harness.settings.sandbox_root}: "
                                        "Input/output error")
+
+
+def test_sandbox_slots_are_kept_in_drillbooks_state_folder(harness: Harness) -> None:
+    assert harness.run()["status"] == "passed"
+    assert harness.sandboxes.slots == harness.settings.state_dir / "sandbox-slots"
