@@ -114,7 +114,23 @@ def test_limits_are_applied_and_recorded(workspace, repo):
     result = workspace.cli("run", "clinic")
     run = workspace.last_run("clinic")
     assert result.returncode == 0, run["reason"]
-    assert set(run["isolation"]["limits"]) == {"open_files", "memory"}
+    assert set(run["isolation"]["limits"]) == {"open_files", "memory", "processes"}
+    assert "declared by the drill" in run["isolation"]["limits"]["open_files"]
+    assert "drillbook's default" in run["isolation"]["limits"]["processes"]
+
+
+def test_without_declared_limits_every_check_runs_under_the_defaults(workspace, repo):
+    body = """\
+    verify:
+      - type: command
+        run: [python3, -c, "import resource as r; assert [r.getrlimit(x) for x in (r.RLIMIT_AS, \
+    r.RLIMIT_NPROC, r.RLIMIT_NOFILE)] == [(4 << 30, 4 << 30), (512, 512), (1024, 1024)]"]
+    """
+    write_drill(workspace.drills, "clinic", repo.path, body=body)
+    result = workspace.cli("run", "clinic")
+    run = workspace.last_run("clinic")
+    assert result.returncode == 0, run["reason"]
+    assert run["isolation"]["limits"]["memory"] == "4G per process (RLIMIT_AS via prlimit; drillbook's default)"
 
 
 def test_isolation_that_cannot_be_set_up_fails_the_drill(workspace, repo):

@@ -35,7 +35,7 @@ from drillbook.util.scrub import Scrubber
 
 log = logging.getLogger("drillbook.backends.restic")
 
-READ_ONLY = frozenset({"version", "snapshots", "ls", "restore"})
+READ_ONLY = frozenset({"version", "snapshots", "ls", "stats", "restore"})
 
 
 class Fault(StrEnum):
@@ -227,6 +227,31 @@ def exclude_pattern(path: str) -> str:
     return _PATTERN_SPECIAL.sub(r"\\\1", path).replace("\ufffd", "?")
 
 
+@dataclass(frozen=True)
+class RestoreSize:
+    """What ``restic stats --mode restore-size`` counts for one snapshot: what its restore writes."""
+
+    total_size: int
+    total_file_count: int
+
+
+def parse_restore_size(out: str, snapshot_id: str) -> RestoreSize:
+    """restic 0.14 and 0.18 print one JSON object; 0.14 prints zeros for an id it cannot find."""
+    try:
+        data = json.loads(out.strip().splitlines()[-1]) if out.strip() else None
+    except ValueError:
+        data = None
+    size = data.get("total_size") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or type(size) is not int or size < 0:
+        raise ResticError(Fault.UNKNOWN, f"restic stats printed no restore size (got {out.strip()[:80]!r})")
+    counted = data.get("snapshots_count", 1)
+    if counted != 1:
+        raise ResticError(Fault.SNAPSHOT_NOT_FOUND,
+                          f"restic stats counted {counted} snapshots for {snapshot_id}, not one")
+    files = data.get("total_file_count")
+    return RestoreSize(size, files if type(files) is int else 0)
+
+
 def find_restic() -> str | None:
     """``DRILLBOOK_RESTIC`` may point at a specific binary (tests wrap restic to log its argv)."""
     chosen = os.environ.get("DRILLBOOK_RESTIC")
@@ -369,6 +394,11 @@ class Restic:
             node = json.loads(line)
             if node.get("struct_type") == "node":
                 yield node
+
+    def restore_size(self, snapshot_id: str) -> RestoreSize:
+        """How many bytes restoring the snapshot writes (file contents; a hard link counted once)."""
+        out = self._run("stats", ["--mode", "restore-size", "--json", snapshot_id])
+        return parse_restore_size(out, snapshot_id)
 
     def restore_argv(self, snapshot_id: str, target: Path, verify: bool = True, *,
                      account: Account | None = None, leave_out: Sequence[str] = ()) -> list[str]:

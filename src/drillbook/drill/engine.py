@@ -1,8 +1,8 @@
 """Runs one drill through its phase table and builds the RunRecord. Never prints.
 
-Flow: plan -> sandbox -> locate snapshot -> immutability audit -> restore (as the sandbox account
-when it can, see restoring.py; then made safe) -> verify content -> checks -> teardown (always) ->
-report (always) -> evidence.
+Flow: plan -> sandbox -> locate snapshot -> immutability audit -> restore (only when the sandbox
+root has room for it, see space.py; as the sandbox account when it can, see restoring.py; then made
+safe) -> verify content -> checks -> teardown (always) -> report (always) -> evidence.
 A phase that fails stops the drill; later phases are recorded as skipped, so the record shows
 exactly how far recovery got. An interrupt stops it where it is: the phases not reached are not
 recorded, teardown and report still are. Nothing here turns partial evidence into a pass.
@@ -26,7 +26,7 @@ from drillbook.backends.secrets import resolve_password
 from drillbook.checks import CheckContext, run_check
 from drillbook.checks.base import default_name
 from drillbook.checks.reading.tree import listing_input
-from drillbook.drill import restoring, verdict
+from drillbook.drill import restoring, space, verdict
 from drillbook.drill.content import verify_restore
 from drillbook.drill.phases import Observer, PhaseError, PhaseFailed, PhaseLog, PhaseSkipped, PhaseStep, guarded
 from drillbook.drill.record import CheckResult, Objective, RunRecord, host_versions, process_info
@@ -34,6 +34,7 @@ from drillbook.drill.seams import ResticDoor, SandboxLike, Seams
 from drillbook.drill.selection import explain_no_match, future_dated, select_snapshot
 from drillbook.outputs import finish as postrun
 from drillbook.outputs.runstore import new_run_id, run_dir
+from drillbook.sandbox import slots
 from drillbook.sandbox.holder import IsolationError
 from drillbook.sandbox.inside import ReaderFailed, read_inside
 from drillbook.sandbox.isolation import OWN_FOLDER
@@ -204,7 +205,8 @@ class DrillRun:
     def _create_sandbox(self) -> str:
         root = self.settings.sandbox_root
         try:
-            self.sandbox = self.seams.create_sandbox(root, self.run_id, self.drill.isolation, dict(self.drill.env))
+            self.sandbox = self.seams.create_sandbox(root, self.run_id, self.drill.isolation, dict(self.drill.env),
+                                                     self.settings.state_dir / slots.FOLDER)
         except IsolationError as exc:
             raise PhaseFailed(f"sandbox could not be isolated as declared: {exc}") from None
         except OSError as exc:
@@ -247,6 +249,7 @@ class DrillRun:
         # The snapshot's listing is the reference for the content check; fetching it while the
         # restore runs hides its cost (a second key derivation and a tree walk) from the RTO.
         self.listing = self.pool.submit(lambda: list(restic.ls(snapshot.id)))
+        room = self._make_room(restic, sandbox, snapshot)
         sandbox.prepare_restore(who.as_root)
         try:
             left_out = self._restore_as(who)
@@ -258,7 +261,38 @@ class DrillRun:
         as_root = f" as root ({who.reason})" if who.as_root else ""
         devices = (f"; {len(left_out)} device node{'s' if len(left_out) != 1 else ''} left out "
                    "(an unprivileged restore cannot make them)") if left_out else ""
-        return f"restored {snapshot.short_id} with --verify{as_root}{devices}{made_safe}"
+        return (f"restored {snapshot.short_id} ({space.shown(room.measured.size_bytes)}) with --verify"
+                f"{as_root}{devices}{made_safe}")
+
+    def _make_room(self, restic: ResticDoor, sandbox: SandboxLike, snapshot: Snapshot) -> space.Room:
+        """Fail before restoring when the sandbox root's filesystem cannot hold the restore."""
+        measured = self._measure(restic, snapshot)
+        restore = self._need(self.record.restore)
+        restore.update(measured.record())
+        where = self.settings.sandbox_root
+        try:
+            free = self.seams.free_space(sandbox.restore_root)
+        except OSError as exc:
+            raise PhaseFailed(f"cannot read the free space on {where}: {exc.strerror or exc}") from None
+        room = space.Room(measured, free, where)
+        restore.update(room.record())
+        problem = room.problem()
+        if problem:
+            raise PhaseFailed(problem)
+        return room
+
+    def _measure(self, restic: ResticDoor, snapshot: Snapshot) -> space.Measured:
+        """restic stats; when it fails, the snapshot's listing; when that fails too, no restore."""
+        try:
+            return space.from_stats(restic.restore_size(snapshot.id))
+        except ResticError as exc:
+            stats_failed = exc
+        try:
+            nodes = self._need(self.listing).result()
+        except ResticError as exc:
+            self.record.restic_stderr_tail = exc.stderr_tail or stats_failed.stderr_tail
+            raise PhaseFailed(space.unmeasured(stats_failed.message, exc.message)) from None
+        return space.from_listing(nodes, f"restic stats failed: {stats_failed.message}")
 
     def _restore_as(self, who: restoring.RestoreAs) -> list[str]:
         """Restore; returns the device nodes left out, when restic as the account could not make them.

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from drillbook.backends.restic import Restic, Snapshot
+from drillbook.backends.restic import Restic, RestoreSize, Snapshot
+from drillbook.drill.space import free_bytes
 from drillbook.sandbox.holder import Sandbox
 from drillbook.sandbox.isolation import Account, Mode, unreadable_by
 from drillbook.sandbox.safety import SafetyReport
@@ -26,6 +27,8 @@ class ResticDoor(Protocol):
     def snapshots(self) -> list[Snapshot]: ...
 
     def ls(self, snapshot_id: str) -> Iterable[dict[str, Any]]: ...
+
+    def restore_size(self, snapshot_id: str) -> RestoreSize: ...
 
     def restore(self, snapshot_id: str, target: Path, verify: bool = True, *,
                 account: Account | None = None, leave_out: Sequence[str] = ()) -> None: ...
@@ -58,8 +61,9 @@ class SandboxLike(Protocol):
 
 @dataclass(frozen=True)
 class Seams:
-    """The engine's ways out of Python (restic, the sandbox); tests put fakes here."""
+    """The engine's ways out of Python (restic, the sandbox, the filesystem); tests put fakes here."""
 
     open_restic: Callable[..., ResticDoor] = Restic
-    create_sandbox: Callable[[Path, str, Isolation, dict[str, str]], SandboxLike] = Sandbox.create
+    create_sandbox: Callable[[Path, str, Isolation, dict[str, str], Path | None], SandboxLike] = Sandbox.create
     unreadable_by: Callable[[Account, Path], str | None] = unreadable_by  # tried as the account
+    free_space: Callable[[Path], int] = free_bytes  # bytes the sandbox account may write there

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.sandbox import isolation as iso
+from drillbook.sandbox import slots as slot_locks
 from drillbook.sandbox.isolation import IsolationError
 from drillbook.sandbox.launcher import IsolatedLauncher, descendants
 from drillbook.sandbox.removal import TreeLeft, empty_folder, remove_tree
@@ -245,6 +246,7 @@ class Sandbox:
     account: iso.Account
     mode: iso.Mode
     env: dict[str, str] = field(default_factory=dict)
+    slot: slot_locks.Slot | None = None  # held until teardown (see slots.py)
 
     @property
     def restore_root(self) -> Path:
@@ -255,30 +257,37 @@ class Sandbox:
         return self.path / "work"
 
     @classmethod
-    def create(cls, root: Path, run_id: str, isolation: Isolation, env: dict[str, str]) -> Sandbox:
+    def create(cls, root: Path, run_id: str, isolation: Isolation, env: dict[str, str],
+               slots: Path | None = None) -> Sandbox:
+        """A sandbox under ``root``; as root with ``slots`` (a folder of drillbook's state), one
+        with an account no other run of this drillbook uses at the same time."""
         missing = iso.missing_tools()
         if missing:
             raise IsolationError(f"{', '.join(missing)} not installed (apt-get install bubblewrap "
                                  "util-linux coreutils findutils)")
         mode = iso.current_mode()
-        account = iso.resolve_account(isolation, mode)
         problem = iso.user_namespace_problem()
         if problem:
             raise IsolationError(problem)
-        if isolation.limits.memory:
-            iso.memory_bytes(isolation.limits.memory)
-        path = root / run_id
-        path.mkdir(parents=True, exist_ok=False)
+        iso.memory_bytes(isolation.limits.memory)
+        slot, account = account_for(root, isolation, mode, slots)
         try:
-            return cls._build(path, isolation, env, account, mode)
+            path = root / run_id
+            path.mkdir(parents=True, exist_ok=False)
+            try:
+                return cls._build(path, isolation, env, account, mode, slot)
+            except BaseException:
+                with contextlib.suppress(OSError):  # the reason it failed matters; cleanup retries the rest
+                    remove_tree(path)
+                raise
         except BaseException:
-            with contextlib.suppress(OSError):  # the reason it failed matters; cleanup retries the rest
-                remove_tree(path)
+            if slot:
+                slot.release()
             raise
 
     @classmethod
     def _build(cls, path: Path, isolation: Isolation, env: dict[str, str],
-               account: iso.Account, mode: iso.Mode) -> Sandbox:
+               account: iso.Account, mode: iso.Mode, slot: slot_locks.Slot | None) -> Sandbox:
         make_run_folders(path, account, mode)
         base_env = {
             "PATH": BASE_PATH,
@@ -292,11 +301,12 @@ class Sandbox:
         launcher = IsolatedLauncher(holder, account, isolation, base_env, restore_root=path / "restore",
                                     logs_dir=path / "logs", drill_env=env, mode=mode)
         return cls(path=path, isolation=isolation, launcher=launcher, env={**base_env, **env},
-                   account=account, mode=mode)
+                   account=account, mode=mode, slot=slot)
 
     def record(self) -> dict[str, Any]:
         return iso.isolation_record(self.isolation.network, self.account, self.isolation.limits,
-                                    self.mode)
+                                    self.mode, slot=self.slot.number if self.slot else None,
+                                    declared=bool(self.isolation.user))
 
     def prepare_restore(self, as_root: bool) -> None:
         """The restore folder belongs to whoever restores into it: the account, or root when it must."""
@@ -321,7 +331,20 @@ class Sandbox:
         try:
             self.launcher.kill_all()
         finally:  # the restored data goes even when a process could not be stopped
-            remove_tree(self.path)
+            try:
+                remove_tree(self.path)
+            finally:  # a tree left behind keeps its account from being taken again (slots.py)
+                if self.slot:
+                    self.slot.release()
+
+
+def account_for(root: Path, isolation: Isolation, mode: iso.Mode,
+                slots: Path | None) -> tuple[slot_locks.Slot | None, iso.Account]:
+    """The run's account, and the slot held for it when it is one of drillbook's own (as root)."""
+    if slots is None or mode is iso.Mode.ROOTLESS or isolation.user:
+        return None, iso.resolve_account(isolation, mode)
+    return slot_locks.take(slots, lambda number: iso.resolve_account(isolation, mode, number),
+                           lambda account: slot_locks.left_behind(root, account))
 
 
 def make_run_folders(path: Path, account: iso.Account, mode: iso.Mode) -> None:

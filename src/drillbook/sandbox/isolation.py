@@ -9,9 +9,10 @@ and nothing else.
 
 The namespaces are always created and entered by the unprivileged sandbox account, never by root,
 so nothing privileged ever runs inside them or sees a drill's environment. Two modes differ only
-in who that account is (see :class:`Mode`): as root, drillbook switches to the dedicated account
-with ``setpriv`` before starting bubblewrap or nsenter; as an ordinary account, drillbook's own
-account is the sandbox account and nothing switches.
+in who that account is (see :class:`Mode`): as root, drillbook switches to a dedicated account
+(one per run at the same time, see slots.py) with ``setpriv`` before starting bubblewrap or
+nsenter; as an ordinary account, drillbook's own account is the sandbox account and nothing
+switches.
 
 Inside, the user namespace maps exactly one uid: the account's, to itself. Checks therefore run
 under the same uid inside and out (PostgreSQL refuses to start as uid 0, even a namespaced one),
@@ -105,14 +106,19 @@ def tool(name: str) -> str:
     return shutil.which(name, path=TOOL_PATH) or name
 
 
-def resolve_account(isolation: Isolation, mode: Mode) -> Account:
-    """As root: the declared ``user:``, else a dedicated account created on demand; never root.
+def slot_account(slot: int) -> str:
+    """The dedicated account of a sandbox slot (see slots.py); slot 0 is the original one."""
+    return SANDBOX_ACCOUNT if slot == 0 else f"{SANDBOX_ACCOUNT}-{slot}"
+
+
+def resolve_account(isolation: Isolation, mode: Mode, slot: int = 0) -> Account:
+    """As root: the declared ``user:``, else the slot's dedicated account created on demand; never root.
 
     Without root nothing can switch accounts, so the sandbox account is drillbook's own.
     """
     if mode is Mode.ROOTLESS:
         return _own_account(isolation)
-    name = isolation.user or SANDBOX_ACCOUNT
+    name = isolation.user or slot_account(slot)
     try:
         entry = pwd.getpwnam(name)
     except KeyError:
@@ -238,27 +244,23 @@ def memory_bytes(text: str) -> int:
 
 
 def prlimit_args(limits: Limits) -> list[str]:
-    """prlimit options for the declared limits (soft = hard, so children cannot raise them)."""
-    args = []
-    if limits.memory:
-        args.append(f"--as={memory_bytes(limits.memory)}")
-    if limits.processes:
-        args.append(f"--nproc={limits.processes}")
-    if limits.open_files:
-        args.append(f"--nofile={limits.open_files}")
-    return args
+    """prlimit options for every child: the drill's limits, else drillbook's defaults.
+
+    soft = hard, so children cannot raise them.
+    """
+    return [f"--as={memory_bytes(limits.memory)}", f"--nproc={limits.processes}",
+            f"--nofile={limits.open_files}"]
 
 
 def limits_record(limits: Limits) -> dict[str, str]:
-    """What the report shows, naming the mechanism: there is no memory cgroup on cgroups v1 hosts."""
-    shown = {}
-    if limits.memory:
-        shown["memory"] = f"{limits.memory} per process (RLIMIT_AS via prlimit)"
-    if limits.processes:
-        shown["processes"] = f"{limits.processes} for the account (RLIMIT_NPROC via prlimit)"
-    if limits.open_files:
-        shown["open_files"] = f"{limits.open_files} per process (RLIMIT_NOFILE via prlimit)"
-    return shown
+    """What the report shows, naming the mechanism (there is no memory cgroup on cgroups v1 hosts)
+    and who chose each value, so an auditor sees a default as such."""
+    shown = {"memory": f"{limits.memory} per process (RLIMIT_AS via prlimit",
+             "processes": f"{limits.processes} for the account (RLIMIT_NPROC via prlimit",
+             "open_files": f"{limits.open_files} per process (RLIMIT_NOFILE via prlimit"}
+    return {name: text + ("; declared by the drill)" if name in limits.model_fields_set
+                          else "; drillbook's default)")
+            for name, text in shown.items()}
 
 
 # -- argv --------------------------------------------------------------------------
@@ -354,9 +356,7 @@ def enter_argv(target_pid: int, account: Account, limits: Limits, cwd: Path, arg
     if network == "none":
         wrapped.append("--net")
     wrapped.append("--")
-    extra = prlimit_args(limits)
-    if extra:
-        wrapped += [tool("prlimit"), *extra, "--"]
+    wrapped += [tool("prlimit"), *prlimit_args(limits), "--"]
     assignments = [f"{name}={value}" for name, value in env.items()]
     return [*wrapped, *drop_argv(), tool("env"), "-i", "-C", str(cwd), "--", *assignments, *argv]
 
@@ -379,12 +379,27 @@ def describe_method(network: str) -> str:
             f"{', '.join(ENV_ALLOW_LIST)} + the drill's env")
 
 
-def isolation_record(network: str, account: Account, limits: Limits, mode: Mode) -> dict[str, Any]:
+def account_sharing(mode: Mode, slot: int | None, declared: bool) -> str:
+    """Whether runs at the same time may share the account, and so signal or read each other."""
+    if mode is Mode.ROOTLESS:
+        return ("shared: drillbook runs as an ordinary account and cannot switch uids, so every run "
+                "it makes at the same time uses this account")
+    if declared:
+        return "declared by the drill (isolation.user): runs at the same time that declare it share it"
+    if slot is None:
+        return "shared with every run of drillbook at the same time (no slot was taken)"
+    return f"slot {slot} of drillbook's sandbox accounts: no other run of this drillbook uses it while this one runs"
+
+
+def isolation_record(network: str, account: Account, limits: Limits, mode: Mode, *,
+                     slot: int | None = None, declared: bool = False) -> dict[str, Any]:
     return {
         "network": network,
         "network_detail": ("own network namespace, only its loopback up" if network == "none"
                            else "the host's network (declared network: host)"),
         "user": account.describe(),
+        "user_slot": slot,
+        "user_sharing": account_sharing(mode, slot, declared),
         "mode": str(mode),
         "outer_uid": account.uid,
         "method": describe_method(network),

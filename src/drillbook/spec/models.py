@@ -264,16 +264,25 @@ Check = Annotated[
 
 
 class Limits(Strict):
-    memory: str | None = Field(None, pattern=r"^\d+[KMG]?$", description="e.g. 512M")
-    processes: int | None = Field(None, ge=1, description="Most processes of the sandbox account.")
-    open_files: int | None = Field(None, ge=16, description="Most open files per process.")
+    """Resource limits of every sandboxed process; each one left out keeps drillbook's default."""
+
+    memory: str = Field("4G", pattern=r"^\d+[KMG]?$", description=(
+        "Address space per process (RLIMIT_AS), e.g. 512M. A PostgreSQL 15 server as drillbook "
+        "runs it needs about 224M; raise it for a JVM or Node.js service, which reserve more."))
+    processes: int = Field(512, ge=1, description=(
+        "Processes of the sandbox account (RLIMIT_NPROC): on Linux 5.14 and later those in the "
+        "sandbox, on older kernels every process of the account on the host."))
+    open_files: int = Field(1024, ge=16, description="Open files per process (RLIMIT_NOFILE).")
 
 
 class Isolation(Strict):
     network: Literal["none", "host"] = Field(
         "none", description="none: own loopback only; host must be written and is flagged.")
-    user: str | None = Field(None, description="Unprivileged account for checks and services.")
-    limits: Limits = Field(default_factory=Limits, description="prlimit limits for every child.")
+    user: str | None = Field(None, description=(
+        "Unprivileged account for checks and services; without it, as root, each run at the same "
+        "time gets a drillbook-sandbox account of its own."))
+    limits: Limits = Field(default_factory=Limits,
+                           description="prlimit limits for every child; defaults apply unless raised or lowered.")
 
 
 NotifyEvent = Literal["failure", "success", "recovery", "always"]

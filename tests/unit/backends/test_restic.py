@@ -5,7 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from drillbook.backends.restic import Fault, Restic, classify, missing_pack, only_unmakeable_devices
+from drillbook.backends.restic import (
+    READ_ONLY,
+    Fault,
+    Restic,
+    ResticError,
+    classify,
+    missing_pack,
+    only_unmakeable_devices,
+)
 from drillbook.sandbox.isolation import Account
 
 
@@ -102,3 +110,59 @@ def test_only_devices_an_unprivileged_restore_cannot_make_are_tolerated() -> Non
     assert not only_unmakeable_devices(other_reason, devices)
     assert not only_unmakeable_devices("Fatal: wrong password or no key found\n", devices)
     assert not only_unmakeable_devices(ok.replace("There were 2", "There were 1"), devices)
+
+
+# -- how much a restore writes ---------------------------------------------------------------
+
+def fake_restic(tmp_path: Path, stdout: str, *, stderr: str = "", code: int = 0) -> Path:
+    """A restic that logs its argv, prints ``stdout`` and ``stderr`` and exits with ``code``."""
+    (tmp_path / "out").write_text(stdout)
+    (tmp_path / "err").write_text(stderr)
+    script = tmp_path / "restic"
+    script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path}/argv\ncat {tmp_path}/out\n'
+                      f"cat {tmp_path}/err >&2\nexit {code}\n")
+    script.chmod(0o755)
+    return script
+
+
+def stats_door(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stdout: str, **kwargs: object) -> Restic:
+    monkeypatch.setenv("DRILLBOOK_RESTIC", str(fake_restic(tmp_path, stdout, **kwargs)))  # type: ignore[arg-type]
+    return Restic("/srv/repo", "pw", cache_dir=tmp_path / "cache")
+
+
+def test_stats_is_read_only_and_asked_for_one_snapshots_restore_size(tmp_path, monkeypatch) -> None:
+    door = stats_door(tmp_path, monkeypatch, '{"total_size":100003,"total_file_count":4,"snapshots_count":1}\n')
+    assert "stats" in READ_ONLY
+    size = door.restore_size("abc123")
+    assert (size.total_size, size.total_file_count) == (100003, 4)
+    assert (tmp_path / "argv").read_text().split() == [
+        "stats", "--no-lock", "--cache-dir", str(tmp_path / "cache"), "--mode", "restore-size", "--json", "abc123"]
+
+
+def test_stats_of_restic_0_18_with_more_fields_is_read_the_same(tmp_path, monkeypatch) -> None:
+    out = '{"total_size":5368709120,"total_file_count":120,"snapshots_count":1,"total_blob_count":0}\n'
+    size = stats_door(tmp_path, monkeypatch, out).restore_size("abc123")
+    assert (size.total_size, size.total_file_count) == (5 * 1024 ** 3, 120)
+
+
+def test_stats_that_counted_no_snapshot_is_an_error_not_an_empty_restore(tmp_path, monkeypatch) -> None:
+    """restic 0.14 prints zeros and exits 0 for an id it cannot find (it only says so on stderr)."""
+    door = stats_door(tmp_path, monkeypatch, '{"total_size":0,"total_file_count":0,"snapshots_count":0}',
+                      stderr='Ignoring "abc123": no matching ID found for prefix "abc123"\n')
+    with pytest.raises(ResticError) as caught:
+        door.restore_size("abc123")
+    assert caught.value.kind == Fault.SNAPSHOT_NOT_FOUND and "counted 0 snapshots" in caught.value.message
+
+
+@pytest.mark.parametrize("out", ["", "scanning...\n", '{"total_file_count": 3}', '{"total_size": "big"}',
+                                 '{"total_size": -1}', "[1, 2]"])
+def test_stats_output_without_a_size_is_an_error(tmp_path, monkeypatch, out) -> None:
+    with pytest.raises(ResticError, match="restic stats printed no restore size"):
+        stats_door(tmp_path, monkeypatch, out).restore_size("abc123")
+
+
+def test_a_failing_stats_is_classified_like_any_restic_failure(tmp_path, monkeypatch) -> None:
+    door = stats_door(tmp_path, monkeypatch, "", stderr="Fatal: wrong password or no key found\n", code=1)
+    with pytest.raises(ResticError) as caught:
+        door.restore_size("abc123")
+    assert caught.value.kind == Fault.WRONG_PASSWORD

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from drillbook.backends.restic import Fault, ResticError, Snapshot
+from drillbook.backends.restic import Fault, ResticError, RestoreSize, Snapshot
 from drillbook.drill.engine import DeclaredDrill, DrillRun, RunOptions
 from drillbook.drill.seams import Seams
 from drillbook.sandbox.holder import remove_tree
@@ -57,6 +57,8 @@ class FakeRestic:
     devices: list[str] = field(default_factory=list)  # device nodes the snapshot holds
     device_errors: bool = False  # restic cannot make them (it runs unprivileged)
     restores: list[dict[str, Any]] = field(default_factory=list)  # how each restore was asked for
+    stats_error: ResticError | None = None  # restic stats fails with this
+    ls_error: ResticError | None = None  # restic ls fails with this
 
     def open(self, repository: str, password: str, **kwargs: Any) -> FakeRestic:
         self.opened_with = {"repository": repository, "password": password, **kwargs}
@@ -71,8 +73,15 @@ class FakeRestic:
         return list(self.snapshots_held)
 
     def ls(self, snapshot_id: str) -> Iterable[dict[str, Any]]:
+        if self.ls_error:
+            raise self.ls_error
         listed = self.listed if self.listed is not None else nodes(self.files)
         return [*listed, *({"type": "chardev", "path": d} for d in self.devices)]
+
+    def restore_size(self, snapshot_id: str) -> RestoreSize:
+        if self.stats_error:
+            raise self.stats_error
+        return RestoreSize(sum(len(data) for data in self.files.values()), len(self.files))
 
     def restore(self, snapshot_id: str, target: Path, verify: bool = True, *,
                 account: Account | None = None, leave_out: Sequence[str] = ()) -> None:
@@ -174,8 +183,11 @@ class FakeSandboxes:
     teardown_error: Exception | None = None
     leave_data: bool = False
     mode: Mode = Mode.ROOTLESS
+    slots: Path | None = None  # where the engine said sandbox slots are kept
 
-    def create(self, root: Path, run_id: str, isolation: Any, env: dict[str, str]) -> FakeSandbox:
+    def create(self, root: Path, run_id: str, isolation: Any, env: dict[str, str],
+               slots: Path | None = None) -> FakeSandbox:
+        self.slots = slots
         if self.error:
             raise self.error
         sandbox = FakeSandbox(root / run_id, teardown_error=self.teardown_error, leave_data=self.leave_data,
@@ -196,6 +208,8 @@ class Harness:
     events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     unreadable: str | None = None  # why the sandbox account cannot read the repository, if it cannot
     tried_reading: list[Path] = field(default_factory=list)
+    free: int | OSError = 1 << 40  # what the sandbox root's filesystem has free, or how asking fails
+    asked_free: list[Path] = field(default_factory=list)
 
     @property
     def settings(self) -> Settings:
@@ -214,9 +228,15 @@ class Harness:
 
     def run(self, target: DeclaredDrill | None = None, options: RunOptions | None = None) -> dict[str, Any]:
         seams = Seams(open_restic=self.restic.open, create_sandbox=self.sandboxes.create,
-                      unreadable_by=self.try_reading)
+                      unreadable_by=self.try_reading, free_space=self.free_space)
         run = DrillRun(target or self.drill(), self.settings, options or RunOptions(), self.observe, seams)
         return run.execute().record
+
+    def free_space(self, path: Path) -> int:
+        self.asked_free.append(path)
+        if isinstance(self.free, OSError):
+            raise self.free
+        return self.free
 
     def try_reading(self, account: Account, path: Path) -> str | None:
         self.tried_reading.append(path)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from drillbook.backends.restic import Fault, ResticError
+from drillbook.drill import space
 from drillbook.drill.engine import RunOptions
 from drillbook.sandbox.isolation import IsolationError, Mode
 from drillbook.util.signals import Interrupted, Overrun
@@ -463,3 +464,73 @@ def test_a_root_restore_keeps_devices_for_the_safety_pass_to_remove(harness: Har
     record = harness.run()
     assert record["status"] == "passed", record["reason"]
     assert [r["leave_out"] for r in harness.restic.restores] == [[]]
+
+
+# -- room for the restore ------------------------------------------------------------------------
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+
+def test_the_restore_size_and_the_free_space_are_measured_and_recorded(harness: Harness) -> None:
+    record = harness.run()
+    assert record["status"] == "passed", record["reason"]
+    size = sum(len(data) for data in harness.restic.files.values())
+    restore = record["restore"]
+    assert restore["size_bytes"] == size and restore["file_count"] == len(harness.restic.files)
+    assert restore["free_bytes"] == 1 << 40 and restore["needed_bytes"] == size + size // 10 + 64 * MIB
+    assert restore["size_measured_by"] == "restic stats --mode restore-size" and restore["size_problem"] is None
+    assert restore["free_on"] == str(harness.settings.sandbox_root)
+    assert harness.asked_free == [harness.sandboxes.made[0].restore_root]
+
+
+def test_too_little_free_space_fails_the_drill_before_restoring(harness: Harness) -> None:
+    harness.restic.files = {"srv/clinic/big.bin": b"x" * (2 * MIB)}
+    harness.free = 50 * MIB
+    record = harness.run()
+    assert record["status"] == "failed"
+    assert dict(phases(record))["restore"] == "failed" and dict(phases(record))["verify content"] == "skipped"
+    assert harness.restic.restores == []
+    assert record["reason"].startswith(
+        f"restore needs 66.2 MiB (2.0 MiB restored, plus 10% and 64 MiB to spare), 50.0 MiB free on "
+        f"{harness.settings.sandbox_root}")
+    assert record["restore"]["free_bytes"] == 50 * MIB and record["restore"]["size_bytes"] == 2 * MIB
+    assert harness.sandboxes.made[0].torn_down
+
+
+def test_sizes_are_shown_in_the_unit_a_person_reads() -> None:
+    assert space.shown(12.3 * GIB) == "12.3 GiB" and space.shown(4 * 1024 * GIB) == "4.0 TiB"
+    assert space.shown(512) == "512 bytes" and space.shown(1536) == "1.5 KiB"
+
+
+def test_when_stats_fails_the_snapshot_listing_measures_the_restore(harness: Harness) -> None:
+    harness.restic.stats_error = ResticError(Fault.UNKNOWN, "restic failed (exit 1): unknown command \"stats\"")
+    record = harness.run()
+    assert record["status"] == "passed", record["reason"]
+    restore = record["restore"]
+    assert restore["size_measured_by"] == "restic ls (the sizes of the snapshot's files)"
+    assert restore["size_problem"] == "restic stats failed: restic failed (exit 1): unknown command \"stats\""
+    assert restore["size_bytes"] == sum(len(data) for data in harness.restic.files.values())
+
+
+def test_a_restore_that_cannot_be_measured_is_not_started(harness: Harness) -> None:
+    harness.restic.stats_error = ResticError(Fault.UNKNOWN, "restic failed (exit 1): odd")
+    harness.restic.ls_error = ResticError(Fault.CORRUPT_DATA, "repository data is corrupt or missing")
+    record = harness.run()
+    assert record["status"] == "failed" and harness.restic.restores == []
+    assert record["reason"].startswith(
+        "cannot tell how much room the restore needs, so it was not started: restic stats failed "
+        "(restic failed (exit 1): odd), and so did listing the snapshot (repository data is corrupt or missing)")
+
+
+def test_free_space_that_cannot_be_read_fails_the_drill_before_restoring(harness: Harness) -> None:
+    harness.free = OSError(5, "Input/output error")
+    record = harness.run()
+    assert record["status"] == "failed" and harness.restic.restores == []
+    assert record["reason"].startswith(f"cannot read the free space on {harness.settings.sandbox_root}: "
+                                       "Input/output error")
+
+
+def test_sandbox_slots_are_kept_in_drillbooks_state_folder(harness: Harness) -> None:
+    assert harness.run()["status"] == "passed"
+    assert harness.sandboxes.slots == harness.settings.state_dir / "sandbox-slots"

@@ -130,7 +130,7 @@ def test_the_environment_is_set_only_by_the_last_helper():
 
 def test_enter_with_host_network_does_not_enter_a_network_namespace():
     argv = iso.enter_argv(1, ACCOUNT, Limits(), Path("/x"), ["true"], {}, network="host", mode=ROOT)
-    assert "--net" not in argv and not any(a.endswith("prlimit") for a in argv)
+    assert "--net" not in argv
 
 
 def test_environment_is_an_allow_list_plus_the_drills_env():
@@ -143,7 +143,7 @@ def test_environment_is_an_allow_list_plus_the_drills_env():
 def test_limits_are_recorded_with_their_mechanism():
     shown = iso.limits_record(Limits(memory="1G", open_files=64))
     assert shown["memory"].startswith("1G") and "RLIMIT_AS" in shown["memory"]
-    assert "RLIMIT_NOFILE" in shown["open_files"] and "processes" not in shown
+    assert "RLIMIT_NOFILE" in shown["open_files"] and "drillbook's default" in shown["processes"]
     assert iso.memory_bytes("2K") == 2048
 
 
@@ -227,3 +227,34 @@ def test_a_group_other_accounts_hold_is_not_the_accounts_own(monkeypatch: pytest
     monkeypatch.setattr(iso.grp, "getgrgid", lambda gid: Group([]))
     monkeypatch.setattr(iso.pwd, "getpwall", lambda: [Entry("drillbook-sandbox", 999, 995)])
     assert iso.group_shared_with(ACCOUNT) == []
+
+
+# -- default limits -------------------------------------------------------------------
+
+GIB = 1024 ** 3
+
+
+def _prlimit_options(argv: list[str]) -> list[str]:
+    start = _tool(argv, "prlimit") + 1
+    return argv[start:argv.index("--", start)]
+
+
+def test_every_sandboxed_process_gets_the_default_limits():
+    for mode in (ROOT, ROOTLESS):
+        assert _prlimit_options(_enter(mode)) == [f"--as={4 * GIB}", "--nproc=512", "--nofile=1024"]
+
+
+def test_a_drill_may_raise_or_lower_each_limit_and_keeps_the_other_defaults():
+    raised = _prlimit_options(_enter(ROOT, Limits(memory="8G")))
+    assert raised == [f"--as={8 * GIB}", "--nproc=512", "--nofile=1024"]
+    lowered = _prlimit_options(_enter(ROOT, Limits(processes=32, open_files=64)))
+    assert lowered == [f"--as={4 * GIB}", "--nproc=32", "--nofile=64"]
+
+
+def test_the_record_shows_every_limit_in_force_and_whether_the_drill_chose_it():
+    shown = iso.limits_record(Limits(open_files=64))
+    assert set(shown) == {"memory", "processes", "open_files"}
+    assert shown["memory"] == "4G per process (RLIMIT_AS via prlimit; drillbook's default)"
+    assert shown["processes"].startswith("512 ") and "drillbook's default" in shown["processes"]
+    assert shown["open_files"] == "64 per process (RLIMIT_NOFILE via prlimit; declared by the drill)"
+    assert iso.isolation_record("none", ACCOUNT, Limits(), ROOT)["limits"] == iso.limits_record(Limits())

@@ -295,3 +295,16 @@ def test_spec_errors_in_notify_do_not_echo_a_webhook_token(tmp_path):
         assert problems
         shown = " ".join(str(p) for p in problems)
         assert "abcdef" not in shown and "hooks.example.org/***/***/***/***" in shown
+
+
+def test_a_drill_without_limits_gets_drillbooks_defaults(tmp_path):
+    drill, problems = load_drill(write(tmp_path, "portal", GOOD))
+    assert drill is not None, problems
+    limits = drill.isolation.limits
+    assert (limits.memory, limits.processes, limits.open_files) == ("4G", 512, 1024)
+    assert limits.model_fields_set == set()
+
+
+def test_a_limit_cannot_be_switched_off(tmp_path):
+    drill, problems = load_drill(write(tmp_path, "portal", GOOD + "isolation:\n  limits: {memory: null}\n"))
+    assert drill is None and any("memory" in str(p) for p in problems)
