@@ -216,3 +216,37 @@ def test_checks_and_sandbox_do_not_reach_the_engine() -> None:
     for module in graph:
         if module.startswith(("drillbook.checks", "drillbook.sandbox")):
             assert "drillbook.drill.engine" not in reachable(graph, module), module
+
+
+#: Who may open or walk a restored tree: the reader, which runs inside the sandbox as the sandbox
+#: account (checks/reading, and pgbin's readers it uses), and the sandbox room's own passes over
+#: the tree (made safe, removed), which walk by descriptors.
+RESTORE_READERS = ("drillbook.checks.reading.", "drillbook.checks.services.pgbin",
+                   "drillbook.sandbox.safety", "drillbook.sandbox.removal", "drillbook.util.")
+#: The names that open or walk a restore.
+RESTORE_OPENERS = {("drillbook.util.restored", "RestoredPath"), ("drillbook.util.dirfd", "walk"),
+                   ("drillbook.util.dirfd", "up")}
+#: What drillbook's own process may take from the reader: pure helpers that touch no file.
+READER_NAMES_OUTSIDE = {"crash_words", "listing_input"}
+
+
+def _imported_names(path: Path) -> Iterator[tuple[str, str]]:
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield from ((node.module, alias.name) for alias in node.names)
+
+
+def test_only_the_reader_and_the_sandbox_room_open_or_walk_a_restore() -> None:
+    openers = {module: sorted(f"{source}.{name}" for source, name in _imported_names(path)
+                              if (source, name) in RESTORE_OPENERS)
+               for module, path in all_modules().items() if not module.startswith(RESTORE_READERS)}
+    assert {module: names for module, names in openers.items() if names} == {}
+
+
+def test_drillbooks_own_process_takes_no_reading_function_from_the_reader() -> None:
+    taken = {module: sorted(name for source, name in _imported_names(path)
+                            if source.startswith("drillbook.checks.reading")
+                            and name not in READER_NAMES_OUTSIDE)
+             for module, path in all_modules().items()
+             if not module.startswith("drillbook.checks.reading")}
+    assert {module: names for module, names in taken.items() if names} == {}

@@ -9,10 +9,12 @@ from pathlib import Path
 
 from drillbook.checks import sqlite as sqlite_check
 from drillbook.checks.base import CheckContext
+from drillbook.checks.reading.sqlite_readonly import ReadOnlyDatabase
 from drillbook.checks.sqlite import check_sqlite
 from drillbook.drill.record import CheckResult
 from drillbook.spec.models import SqliteCheck
 from drillbook.status import Status
+from drillbook.util.restored import RestoredPath
 from tests.unit.checks.fakes import ScriptedLauncher
 
 
@@ -181,3 +183,16 @@ def test_a_restored_fifo_fails_at_once(tmp_path: Path) -> None:
     os.mkfifo(root / "clinic.sqlite")
     result = _check(root, "clinic.sqlite")
     assert (result.status, result.detail) == (Status.FAILED, "clinic.sqlite is a FIFO, not a regular file")
+
+
+def test_the_connection_is_query_only_with_an_untrusted_schema_and_no_attach_slot(tmp_path: Path) -> None:
+    root = tmp_path / "restore"
+    _database(root / "clinic.sqlite")
+    db = ReadOnlyDatabase(RestoredPath(root, "clinic.sqlite"))
+    try:
+        db.conn.set_authorizer(None)  # to read the settings; the guard would refuse these pragmas
+        assert db.conn.execute("PRAGMA query_only").fetchone()[0] == 1
+        assert db.conn.execute("PRAGMA trusted_schema").fetchone()[0] == 0
+        assert db.conn.getlimit(sqlite3.SQLITE_LIMIT_ATTACHED) == 0
+    finally:
+        db.close()
