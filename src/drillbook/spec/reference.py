@@ -48,6 +48,11 @@ hand. Unknown keys are errors everywhere. Durations are written `90s`, `15m`, `2
 `7y` (or compound, `1h30m`). Paths in checks are relative to the restore root and may not climb
 out of it; other relative paths in a drill (repository, password file) are relative to the drill
 file. Editors with a YAML language server can validate drills against `docs/drill.schema.json`.
+
+Values are read by YAML 1.2's core schema: only `true`/`false` are booleans, only `42`, `-3`,
+`0o755`, `0x1F`, `1.5`, `1e3` and `.inf` are numbers, and everything else is the text as written:
+`12:30`, `1:30`, `0755`, `2026-01-01`, `1_000`, `yes` and `on` stay text (YAML 1.1 read them as
+750, 90, 493, a date, 1000 and booleans). A field that wants a number accepts its text.
 """
 
 ENV_INTRO = """

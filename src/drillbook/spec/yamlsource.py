@@ -13,7 +13,6 @@ refused rather than overflowing the recursive composer. None of them has a use i
 from __future__ import annotations
 
 import os
-import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from drillbook.spec.yamlschema import CoreSchemaLoader
 from drillbook.util.restored import kind_of
 
 Path_ = tuple[Any, ...]
@@ -40,9 +40,10 @@ class Refused(yaml.YAMLError):
         self.message = message
 
 
-class SpecLoader(yaml.SafeLoader):
-    """The safe loader with YAML 1.2 booleans (true/false only): YAML 1.1 would read the key
-    ``on:`` of a notify target as the boolean True, and ``no``/``off`` values as False.
+class SpecLoader(CoreSchemaLoader):
+    """The safe loader resolving plain scalars by YAML 1.2's core schema (see
+    :mod:`drillbook.spec.yamlschema`): YAML 1.1 would read the key ``on:`` of a notify target as
+    the boolean True, ``expect: 12:30`` as 750 and ``0755`` as 493.
 
     It also refuses aliases as soon as one is met (never expanded) and nesting deeper than
     :data:`MAX_DEPTH`; the first anchor is remembered so that one without an alias is refused too.
@@ -69,14 +70,6 @@ class SpecLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
-
-
-SpecLoader.yaml_implicit_resolvers = {
-    first: [r for r in resolvers if r[0] != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-SpecLoader.add_implicit_resolver("tag:yaml.org,2002:bool",
-                                 re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 @dataclass

@@ -263,3 +263,16 @@ def test_a_heading_inside_a_quote_or_list_is_no_step():
 def test_an_underlined_heading_is_a_step_as_it_is_rendered_as_one():
     runbook, problems = parse("# Title\n\nStep one\n--------\nDo it.\n\n## Step two\nAnd this.\n")
     assert problems == [] and [(s.title, s.line) for s in runbook.steps] == [("Step one", 3), ("Step two", 7)]
+
+
+def test_front_matter_reads_yaml_1_1_numbers_as_the_text_written():
+    text = "---\ntitle: 2026-01-01\nowner: 12:30\nenv: {UMASK: 0022}\n---\n## Step\nDo it.\n"
+    runbook, problems = parse(text)
+    assert problems == []
+    assert (runbook.meta.title, runbook.meta.owner, runbook.meta.env) == ("2026-01-01", "12:30", {"UMASK": "0022"})
+
+
+def test_a_sexagesimal_timeout_in_front_matter_is_an_error_at_its_line():
+    _, problems = parse("---\ntitle: Fail over\ntimeout: 1:30\n---\n## Step\nDo it.\n")
+    [problem] = problems
+    assert problem.line == 3 and '"1:30" is not a duration' in problem.message

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from drillbook.checks.expectations import parse_expectation
 from drillbook.spec import load_drill, load_drills
 from drillbook.spec.loader import load_project
 from drillbook.spec.models import ProjectConfig
@@ -308,3 +309,33 @@ def test_a_drill_without_limits_gets_drillbooks_defaults(tmp_path):
 def test_a_limit_cannot_be_switched_off(tmp_path):
     drill, problems = load_drill(write(tmp_path, "portal", GOOD + "isolation:\n  limits: {memory: null}\n"))
     assert drill is None and any("memory" in str(p) for p in problems)
+
+
+def test_yaml_1_1_numbers_stay_the_text_the_author_wrote(tmp_path):
+    text = GOOD.replace("expect: \">= 1000\"", "expect: 12:30").replace(
+        "tags: [nightly]", "tags: [nightly, 2026-01-01]") + "env: {UMASK: 0022, PGPORT: 5432_1}\n"
+    drill, problems = load_drill(write(tmp_path, "portal", text))
+    assert problems == []
+    query = drill.verify[1].queries[0]
+    assert query.expect == "12:30"  # YAML 1.1 read 750, and the check became "= 750"
+    assert parse_expectation(query.expect).check("12:30") and not parse_expectation(query.expect).check(750)
+    assert drill.source.snapshot.tags == ["nightly", "2026-01-01"]
+    assert drill.env == {"UMASK": "0022", "PGPORT": "5432_1"}
+
+
+def test_a_leading_zero_is_text_and_a_plain_number_is_still_a_comparison(tmp_path):
+    text = GOOD.replace("expect: \">= 1000\"", "expect: 0755").replace(
+        "      - {sql:", "      - {sql: select 1, expect: 750}\n      - {sql:").replace(
+        "min_count: 100", "min_count: 0100")
+    drill, problems = load_drill(write(tmp_path, "portal", text))
+    assert problems == []
+    assert drill.verify[0].min_count == 100  # a number field still takes the text
+    assert [q.expect for q in drill.verify[1].queries] == ["= 750", "0755"]
+
+
+def test_a_sexagesimal_duration_is_an_error_at_its_line(tmp_path):
+    path = write(tmp_path, "portal", GOOD.replace("timeout: 2m", "timeout: 1:30"))
+    _, problems = load_drill(path)
+    assert [str(p) for p in problems] == [
+        f'{path}:20: verify[2].timeout: "1:30" is not a duration (write 90s, 15m, 4h, 1d, 2w)'
+    ]

@@ -64,3 +64,36 @@ def test_a_file_at_the_limit_loads(tmp_path: Path):
     prefix = b"owner: ops\n# "
     path.write_bytes(prefix + b"x" * (MAX_FILE_BYTES - len(prefix) - 1) + b"\n")
     assert read_located(path).data == {"owner": "ops"}
+
+
+@pytest.mark.parametrize("written,loaded", [
+    # YAML 1.1 forms a drill author means as text: kept exactly as written
+    ("12:30", "12:30"), ("1:30", "1:30"), ("190:20:30", "190:20:30"),
+    ("0755", "0755"), ("0022", "0022"), ("-012", "-012"), ("01.5", "01.5"),
+    ("2026-01-01", "2026-01-01"), ("2026-01-01T02:00:00Z", "2026-01-01T02:00:00Z"),
+    ("1_000", "1_000"), ("0b101", "0b101"), ("0x_1F", "0x_1F"), ("+.5_0", "+.5_0"),
+    ("yes", "yes"), ("off", "off"), ("=", "="), ("<<", "<<"), (".Inf.", ".Inf."),
+    # YAML 1.2 core schema: the only numbers, booleans and nulls
+    ("0", 0), ("750", 750), ("-3", -3), ("+7", 7), ("0o755", 0o755), ("0x1F", 31), ("0x1f", 31),
+    ("1.5", 1.5), ("-0.25", -0.25), (".5", 0.5), ("1e3", 1000.0), ("2.5E-1", 0.25),
+    ("true", True), ("False", False), ("~", None), ("null", None), ("NULL", None), ("", None),
+])
+def test_plain_scalars_resolve_per_yaml_1_2_core_and_the_rest_is_text(written, loaded):
+    value = load_located(f"value: {written}\n").data["value"]
+    assert value == loaded and type(value) is type(loaded)
+
+
+def test_infinity_and_not_a_number_are_yaml_1_2_floats():
+    data = load_located("a: .inf\nb: -.Inf\nc: .NaN\n").data
+    assert data["a"] == float("inf") and data["b"] == float("-inf") and data["c"] != data["c"]
+
+
+def test_keys_resolve_the_same_way():
+    assert load_located("12:30: x\n0755: y\n").data == {"12:30": "x", "0755": "y"}
+
+
+@pytest.mark.parametrize("text", ["a: 1\nb: !!int 12:30\n", "a: 1\nb: !!float 1_0.5\n"])
+def test_an_explicit_number_tag_on_text_is_an_error_at_its_line(text):
+    with pytest.raises(UnusableYaml) as refused:
+        load_located(text)
+    assert refused.value.line == 2 and "is not" in refused.value.message
