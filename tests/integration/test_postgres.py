@@ -109,6 +109,25 @@ def test_custom_and_plain_dumps_and_data_dir_restore_and_answer(workspace, pg_re
     assert list(workspace.sandboxes.iterdir()) == []
 
 
+def test_sql_null_the_text_null_and_a_value_with_a_newline_are_told_apart(workspace, pg_repo):
+    body = """\
+verify:
+  - type: postgres
+    dump: srv/clinic/db/clinic.dump
+    queries:
+      - {sql: "select 'NULL'", expect: "'NULL'"}
+      - {sql: "select null", expect: "NULL"}
+      - {sql: "select E'a\\nb', 'c'", expect: "a\\nb"}
+      - {sql: "select ''", expect: ""}
+"""
+    write_drill(workspace.drills, "clinic", pg_repo.path, body=body)
+    result = workspace.cli("run", "clinic", timeout=300)
+    run = workspace.last_run("clinic")
+    assert result.returncode == 0, run["reason"]
+    values = [q["value"] for q in run["checks"][0]["data"]["queries"]]
+    assert values == ["'NULL'", "NULL", "a\nb", ""]
+
+
 def test_wrong_row_count_fails_with_expected_and_actual(workspace, pg_repo):
     write_drill(workspace.drills, "clinic", pg_repo.path, body=DRILL.format(expect="= 99"))
     assert workspace.cli("run", "clinic", timeout=300).returncode == 1

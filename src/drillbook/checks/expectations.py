@@ -1,4 +1,10 @@
-"""Expectations on query results: ``= N``, ``!= N``, ``>= N``, ``> N``, ``<= N``, ``< N`` or text."""
+"""Expectations on query results: ``= N``, ``!= N``, ``>= N``, ``> N``, ``<= N``, ``< N`` or text.
+
+A text expectation is compared with the value as it is shown in records and reports: SQL NULL
+is shown ``NULL``, and a text that would read the same (the text ``NULL``, or one already wrapped
+in single quotes) is shown as an SQL literal, ``'NULL'`` or ``'''x'''``. So ``expect: "NULL"``
+is met by SQL NULL only and ``expect: "'NULL'"`` by the text only: no two values look alike.
+"""
 
 from __future__ import annotations
 
@@ -53,9 +59,19 @@ def _as_number(value: Any) -> float | None:
 def _as_text(value: Any) -> str:
     if value is None:
         return "NULL"
+    if isinstance(value, str):
+        return _literal(value) if value == "NULL" or _quoted(value) else value
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def _quoted(text: str) -> bool:
+    return len(text) >= 2 and text[0] == text[-1] == "'"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def show_value(value: Any) -> str:

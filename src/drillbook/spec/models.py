@@ -156,7 +156,8 @@ class Source(Strict):
 
 class Query(Strict):
     sql: str = Field(description="A query whose first column of the first row is compared.")
-    expect: str = Field(description="= N, != N, >= N, > N, <= N, < N, or an exact string.")
+    expect: str = Field(description="= N, != N, >= N, > N, <= N, < N, or an exact string; NULL "
+                                    "is SQL NULL only, 'NULL' the text NULL.")
 
     @field_validator("expect", mode="before")
     @classmethod

@@ -15,7 +15,8 @@ Nothing from the restored host's configuration takes effect, in three layers:
   ``work/``, so a process it left running could swap anything there).
 
 What the source says about itself (``PG_VERSION``, a dump's format, header and roles) is read
-inside the sandbox by the reader (checks/reading/postgres.py). Queries use the same expectation syntax as ``sqlite``.
+inside the sandbox by the reader (checks/reading/postgres.py). Queries use the same expectation syntax as ``sqlite``;
+their values are read as :mod:`drillbook.checks.services.psqlvalue` explains.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.checks.base import CheckContext, answer_list, default_name, read_restore
-from drillbook.checks.expectations import first_failure, parse_expectation, queries_met
-from drillbook.checks.services import pgbin
+from drillbook.checks.expectations import first_failure, parse_expectation, queries_met, show_value
+from drillbook.checks.services import pgbin, psqlvalue
 from drillbook.checks.services.lifecycle import ServiceFailed
 from drillbook.drill.record import CheckResult
 from drillbook.sandbox.inside import ReaderFailed
@@ -44,7 +45,6 @@ PORT = 5432
 RESTORE_TIMEOUT = 6 * 3600.0
 QUERY_TIMEOUT = 300.0
 STEP_TIMEOUT = 120.0
-SEP = "\x1f"
 #: Reading a plain dump to its end for the roles it grants to.
 SOURCE_TIMEOUT = 600.0
 
@@ -337,16 +337,16 @@ def _queries(spec: PostgresCheck, server: Throwaway, database: str) -> list[dict
     results = []
     for query in spec.queries:
         expectation = parse_expectation(query.expect)
+        marker = psqlvalue.null_marker()
         done = server.ctx.launcher.run(
-            server.psql(database, "-A", "-t", "-F", SEP, "-P", "null=NULL", "-c", query.sql),
+            server.psql(database, *psqlvalue.csv_options(marker), "-c", query.sql),
             cwd=server.home, env=server.env, timeout=QUERY_TIMEOUT)
         if done.returncode != 0 or done.timed_out:
             error = "timed out" if done.timed_out else _last(tail(done.stderr)) or f"exit {done.returncode}"
             results.append({"sql": query.sql, "expect": query.expect, "error": error, "passed": False})
             continue
-        lines = done.stdout.splitlines()
-        value = lines[0].split(SEP)[0] if lines else "NULL"
-        results.append({"sql": query.sql, "expect": query.expect, "value": value,
+        value = psqlvalue.first_value(done.stdout, marker)
+        results.append({"sql": query.sql, "expect": query.expect, "value": show_value(value),
                         "passed": expectation.check(value)})
     return results
 

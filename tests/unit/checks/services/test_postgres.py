@@ -211,3 +211,43 @@ def test_a_symlink_at_drillbooks_own_config_folder_is_refused(tmp_path: Path) ->
     assert result.detail.startswith(f"cannot prepare the reader of the restore: {sandbox / 'config'} "
                                     "is a symlink")
     assert list(elsewhere.iterdir()) == []
+
+
+class PsqlLauncher(ScriptedLauncher):
+    """Scripted; ``{null}`` in a query's scripted output stands for the null display psql was given."""
+
+    def run(self, argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float,
+            stdin_data: str | None = None) -> Completed:
+        done = super().run(argv, cwd=cwd, env=env, timeout=timeout, stdin_data=stdin_data)
+        shown = [a.removeprefix("null=") for a in argv if a.startswith("null=")]
+        return dataclasses.replace(done, stdout=done.stdout.format(null=shown[0])) if shown else done
+
+
+def _queried(tmp_path: Path, outputs: list[str], expects: list[str]) -> tuple[CheckResult, PsqlLauncher]:
+    sandbox, _ = _sandbox(tmp_path)
+    launcher = PsqlLauncher([completed(), completed(), completed(stdout="15.4\n"),
+                             *(completed(stdout=o) for o in outputs)])
+    result = _run(sandbox, launcher, data_dir="srv/pgdata",
+                  queries=[{"sql": f"select {n}", "expect": e} for n, e in enumerate(expects)])
+    return result, launcher
+
+
+def test_the_text_null_is_not_sql_null(tmp_path: Path) -> None:
+    result, launcher = _queried(tmp_path, ["NULL\n"], ["NULL"])
+    assert result.status == Status.FAILED
+    assert result.detail == "'select 0' expected NULL, got 'NULL'"
+    assert "--csv" in launcher.calls[-1].argv
+
+
+def test_sql_null_empty_text_and_the_text_null_each_meet_their_own_expectation(tmp_path: Path) -> None:
+    result, _ = _queried(tmp_path, ["{null}\n", "\n", "NULL\n", "{null},1\n", "", ",x\n"],
+                         ["NULL", "", "'NULL'", "NULL", "NULL", ""])
+    assert result.status == Status.PASSED, result.detail
+    assert [q["value"] for q in result.data["queries"]] == ["NULL", "", "'NULL'", "NULL", "NULL", ""]
+
+
+def test_a_value_with_a_newline_is_whole(tmp_path: Path) -> None:
+    result, _ = _queried(tmp_path, ['"a\nb"\n', '"x, ""y"""\n', '"a\nb",c\nd\n'],
+                         ["a\nb", 'x, "y"', "a\nb"])
+    assert result.status == Status.PASSED, result.detail
+    assert result.data["queries"][0]["value"] == "a\nb"
