@@ -17,6 +17,7 @@ import os
 import pwd
 import subprocess
 import tempfile
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,8 @@ import pytest
 
 from drillbook.sandbox.holder import remove_tree
 from tests.integration import rootless_host as host
+from tests.integration.s3fixtures import free_port
+from tests.integration.serving import Serve
 from tests.support import PASSWORD, PASSWORD_ENV, STANDARD_CHECKS, make_repo, write_drill
 
 ACCOUNT = "drillbook-rootless-drill"
@@ -84,8 +87,9 @@ def stage(account: pwd.struct_passwd) -> Iterator[Path]:
     remove_tree(folder)
 
 
-def run_as(account: pwd.struct_passwd, script: Path, stage: Path, *args: str) -> tuple[int, str]:
-    """``drillbook ARGS`` as the account, with an environment of the folders and the password only.
+def as_account(account: pwd.struct_passwd, script: Path, stage: Path, *args: str) -> list[str]:
+    """The argv of ``drillbook ARGS`` as the account, with an environment of the folders and the
+    password only.
 
     No sandbox root is given: an ordinary account's default is under its state folder.
     """
@@ -98,9 +102,14 @@ def run_as(account: pwd.struct_passwd, script: Path, stage: Path, *args: str) ->
         "DRILLBOOK_RUNBOOKS": str(stage / "runbooks"),
         PASSWORD_ENV: PASSWORD,
     }
-    argv = ["runuser", "-u", account.pw_name, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()),
+    return ["runuser", "-u", account.pw_name, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()),
             str(script), *args]
-    done = subprocess.run(argv, cwd=stage, capture_output=True, text=True, timeout=600)
+
+
+def run_as(account: pwd.struct_passwd, script: Path, stage: Path, *args: str) -> tuple[int, str]:
+    """``drillbook ARGS`` as the account, to its end."""
+    done = subprocess.run(as_account(account, script, stage, *args), cwd=stage, capture_output=True, text=True,
+                          timeout=600)
     return done.returncode, done.stdout + done.stderr
 
 
@@ -182,3 +191,39 @@ def test_an_ordinary_account_runs_a_runbook_with_a_drill_step(account, drillbook
     strangers = [str(p) for p in _tree(stage / "reports") if p.lstat().st_uid != account.pw_uid]
     assert strangers == [], "report files not owned by the account"
     assert host.pids_of(account.pw_uid) == []
+
+
+def test_an_ordinary_account_serves_a_scheduled_drill(account, drillbook_script, stage):
+    """``drillbook serve`` as the account: the drill due within seconds runs, rootless, and passes;
+    SIGTERM (sent to the server, as systemd would) stops it with exit 0 and nothing left running."""
+    repo = make_repo(stage / "build", files=12, rows=1200)
+    repo.backup()
+    for name in ("drills", "reports", "state", "runbooks"):
+        (stage / name).mkdir()
+    write_drill(stage / "drills", "clinic", repo.path, body=STANDARD_CHECKS + "schedule: every 3s\n")
+    host.chown_tree(stage, account)
+    port = free_port()
+
+    server = Serve(as_account(account, drillbook_script, stage, "serve", "--metrics-port", str(port)), stage,
+                   behind_parent=True)
+    try:
+        finish = server.wait_for("drill-finish", drill="clinic", timeout=120)[0]
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        code, took = server.stop(timeout=60)
+    finally:
+        server.kill()
+
+    assert finish["status"] == "passed", f"{finish.get('reason')}\n{server.log.read_text()}"
+    assert code == 0 and took < 30, server.log.read_text()
+    assert server.events("serve-stop")[0]["exit"] == "0"
+    assert 'drillbook_drill_runs_total{drill="clinic",status="passed"}' in metrics
+    runs = [json.loads(p.read_text()) for p in sorted((stage / "reports" / "clinic").glob("*/run.json"))]
+    first = next(r for r in runs if r["run_id"] == finish["run_id"])
+    assert first["trigger"] == "schedule" and first["status"] == "passed"
+    assert all(r["status"] == "passed" and r["isolation"]["mode"] == "rootless" for r in runs), \
+        [(r["status"], r.get("reason")) for r in runs]
+    assert first["isolation"]["outer_uid"] == account.pw_uid
+    strangers = [str(p) for p in _tree(stage / "reports") if p.lstat().st_uid != account.pw_uid]
+    assert strangers == [], "report files not owned by the account"
+    left = host.pids_of(account.pw_uid)
+    assert left == [], [host.command_line(pid) for pid in left]

@@ -5,10 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 import pickle
-import shlex
 import signal
 import sqlite3
-import subprocess
 import sys
 import time
 import urllib.request
@@ -20,52 +18,8 @@ import pytest
 
 from devtools.receiver import Receiver
 from drillbook.util.clock import parse_iso
+from tests.integration.serving import Serve
 from tests.support import STANDARD_CHECKS, Workspace, write_drill, write_orphan_record
-
-
-class Serve:
-    """One `drillbook serve` process; its stderr (structured events) goes to a file we parse."""
-
-    def __init__(self, workspace: Workspace, *args: str):
-        self.log = workspace.root / f"serve-{time.monotonic_ns()}.log"
-        with open(self.log, "w") as handle:  # the child keeps its own copy of the descriptor
-            self.proc = subprocess.Popen([sys.executable, "-m", "drillbook", "serve", *args],
-                                         cwd=workspace.root, env=workspace.env(), stdout=subprocess.DEVNULL,
-                                         stderr=handle, text=True)
-
-    def events(self, name: str | None = None) -> list[dict[str, str]]:
-        out = []
-        for line in self.log.read_text().splitlines():
-            if "event=" not in line:
-                continue
-            fields = dict(part.split("=", 1) for part in shlex.split(line) if "=" in part)
-            if name is None or fields.get("event") == name:
-                out.append(fields)
-        return out
-
-    def wait_for(self, name: str, count: int = 1, timeout: float = 20, **match: str) -> list[dict[str, str]]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = [e for e in self.events(name) if all(e.get(k) == v for k, v in match.items())]
-            if len(found) >= count:
-                return found
-            assert self.proc.poll() is None, f"serve exited early:\n{self.log.read_text()}"
-            time.sleep(0.2)
-        raise AssertionError(f"no {count} x {name} {match} within {timeout}s:\n{self.log.read_text()}")
-
-    def url(self, path: str) -> str:
-        return self.wait_for("metrics-listening")[0]["url"].replace("/metrics", path)
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> tuple[int, float]:
-        started = time.monotonic()
-        self.proc.send_signal(sig)
-        code = self.proc.wait(timeout=timeout)
-        return code, time.monotonic() - started
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 @pytest.fixture
@@ -73,7 +27,7 @@ def serving(workspace):
     started: list[Serve] = []
 
     def start(*args: str) -> Serve:
-        server = Serve(workspace, *args)
+        server = Serve([sys.executable, "-m", "drillbook", "serve", *args], workspace.root, workspace.env())
         started.append(server)
         return server
 
