@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 
+#: Where the kernel's boot time is read; a module value so a test can stand a stepped clock in.
+STAT_PATH = "/proc/stat"
+
 
 def _stat_fields(pid: int) -> list[str] | None:
     """Fields of /proc/PID/stat after the command name (which may hold spaces and parentheses)."""
@@ -92,7 +95,7 @@ def namespace(pid: int, kind: str) -> str | None:
 def boot_time() -> float | None:
     """The kernel's boot time (btime) in Unix seconds."""
     try:
-        with open("/proc/stat", encoding="ascii") as fh:
+        with open(STAT_PATH, encoding="ascii") as fh:
             for line in fh:
                 if line.startswith("btime"):
                     return float(line.split()[1])
