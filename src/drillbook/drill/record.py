@@ -14,7 +14,7 @@ from typing import Any
 
 from drillbook import __version__
 from drillbook.status import Status
-from drillbook.util.procfs import boot_time, process_start
+from drillbook.util.procfs import boot_id, boot_time, process_start
 
 
 @dataclass
@@ -87,10 +87,15 @@ def host_versions(restic_version: str | None) -> dict[str, str]:
 
 
 def process_info(sandbox: str | None) -> dict[str, Any]:
-    """Who owns a running record: lets ``cleanup`` tell a live run from an orphan."""
+    """Who owns a running record: lets ``cleanup`` tell a live run from an orphan.
+
+    The boot id and the start time in clock ticks since boot name the owner whatever the wall
+    clock does; the boot time stays for drillbooks that read records without a boot id.
+    """
     return {
         "pid": os.getpid(),
         "host": socket.gethostname(),
+        "boot_id": boot_id(),
         "boot_time": boot_time(),
         "process_start": process_start(os.getpid()),
         "sandbox": sandbox,

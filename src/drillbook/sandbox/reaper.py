@@ -1,7 +1,11 @@
 """Runs whose drillbook died mid-way (SIGKILL, crash, power loss): find them, clean up, record it.
 
-A run record is written ``running`` at the start with its owner process (pid, its start time,
-the boot time, the host) and its sandbox. When that owner is gone, whatever the run left behind
+A run record is written ``running`` at the start with its owner process (pid, its start time in
+clock ticks since boot, the boot id, the host) and its sandbox. The owner is gone when the boot id
+differs (the machine restarted) or the pid is free or names a process started at another tick;
+none of these moves when the wall clock is stepped. A record written before the boot id was kept
+is judged by the old rule: a boot time (btime, which does move with the clock) more than
+:data:`BOOT_TIME_TOLERANCE` away means a restart. When that owner is gone, whatever the run left behind
 is killed (the sandbox's namespace and any process whose cwd, root or environment points into the
 sandbox), the sandbox is removed, and the record becomes ``aborted`` with the reason. Then the run
 goes through the post-run pipeline like any other finished run (notifications, reports, index,
@@ -38,12 +42,12 @@ from drillbook.status import Status
 from drillbook.util.clock import iso, utc_now
 from drillbook.util.locks import LockBusy, file_lock
 from drillbook.util.process import signal_process
-from drillbook.util.procfs import alive, all_pids, boot_time, environ, link, parent, process_start
+from drillbook.util.procfs import alive, all_pids, boot_id, boot_time, environ, link, parent, process_start
 
 log = logging.getLogger("drillbook.sandbox.reaper")
 
 CLEANUP_LOCK_TIMEOUT = 30.0
-BOOT_TIME_TOLERANCE = 5.0  # /proc/stat's btime drifts by a second or so between reads
+BOOT_TIME_TOLERANCE = 5.0  # records without a boot id only: btime drifts by a second or so between reads
 #: What a sandbox folder holds (see sandbox/holder.make_run_folders).
 SANDBOX_ENTRIES = {*ACCOUNT_FOLDERS, "logs", OWN_FOLDER, HOLDER_FILE}
 
@@ -73,8 +77,7 @@ def owner_gone(process: dict[str, Any]) -> str | None:
     if process.get("host") and process["host"] != socket.gethostname():
         return None
     pid = int(process["pid"])
-    booted, now = process.get("boot_time"), boot_time()
-    if booted and now and abs(float(booted) - now) > BOOT_TIME_TOLERANCE:
+    if _another_boot(process):
         return "the machine restarted since the run began"
     started = process_start(pid)
     if started is None:
@@ -82,6 +85,16 @@ def owner_gone(process: dict[str, Any]) -> str | None:
     if process.get("process_start") is not None and started != process["process_start"]:
         return f"its drillbook process (pid {pid}) is gone (the pid now belongs to another process)"
     return None
+
+
+def _another_boot(process: dict[str, Any]) -> bool:
+    """The record was written before the machine last started: by its boot id, or, for a record
+    without one (or a kernel that hides it), by its boot time as before."""
+    recorded, current = process.get("boot_id"), boot_id()
+    if recorded and current:
+        return str(recorded) != current
+    booted, now = process.get("boot_time"), boot_time()
+    return bool(booted and now and abs(float(booted) - now) > BOOT_TIME_TOLERANCE)
 
 
 def find_stale_runs(settings: Settings) -> list[tuple[Path, dict[str, Any], str]]:

@@ -1,7 +1,9 @@
 """What /proc says about processes: the one reader, so every caller agrees on what "alive" means.
 
 A pid alone does not name a process (pids are reused), so records keep a pid with its start time
-in clock ticks, and "the same process" means both match.
+in clock ticks since boot, and "the same process" means both match. Which boot is told by the
+kernel's boot id, never by the boot time: btime is derived from the wall clock and moves when the
+clock is stepped (NTP, a virtual machine resumed), while the boot id and clock ticks do not.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import os
 
 #: Where the kernel's boot time is read; a module value so a test can stand a stepped clock in.
 STAT_PATH = "/proc/stat"
+#: A random id the kernel draws at each boot.
+BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -92,8 +96,18 @@ def namespace(pid: int, kind: str) -> str | None:
         return None
 
 
+def boot_id() -> str | None:
+    """This boot's id: differs after every restart, and only then (a clock step leaves it)."""
+    try:
+        with open(BOOT_ID_PATH, encoding="ascii") as fh:
+            return fh.read().strip() or None
+    except (OSError, ValueError):
+        return None
+
+
 def boot_time() -> float | None:
-    """The kernel's boot time (btime) in Unix seconds."""
+    """The kernel's boot time (btime) in Unix seconds: the wall clock's now minus the uptime, so
+    it moves when the clock is stepped. Only records older than the boot id are judged by it."""
     try:
         with open(STAT_PATH, encoding="ascii") as fh:
             for line in fh:

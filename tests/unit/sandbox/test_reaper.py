@@ -16,6 +16,7 @@ from drillbook.sandbox.holder import TreeLeft
 from drillbook.sandbox.reaper import _remove_sandbox, owner_gone, reap_stale_runs
 from drillbook.settings import Settings
 from drillbook.status import Status
+from drillbook.util import procfs
 from drillbook.util.atomic import write_json_atomic
 from tests.support import write_orphan_record
 from tests.unit.sandbox.test_removal import deep_tree
@@ -31,7 +32,58 @@ def test_dead_pid_reused_pid_and_reboot_are_stale():
     dead.wait()
     assert "no longer exists" in owner_gone({**info, "pid": dead.pid})
     assert "another process" in owner_gone({**info, "process_start": info["process_start"] - 1})
-    assert "restarted" in owner_gone({**info, "boot_time": info["boot_time"] - 3600})
+    old = {key: value for key, value in info.items() if key != "boot_id"}  # a record without boot_id
+    assert "restarted" in owner_gone({**old, "boot_time": info["boot_time"] - 3600})
+
+
+def step_the_clock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seconds: int) -> None:
+    """/proc/stat as it reads after the wall clock was stepped (NTP, a VM resumed): btime is
+    computed from the wall clock, so it moves by the step."""
+    lines = Path("/proc/stat").read_text().splitlines(keepends=True)
+    stepped = [f"btime {int(line.split()[1]) + seconds}\n" if line.startswith("btime ") else line
+               for line in lines]
+    (tmp_path / "stat").write_text("".join(stepped))
+    monkeypatch.setattr(procfs, "STAT_PATH", str(tmp_path / "stat"))
+
+
+def test_a_stepped_clock_never_makes_a_live_owner_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    info = process_info("/tmp/x")
+    step_the_clock(tmp_path, monkeypatch, 60)
+    assert procfs.boot_time() == info["boot_time"] + 60
+    assert owner_gone(info) is None
+
+
+def test_a_live_run_survives_cleanup_after_the_clock_was_stepped(settings: Settings, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_orphan_record(settings.reports_dir, "clinic", "run-1")
+    record = json.loads(path.read_text())
+    write_json_atomic(path, {**record, "process": process_info(None)})  # this test is its live owner
+    step_the_clock(tmp_path, monkeypatch, 60)
+    assert reap_stale_runs(settings) == []
+    assert json.loads(path.read_text())["status"] == "running"
+
+
+def test_a_run_of_another_boot_is_stale_even_when_its_pid_and_start_match(settings: Settings) -> None:
+    info = process_info(None)
+    assert info["boot_id"] == procfs.boot_id() and len(info["boot_id"]) == 36
+    assert "restarted" in owner_gone({**info, "boot_id": "00000000-0000-4000-8000-000000000000"})
+    path = write_orphan_record(settings.reports_dir, "clinic", "run-1")
+    record = json.loads(path.read_text())
+    write_json_atomic(path, {**record, "process": {**info, "boot_id": "00000000-0000-4000-8000-000000000000"}})
+    [reaped] = reap_stale_runs(settings)
+    assert reaped.run_id == "run-1" and "restarted" in reaped.owner
+    assert json.loads(path.read_text())["status"] == "aborted"
+
+
+def test_a_record_without_boot_id_is_judged_by_boot_time_as_before(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    old = {key: value for key, value in process_info(None).items() if key != "boot_id"}
+    assert owner_gone(old) is None
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    assert "no longer exists" in owner_gone({**old, "pid": dead.pid})
+    step_the_clock(tmp_path, monkeypatch, 3600)
+    assert "restarted" in owner_gone(old)
 
 
 def test_other_hosts_and_unknown_owners_are_left_alone():
