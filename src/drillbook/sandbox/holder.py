@@ -153,7 +153,8 @@ class NamespaceHolder:
             if time.monotonic() > deadline:
                 raise IsolationError(f"{len(victims)} process(es) still run in the sandbox "
                                      f"{SWEEP_TIMEOUT:g} s after SIGKILL")
-            killed |= {pid for pid in victims if signal_process(pid)}
+            starts = {pid: process_start(pid) for pid in victims}  # who each pid is, as listed
+            killed |= {pid for pid, start in starts.items() if signal_process(pid, start=start)}
             time.sleep(SWEEP_PAUSE)
 
     def _processes(self) -> set[int]:
@@ -166,8 +167,7 @@ class NamespaceHolder:
 
     def kill(self) -> None:
         """SIGKILL to the namespace's pid 1: the kernel then kills every process inside."""
-        if alive(self.init_pid, self.init_start):
-            signal_process(self.init_pid)
+        signal_process(self.init_pid, start=self.init_start)
         try:
             self.proc.wait(timeout=2)  # bubblewrap reaps its init and exits by itself
         except subprocess.TimeoutExpired:

@@ -23,7 +23,7 @@ from drillbook.sandbox.isolation import IsolationError
 from drillbook.sandbox.safety import make_safe
 from drillbook.spec.models import Isolation
 from drillbook.util.process import Completed, communicate_bounded, kill_group, signal_process
-from drillbook.util.procfs import children
+from drillbook.util.procfs import children, process_start
 
 
 class RunningService(Protocol):
@@ -85,12 +85,12 @@ def stop_entered(proc: subprocess.Popen, sig: int, grace: float) -> None:
     """
     if proc.poll() is None:
         for pid in descendants(proc.pid)[:1]:
-            signal_process(pid, sig)
+            signal_process(pid, sig, start=process_start(pid))
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=grace)
     if proc.poll() is None:
-        for pid in descendants(proc.pid):
-            signal_process(pid)
+        for pid, start in [(pid, process_start(pid)) for pid in descendants(proc.pid)]:
+            signal_process(pid, start=start)
         try:
             proc.wait(timeout=2)
         except subprocess.TimeoutExpired:

@@ -313,7 +313,7 @@ def kill_leftovers(sandbox: Path) -> int:
         victims = leftover_processes(sandbox)
         if not victims:
             break
-        count += sum(signal_process(pid) for pid in victims)
+        count += sum(signal_process(pid, start=start) for pid, start in victims.items())
         time.sleep(0.1)
     return count
 
@@ -326,23 +326,25 @@ def _kill_holder(sandbox: Path) -> int:
         return 0
     if init_start is None or not alive(init_pid, init_start):
         return 0
-    signal_process(init_pid)  # the kernel then kills every process of its PID namespace
+    signal_process(init_pid, start=init_start)  # the kernel then kills every process of its PID namespace
     deadline = time.monotonic() + 5
     while alive(init_pid, init_start) and time.monotonic() < deadline:
         time.sleep(0.02)
     return 1
 
 
-def leftover_processes(sandbox: Path) -> list[int]:
-    """Processes whose cwd, root or environment points into the sandbox (never our own line)."""
+def leftover_processes(sandbox: Path) -> dict[int, int]:
+    """Processes whose cwd, root or environment points into the sandbox (never our own line),
+    each with its start time, read before it is looked at: what is killed is what was seen."""
     mine = _ancestors(os.getpid())
     marker = str(sandbox).rstrip("/")
-    found = []
+    found = {}
     for pid in all_pids():
-        if pid in mine or not alive(pid, None):
+        start = process_start(pid)
+        if pid in mine or start is None or not alive(pid, start):
             continue
         if _points_into(pid, marker):
-            found.append(pid)
+            found[pid] = start
     return found
 
 

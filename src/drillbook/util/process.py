@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import selectors
 import signal
@@ -12,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from drillbook.util.procfs import process_start
 
 
 @dataclass
@@ -175,10 +178,39 @@ class _Streams:
                 self.stdin.close()
 
 
-def signal_process(pid: int, sig: int = signal.SIGKILL) -> bool:
-    """Signal one process; one that is already gone (or not ours to signal) is fine.
+def signal_process(pid: int, sig: int = signal.SIGKILL, *, start: int | None) -> bool:
+    """Signal the process identified earlier as ``pid`` started at ``start`` (clock ticks, see
+    :func:`~drillbook.util.procfs.process_start`), never another that took its pid since.
 
-    True when the signal was delivered, so callers can count what they really killed."""
+    The pidfd is opened first and holds the process then at ``pid``; only if that one still has
+    the start time is the signal sent, through the pidfd, so it reaches that process or none.
+    ``start`` None (the process was gone when it was identified) sends nothing. On a kernel
+    without pidfds (before Linux 5.3) the start time is checked just before kill(2), which leaves
+    only the instant between the two. True when the signal was delivered, so callers can count
+    what they really killed; a process gone, or not ours to signal, is False.
+    """
+    if start is None:
+        return False
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return False
+    except OSError as exc:
+        if exc.errno != errno.ENOSYS:
+            return False
+        return process_start(pid) == start and _kill(pid, sig)
+    try:
+        if process_start(pid) != start:
+            return False
+        signal.pidfd_send_signal(fd, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def _kill(pid: int, sig: int) -> bool:
     try:
         os.kill(pid, sig)
     except (ProcessLookupError, PermissionError):

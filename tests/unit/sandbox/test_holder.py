@@ -99,7 +99,11 @@ class ProcessTable:
         assert pid == INIT
         return sorted((self.in_namespace | self.nested) - {INIT})
 
-    def signal_process(self, pid: int) -> bool:
+    def process_start(self, pid: int) -> int:
+        return pid + 50_000  # the start time the sweep must hand on with each pid it signals
+
+    def signal_process(self, pid: int, *, start: int | None) -> bool:
+        assert start == self.process_start(pid)
         self.signalled.append(pid)
         if pid in self.spawns:
             self.in_namespace.add(self.spawns.pop(pid))
@@ -110,7 +114,7 @@ class ProcessTable:
 
 
 def sweeping(monkeypatch: pytest.MonkeyPatch, table: ProcessTable, init_alive: bool = True) -> holder.NamespaceHolder:
-    for name in ("processes_in_namespace", "descendants", "signal_process"):
+    for name in ("processes_in_namespace", "descendants", "signal_process", "process_start"):
         monkeypatch.setattr(holder, name, getattr(table, name))
     monkeypatch.setattr(holder, "alive", lambda pid, start: init_alive and (pid, start) == (INIT, 77))
     monkeypatch.setattr(holder, "SWEEP_PAUSE", 0.0)

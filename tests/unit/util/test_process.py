@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import signal
+import subprocess
 import sys
 import time
 
-from drillbook.util.process import MAX_CAPTURE, TAIL_WIDTH, Capture, run_bounded, tail
+import pytest
+
+from drillbook.util import process, procfs
+from drillbook.util.process import MAX_CAPTURE, TAIL_WIDTH, Capture, run_bounded, signal_process, tail
 
 
 def test_output_far_beyond_the_limit_keeps_its_beginning_and_end_and_counts_the_rest() -> None:
@@ -50,3 +57,74 @@ def test_capture_keeps_a_short_output_whole_and_a_long_one_by_its_ends() -> None
 def test_a_tail_keeps_the_last_lines_each_cut_to_a_readable_width() -> None:
     text = "first\n" + "x" * 5000 + "\nlast\n"
     assert tail(text, lines=2) == ["x" * TAIL_WIDTH + "...", "last"]
+
+
+# -- signalling a process identified earlier: never the one that took its pid ----------------
+
+def sleeper() -> subprocess.Popen[bytes]:
+    return subprocess.Popen(["sleep", "30"])
+
+
+def test_a_process_whose_start_time_differs_is_never_signalled(monkeypatch: pytest.MonkeyPatch) -> None:
+    proc = sleeper()
+    sent: list[int] = []
+    real_send = signal.pidfd_send_signal
+    monkeypatch.setattr(signal, "pidfd_send_signal", lambda fd, sig: sent.append(sig) or real_send(fd, sig))
+    try:
+        start = procfs.process_start(proc.pid)
+        assert start is not None
+        assert signal_process(proc.pid, start=start + 1) is False  # the pid now names another process
+        assert sent == [] and proc.poll() is None
+        assert signal_process(proc.pid, signal.SIGTERM, start=start) is True
+        assert sent == [signal.SIGTERM] and proc.wait(timeout=5) == -signal.SIGTERM
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_identity_is_checked_after_the_pidfd_is_opened(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pid reused between the check and the signal would be hit; between the pidfd's opening
+    and the check, it is seen (the start time differs) and the pidfd then names a process gone."""
+    proc = sleeper()
+    opened: list[int] = []
+    real_open = os.pidfd_open
+    monkeypatch.setattr(os, "pidfd_open", lambda pid, flags=0: opened.append(pid) or real_open(pid, flags))
+
+    def reused(pid: int) -> int:
+        assert opened == [pid], "the identity must be checked once the pidfd holds the process"
+        return 424242  # what the pid's new owner started at
+
+    monkeypatch.setattr(process, "process_start", reused)
+    try:
+        assert signal_process(proc.pid, start=1) is False and proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_process_gone_or_never_identified_is_not_signalled() -> None:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    assert signal_process(proc.pid, start=1) is False
+    live = sleeper()
+    try:
+        assert signal_process(live.pid, start=None) is False and live.poll() is None
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_without_pidfds_the_identity_is_still_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kernels before 5.3 have no pidfd_open: the start time is checked just before kill(2)."""
+    def missing(pid: int, flags: int = 0) -> int:
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(os, "pidfd_open", missing)
+    proc = sleeper()
+    try:
+        start = procfs.process_start(proc.pid)
+        assert signal_process(proc.pid, start=(start or 0) + 1) is False and proc.poll() is None
+        assert signal_process(proc.pid, start=start) is True and proc.wait(timeout=5) == -signal.SIGKILL
+    finally:
+        proc.kill()
+        proc.wait()
