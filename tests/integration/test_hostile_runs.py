@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from drillbook.drill.engine import DeclaredDrill, run_drill
 from drillbook.sandbox import holder
 from drillbook.settings import Settings
 from drillbook.spec.loader import load_drill
-from tests.integration.test_serve import Serve
+from tests.integration.serving import Serve
 from tests.support import PASSWORD, PASSWORD_ENV, STANDARD_CHECKS, Repo, Workspace, write_drill, write_orphan_record
 from tests.unit.sandbox.test_removal import DEPTH, deep_tree
 
@@ -171,7 +172,7 @@ def test_stale_runs_that_cannot_be_cleaned_up_never_stop_run_cleanup_or_serve(
     cleanup = workspace.cli("cleanup")
     assert cleanup.returncode == 0, cleanup.stderr
 
-    server = Serve(workspace, "--concurrency", "1")
+    server = _serve(workspace)
     try:
         server.wait_for("serve-start")
         assert server.stop()[0] == 0
@@ -192,8 +193,13 @@ def _unsealed_run(workspace: Workspace, repo: Repo) -> dict[str, Any]:
     return workspace.last_run("clinic")
 
 
+def _serve(workspace: Workspace) -> Serve:
+    return Serve([sys.executable, "-m", "drillbook", "serve", "--concurrency", "1"], workspace.root,
+                 workspace.env())
+
+
 def _serve_briefly(workspace: Workspace) -> None:
-    server = Serve(workspace, "--concurrency", "1")
+    server = _serve(workspace)
     try:
         server.wait_for("serve-start")
         assert server.stop()[0] == 0
