@@ -1,7 +1,8 @@
 """``drillbook validate|list|run``: parse, call the drill library, print, exit.
 
 Exit codes of ``run``: 0 when every drill passed, 1 when one did not; 2 and 3 come from the
-errors (BadInput, CannotRun) through the group.
+errors (BadInput, CannotRun) through the group: 3 too when another process runs the same drill
+(unless ``--wait-lock`` waits for it).
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from drillbook.sandbox.reaper import reap_stale_runs
 from drillbook.settings import Settings
 from drillbook.status import Status
 from drillbook.util.atomic import write_text_atomic
-from drillbook.util.durations import format_duration
+from drillbook.util.durations import DurationError, format_duration, parse_duration
 from drillbook.util.signals import signals_raise_interrupted
 
 EXIT_PASSED, EXIT_FAILED = 0, 1
+DEFAULT_WAIT_LOCK = "6h"  # a bare --wait-lock: as long as one restic call of a drill may take
 
 
 RUN_ID_SHAPE = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,63}")
@@ -41,6 +43,16 @@ def _check_run_id(ctx: click.Context, param: click.Parameter, value: str | None)
     if value is not None and not RUN_ID_SHAPE.fullmatch(value):
         raise click.BadParameter(f"{value!r} is not a run id (letters, digits, - and _)")
     return value
+
+
+def _wait_seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> float:
+    """Every wait has a limit: a bare --wait-lock waits DEFAULT_WAIT_LOCK, never for ever."""
+    if value is None:
+        return 0.0
+    try:
+        return parse_duration(value)
+    except DurationError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 # `drillbook serve` names each run itself and passes the id to the child `drillbook run`, so its
@@ -98,11 +110,16 @@ def _last_runs(reports: Path) -> dict[str, dict[str, Any]]:
 @click.option("--stop-after-rto", type=float, default=None, hidden=True,
               help="Stop and fail a drill running longer than this multiple of its RTO (serve).")
 @run_id_option
+@click.option("--wait-lock", "wait_lock", is_flag=False, flag_value=DEFAULT_WAIT_LOCK, default=None,
+              metavar="[DURATION]", callback=_wait_seconds,
+              help="When another run of a drill is under way, wait for it up to DURATION "
+                   f"(default {DEFAULT_WAIT_LOCK}) instead of exiting 3 at once. Give it after the names.")
 @click.option("--junit", "junit_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write one JUnit XML file for all drills of this invocation.")
 @click.pass_obj
 def run_command(settings: Settings, names: tuple[str, ...], run_all: bool, keep_sandbox: bool, plain: bool,
-                trigger: str, stop_after_rto: float | None, run_id: str | None, junit_path: Path | None) -> None:
+                trigger: str, stop_after_rto: float | None, run_id: str | None, wait_lock: float,
+                junit_path: Path | None) -> None:
     """Run drills NAMES (or --all) now; exit 0 only when every one passed."""
     if bool(names) == run_all:
         raise click.UsageError("name the drills to run, or give --all (not both)")
@@ -116,7 +133,7 @@ def run_command(settings: Settings, names: tuple[str, ...], run_all: bool, keep_
     for stale in reap_stale_runs(settings, project=loaded.config):  # runs whose drillbook died: first
         err.print(terminal_safe(f"cleaned up stale run {stale.drill} {stale.run_id}: {stale.owner}"), markup=False)
     options = RunOptions(trigger=trigger, keep_sandbox=keep_sandbox, stop_after_rto=stop_after_rto,
-                         run_id=run_id)
+                         run_id=run_id, wait_lock=wait_lock)
     with signals_raise_interrupted():
         outcomes = batch.run_drills(loaded, names, settings, options, Progress(force_plain=plain),
                                     on_outcome=lambda outcome: _print_outcome(settings, outcome))

@@ -37,7 +37,7 @@ class Progress:
         self.drill = ""
         self.handlers: dict[str, Callable[[str, dict[str, Any]], None]] = {
             "start": self._start, "phase-start": self._phase_start, "phase-end": self._phase_end,
-            "check-end": self._check_end, "finish": self._finish,
+            "check-end": self._check_end, "finish": self._finish, "lock-wait": self._lock_wait,
         }
 
     def __call__(self, event: str, name: str, info: dict[str, Any]) -> None:
@@ -70,6 +70,13 @@ class Progress:
             self._print((f"drill {name}", "bold"), f" run {run_id}")
         else:
             self._line(f"drill={name} run_id={run_id} event=start")
+
+    def _lock_wait(self, name: str, info: dict[str, Any]) -> None:
+        holder, wait = terminal_safe(info["holder"]), format_duration(info["wait"])
+        if self.console:
+            self._print((f"drill {name}", "bold"), f" waits up to {wait} for the run holding it ({holder})")
+        else:
+            self._line(f"drill={name} event=lock-wait wait={info['wait']:g}s holder={holder!r}")
 
     def _phase_start(self, name: str, info: dict[str, Any]) -> None:
         if self.console:

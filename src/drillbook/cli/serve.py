@@ -126,7 +126,7 @@ def server_state(state_dir: Path) -> str:
     try:
         with file_lock(path, timeout=0, shared=True, mode=0o644):
             return "not running"
-    except LockBusy:
-        return f"running (pid {path.read_text(encoding='utf-8').strip() or '?'})"
+    except LockBusy as busy:
+        return f"running (pid {busy.holder or '?'})"
     except OSError:
         return "unknown"

@@ -26,7 +26,7 @@ from drillbook.backends.secrets import resolve_password
 from drillbook.checks import CheckContext, run_check
 from drillbook.checks.base import default_name
 from drillbook.checks.reading.tree import listing_input
-from drillbook.drill import restoring, space, verdict
+from drillbook.drill import restoring, runlock, space, verdict
 from drillbook.drill.content import verify_restore
 from drillbook.drill.phases import Observer, PhaseError, PhaseFailed, PhaseLog, PhaseSkipped, PhaseStep, guarded
 from drillbook.drill.record import CheckResult, Objective, RunRecord, host_versions, process_info
@@ -60,6 +60,7 @@ class RunOptions:
     keep_sandbox: bool = False
     stop_after_rto: float | None = None  # the scheduler's limit, as a multiple of the drill's RTO
     run_id: str | None = None  # chosen by the caller (the scheduler) instead of a new one
+    wait_lock: float = 0.0  # seconds to wait for another run of the same drill (see runlock.py)
 
 
 @dataclass
@@ -137,6 +138,21 @@ class DrillRun:
 
     # -- the run ------------------------------------------------------------------
     def execute(self) -> DrillOutcome:
+        """The run, holding the drill's lock throughout: a second run of it stops before recording."""
+        me = runlock.Holder.me(self.run_id, self.options.trigger, self.record.started_at)
+        with runlock.held(self.settings.state_dir, self.drill.name, me, self.options.wait_lock,
+                          on_wait=lambda holder: self.observe("lock-wait", self.drill.name, {
+                              "holder": holder, "wait": self.options.wait_lock})):
+            self._start_clocks()
+            return self._execute()
+
+    def _start_clocks(self) -> None:
+        """Time spent waiting for the lock is not recovery time: the RTO counts from here."""
+        self.started_mono = time.monotonic()
+        self.started = utc_now()
+        self.record.started_at = iso(self.started) or ""
+
+    def _execute(self) -> DrillOutcome:
         self.record.process = process_info(str(self.settings.sandbox_root / self.run_id))
         self._save()
         self.observe("start", self.drill.name, {"run_id": self.run_id, "dir": str(self.dir)})

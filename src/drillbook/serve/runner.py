@@ -69,6 +69,9 @@ class ScheduledRuns:
         self._finished(outcome)
 
     def _finished(self, outcome: ChildOutcome) -> None:
+        if outcome.status == Status.SKIPPED:  # no run of ours: nothing to count, the other run is
+            self.emit("drill-skipped", level="warning", drill=outcome.name, reason=outcome.reason)
+            return
         self.metrics.observe_run(outcome.name, outcome.status, outcome.duration)
         self.emit("drill-finish", level="info" if outcome.status == Status.PASSED else "warning",
                   drill=outcome.name, run_id=outcome.run_id, status=outcome.status,

@@ -39,7 +39,7 @@ from drillbook.serve.metrics import DrillMetrics, serve_http
 from drillbook.serve.runner import ScheduledRuns, make_scheduler
 from drillbook.serve.supervisor import Supervisor
 from drillbook.settings import Settings
-from drillbook.util.locks import LockBusy, file_lock
+from drillbook.util.locks import LockBusy, file_lock, say_holder
 
 STATUS_REFRESH_SECONDS = 10.0
 ABORT_WAIT_MARGIN = 5.0  # after abort_grace, how long the stop still waits for killed children
@@ -120,12 +120,10 @@ class Server:
         path = self.settings.state_dir / jobstore.SERVE_LOCK
         try:
             fd = self.exit_stack.enter_context(file_lock(path, timeout=0, mode=0o644))
-        except LockBusy:
-            other = path.read_text(encoding="utf-8").strip() or "?"
-            raise CannotRun(f"another drillbook serve (pid {other}) uses the state folder "
+        except LockBusy as busy:
+            raise CannotRun(f"another drillbook serve (pid {busy.holder or '?'}) uses the state folder "
                             f"{self.settings.state_dir}; stop it or give --state") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        say_holder(fd, str(os.getpid()))
 
     def _install_signals(self) -> None:
         signal.signal(signal.SIGTERM, self._on_stop_signal)

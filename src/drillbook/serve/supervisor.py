@@ -5,6 +5,10 @@ server down, and the whole process group can be signalled. The server names the 
 (:func:`~drillbook.outputs.runstore.new_run_id`) and tells the child, so the server's events, the
 run folder and ``run.json`` agree without reading anything the child prints.
 
+A drill another process runs (a ``drillbook run`` from cron holds its lock, see
+drill/runlock.py) is not started: the outcome is ``skipped``, naming that run. Should one take the
+lock between this look and the child's start, the child exits 3 and its message is the reason.
+
 The child stops itself at ``overrun_factor`` x RTO (recorded failed). If it still runs
 :data:`BACKSTOP_MARGIN` seconds later, or the server is aborting its runs, it gets SIGTERM (the
 engine records ``aborted``), and SIGKILL ``abort_grace`` seconds after that. The outcome comes
@@ -23,6 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from drillbook.drill import runlock
 from drillbook.outputs.runstore import RUN_FILE, new_run_id, read_record, run_dir
 from drillbook.serve.events import Emit
 from drillbook.settings import Settings
@@ -75,6 +80,7 @@ class Supervisor:
                  overrun_factor: float, abort_grace: float, backstop_margin: float = BACKSTOP_MARGIN,
                  argv_for: ArgvFor | None = None):
         self.reports = settings.reports_dir
+        self.state_dir = settings.state_dir
         self.emit = emit
         self.abort_now = abort_now
         self.overrun_factor = overrun_factor
@@ -91,6 +97,11 @@ class Supervisor:
     def run(self, name: str, rto: float) -> ChildOutcome:
         """Run drill ``name`` to its end (``rto`` in seconds sets the limit); never raises for the run."""
         started = time.monotonic()
+        holder = runlock.busy_with(self.state_dir, name)
+        if holder:
+            return ChildOutcome(name, None, Status.SKIPPED,
+                                f"not started: it is already being run by another drillbook process ({holder})",
+                                None, time.monotonic() - started, None)
         run_id = new_run_id()
         proc = subprocess.Popen(
             self.argv_for(name, run_id),

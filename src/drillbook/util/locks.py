@@ -2,7 +2,8 @@
 
 Unlinking a lock file after unlocking lets two holders exist (one locks the old inode, the next
 creates a new file), so lock files stay. Waiting without a limit can hang a run for ever, so every
-wait has one; ``timeout=0`` tries once.
+wait has one; ``timeout=0`` tries once. A holder may say who it is inside the lock file
+(:func:`say_holder`); whoever finds the lock busy reads it back in :attr:`LockBusy.holder`.
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ from pathlib import Path
 from drillbook.util.atomic import make_folders
 
 POLL_SECONDS = 0.05
+HOLDER_BYTES = 4096  # a holder's note is one short line; more is never read
 
 
 class LockBusy(Exception):
     """Another process held the lock for the whole timeout."""
 
-    def __init__(self, path: Path, timeout: float):
+    def __init__(self, path: Path, timeout: float, holder: str = ""):
         super().__init__(f"{path} stayed locked for {timeout:g}s by another process")
         self.path = path
         self.timeout = timeout
+        self.holder = holder  # what the holder wrote into the lock file ("" when it wrote nothing)
 
 
 @contextmanager
@@ -53,5 +56,23 @@ def _acquire(fd: int, path: Path, timeout: float, kind: int) -> None:
             return
         except BlockingIOError:
             if time.monotonic() >= deadline:
-                raise LockBusy(path, timeout) from None
+                raise LockBusy(path, timeout, _read_holder(fd)) from None
             time.sleep(POLL_SECONDS)
+
+
+def say_holder(fd: int, note: str) -> None:
+    """Write who holds the lock into its file (``fd`` from :func:`file_lock`); "" clears it.
+
+    Cleared before a holder lets go, so a note names a live holder (or one that crashed holding it,
+    whose lock the kernel has freed already).
+    """
+    os.ftruncate(fd, 0)
+    if note:
+        os.pwrite(fd, note.encode("utf-8")[:HOLDER_BYTES], 0)
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        return os.pread(fd, HOLDER_BYTES, 0).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""

@@ -13,7 +13,10 @@ from click.testing import CliRunner
 from drillbook import __version__
 from drillbook.cli.app import cli
 from drillbook.cli.console import fail
+from drillbook.cli.serve import server_state
 from drillbook.errors import BadInput, CannotRun, SpecProblem
+from drillbook.serve.jobstore import SERVE_LOCK
+from drillbook.util.locks import file_lock, say_holder
 from tests.support import write_drill
 
 COMMANDS = ["cleanup", "evidence", "list", "report", "run", "runbook", "schedule", "schema", "serve", "validate"]
@@ -62,3 +65,12 @@ def test_python_dash_m_drillbook_runs_the_cli() -> None:
     done = subprocess.run([sys.executable, "-m", "drillbook", "--version"], capture_output=True, text=True,
                           env={**os.environ}, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == f"drillbook, version {__version__}"
+
+
+def test_schedule_names_the_server_holding_the_state_folder(tmp_path: Path) -> None:
+    path = tmp_path / SERVE_LOCK
+    assert server_state(tmp_path).startswith("not running")
+    with file_lock(path, timeout=0, mode=0o644) as fd:
+        say_holder(fd, "4242")
+        assert server_state(tmp_path) == "running (pid 4242)"
+    assert server_state(tmp_path) == "not running"

@@ -8,6 +8,7 @@ upload, the run's own record must not change: it is the evidence, the upload onl
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from drillbook.backends import aws
 from drillbook.evidence import upload
 from drillbook.settings import Settings
 from drillbook.spec.models import EvidenceTarget, ProjectConfig
-from drillbook.util.locks import file_lock
+from drillbook.util.locks import LockBusy, file_lock
 from tests.unit.evidence.ledgers import fake_run, make_settings
 
 BUCKET = EvidenceTarget(s3="s3://evidence/drillbook", retain="30d")
@@ -236,3 +237,27 @@ def test_a_busy_queue_does_not_lose_the_runs_own_upload_result(settings, s3, mon
     assert (folder / "run.json").read_bytes() == record
     if down:  # it could not be queued, so no retry is promised
         assert result["will_retry"] is False
+
+
+def test_a_held_queue_lock_gives_up_after_its_timeout_with_a_clear_failure(settings, s3, monkeypatch, caplog):
+    """Another drillbook stuck holding the queue: this run waits QUEUE_LOCK_TIMEOUT, never for ever."""
+    monkeypatch.setattr(upload, "QUEUE_LOCK_TIMEOUT", 0.4)
+    s3.down[BUCKET.s3] = "connection refused"
+    folder = run(settings, 1)
+    lock = settings.state_dir / f"{upload.PENDING_FILE}.lock"
+
+    with file_lock(lock, timeout=0):  # another drillbook, holding it past any wait
+        started = time.monotonic()
+        with pytest.raises(LockBusy, match=r"stayed locked for 0\.4s"):
+            upload.add_pending(settings, folder, BUCKET, "refused")
+        assert 0.35 < time.monotonic() - started < 3
+        started = time.monotonic()
+        result = upload.upload_after_run(folder, Drill(BUCKET), settings)
+        assert time.monotonic() - started < 5
+
+    assert result is not None and result["status"] == "failed" and result["will_retry"] is False
+    warning = next(r.getMessage() for r in caplog.records if "WORM upload queue" in r.getMessage())
+    assert str(settings.state_dir) in warning and "stayed locked for 0.4s" in warning
+    assert lock.exists()  # never unlinked: the next run locks the same file
+    upload.add_pending(settings, folder, BUCKET, "refused")  # free again once the holder is gone
+    assert [e["run_id"] for e in upload.pending(settings)] == [folder.name]

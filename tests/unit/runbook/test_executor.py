@@ -28,7 +28,7 @@ from drillbook.settings import Settings
 from drillbook.spec.loader import DrillSet
 from drillbook.util import procfs
 from drillbook.util.clock import iso, utc_now
-from drillbook.util.locks import file_lock
+from drillbook.util.locks import LockBusy, file_lock
 from drillbook.util.signals import Interrupted
 
 Event = tuple[str, str, dict[str, Any]]
@@ -171,8 +171,7 @@ def test_observer_hears_start_each_step_and_finish(settings):
         events.append((event, name, info))
         seen.append(info["result"].status if "result" in info else info["record"].status)
 
-    ctx = context(settings)
-    ctx.observe = observe
+    ctx = executor.Context(settings=settings, operator="alice", confirmer=FakeConfirmer(), observe=observe)
     outcome = executor.start(runbook, ctx)
 
     assert seen == ["running", "running", "passed", "running", "failed", "failed"]
@@ -500,3 +499,27 @@ def test_an_interrupt_during_a_shell_step_stops_its_processes(settings):
     assert record["reason"].startswith('interrupted by SIGINT (Ctrl-C) at step 1 "Long copy"')
     child = int((settings.runbooks_dir / "child.pid").read_text())
     assert not procfs.alive(child, None)
+
+
+def test_the_run_lock_excludes_a_second_holder_and_its_file_survives_the_run(settings):
+    """Unlinking a lock file after unlocking lets two holders exist: it stays, and still excludes."""
+    runbook = write_runbook(settings, SHELL_PASS_FAIL)
+    seen: list[tuple[bool, int]] = []
+
+    def observe(event: str, name: str, info: dict[str, Any]) -> None:
+        if event == "step-start" and not seen:
+            path = next((settings.state_dir / "runbook-locks").glob("*.lock"))
+            try:
+                with file_lock(path, timeout=0):
+                    seen.append((False, path.stat().st_ino))
+            except LockBusy:
+                seen.append((True, path.stat().st_ino))
+
+    ctx = executor.Context(settings=settings, operator="alice", confirmer=FakeConfirmer(), observe=observe)
+    outcome = executor.start(runbook, ctx)
+    lock = settings.state_dir / "runbook-locks" / f"{outcome.record['run_id']}.lock"
+    assert seen and seen[0][0], "a second holder took the lock of a live run"
+    assert lock.exists() and lock.stat().st_ino == seen[0][1]  # the same file, never unlinked
+    assert lock.stat().st_mode & 0o777 == 0o600
+    with file_lock(lock, timeout=0):  # free once the run has ended
+        pass

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from drillbook.drill import runlock
+from drillbook.drill.runlock import Holder
 from drillbook.serve.supervisor import Supervisor, child_argv
 from drillbook.settings import Settings
 
@@ -129,3 +131,22 @@ def test_a_run_that_left_a_running_record_is_explained_by_its_output(settings):
     outcome = runner.run("locked", 600.0)
     assert (outcome.status, outcome.reason) == ("error", "restic: repository is locked")
     assert outcome.run_id and json.loads((outcome.report.parent / "run.json").read_text())["status"] == "running"
+
+
+def test_a_drill_another_process_runs_is_skipped_naming_it_and_no_child_starts(settings):
+    """A cron `drillbook run` holds the drill's lock: serve must not start a second run of it."""
+    events, started = Events(), []
+    cron = Holder(4242, "20260101T000000Z-cron01", "manual", "2026-01-01T00:00:00Z")
+
+    def argv_for(name: str, run_id: str) -> list[str]:
+        started.append(run_id)
+        return python("pass")
+
+    with runlock.held(settings.state_dir, "alpha", cron):
+        outcome = supervisor(settings, events, argv_for).run("alpha", 600.0)
+    assert started == [] and events == []
+    assert (outcome.status, outcome.run_id, outcome.exit) == ("skipped", None, None)
+    assert "already being run by another drillbook process" in outcome.reason
+    assert "pid 4242" in outcome.reason and "run 20260101T000000Z-cron01" in outcome.reason
+    after = supervisor(settings, events, argv_for).run("alpha", 600.0)  # once it is free, it runs
+    assert len(started) == 1 and after.status != "skipped"

@@ -5,12 +5,13 @@ from __future__ import annotations
 import errno
 import multiprocessing
 import os
+import re
 import time
 from pathlib import Path
 
 import pytest
 
-from drillbook.util.locks import LockBusy, file_lock
+from drillbook.util.locks import LockBusy, file_lock, say_holder
 
 
 def _hold(path: str, seconds: float, ready: multiprocessing.synchronize.Event) -> None:
@@ -65,3 +66,28 @@ def test_a_dangling_symlinked_lock_file_creates_nothing_where_it_points(tmp_path
     with pytest.raises(OSError), file_lock(link, timeout=0):
         pytest.fail("the lock was taken through the symlink")
     assert not os.path.lexists(missing)
+
+
+def test_every_file_lock_in_drillbook_goes_through_this_helper() -> None:
+    """One helper, so every lock has a timeout and no lock file is unlinked: no module flocks alone."""
+    src = Path(__file__).resolve().parents[3] / "src" / "drillbook"
+    helper = src / "util" / "locks.py"
+    calls = re.compile(r"\bimport fcntl\b|\bfcntl\.|\bflock\(|\blockf\(|LOCK_(?:EX|SH|NB)\b")
+    unlinks = re.compile(r"unlink\(.*lock|lock.*\.unlink\(")
+    found = [f"{path.relative_to(src)}:{number}: {line.strip()}"
+             for path in sorted(src.rglob("*.py")) if path != helper
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if calls.search(line) or unlinks.search(line)]
+    assert found == [], "take file locks with drillbook.util.locks.file_lock"
+
+
+def test_a_holder_names_itself_and_whoever_finds_the_lock_busy_reads_it(tmp_path: Path) -> None:
+    path = tmp_path / "drill.lock"
+    with file_lock(path, timeout=0) as fd:
+        say_holder(fd, "pid 42")
+        with pytest.raises(LockBusy) as busy, file_lock(path, timeout=0):
+            pass
+    assert busy.value.holder == "pid 42"
+    with file_lock(path, timeout=0) as fd:
+        say_holder(fd, "")
+    assert path.read_text() == ""
