@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from drillbook.drill.batch import run_drills
 from drillbook.drill.engine import DrillOutcome, RunOptions
 from drillbook.drill.phases import Observer
-from drillbook.errors import BadInput
+from drillbook.errors import BadInput, CannotRun
 from drillbook.outputs import finish as postrun
 from drillbook.outputs.runstore import new_run_id
 from drillbook.runbook import record as rec
@@ -173,6 +173,8 @@ class _Run:
         except (Interrupted, KeyboardInterrupt):
             self._end_step(result, started, Status.ABORTED, "interrupted while this step ran")
             raise
+        except CannotRun as exc:  # e.g. the drill is already running elsewhere: its words say so
+            result.status, result.reason = Status.FAILED, str(exc)
         except Exception as exc:  # a bug fails the step visibly, never passes it
             result.status, result.reason = Status.FAILED, f"unexpected error: {type(exc).__name__}: {exc}"
         self._end_step(result, started, result.status, result.reason)

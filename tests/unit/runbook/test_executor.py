@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from drillbook.drill.engine import DrillOutcome, RunOptions
+from drillbook.drill.runlock import DrillBusy
 from drillbook.errors import BadInput
 from drillbook.evidence import signing
 from drillbook.runbook import executor
@@ -269,6 +270,19 @@ def test_a_failed_drill_fails_its_step_and_stops_the_runbook(settings, monkeypat
     assert [r["drill"] for r in record["steps"][0]["drill_runs"]] == ["clinic-docs"]
     assert record["steps"][0]["reason"] == "drill clinic-docs failed: clinic-docs went wrong"
     assert record["status"] == "failed"
+
+
+def test_a_drill_already_running_elsewhere_fails_its_step_in_drillbooks_words(settings, monkeypatch):
+    def busy(*args, **kwargs):
+        raise DrillBusy("clinic-docs", "pid 4242, run r-1", 0.0)
+
+    monkeypatch.setattr(executor, "run_drills", busy)
+    outcome = executor.start(write_runbook(settings, DRILLS), context(settings, drills=drill_set(settings)))
+
+    step = stored(outcome)["steps"][0]
+    assert step["status"] == "failed"
+    assert step["reason"].startswith('drill "clinic-docs" is already being run by another drillbook '
+                                     "process (pid 4242, run r-1)")
 
 
 def test_an_aborted_drill_aborts_the_runbook(settings, monkeypatch):
