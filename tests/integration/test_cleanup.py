@@ -8,7 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+from drillbook.sandbox.launcher import descendants
 from drillbook.util.atomic import write_json_atomic
 from tests.support import write_drill, write_orphan_record
 
@@ -19,15 +21,29 @@ verify:
 """
 
 
-def _start_and_wait_for(workspace, marker: str) -> subprocess.Popen:
+def _start_and_wait_for(workspace, marker: str, sigint=None) -> subprocess.Popen:
+    """Start ``drillbook run clinic`` (with SIGINT set to ``sigint`` when given, else inherited);
+    return once the check runs.
+
+    The marker is looked for among this drillbook's own processes only: a run of the same test
+    elsewhere on the machine must not make this one signal its drillbook too early.
+    """
     proc = subprocess.Popen([sys.executable, "-m", "drillbook", "run", "clinic", "--plain"],
                             cwd=workspace.root, env=workspace.env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL,
+                            preexec_fn=None if sigint is None else lambda: signal.signal(signal.SIGINT, sigint))
     deadline = time.monotonic() + 60
-    while subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode != 0:
+    while not any(marker in _cmdline(pid) for pid in descendants(proc.pid)):
         assert time.monotonic() < deadline and proc.poll() is None, "the check never started"
         time.sleep(0.1)
     return proc
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def _running(marker: str) -> bool:
@@ -106,3 +122,19 @@ def test_sigint_tears_down_and_records_aborted(workspace, repo):
     assert run["status"] == "aborted" and "SIGINT" in run["reason"]
     assert list(workspace.sandboxes.iterdir()) == []
     assert not _running("sleep 58.5")
+
+
+def test_sigint_stops_a_drill_started_with_sigint_ignored(workspace, repo):
+    """A shell starts a background job (and all it starts) with SIGINT ignored: a drillbook started
+    that way must still stop on a ``kill -INT`` and tear down, not run its drill to the end."""
+    write_drill(workspace.drills, "clinic", repo.path, body=SLEEPER.format(seconds="57.25"))
+    proc = _start_and_wait_for(workspace, "sleep 57.25", sigint=signal.SIG_IGN)
+    try:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 1
+    finally:
+        proc.kill()
+    run = workspace.last_run("clinic")
+    assert run["status"] == "aborted" and "SIGINT" in run["reason"]
+    assert list(workspace.sandboxes.iterdir()) == []
+    assert not _running("sleep 57.25")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from drillbook import __version__
+from drillbook.cli import app
 from drillbook.cli.app import cli
 from drillbook.cli.console import fail
 from drillbook.errors import BadInput, CannotRun, SpecProblem
@@ -62,3 +64,15 @@ def test_python_dash_m_drillbook_runs_the_cli() -> None:
     done = subprocess.run([sys.executable, "-m", "drillbook", "--version"], capture_output=True, text=True,
                           env={**os.environ}, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == f"drillbook, version {__version__}"
+
+
+def test_main_claims_sigint_before_any_command_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Started with SIGINT ignored (a background job), drillbook still stops on it from the start."""
+    seen = []
+    monkeypatch.setattr(app, "cli", lambda **_: seen.append(signal.getsignal(signal.SIGINT)))
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        app.main()
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert seen == [signal.default_int_handler]
