@@ -8,8 +8,11 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+from drillbook.sandbox.launcher import descendants
 from drillbook.util.atomic import write_json_atomic
+from drillbook.util.procfs import alive, process_start
 from tests.support import write_drill, write_orphan_record
 
 SLEEPER = """\
@@ -19,24 +22,40 @@ verify:
 """
 
 
-def _start_and_wait_for(workspace, marker: str) -> subprocess.Popen:
+def _start_and_wait_for(workspace, marker: str, sigint=None) -> tuple[subprocess.Popen, tuple[int, int | None]]:
+    """Start ``drillbook run clinic`` (with SIGINT set to ``sigint`` when given, else inherited);
+    return it once its check (the process ``marker``) runs, with that process (pid, start time).
+
+    The check is looked for among this drillbook's own processes only: a run of the same test
+    elsewhere on the machine must neither make this one signal too early nor look like a leftover.
+    """
     proc = subprocess.Popen([sys.executable, "-m", "drillbook", "run", "clinic", "--plain"],
                             cwd=workspace.root, env=workspace.env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL,
+                            preexec_fn=None if sigint is None else lambda: signal.signal(signal.SIGINT, sigint))
     deadline = time.monotonic() + 60
-    while subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode != 0:
+    while not (found := [pid for pid in descendants(proc.pid) if _cmdline(pid) == marker]):
         assert time.monotonic() < deadline and proc.poll() is None, "the check never started"
         time.sleep(0.1)
-    return proc
+    return proc, (found[0], process_start(found[0]))
 
 
-def _running(marker: str) -> bool:
-    return subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 0
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _gone(check: tuple[int, int | None]) -> bool:
+    """That very process no longer runs (a zombie counts as gone; a reused pid is another process)."""
+    pid, start = check
+    return not alive(pid, start)
 
 
 def test_sigkilled_drill_is_cleaned_up_and_marked_aborted(workspace, repo):
     write_drill(workspace.drills, "clinic", repo.path, body=SLEEPER.format(seconds="60.75"))
-    proc = _start_and_wait_for(workspace, "sleep 60.75")
+    proc, check = _start_and_wait_for(workspace, "sleep 60.75")
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     run = workspace.last_run("clinic")
@@ -51,7 +70,7 @@ def test_sigkilled_drill_is_cleaned_up_and_marked_aborted(workspace, repo):
     assert "drillbook stopped before finishing this run" in run["reason"]
     assert run["phases"][-1]["name"] == "cleanup" and run["cleanup"]["sandbox_removed"] is True
     assert list(workspace.sandboxes.iterdir()) == []
-    assert not _running("sleep 60.75")
+    assert _gone(check)
     folder = workspace.reports / "clinic" / run["run_id"]
     assert "aborted" in (folder / "report.html").read_text()
     assert "no stale runs" in workspace.cli("cleanup").stdout
@@ -99,10 +118,26 @@ def test_a_broken_drill_file_does_not_stop_cleanup_from_finishing_a_stale_run(wo
 
 def test_sigint_tears_down_and_records_aborted(workspace, repo):
     write_drill(workspace.drills, "clinic", repo.path, body=SLEEPER.format(seconds="58.5"))
-    proc = _start_and_wait_for(workspace, "sleep 58.5")
+    proc, check = _start_and_wait_for(workspace, "sleep 58.5")
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 1
     run = workspace.last_run("clinic")
     assert run["status"] == "aborted" and "SIGINT" in run["reason"]
     assert list(workspace.sandboxes.iterdir()) == []
-    assert not _running("sleep 58.5")
+    assert _gone(check)
+
+
+def test_sigint_stops_a_drill_started_with_sigint_ignored(workspace, repo):
+    """A shell starts a background job (and all it starts) with SIGINT ignored: a drillbook started
+    that way must still stop on a ``kill -INT`` and tear down, not run its drill to the end."""
+    write_drill(workspace.drills, "clinic", repo.path, body=SLEEPER.format(seconds="57.25"))
+    proc, check = _start_and_wait_for(workspace, "sleep 57.25", sigint=signal.SIG_IGN)
+    try:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 1
+    finally:
+        proc.kill()
+    run = workspace.last_run("clinic")
+    assert run["status"] == "aborted" and "SIGINT" in run["reason"]
+    assert list(workspace.sandboxes.iterdir()) == []
+    assert _gone(check)

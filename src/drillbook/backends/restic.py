@@ -291,6 +291,9 @@ class Restic:
         self.cache_dir = cache_dir
         self.timeout = timeout
         self.binary = find_restic()
+        self._lock = threading.Lock()  # calls may run in other threads (the snapshot's listing)
+        self._live: set[subprocess.Popen[str]] = set()
+        self._stopping = False
 
     # -- the one door -------------------------------------------------------------
     def _argv(self, subcommand: str, args: list[str], account: Account | None = None) -> list[str]:
@@ -324,17 +327,22 @@ class Restic:
 
     def _start(self, argv: list[str], subcommand: str, limit: float) -> str:
         log.debug("%s", self._shown(argv))
-        proc = subprocess.Popen(
-            argv,
-            env=self._env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            start_new_session=True,
-            cwd="/",  # the sandbox account may not enter drillbook's own folder
-        )
+        with self._lock:  # a stop() either sees this restic or keeps it from starting
+            if self._stopping:
+                raise ResticError(Fault.UNKNOWN, f"restic {subcommand} was not started: the drill is stopping",
+                                  [], self._shown(argv))
+            proc = subprocess.Popen(
+                argv,
+                env=self._env(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+                start_new_session=True,
+                cwd="/",  # the sandbox account may not enter drillbook's own folder
+            )
+            self._live.add(proc)
         watch = _StderrWatch(proc)
         try:
             out = watch.run(limit)
@@ -342,6 +350,12 @@ class Restic:
             kill_group(proc.pid)
             proc.wait()
             raise
+        finally:
+            with self._lock:
+                self._live.discard(proc)
+        if self._stopping:
+            raise ResticError(Fault.UNKNOWN, f"restic {subcommand} was stopped: the drill is stopping",
+                              self.scrub_tail(watch.stderr), self._shown(argv), watch.stderr)
         err = watch.stderr
         if watch.timed_out:
             raise ResticError(
@@ -357,6 +371,18 @@ class Restic:
             kind, text = classify(err, proc.returncode)
             raise ResticError(kind, text, self.scrub_tail(err), self._shown(argv), err)
         return out
+
+    def stop(self) -> None:
+        """Kill every restic this door runs, in any thread, and start no other.
+
+        A stopping drill (a signal, a failure) waits for none of them: the snapshot's listing runs
+        beside the restore, and on a large or hung repository it could hold the teardown for hours.
+        """
+        with self._lock:
+            self._stopping = True
+            running = list(self._live)
+        for proc in running:
+            kill_group(proc.pid)
 
     def scrub_tail(self, text: str, lines: int = 15) -> list[str]:
         return self.scrubber.tail(text, lines)

@@ -24,6 +24,7 @@ from drillbook.cli.schema import schema_command
 from drillbook.cli.serve import schedule_command, serve_command
 from drillbook.errors import DrillbookError
 from drillbook.settings import Settings
+from drillbook.util.signals import claim_sigint
 
 FOLDER = click.Path(path_type=Path)
 
@@ -64,6 +65,7 @@ for command in (validate_command, list_command, run_command, serve_command, sche
 
 
 def main() -> None:
+    claim_sigint()  # an inherited SIG_IGN must not make drillbook deaf to SIGINT (util/signals.py)
     cli(prog_name="drillbook")
 
 

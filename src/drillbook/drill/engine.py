@@ -397,6 +397,8 @@ class DrillRun:
             result.data["left_running"] = left
 
     def _teardown(self) -> str:
+        if self.restic is not None:  # a listing still running is of no use now: end it, do not wait it out
+            self.restic.stop()
         self.pool.shutdown(wait=True, cancel_futures=True)  # no restic ls outlives its sandbox
         if self.sandbox is None:
             raise PhaseSkipped("no sandbox was created")

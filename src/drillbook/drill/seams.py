@@ -33,6 +33,8 @@ class ResticDoor(Protocol):
     def restore(self, snapshot_id: str, target: Path, verify: bool = True, *,
                 account: Account | None = None, leave_out: Sequence[str] = ()) -> None: ...
 
+    def stop(self) -> None: ...
+
 
 class SandboxLike(Protocol):
     """What a drill asks of its sandbox, as :class:`Sandbox` provides it."""

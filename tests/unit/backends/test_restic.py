@@ -1,6 +1,9 @@
 """restic 0.14 exits 1 for nearly everything: what its stderr says decides what a person reads."""
 
+import os
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from drillbook.backends.restic import (
     only_unmakeable_devices,
 )
 from drillbook.sandbox.isolation import Account
+from drillbook.util.procfs import alive, children
 
 
 @pytest.mark.parametrize("stderr,kind", [
@@ -166,3 +170,57 @@ def test_a_failing_stats_is_classified_like_any_restic_failure(tmp_path, monkeyp
     with pytest.raises(ResticError) as caught:
         door.restore_size("abc123")
     assert caught.value.kind == Fault.WRONG_PASSWORD
+
+
+# -- a stopping drill waits for no restic ------------------------------------------------------
+
+@pytest.fixture
+def slow_restic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Restic:
+    """A restic that lists nothing for 60 s, as a hung remote repository would."""
+    script = tmp_path / "restic"
+    script.write_text("#!/bin/sh\nexec sleep 60\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("DRILLBOOK_RESTIC", str(script))
+    return Restic("/srv/repo", "pw", timeout=120)
+
+
+def test_stop_ends_a_restic_call_running_in_another_thread(slow_restic: Restic) -> None:
+    failure: list[BaseException] = []
+
+    def listing() -> None:
+        try:
+            list(slow_restic.ls("abc123"))
+        except ResticError as exc:
+            failure.append(exc)
+
+    reader = threading.Thread(target=listing, daemon=True)
+    started = time.monotonic()
+    reader.start()
+    while not _sleeping_children() and time.monotonic() - started < 10:
+        time.sleep(0.01)
+    assert _sleeping_children(), "the fake restic never started"
+    slow_restic.stop()
+    reader.join(timeout=10)
+    assert not reader.is_alive() and time.monotonic() - started < 10
+    assert len(failure) == 1 and "stopped: the drill is stopping" in str(failure[0])
+    assert not _sleeping_children()
+
+
+def _sleeping_children() -> list[int]:
+    """The fake restic, while it runs: this process's children that are ``sleep`` (not zombies)."""
+    return [pid for pid in children(os.getpid()) if _comm(pid) == "sleep" and alive(pid, None)]
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:  # gone meanwhile
+        return ""
+
+
+def test_a_stopped_door_starts_no_restic(slow_restic: Restic) -> None:
+    slow_restic.stop()
+    started = time.monotonic()
+    with pytest.raises(ResticError, match="stopping"):
+        slow_restic.snapshots()
+    assert time.monotonic() - started < 5

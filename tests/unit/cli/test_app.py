@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from drillbook import __version__
+from drillbook.cli import app
 from drillbook.cli.app import cli
 from drillbook.cli.console import fail
 from drillbook.cli.serve import server_state
@@ -74,3 +76,15 @@ def test_schedule_names_the_server_holding_the_state_folder(tmp_path: Path) -> N
         say_holder(fd, "4242")
         assert server_state(tmp_path) == "running (pid 4242)"
     assert server_state(tmp_path) == "not running"
+
+
+def test_main_claims_sigint_before_any_command_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Started with SIGINT ignored (a background job), drillbook still stops on it from the start."""
+    seen = []
+    monkeypatch.setattr(app, "cli", lambda **_: seen.append(signal.getsignal(signal.SIGINT)))
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        app.main()
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert seen == [signal.default_int_handler]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -59,6 +60,8 @@ class FakeRestic:
     restores: list[dict[str, Any]] = field(default_factory=list)  # how each restore was asked for
     stats_error: ResticError | None = None  # restic stats fails with this
     ls_error: ResticError | None = None  # restic ls fails with this
+    slow_listing: bool = False  # restic ls runs until stopped (10 s at most), as on a hung repository
+    stopped: threading.Event = field(default_factory=threading.Event)
 
     def open(self, repository: str, password: str, **kwargs: Any) -> FakeRestic:
         self.opened_with = {"repository": repository, "password": password, **kwargs}
@@ -75,6 +78,8 @@ class FakeRestic:
     def ls(self, snapshot_id: str) -> Iterable[dict[str, Any]]:
         if self.ls_error:
             raise self.ls_error
+        if self.slow_listing and self.stopped.wait(10):
+            raise ResticError(Fault.UNKNOWN, "restic ls was stopped", [])
         listed = self.listed if self.listed is not None else nodes(self.files)
         return [*listed, *({"type": "chardev", "path": d} for d in self.devices)]
 
@@ -82,6 +87,9 @@ class FakeRestic:
         if self.stats_error:
             raise self.stats_error
         return RestoreSize(sum(len(data) for data in self.files.values()), len(self.files))
+
+    def stop(self) -> None:
+        self.stopped.set()
 
     def restore(self, snapshot_id: str, target: Path, verify: bool = True, *,
                 account: Account | None = None, leave_out: Sequence[str] = ()) -> None:

@@ -258,6 +258,19 @@ def test_an_interrupt_aborts_tears_down_and_records_no_later_phase(harness: Harn
     assert harness.sandboxes.made[0].torn_down
 
 
+def test_an_interrupt_during_the_restore_waits_for_no_snapshot_listing(harness: Harness) -> None:
+    """The listing runs beside the restore; a stopping drill ends it rather than waiting it out."""
+    def interrupt() -> None:
+        raise Interrupted("SIGTERM")
+
+    harness.restic.slow_listing = True
+    harness.restic.on_restore = interrupt
+    started = time.monotonic()
+    record = harness.run()
+    assert record["status"] == "aborted" and harness.sandboxes.made[0].torn_down
+    assert harness.restic.stopped.is_set() and time.monotonic() - started < 5
+
+
 def test_ctrl_c_aborts_too(harness: Harness) -> None:
     def ctrl_c() -> None:
         raise KeyboardInterrupt
