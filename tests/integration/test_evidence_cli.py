@@ -124,12 +124,14 @@ def test_key_command_prints_public_key_and_fingerprint(ws):
     assert (ws.state / "signing-key.pem").exists()
 
 
-def test_two_drills_at_the_same_time_keep_one_chain(workspace, repo):
-    for name in ("alpha", "beta"):
+def test_drills_sealing_at_the_same_time_keep_one_chain(workspace, repo):
+    """Four runs at once, two of them of the same drill: that one waits for its drill's lock."""
+    for name in ("alpha", "beta", "gamma"):
         write_drill(workspace.drills, name, repo.path, body=STANDARD_CHECKS)
-    procs = [subprocess.Popen([sys.executable, "-m", "drillbook", "run", name], cwd=workspace.root,
-                              env=workspace.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for name in ("alpha", "beta", "alpha", "beta")]
+    procs = [subprocess.Popen([sys.executable, "-m", "drillbook", "run", name, "--wait-lock", "200s"],
+                              cwd=workspace.root, env=workspace.env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+             for name in ("alpha", "beta", "gamma", "alpha")]
     for proc in procs:
         proc.communicate(timeout=240)
         assert proc.returncode == 0
