@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from drillbook.sandbox.isolation import Account, Mode, switch_argv
 from drillbook.util.clock import iso
-from drillbook.util.process import kill_group
+from drillbook.util.process import kill_and_reap, kill_group, started
 from drillbook.util.scrub import Scrubber
 
 log = logging.getLogger("drillbook.backends.restic")
@@ -327,32 +327,27 @@ class Restic:
 
     def _start(self, argv: list[str], subcommand: str, limit: float) -> str:
         log.debug("%s", self._shown(argv))
-        with self._lock:  # a stop() either sees this restic or keeps it from starting
-            if self._stopping:
-                raise ResticError(Fault.UNKNOWN, f"restic {subcommand} was not started: the drill is stopping",
-                                  [], self._shown(argv))
-            proc = subprocess.Popen(
-                argv,
-                env=self._env(),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                errors="replace",
-                start_new_session=True,
-                cwd="/",  # the sandbox account may not enter drillbook's own folder
-            )
-            self._live.add(proc)
-        watch = _StderrWatch(proc)
-        try:
-            out = watch.run(limit)
-        except BaseException:
-            kill_group(proc.pid)
-            proc.wait()
-            raise
-        finally:
-            with self._lock:
-                self._live.discard(proc)
+        self._refuse_when_stopping(subcommand, argv)
+        with started(lambda: subprocess.Popen(
+            argv,
+            env=self._env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+            cwd="/",  # the sandbox account may not enter drillbook's own folder
+        ), stop=kill_and_reap) as proc:
+            with self._lock:  # a stop() either sees this restic or, after it, this refuses to go on
+                self._refuse_when_stopping(subcommand, argv)
+                self._live.add(proc)
+            watch = _StderrWatch(proc)
+            try:
+                out = watch.run(limit)
+            finally:
+                with self._lock:
+                    self._live.discard(proc)
         if self._stopping:
             raise ResticError(Fault.UNKNOWN, f"restic {subcommand} was stopped: the drill is stopping",
                               self.scrub_tail(watch.stderr), self._shown(argv), watch.stderr)
@@ -371,6 +366,11 @@ class Restic:
             kind, text = classify(err, proc.returncode)
             raise ResticError(kind, text, self.scrub_tail(err), self._shown(argv), err)
         return out
+
+    def _refuse_when_stopping(self, subcommand: str, argv: list[str]) -> None:
+        if self._stopping:
+            raise ResticError(Fault.UNKNOWN, f"restic {subcommand} was not started: the drill is stopping",
+                              [], self._shown(argv))
 
     def stop(self) -> None:
         """Kill every restic this door runs, in any thread, and start no other.

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from drillbook.util.process import kill_group
+from drillbook.util.process import kill_group, started
 from drillbook.util.scrub import scrub
 
 TAIL_LINES = 20
@@ -37,12 +37,7 @@ class ShellResult:
 def run_script(script: str, *, cwd: Path, env: Mapping[str, str], timeout: float,
                on_line: Callable[[str], None], secrets: list[str]) -> ShellResult:
     """Run ``script``; ``on_line`` gets each scrubbed output line (stdout and stderr merged)."""
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        ["bash", "-euo", "pipefail", "-c", script, "runbook-step"],
-        cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    began = time.monotonic()
     tail: deque[str] = deque(maxlen=TAIL_LINES)
 
     def emit(raw: bytes) -> None:
@@ -50,18 +45,20 @@ def run_script(script: str, *, cwd: Path, env: Mapping[str, str], timeout: float
         tail.append(line[:400])
         on_line(line)
 
-    timed_out = False
-    try:
-        timed_out = _pump(proc, started + timeout, emit)
-    except BaseException:  # Ctrl-C, SIGTERM (Interrupted): the step dies with its group
-        stop_group(proc)
-        raise
-    finally:
-        kill_group(proc.pid, sig=signal.SIGKILL)
-        if proc.stdout:
-            proc.stdout.close()
+    # Ctrl-C, SIGTERM (Interrupted), even while bash starts: the step dies with its group
+    with started(lambda: subprocess.Popen(
+        ["bash", "-euo", "pipefail", "-c", script, "runbook-step"],
+        cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, start_new_session=True,
+    ), stop=stop_group) as proc:
+        try:
+            timed_out = _pump(proc, began + timeout, emit)
+            kill_group(proc.pid, sig=signal.SIGKILL)  # what the step left running
+        finally:
+            if proc.stdout:
+                proc.stdout.close()
     return ShellResult(None if timed_out else proc.returncode, timed_out,
-                       round(time.monotonic() - started, 3), list(tail))
+                       round(time.monotonic() - began, 3), list(tail))
 
 
 def _pump(proc: subprocess.Popen[bytes], deadline: float, emit: Callable[[bytes], None]) -> bool:

@@ -22,7 +22,7 @@ from drillbook.sandbox import isolation as iso
 from drillbook.sandbox.isolation import IsolationError
 from drillbook.sandbox.safety import make_safe
 from drillbook.spec.models import Isolation
-from drillbook.util.process import Completed, communicate_bounded, kill_group, signal_process
+from drillbook.util.process import Completed, communicate_bounded, kill_group, signal_process, started
 from drillbook.util.procfs import children, process_start
 
 
@@ -106,12 +106,16 @@ def run_entered(argv: list[str], *, env: dict[str, str], timeout: float,
 
     Started from ``/``: after switching accounts, nsenter must still be able to open its cwd.
     """
-    started = time.monotonic()
-    proc = subprocess.Popen(argv, env=env, text=True, errors="replace", start_new_session=True,
-                            stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/")
-    return communicate_bounded(proc, argv, started, timeout, stdin_data,
-                               stop=lambda p: stop_entered(p, signal.SIGKILL, 0))
+    began = time.monotonic()
+    with started(lambda: subprocess.Popen(
+            argv, env=env, text=True, errors="replace", start_new_session=True,
+            stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/"), stop=_kill_entered) as proc:
+        return communicate_bounded(proc, argv, began, timeout, stdin_data, stop=_kill_entered)
+
+
+def _kill_entered(proc: subprocess.Popen) -> None:
+    stop_entered(proc, signal.SIGKILL, 0)
 
 
 # -- the isolated implementation ---------------------------------------------------------
@@ -184,12 +188,13 @@ class IsolatedLauncher:
     def start(self, argv: list[str], *, cwd: Path, env: dict[str, str]) -> Service:
         self._ready()
         log_path = self.logs_dir / f"service-{len(self.services) + 1}.log"
-        with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
-            proc = subprocess.Popen(self.argv_for(argv, cwd, env), env=self.tool_env,
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, cwd="/")
-        service = Service(proc, log_path, list(argv))
-        self.services.append(service)
+        full = self.argv_for(argv, cwd, env)
+        with open(log_path, "wb") as log, started(  # the child keeps its own copy of the descriptor
+                lambda: subprocess.Popen(full, env=self.tool_env, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True, cwd="/"),
+                stop=_kill_entered) as proc:
+            service = Service(proc, log_path, list(argv))
+            self.services.append(service)  # known from here: kill_all stops it
         return service
 
     def sweep(self) -> int:

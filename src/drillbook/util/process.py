@@ -9,12 +9,16 @@ import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 from drillbook.util.procfs import process_start
+from drillbook.util.signals import held
+
+Child = TypeVar("Child")
 
 
 @dataclass
@@ -36,8 +40,8 @@ def run_bounded(
     stdin_data: str | None = None,
 ) -> Completed:
     """Run ``argv`` in its own session; on timeout kill the group so grandchildren die too."""
-    started = time.monotonic()
-    proc = subprocess.Popen(
+    began = time.monotonic()
+    with started(lambda: subprocess.Popen(
         list(argv),
         cwd=cwd,
         env=dict(env) if env is not None else None,
@@ -47,15 +51,38 @@ def run_bounded(
         text=True,
         errors="replace",
         start_new_session=True,
-    )
-    try:
-        return communicate_bounded(proc, list(argv), started, timeout, stdin_data,
-                                   stop=_kill_and_reap)
-    finally:
-        kill_group(proc.pid, sig=signal.SIGKILL)
+    ), stop=kill_and_reap) as proc:
+        try:
+            return communicate_bounded(proc, list(argv), began, timeout, stdin_data, stop=kill_and_reap)
+        finally:
+            kill_group(proc.pid, sig=signal.SIGKILL)
 
 
-def _kill_and_reap(proc: subprocess.Popen[str]) -> None:
+@contextmanager
+def started(start: Callable[[], Child], stop: Callable[[Child], None]) -> Iterator[Child]:
+    """``start()`` a child with stop signals held (util/signals.py); whatever ends the block early
+    (an error, an interrupt, one that came while the child started) runs ``stop`` on it first.
+
+    A signal raised inside ``Popen`` after the fork leaves a running child that the caller never
+    got, so never stops: under load that window is wide enough to hit. Held, the signal is raised
+    only once the child is known and inside the ``try`` that stops it.
+    """
+    with held() as hold:
+        try:
+            child = start()
+        except BaseException:
+            hold.release()  # a signal that came while the start failed is not lost
+            raise
+        try:
+            hold.release()
+            yield child
+        except BaseException:
+            stop(child)
+            raise
+
+
+def kill_and_reap(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL the child's whole group, then wait for the child."""
     kill_group(proc.pid)
     proc.wait()
 

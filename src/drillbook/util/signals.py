@@ -10,13 +10,19 @@ Interrupted catches it too. Python installs that handler only when SIGINT's disp
 is the default: a process started with SIGINT ignored (a shell's background job without job
 control, and everything such a job starts) would never see it, and an operator's or a
 supervisor's ``kill -INT`` would be lost while the drill ran on. So drillbook claims SIGINT itself.
+
+:func:`held` keeps a signal instead of raising it, for the moment a child process is being
+started (see ``util.process.start_child``): raised inside ``Popen`` after the fork, it would leave
+a child that nobody knows of, so nobody stops it.
 """
 
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -28,27 +34,81 @@ class Overrun(Interrupted):
     """The run went far past its RTO (the scheduler's limit): tear down, record ``failed``."""
 
 
-SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+
+
+@dataclass
+class _Holding:
+    """The signals kept while the main thread is inside :func:`held`; None when it is not."""
+
+    arrived: list[int] | None = None
+
+
+_HOLDING = _Holding()
+
+
+def interruption(signum: int) -> BaseException:
+    """What a stop signal raises: KeyboardInterrupt for SIGINT, Interrupted naming the others."""
+    if signum == signal.SIGINT:
+        return KeyboardInterrupt()
+    return Interrupted(signal.Signals(signum).name)
+
+
+def _handler(signum: int, _frame: Any) -> None:
+    """Runs in the main thread (Python's rule): raise, or keep the signal while it is held."""
+    if _HOLDING.arrived is not None:
+        _HOLDING.arrived.append(signum)
+        return
+    raise interruption(signum)
 
 
 def claim_sigint() -> None:
     """SIGINT raises KeyboardInterrupt from now on, whatever disposition drillbook inherited."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, _handler)
 
 
 @contextmanager
 def signals_raise_interrupted() -> Iterator[None]:
     """Inside it, SIGTERM/SIGHUP raise Interrupted and SIGINT KeyboardInterrupt in the main thread;
     the old handlers (an inherited SIG_IGN too) return after."""
-
-    def handler(signum: int, _frame: Any) -> None:
-        raise Interrupted(signal.Signals(signum).name)
-
-    saved = {s: signal.signal(s, handler) for s in SIGNALS}
-    saved[signal.SIGINT] = signal.getsignal(signal.SIGINT)
+    saved = {s: signal.signal(s, _handler) for s in SIGNALS}
     try:
-        claim_sigint()
         yield
     finally:
         for sig, previous in saved.items():
             signal.signal(sig, previous)
+
+
+@dataclass
+class Held:
+    """Stop signals kept by :func:`held`; :meth:`release` makes them raise again."""
+
+    arrived: list[int]
+    owner: bool  # this holder set the hold (the main thread, not nested) and so ends it
+
+    def release(self) -> None:
+        """Signals raise again from here; the first one that came meanwhile is raised now."""
+        if self.owner and _HOLDING.arrived is self.arrived:
+            _HOLDING.arrived = None
+        if self.arrived:
+            raise interruption(self.arrived[0])
+
+
+@contextmanager
+def held() -> Iterator[Held]:
+    """Inside it, stop signals are kept, not raised, until :meth:`Held.release` (or the end, where
+    they are dropped: release first). Only the main thread holds: handlers run there, and another
+    thread's start must not delay the main thread's interrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield Held([], owner=False)
+        return
+    if _HOLDING.arrived is not None:  # nested: the outer holder ends the hold
+        yield Held(_HOLDING.arrived, owner=False)
+        return
+    arrived: list[int] = []
+    _HOLDING.arrived = arrived
+    try:
+        yield Held(arrived, owner=True)
+    finally:
+        if _HOLDING.arrived is arrived:
+            _HOLDING.arrived = None

@@ -12,7 +12,17 @@ import time
 import pytest
 
 from drillbook.util import process, procfs
-from drillbook.util.process import MAX_CAPTURE, TAIL_WIDTH, Capture, run_bounded, signal_process, tail
+from drillbook.util.process import (
+    MAX_CAPTURE,
+    TAIL_WIDTH,
+    Capture,
+    kill_and_reap,
+    run_bounded,
+    signal_process,
+    started,
+    tail,
+)
+from drillbook.util.signals import Interrupted, signals_raise_interrupted
 
 
 def test_output_far_beyond_the_limit_keeps_its_beginning_and_end_and_counts_the_rest() -> None:
@@ -128,3 +138,57 @@ def test_without_pidfds_the_identity_is_still_checked(monkeypatch: pytest.Monkey
     finally:
         proc.kill()
         proc.wait()
+
+
+class Stopper:
+    """A ``stop`` that remembers the children it ended."""
+
+    def __init__(self) -> None:
+        self.stopped: list[subprocess.Popen[str]] = []
+
+    def __call__(self, proc: subprocess.Popen[str]) -> None:
+        kill_and_reap(proc)
+        self.stopped.append(proc)
+
+
+def _sleeper() -> subprocess.Popen[str]:
+    return subprocess.Popen(["sleep", "30"], text=True, start_new_session=True)
+
+
+def test_an_interrupt_while_a_child_starts_stops_it_then_is_raised() -> None:
+    def start() -> subprocess.Popen[str]:
+        proc = _sleeper()
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)  # as if Popen had not returned yet when the signal came
+        return proc
+
+    stop = Stopper()
+    with pytest.raises(Interrupted, match="SIGTERM"), signals_raise_interrupted(), started(start, stop):
+        raise AssertionError("the block must not run: the run is stopping")
+    assert len(stop.stopped) == 1 and stop.stopped[0].returncode == -signal.SIGKILL
+
+
+def test_an_interrupt_inside_the_block_stops_the_child() -> None:
+    stop = Stopper()
+    with pytest.raises(Interrupted), signals_raise_interrupted(), started(_sleeper, stop):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+    assert len(stop.stopped) == 1 and stop.stopped[0].returncode == -signal.SIGKILL
+
+
+def test_a_child_that_cannot_start_raises_the_signal_that_came_meanwhile() -> None:
+    def fails() -> subprocess.Popen[str]:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)
+        raise FileNotFoundError("no-such-program")
+
+    with pytest.raises(Interrupted), signals_raise_interrupted(), started(fails, stop=kill_and_reap):
+        pass
+
+
+def test_a_child_started_without_an_interrupt_runs_and_is_left_alone() -> None:
+    with signals_raise_interrupted(), started(_sleeper, stop=kill_and_reap) as proc:
+        assert proc.poll() is None
+    assert proc.poll() is None
+    proc.kill()
+    proc.wait()

@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from drillbook.util.signals import Interrupted, Overrun, claim_sigint, signals_raise_interrupted
+from drillbook.util.signals import (
+    Interrupted,
+    Overrun,
+    claim_sigint,
+    held,
+    interruption,
+    signals_raise_interrupted,
+)
 
 
 def test_sigterm_raises_interrupted_naming_the_signal() -> None:
@@ -51,7 +59,46 @@ def test_sigint_stops_a_run_even_when_drillbook_was_started_with_it_ignored() ->
 @pytest.mark.usefixtures("sigint_ignored")
 def test_sigint_is_claimed_from_the_start_of_the_command() -> None:
     claim_sigint()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     with pytest.raises(KeyboardInterrupt):
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(5)
+
+
+def test_a_signal_while_held_is_kept_for_the_caller_not_raised() -> None:
+    with signals_raise_interrupted(), held() as hold:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.1)
+        assert hold.arrived == [signal.SIGTERM]
+        with pytest.raises(Interrupted, match="SIGTERM"):  # released: the signal that came is raised
+            hold.release()
+        with pytest.raises(Interrupted):  # and a new one raises again
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+
+
+def test_each_stop_signal_raises_what_the_layers_above_catch() -> None:
+    assert isinstance(interruption(signal.SIGINT), KeyboardInterrupt)
+    assert interruption(signal.SIGHUP).args == ("SIGHUP",) and isinstance(interruption(signal.SIGHUP), Interrupted)
+
+
+def test_only_the_main_thread_holds_signals() -> None:
+    seen: list[list[int]] = []
+
+    def other() -> None:
+        with held() as hold:
+            seen.append(hold.arrived)
+            done.wait(5)
+
+    done = threading.Event()
+    thread = threading.Thread(target=other)
+    with pytest.raises(Interrupted), signals_raise_interrupted():
+        thread.start()
+        while not seen:
+            time.sleep(0.01)
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)  # another thread holding must not delay this one
+            time.sleep(5)
+        finally:
+            done.set()
+            thread.join()
+    assert seen == [[]]
