@@ -65,7 +65,7 @@ def read_inside(launcher: Launcher, own_dir: Path, cwd: Path, request: dict[str,
     if done.timed_out:
         raise ReaderFailed(f"reading the restore inside the sandbox was stopped after "
                            f"{format_duration(timeout)}")
-    found = _last_json(done.stdout)
+    found = last_json(done.stdout)
     if found is None:
         raise ReaderFailed(f"the reader inside the sandbox gave no answer (exit {done.returncode})")
     if "crash" in found:
@@ -73,7 +73,8 @@ def read_inside(launcher: Launcher, own_dir: Path, cwd: Path, request: dict[str,
     return found
 
 
-def _last_json(stdout: str) -> dict[str, Any] | None:
+def last_json(stdout: str) -> dict[str, Any] | None:
+    """The JSON object on the last line a program inside the sandbox printed, else None."""
     lines = stdout.strip().splitlines()
     try:
         found = json.loads(lines[-1])

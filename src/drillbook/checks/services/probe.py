@@ -12,10 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from drillbook.sandbox.inside import PYTHON, last_json
 from drillbook.sandbox.launcher import Launcher
 from drillbook.util.process import tail
 
-PYTHON = "python3"
 MAX_BODY = 1024 * 1024
 
 HTTP_PROBE = r'''
@@ -87,9 +87,8 @@ def run_probe(launcher: Launcher, script: str, params: dict[str, Any], *, cwd: P
                         timeout=float(params["window"]) + 15)
     if done.timed_out:
         return {"answered": False, "error": "the probe itself hung and was killed"}
-    lines = done.stdout.strip().splitlines()
-    try:
-        return json.loads(lines[-1])
-    except (IndexError, ValueError):
+    answer = last_json(done.stdout)
+    if answer is None:
         why = tail(done.stderr, 3) or [f"exit {done.returncode}"]
         return {"answered": False, "error": f"probe could not run: {' '.join(why)}"}
+    return answer
