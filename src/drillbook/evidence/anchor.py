@@ -16,6 +16,8 @@ from typing import Any
 
 from drillbook.backends import aws
 from drillbook.evidence.upload import target_for
+from drillbook.outputs import faults
+from drillbook.outputs.faults import Fault
 from drillbook.settings import Settings
 from drillbook.spec.models import ProjectConfig
 from drillbook.status import Status
@@ -47,6 +49,7 @@ def publish_head(entry: dict[str, Any] | None, drill: Any, settings: Settings,
         outcome.update(status="uploaded", key=_upload(entry, target))
     except Exception as exc:  # an anchor is extra assurance; its failure is logged, not fatal
         outcome.update(status=Status.FAILED, error=str(exc) or type(exc).__name__)
+        faults.failed(Fault.WORM_UPLOAD, drill=str(entry.get("name") or ""))
         log.warning("could not publish ledger head #%s to %s: %s", entry["seq"], target.s3, outcome["error"])
     _log(settings, outcome)
     return outcome

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.backends import aws
+from drillbook.outputs import faults
+from drillbook.outputs.faults import Fault
 from drillbook.settings import Settings
 from drillbook.spec.models import EvidenceTarget, ProjectConfig
 from drillbook.status import Status
@@ -44,6 +46,7 @@ def upload_after_run(run_dir: Path, drill: Any, settings: Settings,
     target = target_for(drill, project)
     result = attempt(run_dir, target) if target else None
     if result and result["status"] == Status.FAILED:
+        faults.failed(Fault.WORM_UPLOAD, drill=run_dir.parent.name)
         log.warning("WORM evidence upload of %s failed (will retry after the next run): %s",
                     run_dir.name, result["error"])
     skip = target.s3 if result and result["status"] == Status.FAILED and target else None
@@ -136,6 +139,8 @@ def _retry_one(entry: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:
         return {**head, "status": "dropped", "detail": f"target no longer valid: {exc}"}
     result = attempt(run_dir, target)
+    if result["status"] == Status.FAILED:
+        faults.failed(Fault.WORM_UPLOAD, drill=str(entry.get("drill") or ""))
     if result["status"] == "uploaded":
         log.info("WORM evidence upload of %s succeeded on retry", run_dir.name)
     return {**head, **result, "attempt": entry.get("attempts", 1) + 1}

@@ -30,7 +30,9 @@ from typing import Any, Protocol
 
 from drillbook.evidence import anchor, ledger
 from drillbook.evidence import upload as worm
+from drillbook.outputs import faults
 from drillbook.outputs import notify as notifier
+from drillbook.outputs.faults import Fault
 from drillbook.outputs.runstore import RUN_FILE, RunKind
 from drillbook.report import junit, render
 from drillbook.runbook import render as runbook_render
@@ -126,6 +128,7 @@ def notify_step(run: PostRun) -> None:
         run.record.notifications = notifier.notify_run(as_recorded(run.record), run.spec, run.settings, run.project)
     except Exception as exc:  # a notification problem must never change or lose the run
         log.error("notifications could not be sent: %s", type(exc).__name__)
+        faults.failed(Fault.NOTIFICATION, "all", _name(run))
         run.record.notifications = [{"target": "all", "status": notifier.Delivery.FAILED,
                                      "detail": f"internal error: {type(exc).__name__}"}]
 
@@ -163,6 +166,7 @@ def upload_step(run: PostRun) -> None:
         worm.upload_after_run(run.folder, run.spec, run.settings, run.project)
     except Exception as exc:  # upload_after_run records its own failures; this is a bug's last net
         log.error("WORM evidence upload step failed: %s", exc)
+        faults.failed(Fault.WORM_UPLOAD, drill=_name(run))
 
 
 def seal_step(run: PostRun) -> bool:
@@ -172,12 +176,18 @@ def seal_step(run: PostRun) -> bool:
         entry = ledger.seal(run.folder, run.settings)
     except Exception as exc:
         log.error("could not seal %s into the evidence ledger: %s", run.folder, exc)
+        faults.failed(Fault.LEDGER_SEAL, drill=_name(run))
         return False
     try:
         anchor.publish_head(entry, run.spec, run.settings, run.project)
     except Exception as exc:  # publish_head logs its own failures; this is a bug's last net
         log.error("could not publish the ledger head: %s", exc)
     return entry is not None
+
+
+def _name(run: PostRun) -> str:
+    """The drill (or runbook) a failure belongs to, for the counters' listeners."""
+    return run.folder.parent.name
 
 
 # -- what callers use --------------------------------------------------------------------------

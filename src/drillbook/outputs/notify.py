@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.backends import aws
+from drillbook.outputs import faults
+from drillbook.outputs.faults import Fault
 from drillbook.outputs.runstore import RunKind, load_runs, run_dir
 from drillbook.outputs.webhook import post_webhook
 from drillbook.spec.models import NotifyTarget
@@ -137,6 +139,7 @@ def notify_run(record: dict[str, Any], drill: Any, settings: Any, project: Any =
             entry["event"] = event
             if entry["status"] == Delivery.FAILED:
                 log.warning("notification to %s failed: %s", entry["target"], entry["detail"])
+                faults.failed(Fault.NOTIFICATION, entry["target"], name)
         results.append(entry)
     return results
 

@@ -5,6 +5,7 @@ and that reaped runs and runbook runs get every step a drill run gets."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,7 +16,7 @@ import pytest
 from drillbook.drill.record import CheckResult, Objective, Phase, RunRecord
 from drillbook.evidence import anchor, ledger, signing
 from drillbook.evidence import upload as worm
-from drillbook.outputs import finish, notify
+from drillbook.outputs import faults, finish, notify
 from drillbook.outputs.runstore import RUN_FILE, RunKind, run_dir
 from drillbook.report import render
 from drillbook.runbook import record as rec
@@ -309,6 +310,66 @@ def test_a_failed_upload_is_recorded_beside_the_run_and_queued(tmp_path, seams, 
     assert on_disk(run)["status"] == Status.PASSED
     assert json.loads((run.folder / worm.RESULT_FILE).read_text())["error"] == "bucket unreachable"
     assert [p["run_id"] for p in worm.pending(run.settings)] == [run.record.run_id]
+    assert seams.calls[-2:] == ["seal", "head"]
+
+
+# -- failures are told to the counters ------------------------------------------------------------
+@pytest.fixture
+def heard() -> Iterator[list[tuple[str, str, str]]]:
+    """What a metrics listener hears: (fault, target, drill) per failure."""
+    seen: list[tuple[str, str, str]] = []
+    with faults.counted_by(lambda fault, target, drill: seen.append((str(fault), target, drill))):
+        yield seen
+
+
+def _undeliverable(target: NotifyTarget, body: str, subject: str = "") -> dict[str, Any]:
+    return {"status": notify.Delivery.FAILED, "detail": "connection refused", "duration_seconds": 0.0}
+
+
+def test_a_failed_notification_upload_and_seal_are_each_told_to_the_listeners(tmp_path, seams, monkeypatch,
+                                                                              heard):
+    monkeypatch.setattr(notify, "deliver", _undeliverable)
+    monkeypatch.setattr(worm, "attempt", lambda folder, target: {
+        "status": Status.FAILED, "target": target.s3, "error": "bucket unreachable", "will_retry": True})
+    _break_seal(monkeypatch)
+    run = drill_run(make_settings(tmp_path))
+    finish.finish(run)
+    assert heard == [("notification", "webhook http://127.0.0.1:9/***", "clinic"),
+                     ("worm_upload", "", "clinic"), ("ledger_seal", "", "clinic")]
+    assert on_disk(run)["status"] == Status.FAILED
+
+
+def test_a_notification_bug_and_an_upload_bug_are_counted_too(tmp_path, seams, monkeypatch, heard):
+    _break_notify(monkeypatch)
+    _break_upload(monkeypatch)
+    finish.finish(drill_run(make_settings(tmp_path)))
+    assert heard == [("notification", "all", "clinic"), ("worm_upload", "", "clinic")]
+
+
+def test_a_failed_retry_and_a_failed_ledger_head_are_worm_upload_failures(tmp_path, seams, monkeypatch, heard):
+    settings = make_settings(tmp_path)
+    earlier = drill_run(settings)
+    monkeypatch.setattr(worm, "attempt", lambda folder, target: {
+        "status": Status.FAILED, "target": target.s3, "error": "bucket unreachable", "will_retry": True})
+    finish.finish(earlier)  # its upload fails: queued
+    heard.clear()
+    monkeypatch.setattr(worm, "attempt", lambda folder, target: (
+        {"status": "uploaded", "target": target.s3, "objects": []} if folder.name == "20260507T030000Z-dddddd"
+        else {"status": Status.FAILED, "target": target.s3, "error": "still unreachable", "will_retry": True}))
+    monkeypatch.setattr(anchor, "_upload", _raise)
+    later = drill_run(settings)
+    later.record.run_id = "20260507T030000Z-dddddd"
+    later.folder = run_dir(settings.reports_dir, "clinic", later.record.run_id)
+    finish.finish(later)
+    assert heard == [("worm_upload", "", "clinic"), ("worm_upload", "", "clinic")]  # the retry, the head
+
+
+def test_a_listener_that_breaks_changes_nothing(tmp_path, seams, monkeypatch):
+    monkeypatch.setattr(notify, "deliver", _undeliverable)
+    with faults.counted_by(_raise):
+        run = drill_run(make_settings(tmp_path))
+        finish.finish(run)
+    assert on_disk(run)["notifications"][0]["status"] == "failed"
     assert seams.calls[-2:] == ["seal", "head"]
 
 
