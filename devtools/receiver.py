@@ -21,8 +21,9 @@ class Receiver:
 
     ``answers`` are given first, one per request and in order, each a status and its headers:
     ``Receiver(answers=[(429, {"Retry-After": "1"})])`` throttles once, then answers ``status``.
-    Each request is kept in ``posts`` as its method, path, JSON body, Content-Type and arrival
-    time (a GET is kept too: it is what a client that follows a redirect sends).
+    Each request is kept in ``posts`` as its method, path, JSON body (None when the body is not
+    JSON), body as text, Content-Type and arrival time (a GET is kept too: it is what a client that
+    follows a redirect sends; a PUT is what a Pushgateway client sends).
     """
 
     def __init__(self, status: int = 200, answers: Iterable[Answer] = ()) -> None:
@@ -35,7 +36,7 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 owner.posts.append({"method": self.command, "path": self.path,
-                                    "body": json.loads(body or b"null"),
+                                    "body": _json(body), "text": body.decode("utf-8", "replace"),
                                     "content_type": self.headers.get("Content-Type"),
                                     "at": time.monotonic()})
                 status, headers = owner.answers.pop(0) if owner.answers else (owner.status, {})
@@ -46,6 +47,7 @@ class Receiver:
                 self.end_headers()
 
             do_GET = do_POST  # noqa: N815 (http.server dispatches on this name)
+            do_PUT = do_POST  # noqa: N815 (http.server dispatches on this name)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -70,3 +72,10 @@ class Receiver:
         while len(self.posts) < count and time.monotonic() < deadline:
             time.sleep(0.1)
         return self.posts
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body or b"null")
+    except ValueError:
+        return None

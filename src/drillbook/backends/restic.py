@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from drillbook.sandbox.isolation import Account, Mode, switch_argv
 from drillbook.util.clock import iso
-from drillbook.util.process import kill_and_reap, kill_group, started
+from drillbook.util.process import kill_and_reap, kill_group, run_bounded, started
 from drillbook.util.scrub import Scrubber
 
 log = logging.getLogger("drillbook.backends.restic")
@@ -252,12 +252,28 @@ def parse_restore_size(out: str, snapshot_id: str) -> RestoreSize:
     return RestoreSize(size, files if type(files) is int else 0)
 
 
+VERSION = re.compile(r"restic (\d+\.\d+\.\d+\S*)")  # in what `restic version` prints
+
+
 def find_restic() -> str | None:
     """``DRILLBOOK_RESTIC`` may point at a specific binary (tests wrap restic to log its argv)."""
     chosen = os.environ.get("DRILLBOOK_RESTIC")
     if chosen:
         return chosen if os.access(chosen, os.X_OK) else None
     return shutil.which("restic")
+
+
+def installed_version() -> str | None:
+    """The version of the restic drillbook would run (``drillbook_build_info``); None without one."""
+    binary = find_restic()
+    if binary is None:
+        return None
+    try:
+        done = run_bounded([binary, "version"], timeout=30)
+    except OSError:
+        return None
+    match = VERSION.search(done.stdout)
+    return match.group(1) if match else None
 
 
 def parse_time(text: str) -> datetime:
@@ -395,7 +411,7 @@ class Restic:
     # -- the read-only operations -------------------------------------------------
     def version(self) -> str:
         out = self._run("version", [], timeout=30)
-        match = re.search(r"restic (\d+\.\d+\.\d+\S*)", out)
+        match = VERSION.search(out)
         return match.group(1) if match else out.strip()
 
     def snapshots(self) -> list[Snapshot]:

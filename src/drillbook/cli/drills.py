@@ -29,7 +29,10 @@ from drillbook.settings import Settings
 from drillbook.status import Status
 from drillbook.util.atomic import write_text_atomic
 from drillbook.util.durations import DurationError, format_duration, parse_duration
+from drillbook.util.lazy import lazy_module
 from drillbook.util.signals import signals_raise_interrupted
+
+export = lazy_module("drillbook.serve.export")  # prometheus_client: only runs that export pay it
 
 EXIT_PASSED, EXIT_FAILED = 0, 1
 DEFAULT_WAIT_LOCK = "6h"  # a bare --wait-lock: as long as one restic call of a drill may take
@@ -116,10 +119,16 @@ def _last_runs(reports: Path) -> dict[str, dict[str, Any]]:
                    f"(default {DEFAULT_WAIT_LOCK}) instead of exiting 3 at once. Give it after the names.")
 @click.option("--junit", "junit_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write one JUnit XML file for all drills of this invocation.")
+@click.option("--metrics-textfile", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="After the runs, merge their metrics into this node_exporter textfile (*.prom): "
+                   "one file for all drills, other drills' series kept.")
+@click.option("--pushgateway", metavar="URL", default=None,
+              help="After the runs, push each drill's metrics to this Prometheus Pushgateway "
+                   "(grouping key job=drillbook, drill=NAME).")
 @click.pass_obj
 def run_command(settings: Settings, names: tuple[str, ...], run_all: bool, keep_sandbox: bool, plain: bool,
                 trigger: str, stop_after_rto: float | None, run_id: str | None, wait_lock: float,
-                junit_path: Path | None) -> None:
+                junit_path: Path | None, metrics_textfile: Path | None, pushgateway: str | None) -> None:
     """Run drills NAMES (or --all) now; exit 0 only when every one passed."""
     if bool(names) == run_all:
         raise click.UsageError("name the drills to run, or give --all (not both)")
@@ -134,9 +143,11 @@ def run_command(settings: Settings, names: tuple[str, ...], run_all: bool, keep_
         err.print(terminal_safe(f"cleaned up stale run {stale.drill} {stale.run_id}: {stale.owner}"), markup=False)
     options = RunOptions(trigger=trigger, keep_sandbox=keep_sandbox, stop_after_rto=stop_after_rto,
                          run_id=run_id, wait_lock=wait_lock)
-    with signals_raise_interrupted():
+    with (signals_raise_interrupted(),
+          export.exporting(settings, loaded.drills, names, metrics_textfile, pushgateway) as exported):
         outcomes = batch.run_drills(loaded, names, settings, options, Progress(force_plain=plain),
                                     on_outcome=lambda outcome: _print_outcome(settings, outcome))
+        exported.extend(o.record for o in outcomes)
     records = [o.record for o in outcomes]
     if junit_path:
         write_text_atomic(junit_path, junit.combined_xml(records))

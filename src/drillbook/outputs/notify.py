@@ -139,7 +139,7 @@ def notify_run(record: dict[str, Any], drill: Any, settings: Any, project: Any =
             entry["event"] = event
             if entry["status"] == Delivery.FAILED:
                 log.warning("notification to %s failed: %s", entry["target"], entry["detail"])
-                faults.failed(Fault.NOTIFICATION, entry["target"], name)
+                faults.failed(Fault.NOTIFICATION, describe_target(target), name)
         results.append(entry)
     return results
 

@@ -246,3 +246,4 @@ class Reloader:
             self.metrics.declare(name, drill)
         for name in self.metrics.known - declared:
             self.metrics.forget(name)
+        self.metrics.drills.set(sum(1 for drill in drills.values() if drill.schedule))

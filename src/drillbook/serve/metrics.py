@@ -3,22 +3,39 @@
 Served with ``/healthz`` by a small threaded HTTP server bound to 127.0.0.1 unless told otherwise
 (metrics name drills and their objectives: not for the open internet). A connection that stays
 silent for ``IDLE_TIMEOUT`` is closed, and at most ``MAX_HANDLERS`` are served at once (more are
-answered 503 and closed), so idle or slow clients cannot pile up threads for ever. Alert examples
+answered 503 and closed), so idle or slow clients cannot pile up threads for ever. Alert rules
 that use these series live in ``deploy/prometheus/drillbook-alerts.yml``.
+
+``drillbook run --metrics-textfile/--pushgateway`` exports a drill's series under the same names
+(serve/export.py), so one set of alert rules serves cron installs and ``serve`` installs alike.
+No counter or histogram has a ``_created`` series: it doubles the series for nothing an alert uses.
 """
 
 from __future__ import annotations
 
 import json
+import platform
 import socket
 import threading
 from collections.abc import Callable
 from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.parser import text_string_to_metric_families
 
+from drillbook import __version__
+from drillbook.outputs.faults import Fault
 from drillbook.status import Status
 from drillbook.util.clock import parse_iso
 
@@ -28,6 +45,14 @@ BUSY = b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: cl
 
 STATUSES = (Status.PASSED, Status.FAILED, Status.ABORTED, Status.ERROR)
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 86400)
+
+disable_created_metrics()
+
+FAILURE_SAMPLES = {  # sample name -> the failure it counts (what absorb_failures reads back)
+    "drillbook_notification_failures_total": Fault.NOTIFICATION,
+    "drillbook_worm_upload_failures_total": Fault.WORM_UPLOAD,
+    "drillbook_ledger_seal_failures_total": Fault.LEDGER_SEAL,
+}
 
 
 class DrillMetrics:
@@ -57,7 +82,63 @@ class DrillMetrics:
         self.spec_problems = Gauge("drillbook_spec_problems",
                                    "Problems in the drills folder at the last (re)load", registry=r)
         self.drills = Gauge("drillbook_drills_scheduled", "Drills on a schedule", registry=r)
+        self.interval = Gauge("drillbook_drill_interval_seconds",
+                              "Longest time between two due runs of the drill's schedule", ["drill"], registry=r)
+        self.declared = Gauge("drillbook_drill_declared_timestamp_seconds",
+                              "Since when the drill is expected to pass: put on its current schedule "
+                              "(serve), or its first recorded run (drillbook run) (Unix time)", ["drill"], registry=r)
+        self.build_info = Gauge("drillbook_build_info", "Versions of drillbook, Python and restic (always 1)",
+                                ["version", "python", "restic"], registry=r)
+        self.notification_failures = Counter("drillbook_notification_failures",
+                                             "Notifications that could not be delivered", ["target"], registry=r)
+        self.worm_failures = Counter("drillbook_worm_upload_failures",
+                                     "WORM evidence uploads (runs, retries, ledger heads) that failed", registry=r)
+        self.seal_failures = Counter("drillbook_ledger_seal_failures",
+                                     "Runs that could not be sealed into the evidence ledger", registry=r)
         self.known: set[str] = set()
+
+    def set_build(self, restic: str | None) -> None:
+        """``drillbook_build_info``: one series, the versions in use now."""
+        self.build_info.clear()
+        self.build_info.labels(__version__, platform.python_version(), restic or "unknown").set(1)
+
+    def count_failure(self, fault: Fault, target: str = "", drill: str = "", amount: float = 1.0) -> None:
+        """A :mod:`drillbook.outputs.faults` listener (``drill`` is not a label: failures are rare)."""
+        if fault == Fault.NOTIFICATION:
+            self.notification_failures.labels(target or "unknown").inc(amount)
+        elif fault == Fault.WORM_UPLOAD:
+            self.worm_failures.inc(amount)
+        elif fault == Fault.LEDGER_SEAL:
+            self.seal_failures.inc(amount)
+
+    def absorb_failures(self, path: Path) -> None:
+        """Add a child run's failure counters (its metrics textfile) to these; the file is removed.
+
+        A file that is missing (the child died first) or broken adds nothing: never raises.
+        """
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            text = ""
+        for leftover in (path, path.with_name(path.name + ".lock")):
+            with suppress(OSError):
+                leftover.unlink()
+        try:
+            samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
+        except ValueError:
+            return
+        for sample in samples:
+            fault = FAILURE_SAMPLES.get(sample.name)
+            if fault is not None and sample.value > 0:
+                self.count_failure(fault, sample.labels.get("target", ""), amount=sample.value)
+
+    def set_cadence(self, name: str, interval: float | None, declared: float | None) -> None:
+        """What the "no recent success" alert compares with: the schedule's interval and its start."""
+        for gauge, value in ((self.interval, interval), (self.declared, declared)):
+            if value is None:
+                _remove(gauge, name)
+            else:
+                gauge.labels(name).set(value)
 
     def declare(self, name: str, drill: Any) -> None:
         """Make every series of ``name`` exist, so a drill shows before its first run."""
@@ -74,7 +155,8 @@ class DrillMetrics:
     def forget(self, name: str) -> None:
         self.known.discard(name)
         for metric in (self.last_run, self.last_success, self.rto, self.rto_target, self.rpo,
-                       self.rpo_target, self.duration, self.overdue, self.next_run, self.running):
+                       self.rpo_target, self.duration, self.overdue, self.next_run, self.running,
+                       self.interval, self.declared):
             _remove(metric, name)
         for status in STATUSES:
             _remove(self.last_status, name, status)

@@ -30,6 +30,7 @@ from drillbook.serve.events import Emit
 from drillbook.serve.jobs import Roster
 from drillbook.serve.jobstore import DrillBook, SqliteJobStore, drill_name
 from drillbook.serve.metrics import DrillMetrics
+from drillbook.serve.schedules import longest_gap
 from drillbook.serve.supervisor import ChildOutcome, Supervisor
 from drillbook.settings import Settings
 from drillbook.status import Status
@@ -69,6 +70,8 @@ class ScheduledRuns:
         self._finished(outcome)
 
     def _finished(self, outcome: ChildOutcome) -> None:
+        if outcome.metrics:
+            self.metrics.absorb_failures(outcome.metrics)
         if outcome.status == Status.SKIPPED:  # no run of ours: nothing to count, the other run is
             self.emit("drill-skipped", level="warning", drill=outcome.name, reason=outcome.reason)
             return
@@ -94,6 +97,8 @@ class ScheduledRuns:
                                 overrun_factor=self.overrun_factor)
             success = next((r for r in runs if r.get("status") == Status.PASSED), None)
             self.metrics.set_last(name, status.last_record, success)
+            self.metrics.set_cadence(name, longest_gap(drill.schedule, drill.timezone) if drill.schedule else None,
+                                     row[1] if row and drill.schedule else None)
             self.metrics.set_schedule(name, status.next_run.timestamp() if status.next_run else None,
                                       status.overdue)
 

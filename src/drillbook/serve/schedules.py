@@ -335,11 +335,26 @@ def _weekday(text: str, expr: str) -> int:
 
 def _shortest_cron_gap(schedule: Schedule) -> float | None:
     """The shortest time between two of the next 64 runs."""
-    trigger = build_trigger(schedule, "UTC")
+    gaps = _cron_gaps(schedule, "UTC")
+    return min(gaps) if gaps else None
+
+
+def longest_gap(schedule: Schedule | str, tz: str = "UTC") -> float | None:
+    """The longest time between two due runs (of the next 64 for cron): how long a drill on this
+    schedule may rightly go without a run (a weekday drill: Friday to Monday). The "no recent
+    success" alert scales it; None for a cron expression with fewer than two runs left."""
+    sched = _as_schedule(schedule)
+    if sched.every is not None:
+        return sched.every
+    gaps = _cron_gaps(sched, tz)
+    return max(gaps) if gaps else None
+
+
+def _cron_gaps(schedule: Schedule, tz: str) -> list[float]:
+    trigger = build_trigger(schedule, tz)
     times: list[datetime] = []
     moment = trigger.get_next_fire_time(None, datetime.now(UTC))
     while moment is not None and len(times) < 64:
         times.append(moment)
         moment = trigger.get_next_fire_time(moment, moment)
-    gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
-    return min(gaps) if gaps else None
+    return [(b - a).total_seconds() for a, b in pairwise(times)]

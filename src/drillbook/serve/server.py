@@ -30,7 +30,9 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from drillbook.backends.restic import installed_version
 from drillbook.errors import CannotRun
+from drillbook.outputs import faults
 from drillbook.sandbox.reaper import reap_stale_runs
 from drillbook.serve import jobstore
 from drillbook.serve.events import Emit, EventLog
@@ -77,6 +79,7 @@ class Server:
 
     def serve(self) -> int:
         self._take_lock()
+        self._count_failures()
         conn = jobstore.connect(jobstore.db_path(self.settings.state_dir))
         self.exit_stack.callback(conn.close)
         db_lock = threading.RLock()
@@ -124,6 +127,13 @@ class Server:
             raise CannotRun(f"another drillbook serve (pid {busy.holder or '?'}) uses the state folder "
                             f"{self.settings.state_dir}; stop it or give --state") from None
         say_holder(fd, str(os.getpid()))
+
+    def _count_failures(self) -> None:
+        """build_info, and the failures of post-run steps this process runs (stale runs it finishes;
+        its children's come from their metrics files: see ScheduledRuns)."""
+        self.metrics.set_build(installed_version())
+        faults.add_listener(self.metrics.count_failure)
+        self.exit_stack.callback(faults.remove_listener, self.metrics.count_failure)
 
     def _install_signals(self) -> None:
         signal.signal(signal.SIGTERM, self._on_stop_signal)

@@ -13,6 +13,10 @@ The child stops itself at ``overrun_factor`` x RTO (recorded failed). If it stil
 :data:`BACKSTOP_MARGIN` seconds later, or the server is aborting its runs, it gets SIGTERM (the
 engine records ``aborted``), and SIGKILL ``abort_grace`` seconds after that. The outcome comes
 from ``run.json``; without one, from the last lines the child printed.
+
+The child counts the failures of its post-run steps (notifications, WORM uploads, the ledger seal)
+into a metrics textfile in the state folder (:func:`child_metrics_file`); the server adds them to
+its own counters and removes the file (see :meth:`DrillMetrics.absorb_failures`).
 """
 
 from __future__ import annotations
@@ -32,9 +36,11 @@ from drillbook.outputs.runstore import RUN_FILE, new_run_id, read_record, run_di
 from drillbook.serve.events import Emit
 from drillbook.settings import Settings
 from drillbook.status import Status
+from drillbook.util.atomic import make_folders
 from drillbook.util.process import kill_group
 
 BACKSTOP_MARGIN = 30.0  # after the child's own limit, before the server sends SIGTERM
+CHILD_METRICS = "run-metrics"  # state folder: each child's metrics textfile until the server reads it
 OUTPUT_LINES = 40       # kept from the child's output, for a reason when it leaves no record
 POLL = 0.2
 
@@ -71,6 +77,7 @@ class ChildOutcome:
     exit: int | None
     duration: float
     report: Path | None
+    metrics: Path | None = None  # the child's metrics textfile, when it was started
 
 
 class Supervisor:
@@ -103,6 +110,7 @@ class Supervisor:
                                 f"not started: it is already being run by another drillbook process ({holder})",
                                 None, time.monotonic() - started, None)
         run_id = new_run_id()
+        make_folders(self.state_dir / CHILD_METRICS)
         proc = subprocess.Popen(
             self.argv_for(name, run_id),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -172,7 +180,8 @@ class Supervisor:
             tail = [line for line in child.output if "event=" not in line][-5:]
             reason = child.reason or "; ".join(tail)[-500:] or f"the run exited with {rc}"
         report = self._run_dir(child) / "report.html" if record else None
-        return ChildOutcome(child.name, child.known_id, str(status), reason, rc, duration, report)
+        return ChildOutcome(child.name, child.known_id, str(status), reason, rc, duration, report,
+                            child_metrics_file(self.state_dir, child.run_id))
 
     def _run_dir(self, child: ChildRun) -> Path:
         return run_dir(self.reports, child.name, child.run_id)
@@ -181,6 +190,10 @@ class Supervisor:
 def _read(child: ChildRun, stream: Iterable[str]) -> None:
     for line in stream:
         child.output.append(line.rstrip("\n"))
+
+
+def child_metrics_file(state_dir: Path, run_id: str) -> Path:
+    return Path(state_dir).absolute() / CHILD_METRICS / f"{run_id}.prom"
 
 
 def child_argv(settings: Settings, name: str, run_id: str, overrun_factor: float) -> list[str]:
@@ -192,4 +205,5 @@ def child_argv(settings: Settings, name: str, run_id: str, overrun_factor: float
     for flag, path in folders:
         argv += [flag, str(Path(path).absolute())]
     return [*argv, "run", name, "--plain", "--trigger", "schedule",
-            "--stop-after-rto", f"{overrun_factor:g}", "--run-id", run_id]
+            "--stop-after-rto", f"{overrun_factor:g}",
+            "--metrics-textfile", str(child_metrics_file(settings.state_dir, run_id)), "--run-id", run_id]

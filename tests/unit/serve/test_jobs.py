@@ -257,3 +257,19 @@ def test_reload_of_a_drill_that_only_loses_its_schedule_keeps_its_metrics(reload
     path.unlink()
     reloader.reload()
     assert 'drill="alpha"' not in rto_target_series(metrics)
+
+
+def scheduled_count(metrics: DrillMetrics) -> str:
+    return next(line for line in metrics.text().decode().splitlines() if line.startswith("drillbook_drills_scheduled "))
+
+
+def test_drills_scheduled_counts_the_drills_on_a_schedule_after_each_reload(reload_env):
+    settings, reloader, _, _, metrics, _ = reload_env
+    write_drill(settings.drills_dir, "alpha", "/repo", body=STANDARD_CHECKS + "schedule: daily\n")
+    write_drill(settings.drills_dir, "beta", "/repo", body=STANDARD_CHECKS + "schedule: every 6h\n")
+    write_drill(settings.drills_dir, "gamma", "/repo", body=STANDARD_CHECKS)  # on demand only
+    reloader.reload(initial=True)
+    assert scheduled_count(metrics) == "drillbook_drills_scheduled 2.0"
+    write_drill(settings.drills_dir, "beta", "/repo", body=STANDARD_CHECKS)
+    reloader.reload()
+    assert scheduled_count(metrics) == "drillbook_drills_scheduled 1.0"

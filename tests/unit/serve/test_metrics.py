@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import re
 import socket
 import threading
@@ -11,7 +12,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import yaml
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
+from drillbook import __version__
+from drillbook.outputs import faults
+from drillbook.outputs.faults import Fault
 from drillbook.serve import metrics as metrics_module
 from drillbook.serve.metrics import DrillMetrics, serve_http
 from drillbook.spec.models import Duration
@@ -84,3 +90,73 @@ def test_idle_connections_are_closed_and_bounded_and_metrics_still_answer(monkey
             conn.close()
         server.shutdown()
         server.server_close()
+
+
+# -- build info, failure counters, cadence, no _created ------------------------------------------
+def series(metrics: DrillMetrics) -> dict[str, float]:
+    """Every sample as ``name{labels}`` -> value, from a scrape of the registry."""
+    text = generate_latest(metrics.registry).decode()
+    return {f"{s.name}{dict(sorted(s.labels.items()))}": s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_build_info_names_the_versions_in_use():
+    metrics = DrillMetrics()
+    metrics.set_build("0.16.4")
+    metrics.set_build("0.17.0")  # one series: the versions now
+    build = {k: v for k, v in series(metrics).items() if k.startswith("drillbook_build_info")}
+    assert build == {"drillbook_build_info" + str({"python": platform.python_version(), "restic": "0.17.0",
+                                                   "version": __version__}): 1.0}
+
+
+def test_no_series_ends_in_created():
+    metrics = DrillMetrics()
+    metrics.declare("clinic", drill())
+    metrics.observe_run("clinic", "passed", 12.0)
+    metrics.count_failure(Fault.LEDGER_SEAL)
+    assert not [name for name in series(metrics) if "_created" in name]
+
+
+def test_failures_told_to_the_seam_are_counted_by_a_listening_registry():
+    metrics = DrillMetrics()
+    with faults.counted_by(metrics.count_failure):
+        faults.failed(Fault.NOTIFICATION, "webhook https://hooks.example.org/***", "clinic")
+        faults.failed(Fault.NOTIFICATION, "webhook https://hooks.example.org/***", "clinic")
+        faults.failed(Fault.WORM_UPLOAD, drill="clinic")
+        faults.failed(Fault.LEDGER_SEAL, drill="clinic")
+    faults.failed(Fault.LEDGER_SEAL)  # no longer listening
+    got = series(metrics)
+    assert got["drillbook_notification_failures_total{'target': 'webhook https://hooks.example.org/***'}"] == 2
+    assert got["drillbook_worm_upload_failures_total{}"] == 1
+    assert got["drillbook_ledger_seal_failures_total{}"] == 1
+
+
+def test_a_childs_failures_are_added_from_its_metrics_file_which_is_removed(tmp_path):
+    child = DrillMetrics()
+    child.count_failure(Fault.NOTIFICATION, "command /usr/local/bin/page")
+    child.count_failure(Fault.WORM_UPLOAD)
+    path = tmp_path / "run.prom"
+    path.write_bytes(child.text())
+    server = DrillMetrics()
+    server.count_failure(Fault.WORM_UPLOAD)
+    server.absorb_failures(path)
+    server.absorb_failures(tmp_path / "never-written.prom")
+    got = series(server)
+    assert got["drillbook_notification_failures_total{'target': 'command /usr/local/bin/page'}"] == 1
+    assert got["drillbook_worm_upload_failures_total{}"] == 2
+    assert got["drillbook_ledger_seal_failures_total{}"] == 0
+    assert not path.exists()
+
+
+def test_interval_and_declared_time_are_exported_and_forgotten_with_the_drill():
+    metrics = DrillMetrics()
+    metrics.declare("clinic", drill())
+    metrics.set_cadence("clinic", 86400.0, 1.7e9)
+    got = series(metrics)
+    assert got["drillbook_drill_interval_seconds{'drill': 'clinic'}"] == 86400.0
+    assert got["drillbook_drill_declared_timestamp_seconds{'drill': 'clinic'}"] == 1.7e9
+    metrics.set_cadence("clinic", None, None)  # the drill lost its schedule
+    assert "drillbook_drill_interval_seconds{'drill': 'clinic'}" not in series(metrics)
+    metrics.set_cadence("clinic", 3600.0, 1.7e9)
+    metrics.forget("clinic")
+    assert not [k for k in series(metrics) if "clinic" in k]

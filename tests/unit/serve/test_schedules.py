@@ -19,6 +19,7 @@ from drillbook.serve.schedules import (
     count_due,
     due_times,
     fingerprint,
+    longest_gap,
     next_run,
     parse_schedule,
     previous_due,
@@ -221,3 +222,13 @@ def test_count_due_matches_due_times_and_is_cheap_for_intervals():
     assert count_due("every 4s", "UTC", at(2026, 1, 1), at(2027, 1, 1)) == 365 * 86400 // 4
     assert count_due("every 4s", "UTC", at(2026, 1, 1, 0, 0, 1), at(2026, 1, 1, 0, 0, 4)) == 0
     assert count_due("every 4s", "UTC", at(2026, 1, 1, 0, 0, 1), at(2026, 1, 1, 0, 0, 4, 1)) == 1
+
+
+@pytest.mark.parametrize(("schedule", "expected"), [
+    ("every 6h", 6 * 3600.0),
+    ("daily", 86400.0),
+    ("0 3 * * 1-5", 3 * 86400.0),  # Friday to Monday: a weekday drill may go 3 days without a run
+    ("quarterly", 92 * 86400.0),   # July to October (or October to January)
+])
+def test_the_longest_gap_between_due_runs_is_what_a_drill_may_go_without_one(schedule, expected):
+    assert longest_gap(schedule, "UTC") == expected

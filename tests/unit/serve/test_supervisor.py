@@ -14,7 +14,7 @@ import pytest
 
 from drillbook.drill import runlock
 from drillbook.drill.runlock import Holder
-from drillbook.serve.supervisor import Supervisor, child_argv
+from drillbook.serve.supervisor import Supervisor, child_argv, child_metrics_file
 from drillbook.settings import Settings
 
 # Writes the record `drillbook run` would write, under the run id the child was given.
@@ -150,3 +150,10 @@ def test_a_drill_another_process_runs_is_skipped_naming_it_and_no_child_starts(s
     assert "pid 4242" in outcome.reason and "run 20260101T000000Z-cron01" in outcome.reason
     after = supervisor(settings, events, argv_for).run("alpha", 600.0)  # once it is free, it runs
     assert len(started) == 1 and after.status != "skipped"
+
+
+def test_the_child_counts_its_failures_into_a_metrics_file_the_server_reads_back(settings):
+    argv = child_argv(settings, "alpha", "20260101T000000Z-abc123", 3.0)
+    path = Path(argv[argv.index("--metrics-textfile") + 1])
+    assert path == child_metrics_file(settings.state_dir, "20260101T000000Z-abc123")
+    assert path.is_absolute() and path.suffix == ".prom"
