@@ -3,7 +3,9 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := restic bubblewrap postgresql-15 chromium iproute2 util-linux procps passwd python3 python3-venv
+# prometheus: for promtool, which tests the alert rules (on a machine with systemd its package also
+# starts a prometheus server on :9090; stop it with `systemctl disable --now prometheus` if unwanted).
+APT_PACKAGES := restic bubblewrap postgresql-15 chromium iproute2 util-linux procps passwd python3 python3-venv prometheus
 SYSTEM_STAMP := $(VENV)/.system-ok
 VENV_STAMP := $(VENV)/.venv-ok
 # The unprivileged account `drillbook serve` runs as (deploy/systemd/drillbook.service).
@@ -25,6 +27,7 @@ $(SYSTEM_STAMP):
 	command -v pkill >/dev/null || missing="$$missing procps"; \
 	command -v nsenter >/dev/null && command -v setpriv >/dev/null || missing="$$missing util-linux"; \
 	command -v useradd >/dev/null || missing="$$missing passwd"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	test -x /usr/bin/python3 || missing="$$missing python3"; \
 	/usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \

@@ -36,6 +36,8 @@ def test_alert_rules_only_use_metrics_the_server_exposes():
                                 "objectives": {"rto": {"measured_seconds": 700.0}}},
                      {"status": "passed", "started_at": "2026-02-06T03:00:00.000Z"})
     metrics.set_schedule("clinic", 1.8e9, overdue=True)
+    metrics.set_cadence("clinic", 86400.0, 1.7e9)
+    metrics.count_failure(Fault.NOTIFICATION, "webhook https://hooks.example.org/***")
     exposed = metrics.text().decode()
     rules = yaml.safe_load(RULES.read_text())["groups"][0]["rules"]
     names = {n for rule in rules for n in re.findall(r"drillbook_[a-z_]+", rule["expr"])}
