@@ -47,6 +47,32 @@ def test_period_report_lists_a_declared_drill_that_never_ran(workspace, repo):
     assert workspace.cli("report", "--period", "2026Q7").returncode == 2
 
 
+def test_a_forged_run_is_not_evidence_and_strict_fails_on_the_ledger(workspace, repo):
+    """A failed run edited into a pass after sealing: the report says first that the ledger did
+    not verify, shows the run marked, counts it nowhere, and --strict exits 1."""
+    write_drill(workspace.drills, "clinic", repo.path, body="verify:\n  - {type: files, path: nowhere, min_count: 1}\n")
+    assert workspace.cli("run", "clinic").returncode == 1
+    record_path = next(workspace.reports.glob("clinic/*/run.json"))
+    record = json.loads(record_path.read_text())
+    record.update(status="passed", reason=None)
+    record_path.write_text(json.dumps(record))
+    period = quarter()
+    plain = workspace.cli("report", "--period", period)
+    assert plain.returncode == 0, plain.stderr
+    first = plain.stdout.splitlines()[0]
+    assert first.startswith("ledger: FAILED"), plain.stdout
+    assert "attention: ledger evidence ledger: the evidence ledger did not verify" in plain.stdout
+    data = json.loads((workspace.reports / f"compliance-{period}.json").read_text())
+    clinic = next(i for i in data["items"] if i["name"] == "clinic")
+    assert (clinic["passed"], clinic["runs_made"], clinic["unvouched"]) == (0, 0, 1)
+    assert clinic["runs"][0]["status"] == "passed" and clinic["runs"][0]["vouched"] is False
+    assert data["totals"]["passed"] == 0
+    html = (workspace.reports / f"compliance-{period}.html").read_text()
+    assert "not vouched for" in html and html.index("did not verify") < html.index("Needs attention")
+    strict = workspace.cli("report", "--period", period, "--strict")
+    assert strict.returncode == 1 and "ledger did not verify" in strict.stderr
+
+
 @pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
                     reason="chromium is not installed (in CI a missing browser fails the test)")
 def test_compliance_page_renders_in_chromium(workspace, repo, tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.evidence import controls, verify
-from drillbook.evidence.period import Period, due_count
+from drillbook.evidence.period import Period, coverage
 from drillbook.outputs.runstore import load_runs
 from drillbook.report import render
 from drillbook.runbook.parser import load_runbooks
@@ -25,6 +25,8 @@ from drillbook.util.durations import format_duration
 
 FORMAT = "drillbook-compliance/1"
 UNAUDITED = {"not_audited", Status.SKIPPED, None}
+#: Uncovered due times listed by date; beyond this many, the report says how many more.
+MAX_LISTED_WINDOWS = 12
 
 
 # -- declared items ---------------------------------------------------------------------------
@@ -50,19 +52,23 @@ def declared_runbooks(settings: Settings) -> list[dict[str, Any]]:
             for name, rb in sorted(load_runbooks(folder).runbooks.items())]
 
 
-def runs_in(settings: Settings, period: Period) -> list[dict[str, Any]]:
-    """Finished runs that started in the period, oldest first, summarised for the report."""
+def finished_runs(settings: Settings) -> list[dict[str, Any]]:
+    """Every finished run of the reports folder, oldest first, summarised for the report."""
     chosen = []
     for run in load_runs(settings.reports_dir):
         if run.get("status") == Status.RUNNING or not run.get("started_at"):
             continue
         try:
-            started = parse_iso(run["started_at"])
+            parse_iso(run["started_at"])
         except ValueError:
             continue
-        if period.contains(started):
-            chosen.append(_summary(run, settings.reports_dir))
+        chosen.append(_summary(run, settings.reports_dir))
     return sorted(chosen, key=lambda r: r["started_at"])
+
+
+def runs_in(settings: Settings, period: Period) -> list[dict[str, Any]]:
+    """Finished runs that started in the period, oldest first."""
+    return [r for r in finished_runs(settings) if period.contains(parse_iso(r["started_at"]))]
 
 
 def _summary(run: dict[str, Any], reports: Path) -> dict[str, Any]:
@@ -88,14 +94,22 @@ def _summary(run: dict[str, Any], reports: Path) -> dict[str, Any]:
 
 # -- per item ---------------------------------------------------------------------------------
 def build_item(declared: dict[str, Any] | None, kind: str, name: str, runs: list[dict[str, Any]],
-               period: Period, now: datetime) -> dict[str, Any]:
+               period: Period, now: datetime, passes: list[datetime] | None = None) -> dict[str, Any]:
+    """``runs`` are the item's runs in the period; ``passes`` the start times of all its passing
+    runs, also after the period, since a pass in a due time's window covers that due time."""
     decl = declared or {}
+    all_runs, runs = runs, [r for r in runs if r.get("vouched", True)]
     until = min(period.end, now)
-    due = due_count(decl.get("schedule"), period.start, until, decl.get("timezone", "UTC"))
+    covered = coverage(decl.get("schedule"), decl.get("timezone", "UTC"), period.start, until, now,
+                       passes if passes is not None else _passes(runs), MAX_LISTED_WINDOWS)
+    due = covered.due if covered else None
     item = {
         "kind": kind, "name": name, "declared": declared is not None,
         "description": decl.get("description") or "", "owner": decl.get("owner") or _latest(runs, "owner"),
         "schedule": decl.get("schedule"), "due": due, "due_partial": until < period.end,
+        "uncovered": [iso(t) for t in covered.uncovered] if covered else [],
+        "uncovered_count": covered.uncovered_count if covered else 0,
+        "open_windows": covered.open_windows if covered else 0,
         "runs_made": len(runs),
         "passed": sum(r["status"] == Status.PASSED for r in runs),
         "failed": sum(r["status"] == Status.FAILED for r in runs),
@@ -104,10 +118,15 @@ def build_item(declared: dict[str, Any] | None, kind: str, name: str, runs: list
         "rpo": _objective(runs, "rpo", decl.get("rpo_target")),
         "immutability": _immutability(runs, kind),
         "networks": sorted({str(r["network"]) for r in runs if r.get("network")}),
-        "runs": runs,
+        "unvouched": len(all_runs) - len(runs),
+        "runs": all_runs,
     }
     item["attention"] = attention(item, decl)
     return item
+
+
+def _passes(runs: list[dict[str, Any]]) -> list[datetime]:
+    return [parse_iso(r["started_at"]) for r in runs if r["status"] == Status.PASSED]
 
 
 def _latest(runs: list[dict[str, Any]], key: str) -> str:
@@ -146,14 +165,16 @@ def attention(item: dict[str, Any], decl: dict[str, Any]) -> list[str]:
     notes = []
     if not item["declared"]:
         notes.append("ran in the period but is no longer declared")
+    if item["unvouched"]:
+        notes.append(f"{item['unvouched']} run(s) the ledger cannot vouch for, not counted")
     if not item["runs_made"]:
         notes.append("no run in the period" + (f" ({item['due']} due)" if item["due"] else ""))
         return notes
     if not item["passed"]:
         counts = [f"{item[k]} {k}" for k in (Status.FAILED, Status.ABORTED) if item[k]]
         notes.append(f"no passing run ({', '.join(counts)})")
-    if item["due"] and item["runs_made"] < item["due"]:
-        notes.append(f"ran {item['runs_made']} of {item['due']} due times")
+    if item["uncovered_count"]:
+        notes.append(uncovered_note(item))
     for key in ("rto", "rpo"):
         if item[key]["missed"]:
             notes.append(f"{key.upper()} missed in {item[key]['missed']} run(s) (worst "
@@ -167,32 +188,60 @@ def attention(item: dict[str, Any], decl: dict[str, Any]) -> list[str]:
     return notes
 
 
+def uncovered_note(item: dict[str, Any]) -> str:
+    """The due times no pass covered, by date; the list is cut after MAX_LISTED_WINDOWS."""
+    days = ", ".join(t[:10] for t in item["uncovered"])
+    more = item["uncovered_count"] - len(item["uncovered"])
+    return (f"{item['uncovered_count']} of {item['due']} due times without a passing run in their "
+            f"window: {days}" + (f" and {more} more" if more > 0 else ""))
+
+
 # -- the whole report -------------------------------------------------------------------------
 def build(settings: Settings, period: Period, names: list[str] | None = None,
           now: datetime | None = None, verification: verify.Result | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
-    runs = runs_in(settings, period)
+    result = verification or verify.verify_folder(settings.reports_dir)
+    every_run = _mark_vouched(finished_runs(settings), result)
+    runs = [r for r in every_run if period.contains(parse_iso(r["started_at"]))]
     declared = {(d["kind"], d["name"]): d for d in declared_drills(settings) + declared_runbooks(settings)}
     keys = set(declared) | {(r["kind"], r["name"]) for r in runs}
     if names:
         keys = {k for k in keys if k[1] in names}
     items = [build_item(declared.get(k), k[0], k[1], [r for r in runs if (r["kind"], r["name"]) == k],
-                        period, now)
+                        period, now, _passes([r for r in every_run
+                                              if (r["kind"], r["name"]) == k and r["vouched"]]))
              for k in sorted(keys, key=lambda k: (k[0] != "drill", k[1]))]
-    result = verification or verify.verify_folder(settings.reports_dir)
     return {
         "format": FORMAT,
         "period": {"label": period.label, "start": iso(period.start), "end": iso(period.end),
                    "text": period.describe(), "ongoing": now < period.end},
         "generated_at": iso(utc_now()),
-        "attention": [{"kind": i["kind"], "name": i["name"], "notes": i["attention"]}
-                      for i in items if i["attention"]],
+        "attention": _ledger_attention(result) + [
+            {"kind": i["kind"], "name": i["name"], "notes": i["attention"]} for i in items if i["attention"]],
         "items": items,
         "totals": _totals(items),
         "ledger": _ledger(result),
         "controls": controls.control_table(items),
         "lacking_pass": [f"{i['kind']} {i['name']}" for i in items if i["declared"] and not i["passed"]],
     }
+
+
+def _mark_vouched(runs: list[dict[str, Any]], result: verify.Result) -> list[dict[str, Any]]:
+    """Only a run the ledger vouches for is evidence; the others stay visible, marked."""
+    doubted = result.doubted_runs()
+    for run in runs:
+        run["vouched"] = doubted is not None and run["run_id"] not in doubted
+    return runs
+
+
+def _ledger_attention(result: verify.Result) -> list[dict[str, Any]]:
+    """A ledger that does not verify comes first: every count below depends on it."""
+    if result.ok:
+        return []
+    scope = ("no run can be vouched for" if result.doubted_runs() is None
+             else "the runs it names are not counted")
+    return [{"kind": "ledger", "name": "evidence ledger",
+             "notes": [f"the evidence ledger did not verify ({len(result.problems)} problem(s)): {scope}"]}]
 
 
 def _totals(items: list[dict[str, Any]]) -> dict[str, int]:
@@ -202,6 +251,7 @@ def _totals(items: list[dict[str, Any]]) -> dict[str, int]:
         "passed": sum(i["passed"] for i in items),
         "failed": sum(i["failed"] for i in items),
         "aborted": sum(i["aborted"] for i in items),
+        "unvouched": sum(i["unvouched"] for i in items),
         "attention": sum(bool(i["attention"]) for i in items),
     }
 

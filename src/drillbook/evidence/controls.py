@@ -45,9 +45,10 @@ def gap_no_passing(item: Item) -> str | None:
 def gap_not_tested(item: Item) -> str | None:
     if not item["runs_made"]:
         return "not tested in the period"
-    due = item.get("due")
-    if due and item["runs_made"] < due:
-        return f"tested {item['runs_made']} of {due} due times"
+    if item.get("uncovered_count"):
+        covered = item["due"] - item["uncovered_count"] - item.get("open_windows", 0)
+        days = ", ".join(t[:10] for t in item["uncovered"])
+        return f"passed in {covered} of {item['due']} due windows (not covered: {days})"
     return None
 
 

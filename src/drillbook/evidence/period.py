@@ -1,14 +1,15 @@
 """Reporting periods as auditors name them: ``2026Q4``, ``2026``, ``2026-11``, or since/until dates,
-and how many runs a drill's schedule made due in one (quarterly once a quarter, monthly three)."""
+and which of the due times in one a drill's passing runs cover (each in its own window)."""
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from drillbook.errors import BadInput
-from drillbook.serve.schedules import count_due
+from drillbook.serve.schedules import Schedule, count_due, due_times, next_run, parse_schedule
 
 PERIOD_HINT = "write 2026Q4, 2026, 2026-11, or --since 2026-10-01 --until 2026-12-31"
 
@@ -88,12 +89,79 @@ def choose(period: str | None, since: str | None, until: str | None, default: Pe
     return default
 
 
-def due_count(schedule: str | None, start: datetime, end: datetime, timezone: str = "UTC") -> int | None:
-    """Due times in [start, end) by the server's own schedule parser, so the report and the server
-    agree on what "daily" means; None for an on-demand drill or a schedule that does not parse."""
+@dataclass(frozen=True)
+class Coverage:
+    """Which due times of a period a drill's passing runs cover.
+
+    A due time's window runs from it until the next due time: a pass in that window covers it,
+    even when the window reaches past the period's end. A window that has not ended yet is open,
+    not a gap. ``uncovered`` lists the first gaps only; ``uncovered_count`` counts them all.
+    """
+
+    due: int
+    uncovered_count: int
+    uncovered: list[datetime]
+    open_windows: int
+
+
+def coverage(schedule: str | None, timezone: str, start: datetime, until: datetime, now: datetime,
+             passes: list[datetime], listed: int) -> Coverage | None:
+    """None for an on-demand drill or a schedule that does not parse (reported elsewhere)."""
     if not schedule:
         return None
     try:
-        return count_due(schedule, timezone, start, end)
-    except ValueError:  # ScheduleError: the drill file is reported invalid elsewhere
+        windows = _Windows.of(parse_schedule(schedule), timezone, start, until)
+    except ValueError:  # ScheduleError
         return None
+    covered = {index for t in passes if (index := windows.index_of(t)) is not None}
+    open_windows = sum(1 for i in windows.open_from(now) if i not in covered)
+    gaps = (i for i in range(windows.count) if i not in covered and windows.end(i) <= now)
+    uncovered = [windows.due(i) for _, i in zip(range(listed), gaps, strict=False)]
+    return Coverage(windows.count, windows.count - len(covered) - open_windows, uncovered, open_windows)
+
+
+@dataclass(frozen=True)
+class _Windows:
+    """The due times of [start, until) and each one's window, by arithmetic for ``every``
+    schedules (a year of ``every 5m`` is 105,120 windows) and by walking cron schedules."""
+
+    first: datetime | None
+    step: timedelta | None
+    dues: list[datetime]
+    count: int
+    after_last: datetime | None
+
+    @classmethod
+    def of(cls, schedule: Schedule, timezone: str, start: datetime, until: datetime) -> _Windows:
+        if schedule.every is not None:
+            first = next_run(schedule, timezone, start)
+            step = timedelta(microseconds=round(schedule.every * 1_000_000))
+            count = count_due(schedule, timezone, start, until)
+            return cls(first, step, [], count, first + count * step if first else None)
+        dues = due_times(schedule, timezone, start, until, limit=10_000_000)
+        after = next_run(schedule, timezone, dues[-1] + timedelta(microseconds=1)) if dues else None
+        return cls(None, None, dues, len(dues), after)
+
+    def due(self, index: int) -> datetime:
+        if self.step is not None and self.first is not None:
+            return self.first + index * self.step
+        return self.dues[index]
+
+    def end(self, index: int) -> datetime:
+        """The next due time; "never" (far future) when the schedule has no next one."""
+        if index + 1 < self.count:
+            return self.due(index + 1)
+        return self.after_last or datetime.max.replace(tzinfo=UTC)
+
+    def index_of(self, moment: datetime) -> int | None:
+        if not self.count or moment < self.due(0) or moment >= self.end(self.count - 1):
+            return None
+        if self.step is not None and self.first is not None:
+            return (moment - self.first) // self.step
+        return bisect_right(self.dues, moment) - 1
+
+    def open_from(self, now: datetime) -> range:
+        """The windows that have not ended at ``now``: the last one or none."""
+        if self.count and self.end(self.count - 1) > now:
+            return range(self.count - 1, self.count)
+        return range(0)

@@ -132,6 +132,10 @@ def iter_run_dirs(root: Path) -> Iterator[Path]:
 
 
 # -- results ------------------------------------------------------------------------------------
+#: Problems that concern one run's folder only; any other problem concerns the whole ledger.
+RUN_SCOPED = frozenset({"file-added", "file-changed", "file-missing", "run-missing", "unrecorded"})
+
+
 @dataclass
 class Problem:
     code: str
@@ -163,6 +167,17 @@ class Result:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def doubted_runs(self) -> set[str] | None:
+        """The run ids this verification cannot vouch for; None when it can vouch for none
+        (a problem with the chain, a signature, the ledger file or the bundle puts every entry
+        in doubt, and so does a folder problem that names no run)."""
+        doubted = set()
+        for problem in self.problems:
+            if problem.code not in RUN_SCOPED or not problem.run_id:
+                return None
+            doubted.add(problem.run_id)
+        return doubted
 
     def add(self, code: str, message: str, run_id: str = "", file: str = "") -> None:
         self.problems.append(Problem(code, message, run_id, file))

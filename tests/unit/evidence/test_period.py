@@ -10,7 +10,7 @@ import pytest
 
 from drillbook.errors import BadInput
 from drillbook.evidence import compliance
-from drillbook.evidence.period import between, choose, current_quarter, due_count, parse_period
+from drillbook.evidence.period import between, choose, coverage, current_quarter, parse_period
 from drillbook.settings import Settings
 from tests.support import write_drill
 
@@ -38,6 +38,11 @@ def test_periods():
         between("2026-02-01", "2026-01-01")
 
 
+def due_count(schedule: str | None, start: datetime, end: datetime) -> int | None:
+    found = coverage(schedule, "UTC", start, end, end, [], 0)
+    return found.due if found else None
+
+
 def test_due_counts_follow_the_schedule():
     q4 = parse_period("2026Q4")
     assert due_count("quarterly", q4.start, q4.end) == 1
@@ -46,6 +51,12 @@ def test_due_counts_follow_the_schedule():
     assert due_count("every 1d", q4.start, q4.end) == 92
     assert due_count(None, q4.start, q4.end) is None
     assert due_count("not a schedule", q4.start, q4.end) is None
+
+
+def build(settings: Settings, period, now: datetime | None = None) -> dict:
+    """The report over records the ledger vouches for (these synthetic ones are not sealed)."""
+    return compliance.build(settings, period, now=now,
+                            verification=compliance.verify.Result(root=str(settings.reports_dir)))
 
 
 def run_record(reports: Path, name: str, run_id: str, started: str, status: str = "passed", *,
@@ -92,7 +103,7 @@ def settings(tmp_path):
 
 
 def test_report_flags_every_gap(settings):
-    report = compliance.build(settings, parse_period("2026Q4"), now=datetime(2027, 1, 5, tzinfo=UTC))
+    report = build(settings, parse_period("2026Q4"), now=datetime(2027, 1, 5, tzinfo=UTC))
     items = {(i["kind"], i["name"]): i for i in report["items"]}
     good = items[("drill", "good")]
     assert (good["due"], good["runs_made"], good["passed"], good["attention"]) == (3, 3, 3, [])
@@ -114,7 +125,7 @@ def test_report_flags_every_gap(settings):
 
 
 def test_report_files_render(settings, tmp_path):
-    report = compliance.build(settings, parse_period("2026Q4"))
+    report = build(settings, parse_period("2026Q4"))
     html, md, js = compliance.write(settings, report)
     assert html.name == "compliance-2026Q4.html"
     text = html.read_text()
@@ -127,3 +138,79 @@ def test_frequent_schedule_over_a_year_is_not_reported_as_on_demand():
     year = parse_period("2026")
     assert due_count("every 5m", year.start, year.end) == 365 * 24 * 12  # 105120 > 100000
     assert due_count("* * * * *", parse_period("2026Q4").start, parse_period("2026Q4").end) == 92 * 24 * 60
+
+
+def test_each_due_time_needs_a_pass_in_its_own_window(settings):
+    """Three runs bunched on Dec 2 do not cover the October and November due times."""
+    write_drill(settings.drills_dir, "bunched", "/nowhere", body="schedule: monthly\n")
+    for i in range(3):
+        run_record(settings.reports_dir, "bunched", f"20261202T0{i}0000Z-0000b{i}", f"2026-12-02T0{i}:00:00.000Z")
+    report = build(settings, parse_period("2026Q4"), now=datetime(2027, 1, 5, tzinfo=UTC))
+    items = {(i["kind"], i["name"]): i for i in report["items"]}
+    bunched = items[("drill", "bunched")]
+    assert (bunched["due"], bunched["runs_made"], bunched["passed"]) == (3, 3, 3)
+    assert bunched["uncovered"] == ["2026-10-01T03:00:00.000Z", "2026-11-01T03:00:00.000Z"]
+    assert "2 of 3 due times without a passing run in their window: 2026-10-01, 2026-11-01" in bunched["attention"]
+    assert items[("drill", "good")]["uncovered"] == []
+    controls = {c["ref"]: c for c in report["controls"]}
+    assert any("bunched" in g and "passed in 1 of 3 due windows" in g for g in controls["CP-4"]["gaps"])
+
+
+def test_a_window_still_open_is_not_a_gap_yet_and_a_later_pass_covers_it(settings):
+    """The December window (due Dec 1) is still open on Dec 10: no gap. A period that ends on
+    Dec 15 leaves that window reaching into Dec 31: a pass on Dec 20 covers its due time."""
+    write_drill(settings.drills_dir, "late", "/nowhere", body="schedule: monthly\n")
+    run_record(settings.reports_dir, "late", "20261005T030000Z-00000a", "2026-10-05T03:00:00.000Z")
+    run_record(settings.reports_dir, "late", "20261104T030000Z-00000b", "2026-11-04T03:00:00.000Z")
+    ongoing = build(settings, parse_period("2026Q4"), now=datetime(2026, 12, 10, tzinfo=UTC))
+    late = next(i for i in ongoing["items"] if i["name"] == "late")
+    assert (late["due"], late["uncovered"], late["open_windows"]) == (3, [], 1)
+    assert late["attention"] == []
+    to_mid_december = between("2026-10-01", "2026-12-15")
+    closed = build(settings, to_mid_december, now=datetime(2027, 1, 5, tzinfo=UTC))
+    assert next(i for i in closed["items"] if i["name"] == "late")["uncovered"] == ["2026-12-01T03:00:00.000Z"]
+    run_record(settings.reports_dir, "late", "20261220T030000Z-00000c", "2026-12-20T03:00:00.000Z")
+    after = build(settings, to_mid_december, now=datetime(2027, 1, 5, tzinfo=UTC))
+    late = next(i for i in after["items"] if i["name"] == "late")
+    assert (late["uncovered"], late["runs_made"]) == ([], 2)
+
+
+def test_windows_of_a_frequent_schedule_are_computed_without_walking_each_one(settings):
+    write_drill(settings.drills_dir, "often", "/nowhere", body="schedule: every 5m\n")
+    run_record(settings.reports_dir, "often", "20261001T000100Z-00000o", "2026-10-01T00:01:00.000Z")
+    year = parse_period("2026Q4")
+    often = next(i for i in build(settings, year, now=datetime(2027, 1, 5, tzinfo=UTC))["items"]
+                 if i["name"] == "often")
+    assert often["due"] == 92 * 24 * 12 and often["uncovered_count"] == often["due"] - 1
+    assert len(often["uncovered"]) == compliance.MAX_LISTED_WINDOWS
+
+
+def _forged(settings, run_id: str) -> compliance.verify.Result:
+    result = compliance.verify.Result(root=str(settings.reports_dir))
+    result.add("file-changed", f"run {run_id}: run.json was changed after sealing", run_id, "x")
+    return result
+
+
+def test_a_run_the_ledger_cannot_vouch_for_is_shown_but_not_counted(settings):
+    verification = _forged(settings, "20261101T030000Z-000001")
+    report = compliance.build(settings, parse_period("2026Q4"), now=datetime(2027, 1, 5, tzinfo=UTC),
+                              verification=verification)
+    good = next(i for i in report["items"] if i["name"] == "good")
+    assert [r["vouched"] for r in good["runs"]] == [True, False, True]
+    assert (good["runs_made"], good["passed"], good["unvouched"]) == (2, 2, 1)
+    assert good["uncovered"] == ["2026-11-01T03:00:00.000Z"]
+    assert report["attention"][0]["kind"] == "ledger"
+    assert "did not verify" in report["attention"][0]["notes"][0]
+    assert "1 run(s) the ledger cannot vouch for, not counted" in " ".join(good["attention"])
+
+
+def test_a_broken_chain_vouches_for_no_run(settings):
+    verification = compliance.verify.Result(root=str(settings.reports_dir))
+    verification.add("chain-break", "chain break at sequence 2", "20261101T030000Z-000001")
+    report = compliance.build(settings, parse_period("2026Q4"), now=datetime(2027, 1, 5, tzinfo=UTC),
+                              verification=verification)
+    assert report["totals"]["passed"] == 0 and report["totals"]["runs"] == 0
+    assert report["totals"]["unvouched"] == 7
+    assert report["lacking_pass"] == ["drill flaky", "drill good", "drill hosty", "drill never",
+                                      "runbook failover", "runbook restore-all"]
+    assert all(not r["vouched"] for i in report["items"] for r in i["runs"])
