@@ -126,7 +126,7 @@ def test_sqlite_queries_cannot_attach_host_databases_or_write_files(workspace, t
         path: srv/clinic/db/appointments.sqlite
         queries:
           - {{sql: "attach '{other}' as other", expect: "= 0"}}
-          - {{sql: "select name from other.patients", expect: "x"}}
+          - {{sql: "select name from other.patients", expect: {{text: "x"}}}}
           - {{sql: "attach '{drop / 'new.db'}' as n", expect: "= 0"}}
           - {{sql: "create table n.loot (x)", expect: "= 0"}}
           - {{sql: "vacuum into '{drop / 'copy.db'}'", expect: "= 0"}}

@@ -73,8 +73,8 @@ verify:
     dump: srv/clinic/db/clinic.dump
     queries:
       - {{sql: "select count(*) from appointments", expect: "{expect}"}}
-      - {{sql: "show listen_addresses", expect: ""}}
-      - {{sql: "select current_user", expect: "postgres"}}
+      - {{sql: "show listen_addresses", expect: {{text: ""}}}}
+      - {{sql: "select current_user", expect: {{text: "postgres"}}}}
 """
 
 
@@ -85,8 +85,8 @@ def test_custom_and_plain_dumps_and_data_dir_restore_and_answer(workspace, pg_re
     dump: srv/clinic/db/clinic.sql
     database: clinic
     queries:
-      - {sql: "select max(at) from appointments", expect: "2026-11-28"}
-      - {sql: "select tableowner from pg_tables where tablename = 'appointments'", expect: clinic_app}
+      - {sql: "select max(at) from appointments", expect: {text: "2026-11-28"}}
+      - {sql: "select tableowner from pg_tables where tablename = 'appointments'", expect: {text: clinic_app}}
   - type: postgres
     name: clinic data folder
     data_dir: srv/clinic/db/pgdata
@@ -115,10 +115,10 @@ verify:
   - type: postgres
     dump: srv/clinic/db/clinic.dump
     queries:
-      - {sql: "select 'NULL'", expect: "'NULL'"}
-      - {sql: "select null", expect: "NULL"}
-      - {sql: "select E'a\\nb', 'c'", expect: "a\\nb"}
-      - {sql: "select ''", expect: ""}
+      - {sql: "select 'NULL'", expect: {text: "'NULL'"}}
+      - {sql: "select null", expect: {text: "NULL"}}
+      - {sql: "select E'a\\nb', 'c'", expect: {text: "a\\nb"}}
+      - {sql: "select ''", expect: {text: ""}}
 """
     write_drill(workspace.drills, "clinic", pg_repo.path, body=body)
     result = workspace.cli("run", "clinic", timeout=300)
@@ -195,11 +195,11 @@ verify:
     queries:
       - {{sql: "select count(*) from appointments", expect: "= {ROWS}"}}
       - {{sql: "{LISTENING}", expect: "= 0"}}
-      - {{sql: "show listen_addresses", expect: ""}}
+      - {{sql: "show listen_addresses", expect: {{text: ""}}}}
       - {{sql: "select count(*) from pg_settings where name in ('listen_addresses', \
 'shared_preload_libraries') and source = 'command line'", expect: "= 2"}}
-      - {{sql: "select current_setting('hba_file') like '%/config/pg-1/pg_hba.conf'", expect: "t"}}
-      - {{sql: "select pg_is_in_recovery()", expect: "f"}}
+      - {{sql: "select current_setting('hba_file') like '%/config/pg-1/pg_hba.conf'", expect: {{text: "t"}}}}
+      - {{sql: "select pg_is_in_recovery()", expect: {{text: "f"}}}}
       - {{sql: "select count(*) from pg_file_settings where sourcefile like '%auto.conf'", expect: "= 0"}}
 """
     write_drill(workspace.drills, "clinic", repo.path, body=body)

@@ -1,4 +1,9 @@
-"""Expectations on query results: ``= N``, ``!= N``, ``>= N``, ``> N``, ``<= N``, ``< N`` or text.
+"""Expectations on query results: ``= N``, ``!= N``, ``>= N``, ``> N``, ``<= N``, ``< N``, or an
+exact value written ``{text: ...}`` in a drill file.
+
+A plain string must be a comparison, so that one written in words or with a typo (``at least
+150``, ``>= abc``) is a spec error when the drill is validated instead of a text expectation that
+fails at run time with "expected at least 150, got 150".
 
 A text expectation is compared with the value as it is shown in records and reports: SQL NULL
 is shown ``NULL``, and a text that would read the same (the text ``NULL``, or one already wrapped
@@ -23,6 +28,14 @@ _OPS = {
     "<": operator.lt,
 }
 _COMPARISON = re.compile(r"^\s*(==|!=|>=|<=|=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
+_OPERATOR = re.compile(r"^\s*(==|!=|>=|<=|=|>|<)\s*(.*?)\s*$")
+#: Words people write for a comparison, and the operator drillbook reads.
+_WORDS = {"at least": ">=", "no less than": ">=", "at most": "<=", "no more than": "<=",
+          "more than": ">", "greater than": ">", "over": ">", "less than": "<", "fewer than": "<",
+          "under": "<", "exactly": "=", "equal to": "=", "equals": "=", "not": "!="}
+_WORDED = re.compile(r"^\s*(" + "|".join(sorted(_WORDS, key=len, reverse=True)) + r")\s+(-?\d+(?:\.\d+)?)\s*$",
+                     re.IGNORECASE)
+COMPARISON_HINT = "write a comparison (= N, != N, >= N, > N, <= N, < N) or {text: ...} for an exact value"
 
 
 @dataclass(frozen=True)
@@ -38,11 +51,25 @@ class Expectation:
         return number is not None and _OPS[self.op](number, self.number)
 
 
-def parse_expectation(text: str) -> Expectation:
-    match = _COMPARISON.match(text)
+def parse_expectation(text: str, exact: bool = False) -> Expectation:
+    """``exact`` is the ``{text: ...}`` form: compared as text even when it reads like "= 5"."""
+    match = None if exact else _COMPARISON.match(text)
     if match:
         return Expectation(text, match.group(1), float(match.group(2)))
     return Expectation(text, None, None)
+
+
+def comparison_problem(text: str) -> str | None:
+    """None for a comparison; otherwise what is wrong with it and how to write it."""
+    if _COMPARISON.match(text):
+        return None
+    if worded := _WORDED.match(text):
+        return f'"{text}" is not a comparison drillbook reads: write "{_WORDS[worded[1].lower()]} {worded[2]}"'
+    if operator_text := _OPERATOR.match(text):
+        return (f'"{text}" compares with "{operator_text[2]}", which is not a number: write '
+                f'"{operator_text[1]} 1000" (a number), or {{text: "{text}"}} for that exact value')
+    return (f'"{text}" is not a comparison: write {{text: "{text}"}} for that exact value, or a '
+            'comparison such as ">= 1"')
 
 
 def _as_number(value: Any) -> float | None:

@@ -20,7 +20,7 @@ MARGIN = 60.0
 
 def check_sqlite(spec: SqliteCheck, ctx: CheckContext) -> CheckResult:
     name = default_name(spec)
-    queries = [{"sql": q.sql, "expect": q.expect} for q in spec.queries]
+    queries = [{"sql": q.sql, "expect": q.shown, "exact": q.exact} for q in spec.queries]
     limits = {"integrity": INTEGRITY_TIME_LIMIT, "query": QUERY_TIME_LIMIT}
     timeout = INTEGRITY_TIME_LIMIT + len(queries) * QUERY_TIME_LIMIT + MARGIN
     answer = read_restore(ctx, "sqlite", timeout, path=spec.path, queries=queries, limits=limits)

@@ -23,8 +23,8 @@ from drillbook.backends import aws
 from drillbook.backends.repository import backend_environment, cache_dir, display_repository, resolve_repository
 from drillbook.backends.restic import ResticError, Snapshot, only_unmakeable_devices
 from drillbook.backends.secrets import resolve_password
-from drillbook.checks import CheckContext, run_check
-from drillbook.checks.base import default_name
+from drillbook.checks.base import CheckContext, default_name
+from drillbook.checks.kinds import run_check
 from drillbook.checks.reading.tree import listing_input
 from drillbook.drill import restoring, runlock, space, verdict
 from drillbook.drill.content import verify_restore

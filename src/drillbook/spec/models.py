@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from drillbook.checks.expectations import COMPARISON_HINT, comparison_problem
 from drillbook.serve.schedules import check_jitter, check_timezone, parse_schedule  # ScheduleError: a ValueError
 from drillbook.spec.envnames import ENV_NAME, check_env_name, check_env_value
 from drillbook.util.durations import parse_duration
@@ -154,19 +155,41 @@ class Source(Strict):
         None, description="S3 Object Lock audit before the restore; absent = not audited.")
 
 
+class ExactValue(Strict):
+    text: str = Field(description="The exact value, compared as text; NULL is SQL NULL only, "
+                                  "'NULL' the text NULL.")
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _numbers_as_written(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
 class Query(Strict):
     sql: str = Field(description="A query whose first column of the first row is compared.")
-    expect: str = Field(description="= N, != N, >= N, > N, <= N, < N, or an exact string; NULL "
-                                    "is SQL NULL only, 'NULL' the text NULL.")
+    expect: str | ExactValue = Field(
+        description="A comparison (= N, != N, >= N, > N, <= N, < N; a plain number means = N) or "
+                    "{text: ...} for an exact value.")
 
     @field_validator("expect", mode="before")
     @classmethod
-    def _numbers_are_equality(cls, value: Any) -> Any:
+    def _comparisons_parse(cls, value: Any) -> Any:
         if isinstance(value, bool):
-            raise ValueError("expect must be text such as '>= 1000' or an exact value")
+            raise ValueError(f"a yes/no value is not an expectation: {COMPARISON_HINT}")
         if isinstance(value, (int, float)):
             return f"= {value}"
+        if isinstance(value, str) and (problem := comparison_problem(value)):
+            raise ValueError(problem)
         return value
+
+    @property
+    def shown(self) -> str:
+        """The expectation as records and reports show it."""
+        return self.expect.text if isinstance(self.expect, ExactValue) else self.expect
+
+    @property
+    def exact(self) -> bool:
+        return isinstance(self.expect, ExactValue)
 
 
 class CheckBase(Strict):

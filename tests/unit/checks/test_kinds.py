@@ -8,9 +8,8 @@ import typing
 from pathlib import Path
 from types import SimpleNamespace
 
-from drillbook.checks import run_check
 from drillbook.checks.base import CheckContext
-from drillbook.checks.kinds import KINDS
+from drillbook.checks.kinds import KINDS, run_check
 from drillbook.sandbox.isolation import IsolationError
 from drillbook.spec.models import CHECK_MODELS, Check, CommandCheck, FilesCheck
 from drillbook.status import Status

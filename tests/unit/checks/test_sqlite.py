@@ -38,7 +38,7 @@ def test_integrity_and_met_queries_pass(tmp_path: Path) -> None:
     root = tmp_path / "restore"
     _database(root / "db" / "clinic.sqlite")
     result = _check(root, "db/clinic.sqlite", ("select count(*) from appointments", ">= 3"),
-                    ("select patient from appointments where id = 1", "p0"))
+                    ("select patient from appointments where id = 1", {"text": "p0"}))
     assert result.status == Status.PASSED, result.detail
     assert result.detail == ("integrity ok; 2 queries met (select count(*) from appointments = 3, "
                              "select patient from appointments where id = 1 = p0)")
@@ -158,7 +158,7 @@ def test_reading_pragmas_and_functions_still_work(tmp_path: Path) -> None:
     _database(root / "clinic.sqlite")
     result = _check(root, "clinic.sqlite", ("pragma user_version", "= 0"),
                     ("select count(*) from pragma_table_info('appointments')", "= 2"),
-                    ("select upper(patient) from appointments where id = 1", "P0"),
+                    ("select upper(patient) from appointments where id = 1", {"text": "P0"}),
                     ("with recursive n(i) as (select 1 union all select i + 1 from n where i < 5) "
                      "select sum(i) from n", "= 15"))
     assert result.status == Status.PASSED, result.detail

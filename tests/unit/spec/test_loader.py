@@ -312,25 +312,43 @@ def test_a_limit_cannot_be_switched_off(tmp_path):
 
 
 def test_yaml_1_1_numbers_stay_the_text_the_author_wrote(tmp_path):
-    text = GOOD.replace("expect: \">= 1000\"", "expect: 12:30").replace(
+    text = GOOD.replace("expect: \">= 1000\"", "expect: {text: 12:30}").replace(
         "tags: [nightly]", "tags: [nightly, 2026-01-01]") + "env: {UMASK: 0022, PGPORT: 5432_1}\n"
     drill, problems = load_drill(write(tmp_path, "portal", text))
     assert problems == []
     query = drill.verify[1].queries[0]
-    assert query.expect == "12:30"  # YAML 1.1 read 750, and the check became "= 750"
-    assert parse_expectation(query.expect).check("12:30") and not parse_expectation(query.expect).check(750)
+    assert (query.shown, query.exact) == ("12:30", True)  # YAML 1.1 read 750, the check became "= 750"
+    expectation = parse_expectation(query.shown, exact=query.exact)
+    assert expectation.check("12:30") and not expectation.check(750)
     assert drill.source.snapshot.tags == ["nightly", "2026-01-01"]
     assert drill.env == {"UMASK": "0022", "PGPORT": "5432_1"}
 
 
 def test_a_leading_zero_is_text_and_a_plain_number_is_still_a_comparison(tmp_path):
-    text = GOOD.replace("expect: \">= 1000\"", "expect: 0755").replace(
+    text = GOOD.replace("expect: \">= 1000\"", "expect: {text: 0755}").replace(
         "      - {sql:", "      - {sql: select 1, expect: 750}\n      - {sql:").replace(
         "min_count: 100", "min_count: 0100")
     drill, problems = load_drill(write(tmp_path, "portal", text))
     assert problems == []
     assert drill.verify[0].min_count == 100  # a number field still takes the text
-    assert [q.expect for q in drill.verify[1].queries] == ["= 750", "0755"]
+    assert [q.shown for q in drill.verify[1].queries] == ["= 750", "0755"]
+
+
+@pytest.mark.parametrize("written,message", [
+    ('"at least 150"', '"at least 150" is not a comparison drillbook reads: write ">= 150"'),
+    ('">= abc"', '">= abc" compares with "abc", which is not a number: write ">= 1000" (a number), '
+                 'or {text: ">= abc"} for that exact value'),
+    ("12:30", '"12:30" is not a comparison: write {text: "12:30"} for that exact value, or a comparison '
+              'such as ">= 1"'),
+    ("true", "a yes/no value is not an expectation"),
+])
+def test_an_expectation_that_is_not_a_comparison_is_a_spec_error_at_its_line(tmp_path, written, message):
+    path = write(tmp_path, "portal", GOOD.replace('expect: ">= 1000"', f"expect: {written}"))
+    line = GOOD.splitlines().index(next(x for x in GOOD.splitlines() if 'expect: ">= 1000"' in x)) + 1
+    drill, problems = load_drill(path)
+    assert drill is None
+    assert len(problems) == 1 and str(problems[0]).startswith(f"{path}:{line}: verify[1].queries[0].expect: ")
+    assert message in str(problems[0])
 
 
 def test_a_sexagesimal_duration_is_an_error_at_its_line(tmp_path):

@@ -36,7 +36,7 @@ def sqlite_answer(request: dict[str, Any]) -> dict[str, Any]:
         db.close()
 
 
-def _answers(db: ReadOnlyDatabase, queries: list[dict[str, str]], limits: dict[str, float]) -> dict[str, Any]:
+def _answers(db: ReadOnlyDatabase, queries: list[dict[str, Any]], limits: dict[str, float]) -> dict[str, Any]:
     try:
         integrity = db.first_value("PRAGMA integrity_check", float(limits["integrity"]))
     except (sqlite3.Error, Refused) as exc:
@@ -44,7 +44,7 @@ def _answers(db: ReadOnlyDatabase, queries: list[dict[str, str]], limits: dict[s
     results: list[dict[str, Any]] = [{"sql": "PRAGMA integrity_check", "expect": "ok",
                                       "value": capped(show_value(integrity)), "passed": integrity == "ok"}]
     for query in queries:
-        expectation = parse_expectation(query["expect"])
+        expectation = parse_expectation(str(query["expect"]), exact=bool(query.get("exact")))
         try:
             value = db.first_value(query["sql"], float(limits["query"]))
             results.append({"sql": query["sql"], "expect": query["expect"],

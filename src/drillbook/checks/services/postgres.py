@@ -336,17 +336,17 @@ def _inspect_dump(ctx: CheckContext, rel: str, source: dict[str, Any], available
 def _queries(spec: PostgresCheck, server: Throwaway, database: str) -> list[dict[str, Any]]:
     results = []
     for query in spec.queries:
-        expectation = parse_expectation(query.expect)
+        expectation = parse_expectation(query.shown, exact=query.exact)
         marker = psqlvalue.null_marker()
         done = server.ctx.launcher.run(
             server.psql(database, *psqlvalue.csv_options(marker), "-c", query.sql),
             cwd=server.home, env=server.env, timeout=QUERY_TIMEOUT)
         if done.returncode != 0 or done.timed_out:
             error = "timed out" if done.timed_out else _last(tail(done.stderr)) or f"exit {done.returncode}"
-            results.append({"sql": query.sql, "expect": query.expect, "error": error, "passed": False})
+            results.append({"sql": query.sql, "expect": query.shown, "error": error, "passed": False})
             continue
         value = psqlvalue.first_value(done.stdout, marker)
-        results.append({"sql": query.sql, "expect": query.expect, "value": show_value(value),
+        results.append({"sql": query.sql, "expect": query.shown, "value": show_value(value),
                         "passed": expectation.check(value)})
     return results
 

@@ -224,11 +224,12 @@ class PsqlLauncher(ScriptedLauncher):
 
 
 def _queried(tmp_path: Path, outputs: list[str], expects: list[str]) -> tuple[CheckResult, PsqlLauncher]:
+    """Each query expects an exact value, written {text: ...}."""
     sandbox, _ = _sandbox(tmp_path)
     launcher = PsqlLauncher([completed(), completed(), completed(stdout="15.4\n"),
                              *(completed(stdout=o) for o in outputs)])
     result = _run(sandbox, launcher, data_dir="srv/pgdata",
-                  queries=[{"sql": f"select {n}", "expect": e} for n, e in enumerate(expects)])
+                  queries=[{"sql": f"select {n}", "expect": {"text": e}} for n, e in enumerate(expects)])
     return result, launcher
 
 
