@@ -1,7 +1,9 @@
 """Where drillbook reads and writes: from flags, else environment, else defaults.
 
-Only folders, and frozen: a run's options (trigger, keep the sandbox, time limit) and the project
-configuration of ``drillbook.yaml`` are passed explicitly to what needs them, never stored here.
+The rules, and the reason each folder was chosen, are in :mod:`drillbook.locations`;
+:func:`folders_in_use` is what ``drillbook paths`` shows. Only folders, and frozen: a run's
+options (trigger, keep the sandbox, time limit) and the project configuration of ``drillbook.yaml``
+are passed explicitly to what needs them, never stored here.
 :func:`prepare_folders` makes and checks the folders a run writes to (see util/trust.py).
 """
 
@@ -10,10 +12,15 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
+from drillbook import locations
 from drillbook.errors import CannotRun
+from drillbook.locations import ENV_VARS, Host
+from drillbook.spec.loader import PROJECT_CONFIG
 from drillbook.util.trust import Folder, ensure_folder
 
 #: As root, sandboxes are made here unless told otherwise (see default_sandbox_root).
@@ -24,8 +31,10 @@ REPORTS_MODE = 0o750
 ROOT_SANDBOX_MODE = 0o711
 SANDBOX_MODE = 0o700
 log = logging.getLogger("drillbook.settings")
-#: Stands for "not given": the sandbox root then follows the state folder.
+#: Stands for "not given": the sandbox root (and the cache) then follow the state folder.
 _UNDER_STATE = Path("<under the state folder>")
+__all__ = ["ENV_VARS", "FolderInUse", "Settings", "default_sandbox_root", "default_state_dir",
+           "folders_in_use", "prepare_folders"]
 
 
 @dataclass(frozen=True)
@@ -35,34 +44,88 @@ class Settings:
     sandbox_root: Path = _UNDER_STATE
     state_dir: Path = field(default_factory=lambda: default_state_dir())
     runbooks_dir: Path = field(default_factory=lambda: Path("runbooks"))
+    #: restic's cache for remote repositories (see backends/repository.restic_cache).
+    cache_dir: Path = _UNDER_STATE
+    #: The folder holding drills/ and runbooks/, when one was chosen (see locations.config_folder).
+    config_dir: Path | None = None
+    #: Why each folder is the one it is, by attribute: what ``drillbook paths`` shows.
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.sandbox_root is _UNDER_STATE:
             object.__setattr__(self, "sandbox_root", default_sandbox_root(self.state_dir))
+        if self.cache_dir is _UNDER_STATE:
+            object.__setattr__(self, "cache_dir", self.state_dir / "cache")
 
     @classmethod
-    def from_env(cls, **overrides: Path | str | None) -> Settings:
-        """A folder given as an override wins, then its environment variable, then the default."""
+    def from_env(cls, *, config: Path | str | None = None, host: Host | None = None,
+                 **overrides: Path | str | None) -> Settings:
+        """A folder given as an override wins, then its environment variable, then the rules of
+        :mod:`drillbook.locations` (``config`` is ``--config``; ``host`` is this process by default)."""
         unknown = set(overrides) - set(ENV_VARS)
         if unknown:
             raise TypeError(f"Settings has no folder {', '.join(sorted(unknown))}")
-        values: dict[str, Path] = {}
-        for attr, var in ENV_VARS.items():
-            given = overrides.get(attr)
-            if given is not None:
-                values[attr] = Path(given)
-            elif os.environ.get(var):
-                values[attr] = Path(os.environ[var])
-        return cls(**values)
+        chosen = locations.choose(overrides, config, host or Host.current())
+        origins = {attr: choice.reason for attr, choice in chosen.items()}
+        if "sandbox_root" not in chosen:
+            origins["sandbox_root"] = ("default for root: outside the state folder" if os.geteuid() == 0
+                                       else "default: sandboxes/ in the state folder")
+        values: dict[str, Any] = {attr: choice.path for attr, choice in chosen.items()}
+        return cls(**values, origins=origins)
 
 
-ENV_VARS = {
-    "drills_dir": "DRILLBOOK_DRILLS",
-    "reports_dir": "DRILLBOOK_REPORTS",
-    "sandbox_root": "DRILLBOOK_SANDBOX_ROOT",
-    "state_dir": "DRILLBOOK_STATE",
-    "runbooks_dir": "DRILLBOOK_RUNBOOKS",
-}
+@dataclass(frozen=True)
+class FolderInUse:
+    """One row of ``drillbook paths``: a folder (or the project file), why, and what it is like.
+
+    ``writable`` is whether this account may write it or, when it is missing, make it.
+    """
+
+    name: str
+    path: Path
+    reason: str
+    exists: bool
+    writable: bool
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "path": str(self.path), "reason": self.reason, "exists": self.exists,
+                "writable": self.writable, "note": self.note}
+
+
+#: The rows of ``drillbook paths``, in order: (name, Settings attribute).
+SHOWN = (("config", "config_dir"), ("drills", "drills_dir"), ("runbooks", "runbooks_dir"),
+         ("reports", "reports_dir"), ("state", "state_dir"), ("cache", "cache_dir"),
+         ("sandbox root", "sandbox_root"))
+
+
+def folders_in_use(settings: Settings) -> list[FolderInUse]:
+    """Each folder ``settings`` names, the rule that chose it, and whether it exists and is writable."""
+    rows = []
+    for name, attr in SHOWN:
+        path = getattr(settings, attr)
+        if path is not None:
+            rows.append(_row(name, path, settings.origins.get(attr, "given directly")))
+        if attr == "drills_dir":
+            project = settings.drills_dir / PROJECT_CONFIG
+            rows.append(_row("project file", project, f"{PROJECT_CONFIG} in the drills folder"))
+    if settings.config_dir is not None and (settings.config_dir / PROJECT_CONFIG).exists() \
+            and settings.drills_dir != settings.config_dir:
+        rows[0] = replace(rows[0], note=f"{PROJECT_CONFIG} here is not read: it belongs in the drills folder")
+    return rows
+
+
+def _row(name: str, path: Path, reason: str) -> FolderInUse:
+    absolute = Path(os.path.abspath(path))
+    exists = os.path.lexists(absolute)
+    return FolderInUse(name, absolute, reason, exists, _may_write(absolute))
+
+
+def _may_write(path: Path) -> bool:
+    """May this account write ``path``, or make it: the nearest folder that exists decides."""
+    while not os.path.lexists(path) and path != path.parent:
+        path = path.parent
+    return os.access(path, os.W_OK)
 
 
 def default_sandbox_root(state_dir: Path, as_root: bool | None = None) -> Path:

@@ -11,7 +11,8 @@ import pytest
 
 from drillbook import settings as settings_module
 from drillbook.errors import CannotRun
-from drillbook.settings import Settings, default_sandbox_root, prepare_folders
+from drillbook.locations import Host
+from drillbook.settings import FolderInUse, Settings, default_sandbox_root, folders_in_use, prepare_folders
 
 STATE = Path("/srv/drillbook/state")
 
@@ -126,3 +127,77 @@ def test_an_existing_state_folder_others_may_enter_is_narrowed_to_0700(tmp_path:
     prepare_folders(settings)
     assert oct(mode_of(settings.state_dir)) == oct(0o700)
     assert f"state folder {settings.state_dir} was open to other accounts (mode 0755): narrowed to 0700" in caplog.text
+
+
+# -- where the folders come from, and what `drillbook paths` shows -------------------------------
+
+def service_host(tmp_path: Path, **environ: str) -> Host:
+    return Host(environ, "/nonexistent", tmp_path, service_config=tmp_path / "etc",
+                service_state=tmp_path / "var-lib", service_cache=tmp_path / "var-cache")
+
+
+def test_settings_made_directly_keep_the_cache_in_the_state_folder() -> None:
+    assert Settings(state_dir=STATE).cache_dir == STATE / "cache"
+    assert Settings(state_dir=STATE, cache_dir=Path("/srv/c")).cache_dir == Path("/srv/c")
+
+
+def test_settings_from_the_environment_follow_the_rules_and_say_why(tmp_path: Path) -> None:
+    settings = Settings.from_env(host=service_host(tmp_path, CONFIGURATION_DIRECTORY="/etc/drillbook",
+                                                   STATE_DIRECTORY="/var/lib/drillbook",
+                                                   CACHE_DIRECTORY="/var/cache/drillbook",
+                                                   DRILLBOOK_REPORTS="/srv/drillbook/reports"))
+    assert (settings.drills_dir, settings.runbooks_dir) == (Path("/etc/drillbook/drills"),
+                                                            Path("/etc/drillbook/runbooks"))
+    assert (settings.state_dir, settings.cache_dir) == (Path("/var/lib/drillbook"), Path("/var/cache/drillbook"))
+    assert settings.reports_dir == Path("/srv/drillbook/reports")
+    assert settings.sandbox_root == default_sandbox_root(Path("/var/lib/drillbook"))
+    assert settings.origins["state_dir"] == "STATE_DIRECTORY (systemd's StateDirectory=)"
+    assert settings.origins["reports_dir"] == "DRILLBOOK_REPORTS"
+
+
+def test_the_config_option_names_drills_and_runbooks(tmp_path: Path) -> None:
+    settings = Settings.from_env(config=tmp_path / "cfg", host=service_host(tmp_path))
+    assert settings.drills_dir == tmp_path / "cfg" / "drills" and settings.config_dir == tmp_path / "cfg"
+    assert settings.origins["config_dir"] == "--config"
+
+
+def by_name(settings: Settings) -> dict[str, FolderInUse]:
+    return {row.name: row for row in folders_in_use(settings)}
+
+
+def test_paths_shows_every_folder_with_its_reason_and_whether_it_exists_and_is_writable(tmp_path: Path) -> None:
+    (tmp_path / "etc" / "drills").mkdir(parents=True)
+    (tmp_path / "var-lib").mkdir(mode=0o700)
+    settings = Settings.from_env(host=service_host(tmp_path))
+    rows = by_name(settings)
+    assert list(rows) == ["config", "drills", "project file", "runbooks", "reports", "state", "cache",
+                          "sandbox root"]
+    assert rows["drills"] == FolderInUse("drills", tmp_path / "etc" / "drills",
+                                         "drills/ of the configuration folder", True, True)
+    assert rows["config"].reason == f"service install: {tmp_path / 'etc' / 'drills'} exists"
+    assert rows["project file"].path == tmp_path / "etc" / "drills" / "drillbook.yaml"
+    assert not rows["project file"].exists and not rows["runbooks"].exists
+    assert rows["state"] == FolderInUse("state", tmp_path / "var-lib", "service account: home is /nonexistent",
+                                        True, True)
+    assert rows["cache"].path == tmp_path / "var-cache" and not rows["cache"].exists
+    assert rows["cache"].writable, "a missing folder is writable when the folder above it is"
+    assert rows["reports"].reason == "default: ./reports"
+    assert rows["state"].to_dict()["path"] == str(tmp_path / "var-lib")
+
+
+def test_paths_says_when_a_folder_cannot_be_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: path != state and real_access(path, mode))
+    rows = by_name(Settings(state_dir=state, reports_dir=tmp_path / "reports"))
+    assert rows["state"].exists and not rows["state"].writable
+    assert rows["state"].reason == "given directly" and "config" not in rows
+
+
+def test_paths_warns_of_a_drillbook_yaml_beside_drills_that_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / "cfg" / "drills").mkdir(parents=True)
+    (tmp_path / "cfg" / "drillbook.yaml").write_text("reports: {}\n")
+    rows = by_name(Settings.from_env(config=tmp_path / "cfg", host=service_host(tmp_path)))
+    assert rows["config"].note == "drillbook.yaml here is not read: it belongs in the drills folder"
+    assert rows["drills"].note is None

@@ -39,10 +39,11 @@ def display_repository(repository: str) -> str:
     return re.sub(r"//([^/@:]+):[^/]*@", r"//\1:***@", repository)  # up to the last @: p@ss
 
 
-def cache_dir(repository: str, state_dir: Path) -> Path | None:
-    """Local repositories need no cache; remote ones get one under drillbook's state."""
+def cache_dir(repository: str, cache: Path) -> Path | None:
+    """Local repositories need no cache; remote ones get drillbook's cache folder (Settings.cache_dir:
+    cache/ in the state folder unless ``--cache``, ``DRILLBOOK_CACHE`` or systemd's CacheDirectory=)."""
     if repository.startswith(REMOTE_PREFIXES):
-        return state_dir / "cache"
+        return cache
     return None
 
 

@@ -19,6 +19,7 @@ from drillbook.cli import evidence
 from drillbook.cli.cleanup import cleanup_command
 from drillbook.cli.console import LogFormatter, fail
 from drillbook.cli.drills import list_command, run_command, validate_command
+from drillbook.cli.paths import paths_command
 from drillbook.cli.runbook import runbook_group
 from drillbook.cli.schema import schema_command
 from drillbook.cli.serve import schedule_command, serve_command
@@ -41,26 +42,30 @@ class DrillbookGroup(click.Group):
 
 @click.group(cls=DrillbookGroup)
 @click.version_option(__version__, prog_name="drillbook")
-@click.option("--drills", type=FOLDER, help="Drills folder [DRILLBOOK_DRILLS, ./drills].")
+@click.option("--config", type=FOLDER, help="Folder holding drills/ and runbooks/ [DRILLBOOK_CONFIG, "
+              "$CONFIGURATION_DIRECTORY, ., /etc/drillbook]; see `drillbook paths`.")
+@click.option("--drills", type=FOLDER, help="Drills folder [DRILLBOOK_DRILLS, CONFIG/drills].")
 @click.option("--reports", type=FOLDER, help="Reports folder [DRILLBOOK_REPORTS, ./reports].")
 @click.option("--sandbox-root", type=FOLDER, help="Where sandboxes are made [DRILLBOOK_SANDBOX_ROOT].")
 @click.option("--state", type=FOLDER, help="State folder [DRILLBOOK_STATE].")
-@click.option("--runbooks", type=FOLDER, help="Runbooks folder [DRILLBOOK_RUNBOOKS, ./runbooks].")
+@click.option("--runbooks", type=FOLDER, help="Runbooks folder [DRILLBOOK_RUNBOOKS, CONFIG/runbooks].")
+@click.option("--cache", type=FOLDER, help="restic's cache [DRILLBOOK_CACHE, $CACHE_DIRECTORY].")
 @click.option("-v", "--verbose", is_flag=True, help="Log restic commands (secrets masked).")
 @click.pass_context
-def cli(ctx: click.Context, drills: Path | None, reports: Path | None, sandbox_root: Path | None,
-        state: Path | None, runbooks: Path | None, verbose: bool) -> None:
+def cli(ctx: click.Context, config: Path | None, drills: Path | None, reports: Path | None,
+        sandbox_root: Path | None, state: Path | None, runbooks: Path | None, cache: Path | None,
+        verbose: bool) -> None:
     """drillbook: prove that backups can be recovered, on a schedule and on demand."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(LogFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler])
-    ctx.obj = Settings.from_env(drills_dir=drills, reports_dir=reports, sandbox_root=sandbox_root,
-                                state_dir=state, runbooks_dir=runbooks)
+    ctx.obj = Settings.from_env(config=config, drills_dir=drills, reports_dir=reports, sandbox_root=sandbox_root,
+                                state_dir=state, runbooks_dir=runbooks, cache_dir=cache)
 
 
 # one table, not an if/elif chain; click lists them by name
 for command in (validate_command, list_command, run_command, serve_command, schedule_command, runbook_group,
-                evidence.evidence_group, evidence.report_cmd, cleanup_command, schema_command):
+                evidence.evidence_group, evidence.report_cmd, cleanup_command, schema_command, paths_command):
     cli.add_command(command)
 
 

@@ -207,7 +207,7 @@ class DrillRun:
         self.repository = resolve_repository(source.repository, base)
         self.restic = restic = self.seams.open_restic(
             self.repository, password, env=env,
-            cache_dir=cache_dir(source.repository, self.settings.state_dir), timeout=RESTIC_TIMEOUT,
+            cache_dir=cache_dir(source.repository, self.settings.cache_dir), timeout=RESTIC_TIMEOUT,
         )
         try:
             self.record.versions = host_versions(restic.version())

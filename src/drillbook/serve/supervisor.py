@@ -200,7 +200,7 @@ def child_argv(settings: Settings, name: str, run_id: str, overrun_factor: float
     """The child runs with the server's folders, given explicitly (never through a shell)."""
     folders = [("--drills", settings.drills_dir), ("--reports", settings.reports_dir),
                ("--sandbox-root", settings.sandbox_root), ("--state", settings.state_dir),
-               ("--runbooks", settings.runbooks_dir)]
+               ("--runbooks", settings.runbooks_dir), ("--cache", settings.cache_dir)]
     argv = [sys.executable, "-m", "drillbook"]
     for flag, path in folders:
         argv += [flag, str(Path(path).absolute())]

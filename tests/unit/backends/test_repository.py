@@ -19,8 +19,8 @@ def test_a_relative_local_path_is_relative_to_the_drill_file(tmp_path: Path) -> 
 
 
 def test_only_remote_repositories_get_a_cache(tmp_path: Path) -> None:
-    assert cache_dir("sftp:host:/repo", tmp_path) == tmp_path / "cache"
-    assert cache_dir("/srv/repo", tmp_path) is None
+    assert cache_dir("sftp:host:/repo", tmp_path / "cache") == tmp_path / "cache"
+    assert cache_dir("/srv/repo", tmp_path / "cache") is None
 
 
 def test_local_repositories_need_no_environment_and_no_probe() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,13 @@ import pytest
 
 from drillbook.backends.restic import Fault, ResticError
 from drillbook.drill import space
-from drillbook.drill.engine import RunOptions
+from drillbook.drill.engine import DeclaredDrill, RunOptions
 from drillbook.sandbox.isolation import IsolationError, Mode
+from drillbook.spec.loader import load_drill
 from drillbook.util.signals import Interrupted, Overrun
+from tests.support import write_drill
 from tests.unit.drill.fakes import (
+    CHECKS,
     FakeRestic,
     FakeSandbox,
     FakeSandboxes,
@@ -65,6 +69,18 @@ def test_a_good_drill_passes_every_phase_in_order(harness: Harness) -> None:
     assert harness.sandboxes.made[0].torn_down
     assert harness.restic.opened_with["repository"] == "/nowhere/repo"
     assert harness.restic.opened_with["cache_dir"] is None
+
+
+def test_a_remote_repository_is_opened_with_the_cache_folder_of_the_settings(harness: Harness,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--cache``, DRILLBOOK_CACHE or systemd's CacheDirectory= (Settings.cache_dir), not the state folder."""
+    settings = replace(harness.settings, cache_dir=harness.root / "var-cache")
+    monkeypatch.setattr(Harness, "settings", property(lambda _self: settings))
+    path = write_drill(settings.drills_dir, "clinic", "sftp:backup@127.0.0.1:/srv/repo", body=CHECKS)
+    drill, problems = load_drill(path)
+    assert drill is not None, problems
+    harness.run(DeclaredDrill(drill, path))
+    assert harness.restic.opened_with["cache_dir"] == harness.root / "var-cache"
 
 
 def test_run_json_says_running_at_the_start_and_is_complete_at_the_end(harness: Harness) -> None:

@@ -68,6 +68,17 @@ def test_the_child_is_told_its_run_id(settings):
     assert argv[argv.index("--reports") + 1] == str(settings.reports_dir.absolute())
 
 
+def test_the_child_uses_the_servers_folders_the_cache_included(settings):
+    """However the server chose them (flags, variables, systemd's directories), the child agrees."""
+    argv = child_argv(settings, "alpha", "20260101T000000Z-abc123", 3.0)
+    given = dict(zip(argv[3:argv.index("run"):2], argv[4:argv.index("run"):2], strict=True))
+    assert given == {"--drills": str(settings.drills_dir.absolute()), "--reports": str(settings.reports_dir.absolute()),
+                     "--sandbox-root": str(settings.sandbox_root.absolute()),
+                     "--state": str(settings.state_dir.absolute()),
+                     "--runbooks": str(settings.runbooks_dir.absolute()),
+                     "--cache": str(settings.cache_dir.absolute())}
+
+
 def test_the_outcome_is_read_from_the_record_of_the_run_id_given(settings):
     events, given = Events(), []
 
