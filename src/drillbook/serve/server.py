@@ -7,7 +7,8 @@ This module is the server's lifecycle only; each part of the work has its own mo
 - :mod:`~drillbook.serve.jobs`: (re)loading the drills folder and making the jobs match it;
 - :mod:`~drillbook.serve.runner`: the scheduler, and what a fired job does;
 - :mod:`~drillbook.serve.supervisor`: each run as a child process, stopped when it overruns;
-- :mod:`~drillbook.serve.events`: one structured ``key=value`` line on stderr per event.
+- :mod:`~drillbook.serve.events`: one structured ``key=value`` line on stderr per event;
+- :mod:`~drillbook.serve.sdnotify`: what systemd is told (ready, reloading, stopping, status, watchdog).
 
 Here: one server per state folder (a lock), signals, the main loop, and the stop. SIGTERM/SIGINT
 start nothing new, let running drills finish within ``--grace``, then SIGTERM them (the engine
@@ -21,8 +22,10 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import datetime
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
@@ -39,8 +42,10 @@ from drillbook.serve.events import Emit, EventLog
 from drillbook.serve.jobs import JobSync, Reloader, Roster
 from drillbook.serve.metrics import DrillMetrics, serve_http
 from drillbook.serve.runner import ScheduledRuns, make_scheduler
+from drillbook.serve.sdnotify import Notifier
 from drillbook.serve.supervisor import Supervisor
 from drillbook.settings import Settings
+from drillbook.util.clock import iso
 from drillbook.util.locks import LockBusy, file_lock, say_holder
 
 STATUS_REFRESH_SECONDS = 10.0
@@ -60,10 +65,14 @@ class ServeOptions:
 
 
 class Server:
-    def __init__(self, settings: Settings, options: ServeOptions, emit: Emit | None = None):
+    def __init__(self, settings: Settings, options: ServeOptions, emit: Emit | None = None,
+                 notifier: Notifier | None = None):
         self.settings = settings
         self.options = options
         self.emit = emit or EventLog()
+        self.notifier = notifier or Notifier(None)
+        self.book: jobstore.DrillBook | None = None
+        self.last_status: str | None = None
         self.stopping = threading.Event()
         self.abort_now = threading.Event()
         self.reload_requested = threading.Event()
@@ -83,7 +92,7 @@ class Server:
         conn = jobstore.connect(jobstore.db_path(self.settings.state_dir))
         self.exit_stack.callback(conn.close)
         db_lock = threading.RLock()
-        book = jobstore.DrillBook(conn, db_lock)
+        self.book = book = jobstore.DrillBook(conn, db_lock)
         runs = ScheduledRuns(self.settings, self.roster, book, self.supervisor, self.metrics, self.emit,
                              self.stopping, self.options.overrun_factor)
         store = jobstore.SqliteJobStore(conn, db_lock, runner=runs.run)
@@ -100,6 +109,7 @@ class Server:
             scheduler.resume()
             self.emit("serve-start", pid=os.getpid(), concurrency=self.options.concurrency,
                       drills=len(self.roster), state=str(jobstore.db_path(self.settings.state_dir)))
+            self.notifier.ready(self._status())
             self._main_loop(runs)
             self._stop(scheduler)
         finally:
@@ -166,13 +176,33 @@ class Server:
 
     def _main_loop(self, runs: ScheduledRuns) -> None:
         last_refresh = 0.0
-        while not self.stopping.wait(min(self.options.poll, 1.0)):
-            if self.reload_requested.is_set() or self._folder_changed():
+        while not self.stopping.wait(self._tick()):
+            self.notifier.beat()
+            if self.reload_requested.is_set():
                 self.reload_requested.clear()
+                self.notifier.reloading()
+                self.reload()
+                self.notifier.ready(self._status())
+            elif self._folder_changed():
                 self.reload()
             if time.monotonic() - last_refresh >= STATUS_REFRESH_SECONDS:
                 runs.refresh_status()
                 last_refresh = time.monotonic()
+            self._tell_status()
+
+    def _tick(self) -> float:
+        """How long the loop sleeps: the drills folder's poll, and often enough for the watchdog."""
+        return min(self.options.poll, 1.0, self.notifier.watchdog_interval or 1.0)
+
+    def _status(self) -> str:
+        self.last_status = status_line(self.book.next_runs() if self.book else {}, self.supervisor.running())
+        return self.last_status
+
+    def _tell_status(self) -> None:
+        """systemctl status shows the line; sent when it changed."""
+        previous = self.last_status
+        if self.notifier.enabled and self._status() != previous:
+            self.notifier.status(self.last_status or "")
 
     def _folder_changed(self) -> bool:
         signature = folder_signature(self.settings.drills_dir)
@@ -182,17 +212,20 @@ class Server:
 
     def _stop(self, scheduler: BackgroundScheduler) -> None:
         """Start nothing new; wait ``grace`` for running drills, then abort them and wait for that."""
-        self.emit("serve-stopping", signal=self.stop_signal,
-                  running=",".join(self.supervisor.running()) or "none", grace=self.options.grace)
+        running = ",".join(self.supervisor.running()) or "none"
+        self.emit("serve-stopping", signal=self.stop_signal, running=running, grace=self.options.grace)
+        self.notifier.stopping(f"stopping ({self.stop_signal}); running: {running}")
         scheduler.pause()
         deadline = time.monotonic() + self.options.grace
         while self.supervisor.running() and time.monotonic() < deadline and not self.abort_now.is_set():
+            self.notifier.beat()  # systemd still watches while running drills finish
             self.abort_now.wait(0.2)
-        if running := self.supervisor.running():
-            self.emit("abort-running", level="warning", drills=",".join(running))
+        if running_now := self.supervisor.running():
+            self.emit("abort-running", level="warning", drills=",".join(running_now))
             self.abort_now.set()
         deadline = time.monotonic() + self.options.abort_grace + ABORT_WAIT_MARGIN
         while self.supervisor.running() and time.monotonic() < deadline:
+            self.notifier.beat()
             time.sleep(0.1)
         scheduler.shutdown(wait=False)
 
@@ -212,5 +245,18 @@ def folder_signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(out)
 
 
+def status_line(next_runs: Mapping[str, datetime | None], running: list[str]) -> str:
+    """One line for ``systemctl status``: how many drills are scheduled, which run, which is next."""
+    scheduled = {name: due for name, due in next_runs.items() if due is not None}
+    text = f"{len(scheduled)} drill(s) scheduled, {len(running)} running"
+    if running:
+        text += f" ({', '.join(running)})"
+    if scheduled:
+        name, due = min(scheduled.items(), key=lambda item: (item[1], item[0]))
+        return f"{text}; next: {name} at {iso(due)}"
+    return f"{text}; nothing due"
+
+
 def serve(settings: Settings, options: ServeOptions, emit: Emit | None = None) -> int:
-    return Server(settings, options, emit).serve()
+    """The server; systemd's notify socket and watchdog are taken from the environment."""
+    return Server(settings, options, emit, Notifier.from_environment(os.environ)).serve()
