@@ -66,10 +66,12 @@ class Host:
     service_config: Path = SERVICE_CONFIG
     service_state: Path = SERVICE_STATE
     service_cache: Path = SERVICE_CACHE
+    #: Root's sandboxes are made outside the state folder (settings.default_sandbox_root).
+    as_root: bool = False
 
     @classmethod
     def current(cls) -> Host:
-        return cls(os.environ, _home(), Path(os.path.abspath(".")))
+        return cls(os.environ, _home(), Path(os.path.abspath(".")), as_root=os.geteuid() == 0)
 
     def systemd_folder(self, variable: str) -> Path | None:
         """systemd's ``$STATE_DIRECTORY`` and the like: a colon-separated list; its first entry."""

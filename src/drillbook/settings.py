@@ -65,12 +65,14 @@ class Settings:
         unknown = set(overrides) - set(ENV_VARS)
         if unknown:
             raise TypeError(f"Settings has no folder {', '.join(sorted(unknown))}")
-        chosen = locations.choose(overrides, config, host or Host.current())
+        host = host or Host.current()
+        chosen = locations.choose(overrides, config, host)
         origins = {attr: choice.reason for attr, choice in chosen.items()}
-        if "sandbox_root" not in chosen:
-            origins["sandbox_root"] = ("default for root: outside the state folder" if os.geteuid() == 0
-                                       else "default: sandboxes/ in the state folder")
         values: dict[str, Any] = {attr: choice.path for attr, choice in chosen.items()}
+        if "sandbox_root" not in chosen:
+            values["sandbox_root"] = default_sandbox_root(values["state_dir"], as_root=host.as_root)
+            origins["sandbox_root"] = ("default for root: outside the state folder" if host.as_root
+                                       else "default: sandboxes/ in the state folder")
         return cls(**values, origins=origins)
 
 

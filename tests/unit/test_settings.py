@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -150,7 +151,7 @@ def test_settings_from_the_environment_follow_the_rules_and_say_why(tmp_path: Pa
                                                             Path("/etc/drillbook/runbooks"))
     assert (settings.state_dir, settings.cache_dir) == (Path("/var/lib/drillbook"), Path("/var/cache/drillbook"))
     assert settings.reports_dir == Path("/srv/drillbook/reports")
-    assert settings.sandbox_root == default_sandbox_root(Path("/var/lib/drillbook"))
+    assert settings.sandbox_root == Path("/var/lib/drillbook/sandboxes"), "the service account is not root"
     assert settings.origins["state_dir"] == "STATE_DIRECTORY (systemd's StateDirectory=)"
     assert settings.origins["reports_dir"] == "DRILLBOOK_REPORTS"
 
@@ -201,3 +202,10 @@ def test_paths_warns_of_a_drillbook_yaml_beside_drills_that_is_not_read(tmp_path
     rows = by_name(Settings.from_env(config=tmp_path / "cfg", host=service_host(tmp_path)))
     assert rows["config"].note == "drillbook.yaml here is not read: it belongs in the drills folder"
     assert rows["drills"].note is None
+
+
+def test_roots_sandboxes_stay_outside_the_state_folder_whatever_chose_it(tmp_path: Path) -> None:
+    host = replace(service_host(tmp_path, STATE_DIRECTORY="/var/lib/drillbook"), as_root=True)
+    settings = Settings.from_env(host=host)
+    assert settings.sandbox_root == Path("/var/lib/drillbook-sandboxes")
+    assert settings.origins["sandbox_root"] == "default for root: outside the state folder"
