@@ -145,8 +145,8 @@ def state_folder(host: Host) -> Choice:
         return Choice(Path(host.environ["XDG_STATE_HOME"]) / "drillbook", "XDG_STATE_HOME")
     if (why := host.home_unusable()) is not None:
         return Choice(host.service_state, f"{SERVICE_ACCOUNT}: {why}")
-    return Choice(Path(os.path.expanduser("~") if host.home is None else host.home) / ".local" / "state"
-                  / "drillbook", "default: ~/.local/state/drillbook")
+    home = Path(host.home or os.path.expanduser("~"))  # set: home_unusable() saw it
+    return Choice(home / ".local" / "state" / "drillbook", "default: ~/.local/state/drillbook")
 
 
 def cache_folder(host: Host, state: Choice) -> Choice:

@@ -44,7 +44,7 @@ class Settings:
     sandbox_root: Path = _UNDER_STATE
     state_dir: Path = field(default_factory=lambda: default_state_dir())
     runbooks_dir: Path = field(default_factory=lambda: Path("runbooks"))
-    #: restic's cache for remote repositories (see backends/repository.restic_cache).
+    #: restic's cache of remote repositories (see backends/repository.cache_dir).
     cache_dir: Path = _UNDER_STATE
     #: The folder holding drills/ and runbooks/, when one was chosen (see locations.config_folder).
     config_dir: Path | None = None
