@@ -169,8 +169,8 @@ def write_orphan_record(reports: Path, drill: str, run_id: str, sandbox: Path | 
     write_json_atomic(path, {
         "run_id": run_id, "drill": drill, "kind": "drill", "status": "running",
         "started_at": "2026-01-01T00:00:00.000Z", "phases": [], "checks": [],
-        "objectives": {"rto": {"target_seconds": 600, "target": "10m"},
-                       "rpo": {"target_seconds": 86400, "target": "1d"}},
+        "objectives": {"rto": {"target_seconds": 600, "target": "10m", "measured_seconds": None, "met": None},
+                       "rpo": {"target_seconds": 86400, "target": "1d", "measured_seconds": None, "met": None}},
         "process": {"pid": dead.pid, "host": socket.gethostname(), "boot_time": None,
                     "process_start": 1, "sandbox": str(sandbox) if sandbox else None},
     })

@@ -23,6 +23,7 @@ from drillbook.cli.paths import paths_command
 from drillbook.cli.runbook import runbook_group
 from drillbook.cli.schema import schema_command
 from drillbook.cli.serve import schedule_command, serve_command
+from drillbook.cli.streams import survive_closed_readers
 from drillbook.errors import DrillbookError
 from drillbook.settings import Settings
 from drillbook.util.signals import claim_sigint
@@ -70,6 +71,7 @@ for command in (validate_command, list_command, run_command, serve_command, sche
 
 
 def main() -> None:
+    survive_closed_readers()  # `drillbook run ... | head -1` must not end a run (cli/streams.py)
     claim_sigint()  # an inherited SIG_IGN must not make drillbook deaf to SIGINT (util/signals.py)
     cli(prog_name="drillbook")
 

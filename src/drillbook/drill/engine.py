@@ -109,6 +109,7 @@ class DrillRun:
                 "rto": Objective(float(drill.objectives.rto), drill.objectives.rto.text),
                 "rpo": Objective(float(drill.objectives.rpo), drill.objectives.rpo.text),
             },
+            versions=host_versions(None),
         )
         self.log = PhaseLog(self.record.phases, observer)
         self.outputs = postrun.PostRun(postrun.RunKind.DRILL, self.dir, self.record, settings, drill,
@@ -210,7 +211,7 @@ class DrillRun:
             cache_dir=cache_dir(source.repository, self.settings.cache_dir), timeout=RESTIC_TIMEOUT,
         )
         try:
-            self.record.versions = host_versions(restic.version())
+            self.record.versions = host_versions(restic.version() or "unknown")
         except ResticError as exc:
             raise PhaseFailed(exc.message) from None
         problem = probe() if probe else None

@@ -77,13 +77,16 @@ class RunRecord:
 
 
 def host_versions(restic_version: str | None) -> dict[str, str]:
-    return {
+    """What ran the drill. Without ``restic_version`` (restic not reached yet) there is no
+    ``restic`` key: the record is written with these at its start, so that a run killed early
+    still names drillbook, Python and the host."""
+    versions = {
         "drillbook": __version__,
-        "restic": restic_version or "unknown",
         "python": platform.python_version(),
         "host": socket.gethostname(),
         "os": f"{platform.system()} {platform.release()}",
     }
+    return versions | ({"restic": restic_version} if restic_version else {})
 
 
 def process_info(sandbox: str | None) -> dict[str, Any]:

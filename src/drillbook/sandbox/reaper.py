@@ -245,12 +245,13 @@ def _reap(folder: Path, record: dict[str, Any], why: str, settings: Settings,
     started_at, started = iso(utc_now()) or "", time.monotonic()
     sandbox = _sandbox_of(record)
     killed, removed, problems = 0, False, []
+    absent = sandbox is None or not sandbox.exists()  # killed before its sandbox was made
     if sandbox is not None:
         killed = kill_leftovers(sandbox)
         removed, problem = _remove_sandbox(sandbox, record)
         if problem:
             problems.append(problem)
-    reason = _reason(record, why, killed, sandbox, removed)
+    reason = _reason(record, why, killed, sandbox if sandbox is not None and not absent else None, removed)
     record.update({"status": Status.ABORTED, "reason": reason,
                    "finished_at": record.get("finished_at") or started_at})
     record.setdefault("phases", []).append({
@@ -273,6 +274,8 @@ def _reason(record: dict[str, Any], why: str, killed: int, sandbox: Path | None,
             f"off); drillbook cleanup killed {killed} leftover process(es)")
     if sandbox is not None:
         text += " and removed the sandbox" if removed else f" but could not remove {sandbox}"
+    elif record.get("kind", "drill") == "drill":
+        text += "; no sandbox had been made, or it was already gone"
     if record.get("kind") == "runbook":
         text += f"; resume with: drillbook runbook resume {record.get('run_id')}"
     return text

@@ -99,6 +99,20 @@ def test_run_json_says_running_at_the_start_and_is_complete_at_the_end(harness: 
     assert written == json.loads(json.dumps(record))
 
 
+def test_the_versions_are_in_the_record_from_its_start(harness: Harness) -> None:
+    """A run killed before restic was reached still says which drillbook, Python and host ran it."""
+    seen: list[dict] = []
+
+    def observe(event: str, name: str, info: dict) -> None:
+        if event == "start":
+            seen.append(json.loads((Path(info["dir"]) / "run.json").read_text())["versions"])
+
+    harness.observe = observe  # type: ignore[method-assign]
+    record = harness.run()
+    assert set(seen[0]) == {"drillbook", "python", "host", "os"}  # restic is read when it is reached
+    assert record["versions"]["restic"] and record["versions"]["host"] == seen[0]["host"]
+
+
 def test_observer_hears_start_each_phase_and_finish(harness: Harness) -> None:
     harness.run()
     events = [(event, name) for event, name, _ in harness.events if not event.startswith("check-")]

@@ -170,6 +170,22 @@ def test_a_sandbox_that_cannot_be_removed_is_recorded_not_raised(settings: Setti
     assert "Operation not permitted" in record["phases"][-1]["detail"]
 
 
+def test_a_reaped_run_without_a_sandbox_says_so_and_keeps_its_versions(settings: Settings) -> None:
+    """Killed before its sandbox was made: nothing to remove, and nothing claims otherwise."""
+    path = write_orphan_record(settings.reports_dir, "clinic", "run-1", settings.sandbox_root / "run-1")
+    written = json.loads(path.read_text())
+    write_json_atomic(path, {**written, "versions": host_versions(None)})
+    [reaped] = reap_stale_runs(settings)
+    record = json.loads(path.read_text())
+    assert "could not remove" not in record["reason"] and "could not remove" not in reaped.reason
+    assert "no sandbox had been made" in record["reason"]
+    assert record["phases"][-1]["detail"] == "killed 0 leftover process(es); no sandbox to remove"
+    assert record["versions"] == host_versions(None)
+    footer = (path.parent / "report.html").read_text().split("<footer>")[1]
+    assert f"drillbook {record['versions']['drillbook']}" in footer and "restic not reached" in footer
+    assert "?" not in footer.split("</footer>")[0]
+
+
 def finished_record(settings: Settings, drill: str, run_id: str, sandbox: Path | None = None,
                     teardown: str = "teardown incomplete: device busy") -> Path:
     """The final run.json of a run whose drillbook is gone before sealing; its teardown failed
