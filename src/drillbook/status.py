@@ -19,8 +19,10 @@ class Status(StrEnum):
     CONFIRMED = "confirmed"
     DECLINED = "declined"
     NOT_RUN = "not_run"
+    # a runbook run started --from a later step: its steps passed, but it is no rehearsal
+    PARTIAL = "partial"
     # the scheduler's view of a child run that left no readable record
     ERROR = "error"
 
 
-FINISHED = frozenset({Status.PASSED, Status.FAILED, Status.ABORTED})
+FINISHED = frozenset({Status.PASSED, Status.FAILED, Status.ABORTED, Status.PARTIAL})

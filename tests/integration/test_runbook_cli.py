@@ -341,6 +341,7 @@ def test_from_step_skips_earlier_steps_and_unknown_names_are_bad_input(workspace
     assert result.returncode == 0, result.stderr
     run = only_run(workspace, "freeze")
     assert statuses(run) == ["skipped", "skipped", "passed"]
+    assert run["status"] == "partial" and "freeze: partial (RTO not measured: started --from step 3" in result.stdout
     assert workspace.cli("runbook", "run", "freeze", "--from", "9").returncode == 2
     missing = workspace.cli("runbook", "run", "nope")
     assert missing.returncode == 2 and "known runbooks: freeze" in missing.stderr

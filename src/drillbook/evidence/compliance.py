@@ -114,6 +114,7 @@ def build_item(declared: dict[str, Any] | None, kind: str, name: str, runs: list
         "passed": sum(r["status"] == Status.PASSED for r in runs),
         "failed": sum(r["status"] == Status.FAILED for r in runs),
         "aborted": sum(r["status"] == Status.ABORTED for r in runs),
+        "partial": sum(r["status"] == Status.PARTIAL for r in runs),
         "rto": _objective(runs, "rto", decl.get("rto_target")),
         "rpo": _objective(runs, "rpo", decl.get("rpo_target")),
         "immutability": _immutability(runs, kind),
@@ -171,8 +172,10 @@ def attention(item: dict[str, Any], decl: dict[str, Any]) -> list[str]:
         notes.append("no run in the period" + (f" ({item['due']} due)" if item["due"] else ""))
         return notes
     if not item["passed"]:
-        counts = [f"{item[k]} {k}" for k in (Status.FAILED, Status.ABORTED) if item[k]]
+        counts = [f"{item[k]} {k}" for k in (Status.FAILED, Status.ABORTED, Status.PARTIAL) if item[k]]
         notes.append(f"no passing run ({', '.join(counts)})")
+    if item["partial"]:
+        notes.append(f"{item['partial']} partial run(s) started --from a later step: not counted as rehearsals")
     if item["uncovered_count"]:
         notes.append(uncovered_note(item))
     for key in ("rto", "rpo"):

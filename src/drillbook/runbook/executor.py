@@ -264,12 +264,19 @@ class _Run:
         self.ctx.observe("finish", record.runbook, {"record": record, "dir": self.dir})
         return Outcome(record.to_dict(), self.dir)
 
+    def _skipped_by_from(self) -> int:
+        """How many leading steps the first attempt skipped (``--from``); 0 for a whole run."""
+        return self.record.attempts[0].from_step - 1 if self.record.attempts else 0
+
     def _verdict(self) -> tuple[str, str | None]:
         stopped = next((s for s in self.record.steps if s.status not in rec.DONE), None)
         if stopped is not None:
             word = "was declined" if stopped.status == Status.DECLINED else Status.FAILED
             return Status.FAILED, f'step {stopped.index} "{stopped.title}" {word}: {stopped.reason}'
         rto = self.record.objectives.get("rto")
+        if (not_run := self._skipped_by_from()):
+            return Status.PARTIAL, (f"started --from step {not_run + 1}: steps 1-{not_run} were not run, so "
+                                    "this run does not show that the runbook works")
         if not rto:
             return Status.PASSED, None
         last = max(parse_iso(s.finished_at) for s in self.record.steps if s.finished_at) \

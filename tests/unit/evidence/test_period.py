@@ -214,3 +214,19 @@ def test_a_broken_chain_vouches_for_no_run(settings):
     assert report["lacking_pass"] == ["drill flaky", "drill good", "drill hosty", "drill never",
                                       "runbook failover", "runbook restore-all"]
     assert all(not r["vouched"] for i in report["items"] for r in i["runs"])
+
+
+def test_a_partial_runbook_run_is_no_rehearsal(settings):
+    folder = settings.reports_dir / "runbooks" / "restore-all" / "20261009T030000Z-00000p"
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({
+        "kind": "runbook", "runbook": "restore-all", "run_id": folder.name, "status": "partial",
+        "reason": "started --from step 5", "started_at": "2026-10-09T03:00:00.000Z",
+        "finished_at": "2026-10-09T03:00:01.000Z", "objectives": {"rto": None},
+        "steps": [{"index": 1, "title": "Step one", "status": "skipped"}]}))
+    report = build(settings, parse_period("2026Q4"), now=datetime(2027, 1, 5, tzinfo=UTC))
+    item = next(i for i in report["items"] if i["name"] == "restore-all")
+    assert (item["passed"], item["partial"]) == (0, 1)
+    assert item["attention"] == ["no passing run (1 partial)",
+                                 "1 partial run(s) started --from a later step: not counted as rehearsals"]
+    assert "runbook restore-all" in report["lacking_pass"]

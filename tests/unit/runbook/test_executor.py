@@ -339,7 +339,18 @@ def test_from_a_step_records_earlier_steps_skipped(settings):
     assert record["steps"][0]["started_at"] is None and confirmer.asked == ["Announce"]
     assert record["attempts"][0]["from_step"] == 3
     assert events[0][2]["first"] == 2
-    assert record["status"] == "passed"  # skipped steps count as done, as for an optional step
+    assert record["status"] == "partial"  # steps 1 and 2 never ran: not a rehearsal of the runbook
+    assert record["reason"] == ("started --from step 3: steps 1-2 were not run, so this run does not show "
+                                "that the runbook works")
+
+
+def test_a_partial_run_is_not_measured_against_the_rto(settings):
+    runbook = write_runbook(settings, "---\nobjectives: {rto: 10m}\n---\n" + textwrap.dedent(FOUR_STEPS))
+    (settings.runbooks_dir / "promote-ok").touch()
+    outcome = executor.start(runbook, context(settings), from_step=runbook.steps[3])
+    record = stored(outcome)
+    assert record["status"] == "partial"
+    assert record["objectives"]["rto"]["measured_seconds"] is None and record["objectives"]["rto"]["met"] is None
 
 
 def test_resume_continues_at_the_failed_step_and_keeps_what_was_done(settings):
