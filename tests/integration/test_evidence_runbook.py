@@ -40,8 +40,13 @@ def test_runbook_run_sealed_resumed_amended_and_verified(workspace):
                for c in failed)
     assert workspace.cli("evidence", "verify").returncode == 0
 
+    attempt_one = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
     (folder / "standby-ready").touch()
     assert workspace.cli("runbook", "resume", run_dir.name, "--yes").returncode == 0
+    kept = run_dir / "attempts" / "1"
+    assert {p.name: p.read_bytes() for p in kept.iterdir()} == attempt_one  # attempt 1, as it was sealed
+    assert json.loads((kept / "run.json").read_text())["status"] == "failed"
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "passed"
     entries = [json.loads(line) for line in (workspace.reports / "evidence" / "ledger.jsonl").read_text().splitlines()]
     mine = [e for e in entries if e["run_id"] == run_dir.name]
     assert [e["status"] for e in mine] == ["failed", "passed"] and mine[1]["amends"] == mine[0]["seq"]
@@ -49,6 +54,9 @@ def test_runbook_run_sealed_resumed_amended_and_verified(workspace):
     verified = workspace.cli("evidence", "verify")
     assert verified.returncode == 0, verified.stdout
     assert "passed 1" in verified.stdout
+    assert ("resealed: 1 entry sealed an earlier attempt of a resumed run; its files are kept in the "
+            "run's attempts/ folder (1 of 1)") in verified.stdout
+    assert "2 in the ledger, for 1 run folder(s)" in verified.stdout
 
     report = workspace.cli("report")
     assert report.returncode == 0 and "attention: runbook failover" not in report.stdout

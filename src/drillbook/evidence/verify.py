@@ -163,6 +163,10 @@ class Result:
     in_progress: list[str] = field(default_factory=list)
     outside_bundle: int = 0
     bundle: dict[str, Any] | None = None
+    folders: int = 0  # run folders the ledger names
+    resealed: int = 0  # entries a later seal of the same folder superseded (a resumed runbook run)
+    resealed_kept: int = 0  # of those, whose files the later seal keeps under attempts/<n>/
+    pinned: bool = False  # checked against keys given with --key, not the folder's own
 
     @property
     def ok(self) -> bool:
@@ -396,12 +400,28 @@ def summarise(entries: list[dict[str, Any]], result: Result) -> None:
     result.entries = len(entries)
     latest: dict[str, dict[str, Any]] = {}
     for entry in entries:
+        earlier = latest.get(str(entry.get("path")))
+        if earlier is not None:
+            result.resealed += 1
+            result.resealed_kept += _kept_in(earlier.get("files") or {}, entry.get("files") or {})
         latest[str(entry.get("path"))] = entry
+    result.folders = len(latest)
     result.statuses = dict(Counter(str(e.get("status")) for e in latest.values()))
     times = sorted(str(e.get("finished_at")) for e in latest.values() if e.get("finished_at"))
     result.first, result.last = (times[0], times[-1]) if times else (None, None)
     if entries:
         result.head, result.head_seq = str(entries[-1].get("hash")), int(entries[-1].get("seq") or 0)
+
+
+def _kept_in(earlier: dict[str, str], later: dict[str, str]) -> bool:
+    """Whether a later seal of a folder holds the earlier seal's files unchanged: its own files
+    under one ``attempts/<n>/`` and the attempts kept before it where they were."""
+    own = {name: digest for name, digest in earlier.items() if "/" not in name}
+    kept = {name: digest for name, digest in earlier.items() if "/" in name}
+    if any(later.get(name) != digest for name, digest in kept.items()):
+        return False
+    prefixes = {name.rsplit("/", 1)[0] for name in later if name.startswith("attempts/") and name.count("/") == 2}
+    return bool(own) and any(all(later.get(f"{p}/{n}") == d for n, d in own.items()) for p in prefixes)
 
 
 def verify_folder(root: Path, pinned_keys: list[Any] | None = None,
@@ -410,6 +430,7 @@ def verify_folder(root: Path, pinned_keys: list[Any] | None = None,
     result = Result(root=str(root))
     entries = read_ledger(root / LEDGER_DIR / LEDGER_FILE, result)
     keys = {key_id(k): k for k in pinned_keys} if pinned_keys else published_keys(root)
+    result.pinned = bool(pinned_keys)
     check_chain(entries, result)
     check_signatures(entries, keys, bool(pinned_keys), result)
     wanted = check_bundle(root, entries, keys, result)
@@ -475,6 +496,15 @@ def verify_path(target: Path, pinned_keys: list[Any] | None = None,
 
 
 # -- output ----------------------------------------------------------------------------------------
+def _resealed_line(result: Result) -> str:
+    entries = f"{result.resealed} {'entry' if result.resealed == 1 else 'entries'}"
+    text = f"  resealed: {entries} sealed an earlier attempt of a resumed run; "
+    if result.resealed_kept == result.resealed:
+        return text + f"its files are kept in the run's attempts/ folder ({result.resealed_kept} of {result.resealed})"
+    return text + (f"{result.resealed_kept} of {result.resealed} kept in the run's attempts/ folder, the others "
+                   "were overwritten by the next attempt (their hashes stay in the ledger)")
+
+
 def format_result(result: Result) -> str:
     lines = []
     if result.ok:
@@ -483,16 +513,22 @@ def format_result(result: Result) -> str:
         lines.append(f"Evidence verification FAILED: {len(result.problems)} problem(s) in {result.root}")
         lines += [f"  - {p}" for p in result.problems]
         lines.append("")
+        lines.append("  The counts below are read from evidence that did not verify: they are not evidence.")
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(result.statuses.items())) or "none"
-    lines.append(f"  entries:  {result.entries} in the ledger, {result.runs_checked} run folder(s) re-hashed")
+    lines.append(f"  entries:  {result.entries} in the ledger, for {result.folders} run folder(s); "
+                 f"{result.runs_checked} run folder(s) re-hashed")
+    if result.resealed:
+        lines.append(_resealed_line(result))
     lines.append(f"  runs:     {statuses}")
     if result.outside_bundle:
         lines.append(f"  outside:  {result.outside_bundle} earlier run(s) not in this bundle (chain links only)")
     if result.in_progress:
         lines.append(f"  running:  {len(result.in_progress)} run(s) still in progress, not sealed yet")
     lines.append(f"  period:   {result.first or '-'} .. {result.last or '-'}")
+    trust = ("pinned with --key" if result.pinned else
+             "published beside the ledger: pin it with --key to rule out a replaced key")
     for kid, fp in sorted(result.keys.items()):
-        lines.append(f"  key:      ed25519 {kid} (fingerprint {fp})")
+        lines.append(f"  key:      ed25519 {kid} (fingerprint {fp}), {trust}")
     for anchor in result.anchors_found:
         lines.append(f"  anchor:   {anchor} found in the chain")
     lines.append(f"  head:     #{result.head_seq} {result.head}")

@@ -94,6 +94,8 @@ def resume(run_id: str, runbooks: dict[str, Runbook], ctx: Context) -> Outcome:
         if index is None:
             raise BadInput(f"run {run_id} has every step done ({record.status}: {record.reason}); "
                            "nothing to resume: start a new run")
+        if record.attempts:
+            rec.keep_attempt(folder, record.attempt.number)
         return _Run(runbook, record, folder, ctx).execute(index)
 
 

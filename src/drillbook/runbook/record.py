@@ -16,10 +16,12 @@ from drillbook.drill.record import process_info
 from drillbook.outputs.runstore import RUN_FILE, read_record, run_dir
 from drillbook.runbook.model import Runbook
 from drillbook.status import Status
-from drillbook.util.atomic import write_json_atomic
+from drillbook.util.atomic import make_folders, write_bytes_atomic, write_json_atomic
 from drillbook.util.plain import strip_controls_in
 
 DONE = {Status.PASSED, Status.CONFIRMED, Status.SKIPPED}
+#: Where a resumed run keeps the files of its earlier attempts (see keep_attempt).
+ATTEMPTS_DIR = "attempts"
 
 
 @dataclass
@@ -131,6 +133,18 @@ def save(record: RunbookRecord, folder: Path) -> None:
     """run.json as the run goes; a step's output is filtered as in every record
     (:func:`drillbook.outputs.finish.as_recorded`)."""
     write_json_atomic(folder / RUN_FILE, strip_controls_in(record.to_dict()))
+
+
+def keep_attempt(folder: Path, number: int) -> Path:
+    """Copy the run folder's files, as the attempt that just ended left (and sealed) them, into
+    ``attempts/<number>/`` before the next attempt rewrites them: every attempt's record stays,
+    and the next seal covers the copies, so the verifier can tell the earlier entry was kept."""
+    kept = folder / ATTEMPTS_DIR / str(number)
+    make_folders(kept)
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and not path.is_symlink():
+            write_bytes_atomic(kept / path.name, path.read_bytes())
+    return kept
 
 
 def find_run(reports: Path, run_id: str) -> Path | None:

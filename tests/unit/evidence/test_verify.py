@@ -81,3 +81,29 @@ def test_a_damaged_deflate_stream_names_its_member_instead_of_crashing(sealed, t
     problems = v.verify_path(out).problems
     damaged = [p for p in problems if p.code == "file-changed" and "damaged" in p.message]
     assert damaged and all(p.file.endswith("/run.json") for p in damaged)
+
+
+def test_a_reseal_that_keeps_the_earlier_attempt_is_told_apart_from_one_that_overwrote_it():
+    first = {"run.json": "a1", "report.html": "b1"}
+    kept = {"run.json": "a2", "report.html": "b2", "attempts/1/run.json": "a1", "attempts/1/report.html": "b1"}
+    overwritten = {"run.json": "a2", "report.html": "b2"}
+    third = {**kept, "run.json": "a3", "attempts/2/run.json": "a2", "attempts/2/report.html": "b2"}
+    assert v._kept_in(first, kept) and v._kept_in(kept, third)
+    assert not v._kept_in(first, overwritten)
+    assert not v._kept_in(kept, {**third, "attempts/1/run.json": "forged"})
+    result = v.Result(root="r", resealed=2, resealed_kept=1, entries=3, folders=1)
+    text = v.format_result(result)
+    assert "3 in the ledger, for 1 run folder(s)" in text
+    assert "1 of 2 kept in the run's attempts/ folder, the others were overwritten" in text
+
+
+def test_the_summary_says_which_key_it_trusted_and_that_failed_counts_are_not_evidence(sealed):
+    settings, folders = sealed
+    own = v.verify_folder(settings.reports_dir)
+    assert "published beside the ledger: pin it with --key" in v.format_result(own)
+    key = v.load_public_key((settings.reports_dir / "evidence" / "public-key.pem").read_bytes())
+    pinned = v.verify_folder(settings.reports_dir, [key])
+    assert pinned.ok and "pinned with --key" in v.format_result(pinned)
+    (folders[0] / "run.json").write_text("{}")
+    failed = v.format_result(v.verify_folder(settings.reports_dir))
+    assert "they are not evidence" in failed and failed.index("not evidence") < failed.index("entries:")
