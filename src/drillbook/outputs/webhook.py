@@ -65,9 +65,9 @@ def scrubbing(url: str) -> Iterator[None]:
         _secrets.reset(token)
 
 
-def retry_policy() -> urllib3.Retry:
+def retry_policy(attempts: int = WEBHOOK_ATTEMPTS) -> urllib3.Retry:
     return urllib3.Retry(
-        total=WEBHOOK_ATTEMPTS - 1, redirect=0, raise_on_redirect=False,
+        total=attempts - 1, redirect=0, raise_on_redirect=False,
         status_forcelist=RETRY_STATUSES, allowed_methods=frozenset({"POST"}), raise_on_status=False,
         respect_retry_after_header=True, retry_after_max=RETRY_AFTER_MAX,
         backoff_factor=BACKOFF_FACTOR, backoff_max=BACKOFF_MAX)
@@ -79,17 +79,20 @@ def answer_of(response: urllib3.BaseHTTPResponse) -> str:
     return f": {text}" if text else ""
 
 
-def post_webhook(url: str, body: str, timeout: float) -> tuple[str, str]:
+def post_webhook(url: str, body: str, timeout: float, *, attempts: int = WEBHOOK_ATTEMPTS,
+                 content_type: str = "application/json") -> tuple[str, str]:
     """POST ``body``; returns ("sent" or "failed", why), the values of notify's ``Delivery``.
 
-    The detail may quote ``url``: the caller masks it.
+    The detail may quote ``url``: the caller masks it. Pings (:mod:`drillbook.outputs.ping`)
+    go the same way, with fewer attempts and a text body.
     """
-    with scrubbing(url), urllib3.PoolManager(retries=retry_policy()) as pool:
+    headers = {**WEBHOOK_HEADERS, "Content-Type": content_type}
+    with scrubbing(url), urllib3.PoolManager(retries=retry_policy(attempts)) as pool:
         try:
-            response = pool.request("POST", url, body=body.encode("utf-8"), headers=WEBHOOK_HEADERS,
+            response = pool.request("POST", url, body=body.encode("utf-8"), headers=headers,
                                     timeout=timeout, redirect=False)
         except MaxRetryError as exc:
-            return "failed", f"cannot reach the receiver: {exc.reason} (after {WEBHOOK_ATTEMPTS} attempts)"
+            return "failed", f"cannot reach the receiver: {exc.reason} (after {attempts} attempts)"
         except (HTTPError, OSError) as exc:
             return "failed", f"cannot reach the receiver: {exc}"
     attempts = len(response.retries.history) + 1 if response.retries else 1
