@@ -382,7 +382,7 @@ class NotifyTarget(Strict):
         "Card for a Teams Workflows webhook (slack and teams: webhook targets only)."))
     template: TemplatePath | None = Field(None, description=(
         "Jinja2 template of the JSON body instead of format, relative to the drills folder "
-        "(see Notification templates)."))
+        "(see 'Notification bodies, templates and pings')."))
 
     @model_validator(mode="after")
     def _one_target(self) -> NotifyTarget:
