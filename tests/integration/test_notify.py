@@ -194,3 +194,82 @@ def test_a_runbook_run_notifies_the_project_targets(workspace):
     assert body["run_id"] == run["run_id"] and body["report"] == str(run_json.parent / "report.html")
     assert [n["status"] for n in run["notifications"]] == ["sent"]
     assert "Notifications" in (run_json.parent / "report.md").read_text()
+
+
+def test_slack_and_teams_receivers_get_bodies_they_accept_and_a_wrong_body_is_a_failure(workspace, repo):
+    """Each receiver judges bodies like its service; json sent to Slack is refused, and recorded."""
+    with Receiver(service="slack") as slack, Receiver(service="teams") as teams:
+        write_drill(workspace.drills, "clinic", repo.path, body=FAILING_CHECK + notify_block(
+            f"{{webhook: '{slack.url}/slack', format: slack}}",
+            f"{{webhook: '{teams.url}/teams', format: teams}}",
+            f"{{webhook: '{slack.url}/wrong'}}"))
+        result = workspace.cli("run", "clinic")
+        assert result.returncode == 1, result.stderr
+    ok_slack, ok_teams, wrong = workspace.last_run("clinic")["notifications"]
+    assert (ok_slack["status"], ok_teams["status"]) == ("sent", "sent"), (ok_slack, ok_teams)
+    assert wrong["status"] == "failed" and "HTTP 400" in wrong["detail"] and "invalid_payload" in wrong["detail"]
+    slack_body = next(p["body"] for p in slack.posts if p["path"] == "/slack")
+    assert "clinic" in slack_body["text"] and "checks failed" in json.dumps(slack_body["blocks"])
+    card = teams.posts[0]["body"]["attachments"][0]["content"]
+    assert card["type"] == "AdaptiveCard" and "clinic" in json.dumps(card)
+    assert "notification to webhook" in result.stderr
+
+
+def test_a_project_template_shapes_the_body(workspace, repo):
+    with Receiver() as receiver:
+        workspace.drills.mkdir(parents=True, exist_ok=True)
+        (workspace.drills / "pager.json.j2").write_text(
+            '{"summary": {{ ("DR drill " ~ drill ~ " " ~ status) | tojson }}, "rto_met": {{ objectives.rto.met }}}\n')
+        (workspace.drills / "drillbook.yaml").write_text(
+            notify_block(f"{{webhook: '{receiver.url}/pager', template: pager.json.j2, on: [always]}}"))
+        write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
+        assert workspace.cli("run", "clinic").returncode == 0
+        [post] = receiver.wait_for(1)
+    assert post["body"] == {"summary": "DR drill clinic passed", "rto_met": True}
+
+
+def test_a_broken_template_is_a_spec_error_naming_the_template_and_its_line(workspace, repo):
+    workspace.drills.mkdir(parents=True, exist_ok=True)
+    template = workspace.drills / "pager.json.j2"
+    template.write_text('{\n  "summary": {{ drill | tojson }},\n  "x": {{ status | tojson }\n}\n')
+    write_drill(workspace.drills, "clinic", repo.path,
+                body=STANDARD_CHECKS + notify_block("{webhook: 'http://127.0.0.1:9/x', template: pager.json.j2}"))
+    result = workspace.cli("validate")
+    assert result.returncode == 2
+    assert f"{template}:3: notify[0].template: template syntax error" in result.stderr
+
+
+def test_pings_go_start_then_success_or_fail_for_real_runs(workspace, repo):
+    with Receiver() as drill_check, Receiver() as ops_check:
+        (workspace.drills / "drillbook.yaml").parent.mkdir(parents=True, exist_ok=True)
+        (workspace.drills / "drillbook.yaml").write_text(f"ping: {ops_check.url}/ops-key\n")
+        write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS + f"ping: {drill_check.url}/abc-uuid\n")
+        assert workspace.cli("run", "clinic").returncode == 0
+        passed = workspace.last_run("clinic")
+        write_drill(workspace.drills, "clinic", repo.path, body=FAILING_CHECK + f"ping: {drill_check.url}/abc-uuid\n")
+        assert workspace.cli("run", "clinic").returncode == 1
+    assert drill_check.paths == ["/abc-uuid/start", "/abc-uuid", "/abc-uuid/start", "/abc-uuid/fail"]
+    assert ops_check.paths == ["/ops-key/start", "/ops-key", "/ops-key/start", "/ops-key/fail"]
+    assert "clinic failed" in drill_check.posts[3]["text"] and "checks failed" in drill_check.posts[3]["text"]
+    pings = [n for n in passed["notifications"] if n["target"].startswith("ping ")]
+    assert [(n["event"], n["status"]) for n in pings] == [("start", "sent"), ("start", "sent"),
+                                                         ("success", "sent"), ("success", "sent")]
+    assert "abc-uuid" not in json.dumps(passed)
+
+
+def test_a_dead_ping_receiver_never_fails_the_drill(workspace, repo):
+    write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS + "ping: http://127.0.0.1:9/dead-uuid\n")
+    result = workspace.cli("run", "clinic")
+    assert result.returncode == 0, result.stderr
+    run = workspace.last_run("clinic")
+    assert run["status"] == "passed"
+    assert [n["status"] for n in run["notifications"]] == ["failed", "failed"]
+    assert "ping to" in result.stderr and "dead-uuid" not in result.stderr + json.dumps(run)
+
+
+def test_a_reaped_run_pings_fail(workspace, repo):
+    with Receiver() as check:
+        write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS + f"ping: {check.url}/uuid\n")
+        write_orphan_record(workspace.reports, "clinic", "20260101T000000Z-dead02")
+        assert workspace.cli("cleanup").returncode == 0
+    assert check.paths == ["/uuid/fail"]

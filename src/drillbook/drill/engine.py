@@ -144,6 +144,7 @@ class DrillRun:
         with runlock.held(self.settings.state_dir, self.drill.name, me, self.options.wait_lock,
                           on_wait=lambda holder: self.observe("lock-wait", self.drill.name, {
                               "holder": holder, "wait": self.options.wait_lock})):
+            postrun.started(self.outputs, self.run_id, self.options.trigger)  # pings, before the RTO clock
             self._start_clocks()
             return self._execute()
 

@@ -3,7 +3,9 @@ its outcome is known.
 
 Every kind of run goes through the same steps, in this order:
 
-1. ``notify``: notifications; their outcome (sent/failed/skipped per target) goes into the record;
+1. ``notify``: notifications, then the drill's pings (the ``start`` ping went out when the run
+   started, see :func:`started`); their outcome (sent/failed/skipped per target) goes into the
+   record;
 2. ``record``: run.json, atomically: the evidence itself;
 3. ``reports``: the files of the run's kind (:data:`KINDS`), each rendered from the record;
 4. ``index``: reports/index.html;
@@ -32,6 +34,7 @@ from drillbook.evidence import anchor, ledger
 from drillbook.evidence import upload as worm
 from drillbook.outputs import faults
 from drillbook.outputs import notify as notifier
+from drillbook.outputs import ping as pinger
 from drillbook.outputs.faults import Fault
 from drillbook.outputs.runstore import RUN_FILE, RunKind
 from drillbook.report import junit, render
@@ -108,6 +111,7 @@ class PostRun:
     spec: Any = None  # the drill (its notify: and evidence:); None for runbooks
     project: ProjectConfig | None = None  # drillbook.yaml: project-wide notify: and evidence:
     written: dict[str, Any] | None = field(default=None, repr=False)  # run.json as last written
+    pings: list[dict[str, Any]] = field(default_factory=list)  # the start pings' entries
 
     @property
     def rules(self) -> Kind:
@@ -123,14 +127,40 @@ def as_recorded(record: Record) -> dict[str, Any]:
 
 
 def notify_step(run: PostRun) -> None:
-    """Notifications: their outcome belongs in run.json; a problem never touches the status."""
+    """Notifications and pings: their outcome belongs in run.json; a problem never touches the status."""
+    record = as_recorded(run.record)
     try:
-        run.record.notifications = notifier.notify_run(as_recorded(run.record), run.spec, run.settings, run.project)
+        sent = notifier.notify_run(record, run.spec, run.settings, run.project)
     except Exception as exc:  # a notification problem must never change or lose the run
         log.error("notifications could not be sent: %s", type(exc).__name__)
         faults.failed(Fault.NOTIFICATION, "all", _name(run))
-        run.record.notifications = [{"target": "all", "status": notifier.Delivery.FAILED,
-                                     "detail": f"internal error: {type(exc).__name__}"}]
+        sent = [{"target": "all", "status": notifier.Delivery.FAILED,
+                 "detail": f"internal error: {type(exc).__name__}"}]
+    run.record.notifications = sent + run.pings + finish_pings(run, record)
+
+
+def started(run: PostRun, run_id: str, trigger: str) -> None:
+    """A drill run has started: its ``start`` pings, kept for the record (never raises)."""
+    if run.kind != RunKind.DRILL:
+        return
+    name = str(getattr(run.spec, "name", "?"))
+    run.pings = counted(run, pinger.send(pinger.urls(run.spec, run.project), pinger.PingEvent.START,
+                                         pinger.start_message(name, run_id, trigger)))
+
+
+def finish_pings(run: PostRun, record: dict[str, Any]) -> list[dict[str, Any]]:
+    if run.kind != RunKind.DRILL or record.get("status") == Status.RUNNING:
+        return []
+    return counted(run, pinger.send(pinger.urls(run.spec, run.project),
+                                    pinger.event_of(str(record.get("status"))), pinger.finish_message(record)))
+
+
+def counted(run: PostRun, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A ping that failed is a notification failure to the counters too."""
+    for entry in entries:
+        if entry["status"] != notifier.Delivery.SENT:
+            faults.failed(Fault.NOTIFICATION, entry["target"], _name(run))
+    return entries
 
 
 def record_step(run: PostRun) -> None:

@@ -12,13 +12,14 @@ Rules:
 - every target gets an entry in the run record: sent, failed (with why) or skipped (with why);
   a notification problem is logged and recorded, it never changes the drill's status;
 - a webhook is POSTed by :mod:`drillbook.outputs.webhook` (retries, no redirects);
+- each target gets the body of its own ``format:`` (json, slack, teams) or ``template:``
+  (:mod:`drillbook.outputs.formats`); a body that cannot be made fails that target only;
 - webhook URLs often carry tokens, short or long, in the path, the query or the userinfo: what is
   recorded, reported or logged shows scheme, host and port only, every other part as ``***``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import pwd
@@ -30,6 +31,7 @@ from typing import Any
 from drillbook.backends import aws
 from drillbook.outputs import faults
 from drillbook.outputs.faults import Fault
+from drillbook.outputs.formats import BodyError, render
 from drillbook.outputs.runstore import RunKind, load_runs, run_dir
 from drillbook.outputs.webhook import post_webhook
 from drillbook.spec.models import NotifyTarget
@@ -126,7 +128,8 @@ def notify_run(record: dict[str, Any], drill: Any, settings: Any, project: Any =
     name = run_name(record)
     report = (run_dir(settings.reports_dir, name, record["run_id"], run_kind(record))
               / "report.html").absolute()
-    body = json.dumps(payload(record, report, event), sort_keys=True)
+    facts = payload(record, report, event)
+    folder = getattr(settings, "drills_dir", None)
     results = []
     for target in targets:
         entry = {"target": describe_target(target), "on": list(target.on)}
@@ -135,7 +138,7 @@ def notify_run(record: dict[str, Any], drill: Any, settings: Any, project: Any =
             entry.update(status=Delivery.SKIPPED, detail=f"on: {', '.join(target.on)}; this run {record['status']}"
                          + (" (first run)" if previous is None and record["status"] == Status.PASSED else ""))
         else:
-            entry.update(deliver(target, body, subject=f"drillbook: {name} {record['status']}"))
+            entry.update(deliver_facts(target, facts, folder, subject=f"drillbook: {name} {record['status']}"))
             entry["event"] = event
             if entry["status"] == Delivery.FAILED:
                 log.warning("notification to %s failed: %s", entry["target"], entry["detail"])
@@ -145,6 +148,21 @@ def notify_run(record: dict[str, Any], drill: Any, settings: Any, project: Any =
 
 
 # -- delivery --------------------------------------------------------------------------------
+def body_for(target: NotifyTarget, facts: dict[str, Any], folder: Path | None) -> str:
+    """The body ``target`` gets (its format or template); raises BodyError."""
+    return render(target, facts, folder)
+
+
+def deliver_facts(target: NotifyTarget, facts: dict[str, Any], folder: Path | None,
+                  subject: str = "drillbook") -> dict[str, Any]:
+    """:func:`deliver` the body of the target's format; a body that cannot be made is a failure."""
+    try:
+        body = body_for(target, facts, folder)
+    except BodyError as exc:
+        return {"status": Delivery.FAILED, "detail": str(exc), "duration_seconds": 0.0}
+    return deliver(target, body, subject=subject)
+
+
 def deliver(target: NotifyTarget, body: str, subject: str = "drillbook") -> dict[str, Any]:
     """One target; never raises: the result says sent or failed and why (secrets masked)."""
     started = time.monotonic()

@@ -8,7 +8,8 @@ Rules:
   received twice is better than none); ``Retry-After`` is honoured up to ``RETRY_AFTER_MAX``
   seconds, other retries back off exponentially up to ``BACKOFF_MAX``; at most
   ``WEBHOOK_ATTEMPTS`` attempts, each with the target's own ``timeout``;
-- another 4xx is the receiver refusing the request: not retried;
+- another 4xx is the receiver refusing the request: not retried; the start of its answer is
+  quoted (Slack's ``invalid_payload`` says what was wrong);
 - the URL may carry tokens: urllib3's own log lines quote its path, so while a webhook is being
   sent they are scrubbed of the URL's secret parts; callers mask what they record.
 """
@@ -24,6 +25,7 @@ from urllib.parse import urljoin
 import urllib3
 from urllib3.exceptions import HTTPError, MaxRetryError
 
+from drillbook.util.plain import strip_controls
 from drillbook.util.scrub import mask_url, scrub, url_secrets
 
 WEBHOOK_ATTEMPTS = 3
@@ -31,6 +33,7 @@ WEBHOOK_HEADERS = {"Content-Type": "application/json", "User-Agent": "drillbook-
 RETRY_STATUSES = frozenset({429, *range(500, 600)})
 BACKOFF_FACTOR = 0.5  # seconds before the second retry; urllib3 retries the first at once
 BACKOFF_MAX = 10.0
+ANSWER_MAX = 200  # characters of a refusal's body quoted in the detail
 RETRY_AFTER_MAX = 30  # a receiver asking for more is retried after this many seconds
 
 URLLIB3_LOGGERS = ("urllib3", "urllib3.connectionpool", "urllib3.poolmanager", "urllib3.connection",
@@ -62,25 +65,34 @@ def scrubbing(url: str) -> Iterator[None]:
         _secrets.reset(token)
 
 
-def retry_policy() -> urllib3.Retry:
+def retry_policy(attempts: int = WEBHOOK_ATTEMPTS) -> urllib3.Retry:
     return urllib3.Retry(
-        total=WEBHOOK_ATTEMPTS - 1, redirect=0, raise_on_redirect=False,
+        total=attempts - 1, redirect=0, raise_on_redirect=False,
         status_forcelist=RETRY_STATUSES, allowed_methods=frozenset({"POST"}), raise_on_status=False,
         respect_retry_after_header=True, retry_after_max=RETRY_AFTER_MAX,
         backoff_factor=BACKOFF_FACTOR, backoff_max=BACKOFF_MAX)
 
 
-def post_webhook(url: str, body: str, timeout: float) -> tuple[str, str]:
+def answer_of(response: urllib3.BaseHTTPResponse) -> str:
+    """The start of a refusal's body (Slack says ``invalid_payload``, ``no_text``), plain text."""
+    text = strip_controls(response.data[:ANSWER_MAX].decode("utf-8", "replace"), keep="").strip()
+    return f": {text}" if text else ""
+
+
+def post_webhook(url: str, body: str, timeout: float, *, attempts: int = WEBHOOK_ATTEMPTS,
+                 content_type: str = "application/json") -> tuple[str, str]:
     """POST ``body``; returns ("sent" or "failed", why), the values of notify's ``Delivery``.
 
-    The detail may quote ``url``: the caller masks it.
+    The detail may quote ``url``: the caller masks it. Pings (:mod:`drillbook.outputs.ping`)
+    go the same way, with fewer attempts and a text body.
     """
-    with scrubbing(url), urllib3.PoolManager(retries=retry_policy()) as pool:
+    headers = {**WEBHOOK_HEADERS, "Content-Type": content_type}
+    with scrubbing(url), urllib3.PoolManager(retries=retry_policy(attempts)) as pool:
         try:
-            response = pool.request("POST", url, body=body.encode("utf-8"), headers=WEBHOOK_HEADERS,
+            response = pool.request("POST", url, body=body.encode("utf-8"), headers=headers,
                                     timeout=timeout, redirect=False)
         except MaxRetryError as exc:
-            return "failed", f"cannot reach the receiver: {exc.reason} (after {WEBHOOK_ATTEMPTS} attempts)"
+            return "failed", f"cannot reach the receiver: {exc.reason} (after {attempts} attempts)"
         except (HTTPError, OSError) as exc:
             return "failed", f"cannot reach the receiver: {exc}"
     attempts = len(response.retries.history) + 1 if response.retries else 1
@@ -91,7 +103,7 @@ def post_webhook(url: str, body: str, timeout: float) -> tuple[str, str]:
         return "failed", f"answered {status} redirect to {target}; webhooks are not redirected"
     if status < 300:
         return "sent", f"HTTP {status} after {attempts} attempt(s)"
-    problem = f"HTTP {status} {response.reason or ''}".rstrip()
+    problem = f"HTTP {status} {response.reason or ''}".rstrip() + answer_of(response)
     if status in RETRY_STATUSES:
         return "failed", f"{problem} (after {attempts} attempts)"
     return "failed", f"{problem} (not retried: the receiver refused the request)"

@@ -1,7 +1,15 @@
-"""Load drill files, collecting every problem of every file at once, each with its line."""
+"""Load drill files, collecting every problem of every file at once, each with its line.
+
+Beyond the models, two things are checked here because they need more than one file:
+- a ``notify:`` target's ``template:`` must load (its syntax errors are at the template's own line);
+- a drill's ``password: {command: [...]}`` must be listed, argv for argv, under
+  ``password_commands:`` in drillbook.yaml: a drill file may come from a less trusted colleague,
+  and the command runs on this host, outside any sandbox, as drillbook's account (often root).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -9,11 +17,14 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from drillbook.errors import SpecProblem
-from drillbook.spec.models import Drill, ProjectConfig
+from drillbook.outputs import templates
+from drillbook.spec.models import Drill, NotifyTarget, ProjectConfig
 from drillbook.spec.problems import dedupe, duplicate_keys, validation_problems
 from drillbook.spec.yamlsource import LocatedYaml, UnusableYaml, read_located
 
 PROJECT_CONFIG = "drillbook.yaml"
+
+PostCheck = Callable[[Path, LocatedYaml, Any], list[SpecProblem]]
 
 
 @dataclass
@@ -42,6 +53,10 @@ def load_drills(folder: Path) -> DrillSet:
         result.problems += problems
         if drill is None:
             continue
+        refused = command_not_allowed(path, drill, result.config)
+        if refused:
+            result.problems.append(refused)
+            continue
         if drill.name in result.drills:
             other = result.files[drill.name]
             result.problems.append(
@@ -63,17 +78,57 @@ def load_project(folder: Path) -> tuple[ProjectConfig, list[SpecProblem]]:
     path = folder / PROJECT_CONFIG
     if not path.exists():
         return ProjectConfig(), []
-    config, problems = _load_model(path, ProjectConfig, {})
+    config, problems = _load_model(path, ProjectConfig, {}, notify_templates)
     return config or ProjectConfig(), problems
 
 
 def load_drill(path: Path) -> tuple[Drill | None, list[SpecProblem]]:
     """One drill, or None with the reasons; ``name`` defaults to the file's stem."""
-    return _load_model(path, Drill, {"name": path.stem})
+    return _load_model(path, Drill, {"name": path.stem}, notify_templates)
+
+
+def notify_templates(path: Path, located: LocatedYaml, value: Any) -> list[SpecProblem]:
+    """Every ``notify[].template`` of a valid file loads from the file's folder (the drills folder)."""
+    problems = []
+    for i, target in enumerate(value.notify):
+        line = located.line_of(("notify", i, "template"))
+        problems += template_problems(target, path.parent, path, line, f"notify[{i}].template")
+    return problems
+
+
+def template_problems(target: NotifyTarget, folder: Path, declared_in: Path, line: int | None,
+                      field: str) -> list[SpecProblem]:
+    """A template that will not load: at its own line for a syntax error, at the declaring
+    file's line when it is missing."""
+    if not target.template:
+        return []
+    try:
+        templates.check(folder, target.template)
+    except templates.TemplateProblem as exc:
+        if exc.line is None:
+            return [SpecProblem(declared_in, line, field, f"template {exc.message}")]
+        return [SpecProblem(exc.file, exc.line, field,
+                            f"template syntax error: {exc.message} (used by {declared_in}:{line})")]
+    return []
+
+
+def command_not_allowed(path: Path, drill: Drill, config: ProjectConfig) -> SpecProblem | None:
+    """A password command the project's drillbook.yaml does not list, as a problem at its line."""
+    argv = drill.source.password.command
+    if argv is None or argv in config.password_commands:
+        return None
+    try:
+        line = read_located(path).line_of(("source", "password", "command"))
+    except (UnusableYaml, OSError, UnicodeDecodeError):
+        line = None
+    return SpecProblem(path, line, "source.password.command", (
+        "a password command runs on this host outside any sandbox, and a drill file may come from "
+        f"a less trusted colleague: it runs only when {PROJECT_CONFIG} lists the same argv under "
+        f"password_commands (add - {list(argv)} there after checking what it runs)"))
 
 
 def _load_model(
-    path: Path, model: type[BaseModel], defaults: dict[str, Any]
+    path: Path, model: type[BaseModel], defaults: dict[str, Any], post: PostCheck | None = None
 ) -> tuple[Any, list[SpecProblem]]:
     try:
         located = read_located(path)
@@ -81,7 +136,12 @@ def _load_model(
         return None, [SpecProblem(path, exc.line, "", exc.message)]
     except (OSError, UnicodeDecodeError) as exc:
         return None, [SpecProblem(path, None, "", f"cannot read: {exc}")]
-    return validate_located(path, located, model, defaults)
+    value, problems = validate_located(path, located, model, defaults)
+    if value is not None and post is not None:
+        extra = post(path, located, value)
+        if extra:
+            return None, problems + extra
+    return value, problems
 
 
 def validate_located(

@@ -95,6 +95,22 @@ class Objectives(Strict):
     rpo: DurationValue = Field(description="Recovery point objective: oldest acceptable backup.")
 
 
+PASSWORD_KINDS = ("env", "file", "aws_secret", "ssm", "command", "credential")
+CREDENTIAL_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.@-]*$"
+COMMAND_TIMEOUT = "30s"  # of a password command
+
+
+def _credential_name(value: str) -> str:
+    if not re.match(CREDENTIAL_NAME, value) or value in (".", ".."):
+        raise ValueError(f'"{value}" is not a credential name (letters, digits, _ . @ - and no /: '
+                         "the name given to LoadCredential= in the unit)")
+    return value
+
+
+CredentialName = Annotated[str, AfterValidator(_credential_name),
+                           WithJsonSchema({"type": "string", "pattern": CREDENTIAL_NAME})]
+
+
 class PasswordSource(Strict):
     """Where the repository password comes from; the value itself is never in the spec."""
 
@@ -103,19 +119,38 @@ class PasswordSource(Strict):
     aws_secret: str | None = Field(None, description="AWS Secrets Manager secret name or ARN.")
     key: str | None = Field(None, description="Field of a JSON secret (with aws_secret).")
     ssm: str | None = Field(None, description="SSM Parameter Store name (decrypted).")
+    command: list[str] | None = Field(None, min_length=1, description=(
+        "Program whose first line of output is the password (argv, never a shell; like restic's "
+        "--password-command). argv[0] must be an absolute path to a program no other account can "
+        "change, and drillbook.yaml must list the same argv under password_commands."))
+    credential: CredentialName | None = Field(None, description=(
+        "Name of a systemd credential: read from $CREDENTIALS_DIRECTORY/<name> "
+        "(LoadCredential=/LoadCredentialEncrypted= of the unit)."))
+    timeout: DurationValue | None = Field(None, description=(
+        f"With command: killed after this long (default {COMMAND_TIMEOUT})."))
 
     @model_validator(mode="after")
     def _exactly_one(self) -> PasswordSource:
-        given = [k for k in ("env", "file", "aws_secret", "ssm") if getattr(self, k)]
+        given = [k for k in PASSWORD_KINDS if getattr(self, k)]
         if len(given) != 1:
-            raise ValueError("give exactly one of env, file, aws_secret, ssm")
+            raise ValueError(f"give exactly one of {', '.join(PASSWORD_KINDS)}")
         if self.key and not self.aws_secret:
             raise ValueError("key: only goes with aws_secret")
+        if self.timeout is not None and not self.command:
+            raise ValueError("timeout: only goes with command")
+        if self.command and not PurePosixPath(self.command[0]).is_absolute():
+            raise ValueError(f'command: "{self.command[0]}" must be an absolute path (e.g. '
+                             f"/usr/bin/{PurePosixPath(self.command[0]).name}): a program found on "
+                             "PATH is whichever comes first there")
         return self
 
     @property
     def kind(self) -> str:
-        return next(k for k in ("env", "file", "aws_secret", "ssm") if getattr(self, k))
+        return next(k for k in PASSWORD_KINDS if getattr(self, k))
+
+    @property
+    def command_timeout(self) -> float:
+        return float(self.timeout if self.timeout is not None else Duration(COMMAND_TIMEOUT))
 
 
 class SnapshotSelector(Strict):
@@ -316,6 +351,21 @@ def _failures_only() -> list[NotifyEvent]:
     return ["failure"]
 
 
+NotifyFormat = Literal["json", "slack", "teams"]
+
+
+def _template_path(value: Any) -> str:
+    """A template is read from the drills folder: a drill file may not name any other file."""
+    path = PurePosixPath(_require_str(value))
+    if path.is_absolute() or ".." in path.parts:
+        raise ValueError(f'"{value}" must be a path relative to the drills folder, without ".." '
+                         "(a template's text is sent to the target: it may only come from there)")
+    return str(value)
+
+
+TemplatePath = Annotated[str, PlainValidator(_template_path), WithJsonSchema({"type": "string"})]
+
+
 class NotifyTarget(Strict):
     """A target of ``drillbook.yaml``'s ``notify:``: a webhook, an SNS topic or a local command."""
 
@@ -327,11 +377,21 @@ class NotifyTarget(Strict):
                                   description="failure, success, recovery, always.")
     timeout: DurationValue = Field(default_factory=lambda: Duration("10s"),
                                    description="Per attempt.")
+    format: NotifyFormat = Field("json", description=(
+        "json: drillbook's own body; slack: a Slack incoming-webhook message; teams: an Adaptive "
+        "Card for a Teams Workflows webhook (slack and teams: webhook targets only)."))
+    template: TemplatePath | None = Field(None, description=(
+        "Jinja2 template of the JSON body instead of format, relative to the drills folder "
+        "(see 'Notification bodies, templates and pings')."))
 
     @model_validator(mode="after")
     def _one_target(self) -> NotifyTarget:
         if sum(x is not None for x in (self.webhook, self.sns, self.command)) != 1:
             raise ValueError("give exactly one of webhook, sns, command")
+        if self.template is not None and "format" in self.model_fields_set:
+            raise ValueError("give format or template, not both")
+        if self.format in ("slack", "teams") and not self.webhook:
+            raise ValueError(f"format {self.format} is a webhook body: use it with a webhook target")
         return self
 
 
@@ -352,6 +412,9 @@ class DrillNotifyTarget(NotifyTarget):
         if value is not None:
             raise ValueError(COMMAND_ONLY_IN_PROJECT)
         return value
+
+
+PingUrl = Annotated[str, Field(pattern=r"^https?://[^\s/]+")]
 
 
 class EvidenceTarget(Strict):
@@ -381,6 +444,9 @@ class Drill(Strict):
     notify: list[DrillNotifyTarget] = Field(
         default_factory=list, description="Who hears of the result (command targets: drillbook.yaml only).")
     evidence: EvidenceTarget | None = Field(None, description="WORM upload of each finished run.")
+    ping: PingUrl | None = Field(None, description=(
+        "Healthchecks-style URL: URL/start when a run starts, URL when it passes, URL/fail when "
+        "it fails or is aborted."))
 
     @field_validator("schedule")
     @classmethod
@@ -422,3 +488,9 @@ class ProjectConfig(Strict):
         None, description="WORM upload for drills that declare none of their own.")
     reports: ReportsSettings = Field(default_factory=ReportsSettings,
                                      description="Who may read the reports folder.")
+    ping: PingUrl | None = Field(None, description=(
+        "Pinged like a drill's ping: by every drill run, besides the drill's own."))
+    password_commands: list[Annotated[list[str], Field(min_length=1)]] = Field(
+        default_factory=list, description=(
+            "The password commands drill files may use, each its whole argv: a drill's "
+            "password: {command: [...]} runs only when the same argv is listed here."))

@@ -70,6 +70,69 @@ starts with what precedes it.
 """
 
 
+NOTIFY_INTRO = """
+## Notification bodies, templates and pings
+
+Each `notify[]` target gets the body of its `format`:
+
+- `json` (the default): drillbook's own object, with `drill`, `kind` (drill or runbook), `event`
+  (failure, success, recovery, always), `status`, `reason`, `run_id`, `trigger`, `started_at`,
+  `finished_at`, `objectives` (`rto`/`rpo`: `measured_seconds`, `target_seconds`, `target`,
+  `met`), `owner`, `host`, `report` (path of report.html);
+- `slack`: a Slack incoming-webhook message, `text` plus Block Kit `blocks` (drill, status,
+  reason, RTO, RPO, run, report); `&`, `<` and `>` from the record are escaped, so a reason
+  cannot page `<!channel>` or make a link;
+- `teams`: a message with one Adaptive Card (version 1.4), the body a Teams Workflows
+  ("Post to a channel when a webhook request is received") webhook takes; text from the record is
+  in TextRuns, which Teams does not read as markdown.
+
+`template: <file>` instead renders a Jinja2 template from the drills folder (never from elsewhere,
+symlinks and includes too) in Jinja2's sandbox. Its names are the fields of the `json` body above.
+Every `{{ expression }}` is written as a JSON value: `{{ reason }}` is a quoted, escaped string,
+`{{ objectives.rto.met }}` is `true`; `| tojson` does the same. Join text before it is encoded,
+`{{ ("DR drill " ~ drill ~ " " ~ status) | tojson }}`, never paste it between quotes: a body that is
+not JSON fails that notification, and so does a name the context lacks. A syntax error is a spec
+error at the template's own line (`drillbook validate` shows it). Text from a run is plain in every
+body: escape sequences and control characters a restored program printed are removed.
+
+A body the receiver refuses (Slack answers 400 `invalid_payload`) is a failed notification in the
+run record, with the receiver's answer; it never changes the run's status.
+
+`ping: <URL>` (in a drill, in drillbook.yaml, or both: both are pinged) works like healthchecks.io,
+borgmatic and resticprofile: a POST to `URL/start` when a run starts, to `URL` when it passed, to
+`URL/fail` when it failed or was aborted (also for a run finished by `drillbook cleanup`), each
+with a one-line summary as its body, 5 seconds per attempt, two attempts. A ping that fails is
+logged and listed in the run's notifications; it never fails the run. Runbook runs are not pinged.
+"""
+
+SOURCE_COMMANDS_INTRO = """
+## Password commands and credentials
+
+`password: {credential: NAME}` reads `$CREDENTIALS_DIRECTORY/NAME`, a systemd credential
+(`LoadCredential=NAME:/etc/drillbook/NAME.pw` or `LoadCredentialEncrypted=` in drillbook's unit):
+the password is in neither the environment nor a file other accounts can read. Outside such a
+unit the variable is unset and the drill fails saying so.
+
+`password: {command: [argv...]}` runs a program, without a shell, with drillbook's environment and
+no input, and takes the first line of its output as the password (like restic's
+`--password-command`). It is killed after `timeout` (30s unless given). A command that exits
+non-zero or prints an empty first line fails the drill naming argv[0] and the exit code; what it
+printed, on either stream, is never logged or recorded, as it may hold the password.
+
+A drill file may come from a less trusted colleague, and a password command runs on the drill host,
+outside any sandbox, as drillbook's account (often root). So it runs only when:
+
+- `drillbook.yaml` lists the very same argv under `password_commands` (whoever controls the
+  project file, the operations team, has approved it; arguments included, since `[/bin/sh, -c, ...]`
+  is a trusted program running anything);
+- argv[0] is an absolute path (not whatever comes first on PATH);
+- that program, and every folder above it, can be changed by no account but root and drillbook's
+  (checked before each run, like drillbook's own folders).
+
+A drill naming an unlisted command is a spec error at its line and never runs.
+"""
+
+
 def json_schema() -> dict[str, Any]:
     schema = models.Drill.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -93,7 +156,7 @@ def markdown_reference() -> str:
             default = "the file's stem" if (model, name) == (models.Drill, "name") else _default(field)
             parts.append(f"| `{name}` | {_type(field.annotation)} | {default} | "
                          f"{(field.description or '').replace('|', '/')} |\n")
-    parts.append(ENV_INTRO)
+    parts += [NOTIFY_INTRO, SOURCE_COMMANDS_INTRO, ENV_INTRO]
     parts += [f"| `{name}` | {why} |\n" for name, why in envnames.documented()]
     return "".join(parts)
 

@@ -1,13 +1,18 @@
-"""Secrets Manager and SSM errors name the secret and the fix, never its value (stubbed clients)."""
+"""Password sources: Secrets Manager and SSM errors name the secret and the fix, never its value
+(stubbed clients); a password command and a systemd credential."""
 
 from __future__ import annotations
+
+import time
+from pathlib import Path
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
 from drillbook.backends import aws
-from drillbook.backends.secrets import PasswordError
+from drillbook.backends.secrets import PasswordError, resolve_password
+from drillbook.spec.models import PasswordSource
 
 SECRET = "s3cr3t-horse-battery"
 
@@ -98,3 +103,93 @@ def test_restic_environment_from_a_profile(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_PROFILE", "clinic")
     env = aws.restic_environment("s3:http://127.0.0.1:9/b/p")
     assert env["AWS_ACCESS_KEY_ID"] == "pk" and env["AWS_SECRET_ACCESS_KEY"] == "ps"
+
+
+# -- password: {command:} and {credential:} ------------------------------------------------------
+def script(folder, body: str, mode: int = 0o755):
+    path = folder / "get-password"
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(mode)
+    return path
+
+
+def from_command(argv, **extra) -> str:
+    return resolve_password(PasswordSource(command=[str(a) for a in argv], **extra), Path("/"))
+
+
+def test_a_command_gives_the_first_line_of_its_output(tmp_path):
+    program = script(tmp_path, f'echo "{SECRET}"; echo second-line')
+    assert from_command([program]) == SECRET
+
+
+def test_a_command_runs_without_a_shell_and_gets_drillbooks_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAULT_TOKEN", "vt")
+    program = script(tmp_path, 'printf "%s|%s" "$1" "$VAULT_TOKEN"')
+    assert from_command([program, "a b; rm -rf /"]) == "a b; rm -rf /|vt"
+
+
+def test_a_failing_command_names_argv0_and_its_exit_code_never_its_output(tmp_path, caplog):
+    program = script(tmp_path, f'echo "{SECRET}"; echo "stderr {SECRET}" >&2; exit 3')
+    with pytest.raises(PasswordError) as err:
+        from_command([program, "--vault"])
+    assert f"password command {program} exited with 3" in str(err.value)
+    assert SECRET not in str(err.value) + caplog.text
+
+
+def test_empty_output_is_a_clear_failure(tmp_path):
+    program = script(tmp_path, "echo; echo second")
+    with pytest.raises(PasswordError, match=f"password command {program} printed no password"):
+        from_command([program])
+
+
+def test_a_hanging_command_is_killed_at_its_timeout(tmp_path):
+    program = script(tmp_path, "sleep 30")
+    began = time.monotonic()
+    with pytest.raises(PasswordError, match="did not finish within 1s"):
+        from_command([program], timeout="1s")
+    assert time.monotonic() - began < 10
+
+
+def test_a_missing_command_is_a_clear_failure(tmp_path):
+    with pytest.raises(PasswordError, match=f"password command {tmp_path}/nope"):
+        from_command([tmp_path / "nope"])
+
+
+def test_a_command_others_can_change_is_refused_unrun(tmp_path):
+    marker = tmp_path / "ran"
+    program = script(tmp_path, f"touch {marker}; echo pw", mode=0o775)
+    with pytest.raises(PasswordError) as err:
+        from_command([program])
+    assert "group-writable" in str(err.value) and str(program) in str(err.value)
+    assert not marker.exists()
+
+
+def test_a_command_in_a_folder_others_can_write_is_refused(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    program = script(shared, "echo pw")
+    with pytest.raises(PasswordError, match="world-writable"):
+        from_command([program])
+
+
+def test_a_credential_is_read_from_the_credentials_directory(tmp_path, monkeypatch):
+    (tmp_path / "clinic-restic").write_text(SECRET + "\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    assert resolve_password(PasswordSource(credential="clinic-restic"), Path("/")) == SECRET
+
+
+def test_a_credential_without_credentials_directory_says_how_to_fix_it(monkeypatch):
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    with pytest.raises(PasswordError) as err:
+        resolve_password(PasswordSource(credential="clinic-restic"), Path("/"))
+    assert "CREDENTIALS_DIRECTORY is not set" in str(err.value) and "LoadCredential=clinic-restic" in str(err.value)
+
+
+def test_a_missing_or_empty_credential_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    with pytest.raises(PasswordError, match=f"no credential clinic-restic in {tmp_path}"):
+        resolve_password(PasswordSource(credential="clinic-restic"), Path("/"))
+    (tmp_path / "clinic-restic").write_text("\n")
+    with pytest.raises(PasswordError, match="is empty"):
+        resolve_password(PasswordSource(credential="clinic-restic"), Path("/"))

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from devtools.receiver import Receiver
 from drillbook.outputs import notify, webhook
 from drillbook.spec.models import NotifyTarget, ProjectConfig
 from drillbook.util.atomic import write_json_atomic
@@ -154,3 +155,33 @@ def test_a_command_target_runs_with_a_minimal_environment(tmp_path, monkeypatch)
     assert set(seen) == {"PATH", "LANG", "TZ", "HOME"}
     assert seen["HOME"] == pwd.getpwuid(os.getuid()).pw_dir
     assert (seen["LANG"], seen["TZ"], seen["PATH"]) == ("C.UTF-8", "Europe/Berlin", os.environ["PATH"])
+
+
+def test_each_target_gets_the_body_of_its_own_format(tmp_path):
+    folder = tmp_path / "drills"
+    folder.mkdir()
+    (folder / "pager.j2").write_text('{"summary": {{ ("drill " ~ drill ~ " " ~ status) | tojson }}}')
+    with Receiver(service="slack") as slack, Receiver(service="teams") as teams, Receiver() as plain:
+        drill = SimpleNamespace(notify=[NotifyTarget(webhook=f"{slack.url}/s", format="slack"),
+                                        NotifyTarget(webhook=f"{teams.url}/t", format="teams"),
+                                        NotifyTarget(webhook=f"{plain.url}/j"),
+                                        NotifyTarget(webhook=f"{plain.url}/p", template="pager.j2")])
+        settings = SimpleNamespace(reports_dir=tmp_path / "reports", drills_dir=folder)
+        results = notify.notify_run(record("failed"), drill, settings)
+    assert [r["status"] for r in results] == ["sent"] * 4, results
+    assert "clinic" in slack.posts[0]["body"]["text"]
+    assert teams.posts[0]["body"]["attachments"][0]["content"]["type"] == "AdaptiveCard"
+    by_path = {p["path"]: p["body"] for p in plain.posts}
+    assert by_path["/j"]["run_id"] == "20260506T030000Z-aaaaaa"
+    assert by_path["/p"] == {"summary": "drill clinic failed"}
+
+
+def test_a_template_that_fails_to_render_is_a_failed_notification_naming_it(tmp_path):
+    folder = tmp_path / "drills"
+    folder.mkdir()
+    (folder / "bad.j2").write_text('{"text": "{{ drill }}"}')
+    drill = SimpleNamespace(notify=[NotifyTarget(webhook="http://127.0.0.1:9/x", template="bad.j2")])
+    settings = SimpleNamespace(reports_dir=tmp_path / "reports", drills_dir=folder)
+    [entry] = notify.notify_run(record("failed"), drill, settings)
+    assert entry["status"] == "failed" and f"template {folder / 'bad.j2'}" in entry["detail"]
+    assert "not JSON" in entry["detail"]

@@ -87,3 +87,31 @@ def test_an_unreachable_receiver_is_retried_and_its_url_never_logged(caplog):
     assert result["status"] == "failed" and "after 3 attempts" in result["detail"]
     assert "cannot reach the receiver" in result["detail"]
     assert TOKEN not in json.dumps(result) + caplog.text
+
+
+@pytest.mark.parametrize("service, fmt", [("slack", "slack"), ("teams", "teams"), ("json", "json")])
+def test_each_service_accepts_the_body_of_its_format(service, fmt):
+    with Receiver(service=service) as receiver:
+        result = notify.deliver(NotifyTarget(webhook=f"{receiver.url}/hook", format=fmt),
+                                notify_body(fmt))
+    assert result["status"] == "sent", result["detail"]
+
+
+@pytest.mark.parametrize("service, body, answer", [
+    ("slack", '{"status": "failed"}', "invalid_payload"),
+    ("slack", "not json", "invalid_payload"),
+    ("teams", '{"status": "failed"}', "AdaptiveCard"),
+    ("teams", '{"type": "message", "attachments": [{"content": {"type": "MessageCard"}}]}', "AdaptiveCard"),
+])
+def test_a_body_the_service_refuses_is_a_failure_quoting_its_answer(service, body, answer):
+    with Receiver(service=service) as receiver:
+        result = notify.deliver(NotifyTarget(webhook=f"{receiver.url}/hook/{TOKEN}"), body)
+    assert len(receiver.posts) == 1  # a 400 is not retried
+    assert result["status"] == "failed" and "HTTP 400" in result["detail"] and answer in result["detail"]
+    assert TOKEN not in json.dumps(result)
+
+
+def notify_body(fmt: str) -> str:
+    return notify.body_for(NotifyTarget(webhook="http://127.0.0.1:9/x", format=fmt),
+                           {"drill": "clinic", "status": "failed", "reason": "why", "objectives": {}},
+                           folder=None)

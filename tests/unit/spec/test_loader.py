@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 
 from drillbook.checks.expectations import parse_expectation
+from drillbook.errors import SpecProblem
 from drillbook.spec import load_drill, load_drills
-from drillbook.spec.loader import load_project
-from drillbook.spec.models import ProjectConfig
+from drillbook.spec.loader import load_project, template_problems
+from drillbook.spec.models import NotifyTarget, ProjectConfig
 
 GOOD = """\
 description: Patient portal documents
@@ -357,3 +358,95 @@ def test_a_sexagesimal_duration_is_an_error_at_its_line(tmp_path):
     assert [str(p) for p in problems] == [
         f'{path}:20: verify[2].timeout: "1:30" is not a duration (write 90s, 15m, 4h, 1d, 2w)'
     ]
+
+
+def test_a_notify_template_with_a_syntax_error_is_a_spec_problem_at_its_own_line(tmp_path):
+    (tmp_path / "pager.j2").write_text('{\n  "text": {{ drill | tojson }},\n  "x": {% if %}\n}\n')
+    path = write(tmp_path, "portal", GOOD + "notify:\n  - {webhook: 'https://ops.example.org/h', template: pager.j2}\n")
+    loaded = load_drills(tmp_path)
+    [problem] = loaded.problems
+    assert (problem.file, problem.line, problem.field) == (tmp_path / "pager.j2", 3, "notify[0].template")
+    assert f"used by {path}:22" in problem.message
+    assert "portal" not in loaded.drills
+
+
+def test_a_missing_notify_template_is_a_spec_problem_at_the_declaring_line(tmp_path):
+    (tmp_path / "drillbook.yaml").write_text("notify:\n  - {webhook: 'https://ops.example.org/h', template: gone.j2}\n")
+    loaded = load_drills(tmp_path)
+    [problem] = loaded.problems
+    assert (problem.file, problem.line, problem.field) == (tmp_path / "drillbook.yaml", 2, "notify[0].template")
+    assert "gone.j2" in problem.message and "not found" in problem.message
+    assert load_project(tmp_path)[0].notify == []  # a broken project target is not used
+
+
+def test_a_valid_template_loads(tmp_path):
+    (tmp_path / "pager.j2").write_text('{"text": {{ drill | tojson }}}')
+    write(tmp_path, "portal", GOOD + "notify:\n  - {webhook: 'https://ops.example.org/h', template: pager.j2}\n")
+    assert load_drills(tmp_path).problems == []
+
+
+PASSWORD_COMMAND = "[/usr/bin/cat, /etc/drillbook/portal.pw]"
+
+
+def with_password(source: str) -> str:
+    return GOOD.replace("password: {env: PORTAL_RESTIC_PASSWORD}", f"password: {source}")
+
+
+def test_a_password_command_a_drill_declares_alone_is_refused_at_its_line(tmp_path):
+    path = write(tmp_path, "portal", with_password(f"{{command: {PASSWORD_COMMAND}}}"))
+    loaded = load_drills(tmp_path)
+    [problem] = loaded.problems
+    assert (problem.file, problem.line, problem.field) == (path, 7, "source.password.command")
+    assert "password_commands" in problem.message and "drillbook.yaml" in problem.message
+    assert "portal" not in loaded.drills
+
+
+def test_a_password_command_listed_in_drillbook_yaml_is_allowed(tmp_path):
+    (tmp_path / "drillbook.yaml").write_text(f"password_commands:\n  - {PASSWORD_COMMAND}\n")
+    write(tmp_path, "portal", with_password(f"{{command: {PASSWORD_COMMAND}, timeout: 5s}}"))
+    loaded = load_drills(tmp_path)
+    assert loaded.problems == []
+    source = loaded.drills["portal"].source.password
+    assert source.command == ["/usr/bin/cat", "/etc/drillbook/portal.pw"] and source.command_timeout == 5.0
+
+
+def test_only_the_exact_argv_is_allowed(tmp_path):
+    (tmp_path / "drillbook.yaml").write_text(f"password_commands:\n  - {PASSWORD_COMMAND}\n")
+    write(tmp_path, "portal", with_password("{command: [/usr/bin/cat, /etc/shadow]}"))
+    assert [p.field for p in load_drills(tmp_path).problems] == ["source.password.command"]
+
+
+@pytest.mark.parametrize("source, message", [
+    ("{command: [vault, read]}", "must be an absolute path"),
+    ("{command: []}", "at least 1"),
+    ("{env: X, timeout: 5s}", "timeout: only goes with command"),
+    ("{credential: ../etc/shadow}", "is not a credential name"),
+    ("{credential: ..}", "is not a credential name"),
+    ("{credential: x, file: y}", "exactly one of"),
+])
+def test_password_sources_are_checked(tmp_path, source, message):
+    _, problems = load_drill(write(tmp_path, "portal", with_password(source)))
+    assert any(message in p.message for p in problems), problems
+
+
+def test_default_password_command_timeout_is_30s(tmp_path):
+    (tmp_path / "drillbook.yaml").write_text(f"password_commands:\n  - {PASSWORD_COMMAND}\n")
+    write(tmp_path, "portal", with_password(f"{{command: {PASSWORD_COMMAND}}}"))
+    assert load_drills(tmp_path).drills["portal"].source.password.command_timeout == 30.0
+
+
+def test_template_syntax_errors_are_spec_problems_at_the_templates_line(tmp_path):
+    path = tmp_path / "broken.j2"
+    path.write_text('{\n"a": {{ drill }},\n"b": {% if %}\n}')
+    [problem] = template_problems(NotifyTarget(webhook="http://h/x", template="broken.j2"),
+                                  tmp_path, tmp_path / "clinic.yaml", 12, "notify[0].template")
+    assert isinstance(problem, SpecProblem)
+    assert (problem.file, problem.line) == (path, 3) and problem.field == "notify[0].template"
+    assert f"used by {tmp_path / 'clinic.yaml'}:12" in problem.message
+
+
+def test_a_missing_template_is_a_spec_problem(tmp_path):
+    [problem] = template_problems(NotifyTarget(webhook="http://h/x", template="nope.j2"),
+                                  tmp_path, tmp_path / "clinic.yaml", 12, "notify[0].template")
+    assert (problem.file, problem.line) == (tmp_path / "clinic.yaml", 12)
+    assert "nope.j2" in problem.message and "not found" in problem.message
