@@ -59,9 +59,11 @@ class LineConfirmer:
             if choice == YES:
                 return self._answer(YES, operator)
             if choice == NO:
-                return self._answer(NO, operator, f"{operator} answered not done")
+                why = rest.strip() or self._ask_reason("Reason it is not done: ")
+                said = f": {why}" if why else " (no reason given: end of input)"
+                return self._answer(NO, operator, f"{operator} answered not done{said}")
             if choice == SKIP and step.optional:
-                reason = rest.strip() or self._ask_reason()
+                reason = rest.strip() or self._ask_reason("Reason for skipping: ")
                 if reason is None:
                     return self._answer(NO, operator, "end of input: no reason to skip; not confirmed")
                 return self._answer(SKIP, operator, reason)
@@ -70,10 +72,10 @@ class LineConfirmer:
             else:
                 self._say(f"please answer {choices}\n")
 
-    def _ask_reason(self) -> str | None:
-        """A skip needs a reason: ask until one comes or the input ends."""
+    def _ask_reason(self, prompt: str) -> str | None:
+        """A skip or a decline needs a reason: ask until one comes or the input ends."""
         while True:
-            self._say("Reason for skipping: ")
+            self._say(prompt)
             line = self.read()
             if line is None or line.strip():
                 return None if line is None else line.strip()

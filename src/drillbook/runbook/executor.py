@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from string import Template
 from typing import Any, Protocol
 
 from drillbook.drill.batch import run_drills
@@ -118,6 +119,28 @@ def _run_lock(settings: Settings, run_id: str) -> Iterator[None]:
         raise BadInput(f"run {run_id} is being run by another drillbook process") from None
 
 
+#: What a drill step tells later steps, as environment variables and in a manual step's text.
+DRILL_VARIABLES = ("DRILL_NAME", "DRILL_RUN_ID", "DRILL_SNAPSHOT_ID", "DRILL_REPOSITORY", "DRILL_STATUS")
+
+
+def drill_variables(record: RunbookRecord) -> dict[str, str]:
+    """The last drill run of the run so far (also after a resume: read from the record)."""
+    runs = [run for step in record.steps for run in step.drill_runs]
+    if not runs:
+        return {}
+    last = runs[-1]
+    values = (last.get("drill"), last.get("run_id"), last.get("snapshot_id"), last.get("repository"),
+              last.get("status"))
+    return {name: str(value) for name, value in zip(DRILL_VARIABLES, values, strict=True) if value}
+
+
+def shown_text(text: str, env: dict[str, str]) -> str:
+    """A manual step's text with ``${DRILL_...}`` and ``${DRILLBOOK_...}`` filled in; nothing else
+    of the environment (it holds secrets) and an unknown name stays as written."""
+    visible = {k: v for k, v in env.items() if k in DRILL_VARIABLES or k.startswith("DRILLBOOK_")}
+    return Template(text).safe_substitute(visible)
+
+
 class _Run:
     def __init__(self, runbook: Runbook, record: RunbookRecord, folder: Path, ctx: Context):
         self.runbook = runbook
@@ -127,6 +150,7 @@ class _Run:
         self.env = {**os.environ, **runbook.meta.env, "DRILLBOOK_RUNBOOK": runbook.name,
                     "DRILLBOOK_RUN_ID": record.run_id, "DRILLBOOK_OPERATOR": ctx.operator}
         self.secrets = secret_values(self.env)
+        self.env.update(drill_variables(record))
         self.drill_options = RunOptions(trigger=f"runbook {runbook.name} run {record.run_id}")
 
     def execute(self, first: int) -> Outcome:
@@ -163,7 +187,8 @@ class _Run:
         result.status, result.started_at = Status.RUNNING, iso(utc_now())
         result.attempt, result.operator = self.record.attempt.number, self.ctx.operator
         self._save()
-        self.ctx.observe("step-start", step.title, {"step": step, "result": result})
+        self.ctx.observe("step-start", step.title, {"step": step, "result": result,
+                                                    "text": shown_text(step.text, self.env)})
         started = utc_now()
         try:
             if step.kind == SHELL:
@@ -215,7 +240,10 @@ class _Run:
             report = os.path.relpath(outcome.run_dir / "report.html", self.dir)
             result.drill_runs.append({"drill": data["drill"], "run_id": data["run_id"], "status": data["status"],
                                       "reason": data.get("reason"), "report": report,
-                                      "rto_seconds": data["objectives"]["rto"]["measured_seconds"]})
+                                      "rto_seconds": data["objectives"]["rto"]["measured_seconds"],
+                                      "snapshot_id": (data.get("snapshot") or {}).get("id"),
+                                      "repository": data.get("repository")})
+            self.env.update(drill_variables(self.record))
             self._save()
 
         outcomes = run_drills(self.ctx.drills, step.drills, self.ctx.settings, self.drill_options,
@@ -274,7 +302,8 @@ class _Run:
         stopped = next((s for s in self.record.steps if s.status not in rec.DONE), None)
         if stopped is not None:
             word = "was declined" if stopped.status == Status.DECLINED else Status.FAILED
-            return Status.FAILED, f'step {stopped.index} "{stopped.title}" {word}: {stopped.reason}'
+            return Status.FAILED, (f'step {stopped.index} "{stopped.title}" {word}: {stopped.reason}; '
+                                   f"resume with: drillbook runbook resume {self.record.run_id}")
         rto = self.record.objectives.get("rto")
         if (not_run := self._skipped_by_from()):
             return Status.PARTIAL, (f"started --from step {not_run + 1}: steps 1-{not_run} were not run, so "

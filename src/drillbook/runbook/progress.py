@@ -56,8 +56,9 @@ class RunbookProgress:
         step = info["step"]
         self.line("")
         self.line(f"== step {step.index}/{self.total}: {step.title} ({step.kind})")
-        if step.kind == MANUAL and step.text:
-            for text in step.text.splitlines():
+        shown = info.get("text", step.text)
+        if step.kind == MANUAL and shown:
+            for text in shown.splitlines():
                 self.line(f"   {text}")
 
     def _step_end(self, info: dict[str, Any]) -> None:

@@ -90,3 +90,12 @@ def test_secrets_are_found_by_name_and_scrubbed():
     secrets = secret_values(env)
     assert set(secrets) == {"hunter2-long", "tok-123456"}
     assert scrub("pw hunter2-long tok tok-123456 home /root", secrets) == "pw *** tok *** home /root"
+
+
+def test_a_decline_asks_for_the_reason_like_a_skip():
+    c, prompts = confirmer("n\n\nstandby still replicating\nn the pager is down\n")
+    first = c.ask(RUNBOOK, DECLARE, "alice")
+    assert (first.choice, first.reason) == ("n", "alice answered not done: standby still replicating")
+    assert prompts.getvalue().count("Reason it is not done: ") == 2  # an empty reason is asked again
+    second = c.ask(RUNBOOK, DECLARE, "alice")
+    assert second.reason == "alice answered not done: the pager is down"

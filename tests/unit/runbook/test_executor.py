@@ -69,6 +69,7 @@ class FakeDrills:
             run_dir = settings.reports_dir / name / f"run-{name}"
             record = {"drill": name, "run_id": f"run-{name}", "status": status,
                       "reason": None if status == "passed" else f"{name} went wrong",
+                      "snapshot": {"id": f"5n4p-{name}"}, "repository": f"/repos/{name}",
                       "objectives": {"rto": {"measured_seconds": 12.5}}}
             outcome = DrillOutcome(record, run_dir)
             outcomes.append(outcome)
@@ -156,7 +157,7 @@ def test_a_failing_shell_step_fails_the_run_and_later_steps_stay_not_run(setting
     assert promote["attempt"] == 1 and promote["operator"] == "alice" and promote["duration_seconds"] >= 0
     assert tell["started_at"] is None and confirmer.asked == []
     assert record["status"] == "failed"
-    assert record["reason"] == 'step 2 "Promote the standby" failed: exit 3: standby refused'
+    assert record["reason"] == 'step 2 "Promote the standby" failed: exit 3: standby refused' + f"; resume with: drillbook runbook resume {record['run_id']}"
     assert record["finished_at"] and record["elapsed_seconds"] >= 0
     assert record["attempts"][0]["status"] == "failed" and record["attempts"][0]["from_step"] == 1
     assert "promoting" in lines and "standby refused" in lines  # streamed to the terminal as well
@@ -224,7 +225,7 @@ def test_a_declined_manual_step_fails_the_run(settings):
     assert statuses(record) == ["confirmed", "skipped", "declined"]
     assert record["steps"][2]["reason"] == "not confirmed: alice answered not done"
     assert record["status"] == "failed"
-    assert record["reason"] == 'step 3 "Switch DNS" was declined: not confirmed: alice answered not done'
+    assert record["reason"] == 'step 3 "Switch DNS" was declined: not confirmed: alice answered not done' + f"; resume with: drillbook runbook resume {record['run_id']}"
 
 
 DRILLS = """\
@@ -257,6 +258,30 @@ def test_a_drill_step_records_each_drill_run_and_passes_when_all_pass(settings, 
     assert [(r["drill"], r["run_id"], r["status"], r["rto_seconds"]) for r in runs] == [
         ("clinic-docs", "run-clinic-docs", "passed", 12.5), ("clinic-db", "run-clinic-db", "passed", 12.5)]
     assert runs[0]["report"] == "../../../clinic-docs/run-clinic-docs/report.html"  # relative to the run
+
+
+def test_later_steps_see_the_drills_snapshot_and_a_manual_step_shows_it(settings, monkeypatch):
+    runbook = write_runbook(settings, textwrap.dedent(DRILLS).replace("Open a letter.", "Compare with snapshot ${DRILL_SNAPSHOT_ID} "
+                                                     "of ${DRILL_REPOSITORY}, not ${HOME}.") + textwrap.dedent("""
+        ## Note the id
+        ```sh
+        echo "$DRILL_SNAPSHOT_ID $DRILL_RUN_ID"
+        ```
+        """))
+    monkeypatch.setattr(executor, "run_drills", FakeDrills())
+    events: list[Event] = []
+    outcome = executor.start(runbook, context(settings, events=events, drills=drill_set(settings)))
+    record = stored(outcome)
+    assert record["steps"][0]["drill_runs"][1]["snapshot_id"] == "5n4p-clinic-db"
+    shown = [info["text"] for e, _, info in events if e == "step-start" and info["step"].title == "Check by hand"]
+    assert shown == ["Compare with snapshot 5n4p-clinic-db of /repos/clinic-db, not ${HOME}."]
+    assert record["steps"][2]["output_tail"] == ["5n4p-clinic-db run-clinic-db"]
+
+
+def test_a_declined_or_failed_step_says_how_to_resume(settings):
+    runbook = write_runbook(settings, FOUR_STEPS)
+    outcome = executor.start(runbook, context(settings, FakeConfirmer([(NO, "not yet")])))
+    assert outcome.record["reason"].endswith(f"; resume with: drillbook runbook resume {outcome.record['run_id']}")
 
 
 def test_a_failed_drill_fails_its_step_and_stops_the_runbook(settings, monkeypatch):
@@ -434,7 +459,7 @@ def test_secrets_of_the_environment_never_reach_the_record(settings, monkeypatch
     step = record["steps"][0]
     assert step["output_tail"] == ["token ***", "cannot log in with ***"]
     assert step["reason"] == "exit 1: cannot log in with ***"
-    assert record["reason"] == 'step 1 "Connect" failed: exit 1: cannot log in with ***'
+    assert record["reason"] == 'step 1 "Connect" failed: exit 1: cannot log in with ***' + f"; resume with: drillbook runbook resume {record['run_id']}"
     assert lines == ["token ***", "cannot log in with ***"]
     for path in outcome.run_dir.rglob("*"):
         if path.is_file():
