@@ -12,7 +12,7 @@ VENV_STAMP := $(VENV)/.venv-ok
 SERVICE_ACCOUNT := drillbook
 SERVICE_HOME := /var/lib/drillbook
 
-.PHONY: setup system account venv demo lint test test-unit coverage bench docs clean
+.PHONY: setup system account venv install demo lint test test-unit coverage bench docs clean
 
 setup: system account venv
 
@@ -52,6 +52,12 @@ $(VENV_STAMP): pyproject.toml
 	@$(PY) -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
 	@$(PY) -m pip install -q -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
 	@$(PY) -c "import drillbook, moto, pytest" && touch $@
+
+# `drillbook` on PATH: a wrapper in $(BINDIR) that runs this checkout's venv (no activation needed).
+BINDIR ?= /usr/local/bin
+install: venv
+	@printf '#!/bin/sh\nexec %s "$$@"\n' "$(abspath $(VENV))/bin/drillbook" > $(BINDIR)/drillbook
+	@chmod 0755 $(BINDIR)/drillbook && echo "installed $(BINDIR)/drillbook -> $(abspath $(VENV))/bin/drillbook"
 
 demo: setup
 	$(PY) -m devtools.demo

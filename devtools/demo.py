@@ -27,19 +27,21 @@ DEMO = ROOT / "demo"
 PASSWORD_FILE = DEMO / "secrets" / "clinic-restic-password"
 REPOSITORY = DEMO / "repositories" / "clinic"
 SOURCE = DEMO / "source"
+#: The demo keeps its state (schedule, locks, the evidence signing key) inside the checkout.
+STATE = DEMO / "state"
 
 # drill -> the status the demo intends it to end with
 EXPECTED = {
     "clinic-documents": "passed",
     "appointments-db": "passed",
     "lab-archive-weekly": "failed",  # its newest matching snapshot is older than its RPO
-    "patient-portal": "passed",  # a web service started from the restore, isolated (issue 5)
+    "patient-portal": "passed",  # a web service started from the restore, isolated
 }
 
 
 @dataclass
 class DemoState:
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=lambda: {"DRILLBOOK_STATE": str(STATE)})
     outcomes: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
@@ -164,6 +166,7 @@ def verify_evidence(state: DemoState) -> None:
     if proc.returncode != 0:
         state.problems.append(f"report exited {proc.returncode}: {proc.stderr.strip()}")
     state.lines.append(f"evidence ledger: {ROOT / 'reports' / 'evidence' / 'ledger.jsonl'} ({verified})")
+    state.lines.append(f"state (signing key, locks): {STATE}")
     state.lines += [f"compliance report: {ROOT / line[len('report: '):]}" for line in proc.stdout.splitlines()
                     if line.startswith("report: ") and line.endswith(".html")]
 

@@ -152,6 +152,8 @@ def test_export_verifies_in_an_empty_folder_and_a_tampered_copy_fails(ws, tmp_pa
     assert "audit-2026/evidence/public-key.pem" in names and "audit-2026/bundle.json" in names
     assert any(n.startswith("audit-2026/compliance-") and n.endswith(".html") for n in names)
     assert not any("/broken/" in n for n in names) and not any("signing-key" in n for n in names)
+    assert ("without drillbook: unzip audit-2026.zip, then in the folder audit-2026/ it makes: "
+            "python3 verify_evidence.py . --key PUBLIC.pem") in exported.stdout
 
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -71,8 +71,9 @@ def export_cmd(settings: Settings, out_path: Path, period: str | None, since: st
     result = export(settings, out_path, selection)
     out.print(f"exported {result.runs} run(s) to {result.path}", markup=False)
     out.print(f"ledger head in bundle: #{result.head_seq} {result.head}", markup=False)
-    out.print(f"verify: drillbook evidence verify {result.path}   (or unzip and run "
-              f"python3 verify_evidence.py .)", markup=False)
+    out.print(f"verify: drillbook evidence verify {result.path} --key PUBLIC.pem   (without drillbook: unzip "
+              f"{result.path.name}, then in the folder {result.path.stem}/ it makes: python3 verify_evidence.py . "
+              "--key PUBLIC.pem)", markup=False)
 
 
 @evidence_group.command("key")

@@ -180,7 +180,7 @@ How to verify (no drillbook needed)
   1. Compare the key fingerprint above with the one published to you separately
      (drillbook evidence key prints it). Do not trust a key that came only inside this zip.
   2. pip install cryptography
-  3. python3 {VERIFIER_NAME} . --key /path/to/the/published/public-key.pem
+  3. in this folder (unzip made it): python3 {VERIFIER_NAME} . --key /path/to/the/published/public-key.pem
      (or, with drillbook installed: drillbook evidence verify THIS.zip --key PUBLIC.pem)
   4. Optionally add --anchor HASH for head hashes published earlier (reports, tickets, WORM
      storage): they must still be in the chain.

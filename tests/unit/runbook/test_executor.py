@@ -88,6 +88,10 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
                     runbooks_dir=tmp_path / "runbooks")
 
 
+def resume_hint(record: dict[str, Any]) -> str:
+    return f"; resume with: drillbook runbook resume {record['run_id']}"
+
+
 def write_runbook(settings: Settings, text: str, name: str = "failover") -> Runbook:
     path = settings.runbooks_dir / f"{name}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -157,7 +161,7 @@ def test_a_failing_shell_step_fails_the_run_and_later_steps_stay_not_run(setting
     assert promote["attempt"] == 1 and promote["operator"] == "alice" and promote["duration_seconds"] >= 0
     assert tell["started_at"] is None and confirmer.asked == []
     assert record["status"] == "failed"
-    assert record["reason"] == 'step 2 "Promote the standby" failed: exit 3: standby refused' + f"; resume with: drillbook runbook resume {record['run_id']}"
+    assert record["reason"] == 'step 2 "Promote the standby" failed: exit 3: standby refused' + resume_hint(record)
     assert record["finished_at"] and record["elapsed_seconds"] >= 0
     assert record["attempts"][0]["status"] == "failed" and record["attempts"][0]["from_step"] == 1
     assert "promoting" in lines and "standby refused" in lines  # streamed to the terminal as well
@@ -225,7 +229,8 @@ def test_a_declined_manual_step_fails_the_run(settings):
     assert statuses(record) == ["confirmed", "skipped", "declined"]
     assert record["steps"][2]["reason"] == "not confirmed: alice answered not done"
     assert record["status"] == "failed"
-    assert record["reason"] == 'step 3 "Switch DNS" was declined: not confirmed: alice answered not done' + f"; resume with: drillbook runbook resume {record['run_id']}"
+    declined = 'step 3 "Switch DNS" was declined: not confirmed: alice answered not done'
+    assert record["reason"] == declined + resume_hint(record)
 
 
 DRILLS = """\
@@ -261,8 +266,8 @@ def test_a_drill_step_records_each_drill_run_and_passes_when_all_pass(settings, 
 
 
 def test_later_steps_see_the_drills_snapshot_and_a_manual_step_shows_it(settings, monkeypatch):
-    runbook = write_runbook(settings, textwrap.dedent(DRILLS).replace("Open a letter.", "Compare with snapshot ${DRILL_SNAPSHOT_ID} "
-                                                     "of ${DRILL_REPOSITORY}, not ${HOME}.") + textwrap.dedent("""
+    text = "Compare with snapshot ${DRILL_SNAPSHOT_ID} of ${DRILL_REPOSITORY}, not ${HOME}."
+    runbook = write_runbook(settings, textwrap.dedent(DRILLS).replace("Open a letter.", text) + textwrap.dedent("""
         ## Note the id
         ```sh
         echo "$DRILL_SNAPSHOT_ID $DRILL_RUN_ID"
@@ -459,7 +464,7 @@ def test_secrets_of_the_environment_never_reach_the_record(settings, monkeypatch
     step = record["steps"][0]
     assert step["output_tail"] == ["token ***", "cannot log in with ***"]
     assert step["reason"] == "exit 1: cannot log in with ***"
-    assert record["reason"] == 'step 1 "Connect" failed: exit 1: cannot log in with ***' + f"; resume with: drillbook runbook resume {record['run_id']}"
+    assert record["reason"] == 'step 1 "Connect" failed: exit 1: cannot log in with ***' + resume_hint(record)
     assert lines == ["token ***", "cannot log in with ***"]
     for path in outcome.run_dir.rglob("*"):
         if path.is_file():
