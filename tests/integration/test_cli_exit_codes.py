@@ -1,5 +1,8 @@
 """Exit codes: 2 for bad input (nothing run, no record), 3 when drillbook cannot run."""
 
+import os
+from pathlib import Path
+
 from tests.support import STANDARD_CHECKS, write_drill
 
 
@@ -46,6 +49,16 @@ def test_list_shows_objectives(workspace, repo):
     write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
     result = workspace.cli("list")
     assert result.returncode == 0 and "clinic" in result.stdout and "10m" in result.stdout
+
+
+def test_list_shows_a_relative_repository_resolved_and_hides_credentials(workspace, repo):
+    relative = os.path.relpath(repo.path, workspace.drills)
+    write_drill(workspace.drills, "clinic", relative, body=STANDARD_CHECKS)
+    write_drill(workspace.drills, "remote", '"rest:https://clinic:hunter2@127.0.0.1:9/repo"')
+    result = workspace.cli("list", COLUMNS="400")
+    assert result.returncode == 0, result.stderr
+    assert f"{relative} (= {Path(repo.path).resolve()})" in result.stdout
+    assert "hunter2" not in result.stdout and "clinic:***@127.0.0.1" in result.stdout
 
 
 def test_run_all_runs_every_drill_and_names_are_required_otherwise(workspace, repo):

@@ -51,6 +51,7 @@ def test_wrong_password_says_so_without_leaking_it(workspace, repo):
     run = workspace.last_run("clinic")
     assert run["status"] == "failed"
     assert "wrong repository password" in run["reason"]
+    assert run["reason"].endswith("; the password came from env TEST_RESTIC_PASSWORD)")
     assert "not-the-password-xyz" not in all_output_text(workspace, result)
     assert run["restic_stderr_tail"], "restic's last words are kept for the on-call engineer"
 

@@ -39,6 +39,14 @@ def display_repository(repository: str) -> str:
     return re.sub(r"//([^/@:]+):[^/]*@", r"//\1:***@", repository)  # up to the last @: p@ss
 
 
+def shown_repository(repository: str, base: Path) -> str:
+    """How a repository is shown to people: credentials hidden, and a relative local path
+    followed by where it resolves to (relative to the drill file's folder ``base``)."""
+    shown = display_repository(repository)
+    resolved = resolve_repository(repository, base)
+    return shown if resolved == repository else f"{shown} (= {resolved})"
+
+
 def cache_dir(repository: str, cache: Path) -> Path | None:
     """Local repositories need no cache; remote ones get drillbook's cache folder (Settings.cache_dir:
     cache/ in the state folder unless ``--cache``, ``DRILLBOOK_CACHE`` or systemd's CacheDirectory=)."""

@@ -37,8 +37,7 @@ def resolve_password(source: PasswordSource, base_dir: Path) -> str:
             raise PasswordError(f"password variable {source.env} is not set")
         return value
     if source.file:
-        path = Path(os.path.expanduser(source.file))
-        path = path if path.is_absolute() else base_dir / path
+        path = password_file(source.file, base_dir)
         return read_secret_file(path, f"password file {path}")
     if source.aws_secret:
         return aws.secret_value(source.aws_secret, source.key)
@@ -49,6 +48,24 @@ def resolve_password(source: PasswordSource, base_dir: Path) -> str:
     if source.credential:
         return from_credential(source.credential)
     raise PasswordError("no password source given")
+
+
+def password_file(file: str, base_dir: Path) -> Path:
+    """A relative password file is relative to the drill's file, like every path in a drill."""
+    path = Path(os.path.expanduser(file))
+    return path if path.is_absolute() else base_dir / path
+
+
+def describe_source(source: PasswordSource, base_dir: Path) -> str:
+    """Which source gave the password, in words a person can check: kind and name, never the value."""
+    if source.file:
+        path = password_file(source.file, base_dir)
+        return f"file {source.file}" + ("" if str(path) == source.file else f" (= {path})")
+    if source.command:
+        return f"command {source.command[0]}"
+    name = {"env": source.env, "aws_secret": source.aws_secret, "ssm": source.ssm,
+            "credential": source.credential}[source.kind]
+    return f"{source.kind} {name}" + (f" key {source.key}" if source.key else "")
 
 
 def read_secret_file(path: Path, what: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from drillbook.backends.repository import shown_repository
 from drillbook.cli.console import err, out, terminal_safe
 from drillbook.cli.progress import Progress
 from drillbook.drill import batch
@@ -26,6 +27,7 @@ from drillbook.report import junit
 from drillbook.runbook.loading import validate_with_runbooks
 from drillbook.sandbox.reaper import reap_stale_runs
 from drillbook.settings import Settings
+from drillbook.spec.loader import DrillSet
 from drillbook.status import Status
 from drillbook.util.atomic import write_text_atomic
 from drillbook.util.durations import DurationError, format_duration, parse_duration
@@ -90,8 +92,14 @@ def list_command(settings: Settings) -> None:
         last_text = f"{run['status']} {run.get('started_at', '')[:16]}" if run else "never"
         table.add_row(name, drill.schedule or "on demand", drill.objectives.rto.text,
                       drill.objectives.rpo.text, str(len(drill.verify)),
-                      drill.source.repository, last_text)
+                      shown_repository(drill.source.repository, _folder_of(loaded, name)), last_text)
     out.print(table)
+
+
+def _folder_of(loaded: DrillSet, name: str) -> Path:
+    """The folder a drill's relative paths are relative to: its file's."""
+    file = loaded.files.get(name)
+    return file.parent if file else loaded.folder
 
 
 def _last_runs(reports: Path) -> dict[str, dict[str, Any]]:

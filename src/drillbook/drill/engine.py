@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from drillbook.backends import aws
-from drillbook.backends.repository import backend_environment, cache_dir, display_repository, resolve_repository
-from drillbook.backends.restic import ResticError, Snapshot, only_unmakeable_devices
-from drillbook.backends.secrets import resolve_password
+from drillbook.backends.repository import backend_environment, cache_dir, resolve_repository, shown_repository
+from drillbook.backends.restic import Fault, ResticError, Snapshot, only_unmakeable_devices
+from drillbook.backends.secrets import describe_source, resolve_password
 from drillbook.checks.base import CheckContext, default_name
 from drillbook.checks.kinds import run_check
 from drillbook.checks.reading.tree import listing_input
@@ -103,7 +103,9 @@ class DrillRun:
         self.record = RunRecord(
             run_id=self.run_id, drill=drill.name, started_at=iso(self.started) or "",
             description=drill.description, owner=drill.owner, schedule=drill.schedule,
-            trigger=options.trigger, repository=display_repository(drill.source.repository),
+            trigger=options.trigger,
+            repository=shown_repository(drill.source.repository,
+                                        target.file.parent if target.file else settings.drills_dir),
             selector=drill.source.snapshot.describe(),
             objectives={
                 "rto": Objective(float(drill.objectives.rto), drill.objectives.rto.text),
@@ -439,8 +441,11 @@ class DrillRun:
 
     def _restic_failed(self, exc: ResticError, what: str) -> PhaseFailed:
         self.record.restic_stderr_tail = exc.stderr_tail
-        return PhaseFailed(f"{exc.message} (while {what} from "
-                           f"{display_repository(self.drill.source.repository)})")
+        source = ""
+        if exc.kind == Fault.WRONG_PASSWORD:
+            base = self.drill_file.parent if self.drill_file else self.settings.drills_dir
+            source = f"; the password came from {describe_source(self.drill.source.password, base)}"
+        return PhaseFailed(f"{exc.message} (while {what} from {self.record.repository}{source})")
 
     @staticmethod
     def _need(value: T | None) -> T:

@@ -2,7 +2,13 @@
 
 from pathlib import Path
 
-from drillbook.backends.repository import backend_environment, cache_dir, display_repository, resolve_repository
+from drillbook.backends.repository import (
+    backend_environment,
+    cache_dir,
+    display_repository,
+    resolve_repository,
+    shown_repository,
+)
 
 
 def test_display_hides_a_password_that_contains_an_at_sign() -> None:
@@ -25,3 +31,11 @@ def test_only_remote_repositories_get_a_cache(tmp_path: Path) -> None:
 
 def test_local_repositories_need_no_environment_and_no_probe() -> None:
     assert backend_environment("/srv/repo") == ({}, None)
+
+
+def test_a_relative_path_is_shown_with_where_it_resolves_and_credentials_never(tmp_path: Path) -> None:
+    drills = tmp_path / "drills"
+    resolved = (tmp_path / "repos" / "clinic").resolve()
+    assert shown_repository("../repos/clinic", drills) == f"../repos/clinic (= {resolved})"
+    assert shown_repository("/srv/repo", drills) == "/srv/repo"
+    assert shown_repository("rest:https://clinic:secret@host/repo", drills) == "rest:https://clinic:***@host/repo"

@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 
 from drillbook.backends import aws
-from drillbook.backends.secrets import PasswordError, resolve_password
+from drillbook.backends.secrets import PasswordError, describe_source, resolve_password
 from drillbook.spec.models import PasswordSource
 
 SECRET = "s3cr3t-horse-battery"
@@ -193,3 +193,12 @@ def test_a_missing_or_empty_credential_is_a_clear_error(tmp_path, monkeypatch):
     (tmp_path / "clinic-restic").write_text("\n")
     with pytest.raises(PasswordError, match="is empty"):
         resolve_password(PasswordSource(credential="clinic-restic"), Path("/"))
+
+
+def test_a_source_is_described_by_kind_and_name_never_by_value(tmp_path: Path) -> None:
+    drills = tmp_path / "drills"
+    assert describe_source(PasswordSource(env="CLINIC_PW"), drills) == "env CLINIC_PW"
+    assert describe_source(PasswordSource(file="../pw"), drills) == f"file ../pw (= {drills / '../pw'})"
+    assert describe_source(PasswordSource(file="/etc/pw"), drills) == "file /etc/pw"
+    assert describe_source(PasswordSource(aws_secret="clinic", key="pw"), drills) == "aws_secret clinic key pw"
+    assert describe_source(PasswordSource(command=["/usr/bin/vault", "read"]), drills) == "command /usr/bin/vault"
