@@ -11,9 +11,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -154,29 +156,90 @@ def describe(exc: Exception, endpoint: str, what: str) -> str:
     return f"{type(exc).__name__} while {what}: {exc}"
 
 
-# -- restic's environment and the preflight -----------------------------------------------
-def restic_environment(repository: str) -> dict[str, str]:
-    """Credentials from the standard AWS chain, for restic's child environment only.
+# -- restic's credentials and the preflight ------------------------------------------------
+#: boto3's credential methods whose source restic reads itself (minio-go's chain, restic 0.14 and
+#: later: the AWS variables, the shared credentials file with AWS_PROFILE, the EC2 instance role,
+#: the ECS container role, web identity from AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN), and
+#: refreshes when a session expires. The record's words for each.
+RESTIC_READS = {
+    "env": "env",
+    "shared-credentials-file": "shared credentials file",
+    "iam-role": "instance role",
+    "container-role": "container role",
+    "assume-role-with-web-identity": "web identity",
+}
+WEB_IDENTITY_ENV = ("AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN")
 
-    restic 0.14 cannot read SSO or credential_process profiles; boto3 can, so boto3 resolves them
-    and restic gets plain keys. Never raises: a missing credential is reported by the preflight.
+
+@dataclass(frozen=True)
+class ResticCredentials:
+    """What restic gets to reach an S3 repository, and the record's words for where it came from.
+
+    ``env`` goes to every restic; ``account_env`` only to a restic run as the sandbox account,
+    which cannot read drillbook's own credentials file (the file's long-lived keys, not a session).
+    """
+
+    env: dict[str, str] = field(default_factory=dict)
+    account_env: dict[str, str] = field(default_factory=dict)
+    described: str | None = None
+
+
+def _keys(frozen: Any) -> dict[str, str]:
+    if not (frozen and frozen.access_key and frozen.secret_key):
+        return {}
+    keys = {"AWS_ACCESS_KEY_ID": frozen.access_key, "AWS_SECRET_ACCESS_KEY": frozen.secret_key}
+    if frozen.token:
+        keys["AWS_SESSION_TOKEN"] = frozen.token
+    return keys
+
+
+def plan_credentials(method: str | None, frozen: Any, expires: datetime | None,
+                     environ: Mapping[str, str], profile: str | None = None) -> ResticCredentials:
+    """Let restic resolve (and refresh) its credentials wherever it can; freeze boto3's otherwise.
+
+    A frozen session stops working when it expires, perhaps in the middle of a long restore: only
+    sources restic cannot read (SSO, credential_process, assume-role profiles, keys in the AWS
+    config file) are frozen, and the record says until when they hold.
+    """
+    if method is None or not _keys(frozen):
+        return ResticCredentials(described="none found")
+    web_identity_in_config = (method == "assume-role-with-web-identity"
+                              and not all(environ.get(name) for name in WEB_IDENTITY_ENV))
+    if method in RESTIC_READS and not web_identity_in_config:
+        described = f"restic's own chain ({RESTIC_READS[method]})"
+        if method != "shared-credentials-file":
+            return ResticCredentials(described=described)
+        named = {"AWS_PROFILE": profile} if profile and profile != "default" else {}
+        return ResticCredentials(env=named, account_env=_keys(frozen),
+                                 described=f"{described}; a restore as the sandbox account gets "
+                                 "the file's keys, as it cannot read the file")
+    until = f"expires {expires.astimezone(UTC).isoformat().replace('+00:00', 'Z')}" if expires else "no expiry"
+    return ResticCredentials(env=_keys(frozen), described=f"frozen from boto3 ({method}), {until}")
+
+
+def _expiry(creds: Any) -> datetime | None:
+    """botocore keeps a refreshable session's expiry only as ``_expiry_time``; static keys have none."""
+    expiry = getattr(creds, "_expiry_time", None)
+    return expiry if isinstance(expiry, datetime) else None
+
+
+def restic_environment(repository: str) -> ResticCredentials:
+    """How restic reaches an S3 repository: its own credential chain, or boto3's keys frozen.
+
+    Never raises: a missing credential is reported by the preflight.
     """
     try:
         session = boto3.Session()
         creds = session.get_credentials()
         frozen = creds.get_frozen_credentials() if creds is not None else None
     except Exception:
-        return {}
-    env: dict[str, str] = {}
-    if frozen and frozen.access_key and frozen.secret_key:
-        env["AWS_ACCESS_KEY_ID"] = frozen.access_key
-        env["AWS_SECRET_ACCESS_KEY"] = frozen.secret_key
-        if frozen.token:
-            env["AWS_SESSION_TOKEN"] = frozen.token
+        return ResticCredentials()
+    plan = plan_credentials(getattr(creds, "method", None), frozen, _expiry(creds), os.environ,
+                            session.profile_name)
     if session.region_name:
-        env["AWS_DEFAULT_REGION"] = session.region_name
-        env["AWS_REGION"] = session.region_name
-    return env
+        region = {"AWS_DEFAULT_REGION": session.region_name, "AWS_REGION": session.region_name}
+        plan = ResticCredentials({**plan.env, **region}, plan.account_env, plan.described)
+    return plan
 
 
 def probe_repository(repository: str) -> str | None:

@@ -55,8 +55,8 @@ def cache_dir(repository: str, cache: Path) -> Path | None:
     return None
 
 
-def backend_environment(repository: str) -> tuple[dict[str, str], Probe | None]:
-    """Extra child environment, and a fast reachability probe (its problem, or None) for remote backends."""
+def backend_environment(repository: str) -> tuple[aws.ResticCredentials, Probe | None]:
+    """restic's credentials for the backend, and a fast reachability probe (its problem, or None)."""
     if repository.startswith("s3:"):
         return aws.restic_environment(repository), lambda: aws.probe_repository(repository)
-    return {}, None
+    return aws.ResticCredentials(), None

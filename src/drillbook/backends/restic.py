@@ -296,14 +296,17 @@ class Restic:
         password: str,
         *,
         env: Mapping[str, str] | None = None,
+        account_env: Mapping[str, str] | None = None,
         cache_dir: Path | None = None,
         timeout: float = 3600.0,
     ):
         self.repository = repository
         self._password = password
         self.extra_env = dict(env or {})
+        self.account_env = dict(account_env or {})  # only for a restic run as another account
         self.scrubber = Scrubber([password])
         self.scrubber.add_env(self.extra_env)
+        self.scrubber.add_env(self.account_env)
         self.cache_dir = cache_dir
         self.timeout = timeout
         self.binary = find_restic()
@@ -329,9 +332,11 @@ class Restic:
             argv.append("--no-cache")
         return argv + args
 
-    def _env(self) -> dict[str, str]:
+    def _env(self, account: Account | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RESTIC_")}
         env.update(self.extra_env)
+        if account:
+            env.update(self.account_env)
         env["RESTIC_REPOSITORY"] = self.repository
         env["RESTIC_PASSWORD"] = self._password
         env.setdefault("RESTIC_PROGRESS_FPS", "0.2")
@@ -339,14 +344,15 @@ class Restic:
 
     def _run(self, subcommand: str, args: list[str], timeout: float | None = None,
              account: Account | None = None) -> str:
-        return self._start(self._argv(subcommand, args, account), subcommand, timeout or self.timeout)
+        return self._start(self._argv(subcommand, args, account), subcommand, timeout or self.timeout,
+                           self._env(account))
 
-    def _start(self, argv: list[str], subcommand: str, limit: float) -> str:
+    def _start(self, argv: list[str], subcommand: str, limit: float, env: dict[str, str]) -> str:
         log.debug("%s", self._shown(argv))
         self._refuse_when_stopping(subcommand, argv)
         with started(lambda: subprocess.Popen(
             argv,
-            env=self._env(),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -457,4 +463,4 @@ class Restic:
         ``leave_out``: snapshot paths not to restore (devices an unprivileged restic cannot make).
         """
         argv = self.restore_argv(snapshot_id, target, verify, account=account, leave_out=leave_out)
-        self._start(argv, "restore", self.timeout)
+        self._start(argv, "restore", self.timeout, self._env(account))

@@ -206,11 +206,12 @@ class DrillRun:
         except Exception as exc:  # PasswordError, or any fault of an AWS secret store
             raise PhaseFailed(f"cannot read the repository password: {exc}") from None
         self.secrets.append(password)
-        env, probe = backend_environment(source.repository)
-        self.secrets += secret_values(env)
+        credentials, probe = backend_environment(source.repository)
+        self.secrets += secret_values(credentials.env) + secret_values(credentials.account_env)
+        self.record.credentials = credentials.described
         self.repository = resolve_repository(source.repository, base)
         self.restic = restic = self.seams.open_restic(
-            self.repository, password, env=env,
+            self.repository, password, env=credentials.env, account_env=credentials.account_env,
             cache_dir=cache_dir(source.repository, self.settings.cache_dir), timeout=RESTIC_TIMEOUT,
         )
         try:

@@ -60,6 +60,7 @@ class RunRecord:
     snapshot: dict[str, Any] | None = None
     selector: str = ""
     repository: str = ""
+    credentials: str | None = None  # how restic reached the repository's storage (S3 only)
     objectives: dict[str, Objective] = field(default_factory=dict)
     phases: list[Phase] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)

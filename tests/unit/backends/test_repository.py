@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from drillbook.backends.aws import ResticCredentials
 from drillbook.backends.repository import (
     backend_environment,
     cache_dir,
@@ -30,7 +31,7 @@ def test_only_remote_repositories_get_a_cache(tmp_path: Path) -> None:
 
 
 def test_local_repositories_need_no_environment_and_no_probe() -> None:
-    assert backend_environment("/srv/repo") == ({}, None)
+    assert backend_environment("/srv/repo") == (ResticCredentials(), None)
 
 
 def test_a_relative_path_is_shown_with_where_it_resolves_and_credentials_never(tmp_path: Path) -> None:

@@ -224,3 +224,13 @@ def test_a_stopped_door_starts_no_restic(slow_restic: Restic) -> None:
     with pytest.raises(ResticError, match="stopping"):
         slow_restic.snapshots()
     assert time.monotonic() - started < 5
+
+
+def test_keys_for_the_sandbox_account_reach_only_a_restic_run_as_it(monkeypatch) -> None:
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    door = Restic("s3:http://127.0.0.1:9/b/p", "pw", env={"AWS_PROFILE": "clinic"},
+                  account_env={"AWS_SECRET_ACCESS_KEY": "file-secret"})
+    assert "AWS_SECRET_ACCESS_KEY" not in door._env()
+    assert door._env()["AWS_PROFILE"] == "clinic"
+    assert door._env(Account("drillbook-sandbox", 999, 995))["AWS_SECRET_ACCESS_KEY"] == "file-secret"
+    assert door.scrubber("file-secret") == "***"

@@ -87,22 +87,26 @@ def test_no_region_is_a_clear_error(monkeypatch):
         aws.ssm_parameter("/p")
 
 
-def test_restic_environment_resolves_the_chain(monkeypatch):
+def test_keys_in_the_environment_are_left_to_restic(monkeypatch):
     monkeypatch.setenv("AWS_SESSION_TOKEN", "tok")
-    env = aws.restic_environment("s3:http://127.0.0.1:9/b/p")
-    assert env == {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "tok",
-                   "AWS_DEFAULT_REGION": "eu-west-1", "AWS_REGION": "eu-west-1"}
+    creds = aws.restic_environment("s3:http://127.0.0.1:9/b/p")
+    assert creds.env == {"AWS_DEFAULT_REGION": "eu-west-1", "AWS_REGION": "eu-west-1"}
+    assert creds.account_env == {}
+    assert creds.described == "restic's own chain (env)"
 
 
-def test_restic_environment_from_a_profile(monkeypatch, tmp_path):
+def test_a_profile_in_the_shared_file_is_left_to_restic(monkeypatch, tmp_path):
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(key)
     creds = tmp_path / "credentials"
     creds.write_text("[clinic]\naws_access_key_id = pk\naws_secret_access_key = ps\n")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
     monkeypatch.setenv("AWS_PROFILE", "clinic")
-    env = aws.restic_environment("s3:http://127.0.0.1:9/b/p")
-    assert env["AWS_ACCESS_KEY_ID"] == "pk" and env["AWS_SECRET_ACCESS_KEY"] == "ps"
+    resolved = aws.restic_environment("s3:http://127.0.0.1:9/b/p")
+    assert "AWS_SECRET_ACCESS_KEY" not in resolved.env
+    assert resolved.env["AWS_PROFILE"] == "clinic"
+    assert resolved.account_env == {"AWS_ACCESS_KEY_ID": "pk", "AWS_SECRET_ACCESS_KEY": "ps"}
+    assert (resolved.described or "").startswith("restic's own chain (shared credentials file)")
 
 
 # -- password: {command:} and {credential:} ------------------------------------------------------
