@@ -60,3 +60,27 @@ def test_installed_wheel_runs_without_the_test_extra(installed: Path) -> None:
     assert validated.returncode == 0, validated.stderr
     shipped = len(list((ROOT / "drills").glob("*.yaml")))
     assert f"{shipped} drill(s) valid" in validated.stdout
+
+
+def dist_info(wheel: Path, name: str) -> str:
+    archive = zipfile.ZipFile(wheel)
+    return archive.read(next(n for n in archive.namelist() if n.endswith(f".dist-info/{name}"))).decode()
+
+
+def test_wheel_metadata_describes_drillbook_and_names_both_scripts(wheel: Path) -> None:
+    metadata = dist_info(wheel, "METADATA")
+    headers, _, body = metadata.partition("\n\n")
+    assert "Classifier: Topic :: System :: Archiving :: Backup" in headers
+    assert "Description-Content-Type: text/markdown" in headers
+    assert "drillbook proves that backups can be recovered" in body
+    scripts = dist_info(wheel, "entry_points.txt")
+    assert "drillbook = drillbook.cli.app:main" in scripts
+    assert "drillbook-verify-evidence = drillbook.evidence.verify:main" in scripts
+
+
+def test_installed_verifier_checks_a_folder_on_its_own(installed: Path, tmp_path: Path) -> None:
+    verifier = str(installed / "bin/drillbook-verify-evidence")
+    usage = subprocess.run([verifier, "--help"], capture_output=True, text=True, timeout=60, check=True)
+    assert "Verify drillbook evidence" in usage.stdout
+    missing = subprocess.run([verifier, str(tmp_path / "no-such-folder")], capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2, (missing.stdout, missing.stderr)
