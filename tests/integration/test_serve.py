@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import pickle
 import signal
 import sqlite3
 import sys
@@ -100,15 +99,15 @@ def test_failing_drill_alerts_the_webhook_and_an_overrun_is_stopped(workspace, r
 
 
 def _set_next_run(state: Path, job_id: str, when: datetime) -> None:
-    """Pretend the server was down when this job was due (what a long outage leaves behind)."""
+    """Pretend the server was down when this job was due (what a long outage leaves behind): it
+    had known the drill for an hour before that next run, which then passed while it was down."""
     conn = sqlite3.connect(state / "schedule.sqlite")
-    blob = conn.execute("select job_state from apscheduler_jobs where id = ?", (job_id,)).fetchone()[0]
-    job = pickle.loads(blob)
-    job["next_run_time"] = when
-    conn.execute("update apscheduler_jobs set next_run_time = ?, job_state = ? where id = ?",
-                 (when.timestamp(), pickle.dumps(job), job_id))
+    updated = conn.execute("update drillbook_drills set next_run = ?, scheduled_since = ? where name = ?",
+                           (when.timestamp(), (when - timedelta(hours=1)).timestamp(),
+                            job_id.removeprefix("drill:"))).rowcount
     conn.commit()
     conn.close()
+    assert updated == 1
 
 
 def next_runs(workspace: Workspace) -> dict[str, str]:
@@ -140,6 +139,40 @@ def test_restart_keeps_next_run_times_and_catches_up_once(workspace, repo, servi
     assert third.wait_for("drill-catch-up", drill="missed")
     after = datetime.fromisoformat(next_runs(workspace)["missed"].replace("Z", "+00:00"))
     assert after > datetime.now(UTC)
+
+
+def test_no_scheduler_state_is_pickled_and_a_run_missed_while_down_is_caught_up_once(
+        workspace, repo, serving):
+    write_drill(workspace.drills, "nightly", repo.path, body=STANDARD_CHECKS + "schedule: every 1h\n")
+    first = serving()
+    first.wait_for("serve-start")
+    assert first.stop()[0] == 0
+    conn = sqlite3.connect(workspace.state / "schedule.sqlite")
+    tables = {row[0] for row in conn.execute("select name from sqlite_master where type = 'table'")}
+    assert tables == {"drillbook_drills"}, "APScheduler's jobs were stored"
+    columns = [row[1] for row in conn.execute("pragma table_info(drillbook_drills)")]
+    kinds = {kind for column in columns
+             for (kind,) in conn.execute(f"select typeof({column}) from drillbook_drills")}
+    assert "blob" not in kinds
+    # the server knew the drill for three hours; its next run passed two hours ago while it was down
+    now = datetime.now(UTC)
+    conn.execute("update drillbook_drills set scheduled_since = ?, next_run = ? where name = 'nightly'",
+                 ((now - timedelta(hours=3)).timestamp(), (now - timedelta(hours=2)).timestamp()))
+    conn.commit()
+    conn.close()
+
+    second = serving()
+    second.wait_for("drill-finish", drill="nightly", status="passed", timeout=60)
+    time.sleep(2)
+    assert second.stop()[0] == 0
+    assert len(second.events("drill-catch-up")) == 1 and len(workspace.runs("nightly")) == 1
+    assert datetime.fromisoformat(next_runs(workspace)["nightly"].replace("Z", "+00:00")) > datetime.now(UTC)
+
+    third = serving()  # the catch-up ran: nothing is owed any more
+    third.wait_for("serve-start")
+    time.sleep(2)
+    assert third.stop()[0] == 0
+    assert not third.events("drill-catch-up") and len(workspace.runs("nightly")) == 1
 
 
 def test_a_changed_drill_file_is_picked_up_and_a_broken_one_keeps_its_schedule(workspace, repo, serving):

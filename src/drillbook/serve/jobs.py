@@ -14,19 +14,20 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from drillbook.serve.duestatus import recent_runs
 from drillbook.serve.events import Emit
 from drillbook.serve.jobstore import DrillBook, drill_name, job_id, run_scheduled_drill
 from drillbook.serve.metrics import DrillMetrics
-from drillbook.serve.schedules import DrillTrigger, build_trigger, fingerprint
+from drillbook.serve.schedules import DrillTrigger, build_trigger, fingerprint, previous_due
 from drillbook.settings import Settings
 from drillbook.spec.loader import load_drills
 from drillbook.spec.models import Drill
-from drillbook.util.clock import iso
+from drillbook.util.clock import iso, parse_iso
 
 KEPT_FILE_REASON = "the file is invalid; its previous schedule stays until it is fixed"
 KEPT_STORED_REASON = "the file is invalid; the stored schedule stays until it is fixed"
@@ -127,20 +128,77 @@ def _scheduled(name: str, spec: ScheduleSpec, stored_fingerprint: str | None,
     return JobChange(name, action, spec, catch_up, "drill-catch-up" if catch_up else event)
 
 
-class JobSync:
-    """Applies a :class:`SyncPlan` to the scheduler and the job book, emitting its events."""
+def missed_due(spec: ScheduleSpec, since: datetime, last_started: datetime | None,
+               now: datetime) -> datetime | None:
+    """The drill's latest due time, when it passed with no run started since: a run to catch up.
 
-    def __init__(self, scheduler: Any, book: DrillBook, emit: Emit):
+    Due times from before ``since`` (when the drill was put on this schedule) were never owed. Any
+    run started at or after the due time counts, scheduled or started by a person.
+    """
+    due = previous_due(spec.schedule or "", spec.timezone, now)
+    if due is None or due < since:
+        return None
+    if last_started is not None and last_started >= due - timedelta(seconds=1):
+        return None
+    return due
+
+
+class JobSync:
+    """Applies a :class:`SyncPlan` to the scheduler and the job book, emitting its events.
+
+    Jobs live in APScheduler's memory only; at a start each is added again, keeping the next run
+    time the book holds for its unchanged schedule, and a run missed while the server was down is
+    found from the drill's previous due time and its newest run record (:func:`missed_due`).
+    """
+
+    def __init__(self, scheduler: Any, book: DrillBook, emit: Emit,
+                 runner: Callable[[str], None] = run_scheduled_drill, reports_dir: Path | None = None,
+                 misfire_grace: float | None = None):
         self.scheduler = scheduler
         self.book = book
         self.emit = emit
+        self.runner = runner
+        self.reports_dir = reports_dir
+        self.misfire_grace = misfire_grace
+        self.catch_up_due: dict[str, float] = {}
 
     def stored(self) -> dict[str, str]:
         """The scheduler's jobs, id -> fingerprint (kept in the job's name)."""
         return {job.id: job.name for job in self.scheduler.get_jobs()}
 
-    def pending(self) -> dict[str, str]:
-        return self.book.pending()
+    def pending(self, declared: Mapping[str, Declared] | None = None) -> dict[str, str]:
+        """Catch-ups owed: those the book holds, and (given the drills at a start) runs missed."""
+        owed = self.book.pending()
+        for name in owed:
+            row = self.book.get(name)
+            if row and row[2] is not None:
+                self.catch_up_due[name] = row[2]
+        now = datetime.now(UTC)
+        for name, entry in (declared or {}).items():
+            due = self._missed(name, entry.spec, now)
+            if due is not None:
+                owed[name] = entry.spec.fingerprint
+                self.catch_up_due[name] = due.timestamp()
+        return owed
+
+    def _missed(self, name: str, spec: ScheduleSpec, now: datetime) -> datetime | None:
+        row = self.book.get(name)
+        if not spec.schedule or row is None or row[0] != spec.fingerprint or self.reports_dir is None:
+            return None
+        kept = self.book.next_runs().get(name)
+        if kept is not None and kept > now:  # its (jittered) run is still ahead: not missed
+            return None
+        runs = recent_runs(self.reports_dir, name, limit=1)
+        last = parse_iso(runs[0]["started_at"]) if runs and runs[0].get("started_at") else None
+        due = missed_due(spec, datetime.fromtimestamp(row[1], UTC), last, now)
+        if due is not None and self.misfire_grace is not None and (now - due).total_seconds() > self.misfire_grace:
+            self.emit("drill-missed", level="warning", drill=name, due=iso(due))
+            return None
+        return due
+
+    def save_next_runs(self) -> None:
+        """The scheduler's next run times into the book: kept across a restart, shown by ``schedule``."""
+        self.book.set_next_runs({drill_name(job.id): job.next_run_time for job in self.scheduler.get_jobs()})
 
     def apply(self, plan: SyncPlan) -> None:
         now = time.time()
@@ -153,23 +211,31 @@ class JobSync:
                 self.emit("drill-unscheduled", drill=change.name)
             elif change.spec is not None:
                 self._schedule(change, change.spec, now)
+        self.catch_up_due.clear()
 
     def _schedule(self, change: JobChange, spec: ScheduleSpec, now: float) -> None:
         jid = job_id(change.name)
         job = None
         if change.action == Action.ADD:
-            job = self.scheduler.add_job(run_scheduled_drill, trigger=spec.trigger(), id=jid,
-                                         name=spec.fingerprint, args=[change.name])
+            job = self.scheduler.add_job(self.runner, trigger=spec.trigger(), id=jid, name=spec.fingerprint,
+                                         args=[change.name], **self._kept_next_run(change.name, spec, now))
         elif change.action == Action.RESCHEDULE:
             self.scheduler.modify_job(jid, name=spec.fingerprint)
             job = self.scheduler.reschedule_job(jid, trigger=spec.trigger())
         self.book.set_schedule(change.name, spec.fingerprint, now)
         if change.catch_up:
+            self.book.set_pending(change.name, self.catch_up_due.get(change.name, now))
             job = self.scheduler.modify_job(jid, next_run_time=datetime.now(UTC))
         if change.event:
             job = job or self.scheduler.get_job(jid)
             self.emit(change.event, drill=change.name, schedule=spec.schedule, timezone=spec.timezone,
                       next_run=iso(job.next_run_time))
+
+    def _kept_next_run(self, name: str, spec: ScheduleSpec, now: float) -> dict[str, datetime]:
+        """The next run time stored for this unchanged schedule, while it is still ahead."""
+        row = self.book.get(name)
+        kept = self.book.next_runs().get(name) if row and row[0] == spec.fingerprint else None
+        return {"next_run_time": kept} if kept is not None and kept.timestamp() > now else {}
 
 
 class Roster:
@@ -224,9 +290,9 @@ class Reloader:
             self.emit("spec-problem", level="error", problem=str(problem))
         self.metrics.spec_problems.set(len(loaded.problems))
         before_drills, before_files = self.roster.snapshot()
-        plan = plan_sync(declared_from(loaded.drills, loaded.files), bad_files,
-                         declared_from(before_drills, before_files), self.sync.stored(),
-                         self.sync.pending(), initial)
+        declared = declared_from(loaded.drills, loaded.files)
+        plan = plan_sync(declared, bad_files, declared_from(before_drills, before_files), self.sync.stored(),
+                         self.sync.pending(declared if initial else None), initial)
         drills, files = dict(loaded.drills), dict(loaded.files)
         for name in plan.kept:
             drills[name], files[name] = before_drills[name], before_files[name]

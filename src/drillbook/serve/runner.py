@@ -2,16 +2,17 @@
 
 APScheduler 3 decides *when*: :func:`make_scheduler` builds a BackgroundScheduler whose thread pool
 of ``--concurrency`` workers bounds how many drills run at once, with ``max_instances=1`` (one
-drill never runs twice at the same time) and ``coalesce`` (a run missed while the server was down
-is caught up once). A fired job calls :meth:`ScheduledRuns.run` (bound by the job store), which
-hands the run to the :class:`~drillbook.serve.supervisor.Supervisor` and reports how it went.
+drill never runs twice at the same time) and ``coalesce`` (runs missed while the workers were busy
+are made up once). Its jobs are in memory only (:mod:`~drillbook.serve.jobs` adds them at every
+start and catches up what the server missed while it was down). A fired job calls
+:meth:`ScheduledRuns.run`, which hands the run to the :class:`~drillbook.serve.supervisor.Supervisor`
+and reports how it went.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import UTC, datetime
 
 from apscheduler.events import (
@@ -22,13 +23,13 @@ from apscheduler.events import (
     JobEvent,
 )
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.job import Job
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from drillbook.serve.duestatus import due_status, recent_runs
 from drillbook.serve.events import Emit
-from drillbook.serve.jobs import Roster
-from drillbook.serve.jobstore import DrillBook, SqliteJobStore, drill_name
+from drillbook.serve.jobs import JobSync, Roster
+from drillbook.serve.jobstore import DrillBook, drill_name
 from drillbook.serve.metrics import DrillMetrics
 from drillbook.serve.schedules import longest_gap
 from drillbook.serve.supervisor import ChildOutcome, Supervisor
@@ -52,6 +53,7 @@ class ScheduledRuns:
         self.emit = emit
         self.stopping = stopping
         self.overrun_factor = overrun_factor
+        self.sync: JobSync | None = None  # set once the scheduler exists: next runs to store
 
     def run(self, name: str) -> None:
         """The job of drill ``name`` fired (in an executor thread)."""
@@ -87,6 +89,8 @@ class ScheduledRuns:
 
     def refresh_status(self) -> None:
         """Last runs, next runs and the overdue flag into the metrics (runs by people included)."""
+        if self.sync is not None:
+            self.sync.save_next_runs()
         next_runs = self.book.next_runs()
         now = datetime.now(UTC)
         for name, drill in self.roster.items():
@@ -101,11 +105,6 @@ class ScheduledRuns:
                                      row[1] if row and drill.schedule else None)
             self.metrics.set_schedule(name, status.next_run.timestamp() if status.next_run else None,
                                       status.overdue)
-
-    def mark_pending(self, job_id: str, run_times: list[datetime]) -> None:
-        """Due but not started yet: a run queued when the server stops is started at the next start."""
-        due = run_times[-1].timestamp() if run_times else time.time()
-        self.book.set_pending(drill_name(job_id), due)
 
     def on_job_event(self, event: JobEvent) -> None:
         """APScheduler's view of a job (late, skipped, failed, missed) as our events."""
@@ -124,25 +123,12 @@ class ScheduledRuns:
                       due=iso(getattr(event, "scheduled_run_time", None)))
 
 
-class MarkingExecutor(ThreadPoolExecutor):
-    """Marks a run as due-but-not-started before it is queued (no race with the start)."""
-
-    def __init__(self, runs: ScheduledRuns, max_workers: int):
-        super().__init__(max_workers=max_workers)
-        self.runs = runs
-
-    def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
-        self.runs.mark_pending(job.id, run_times)
-        super()._do_submit_job(job, run_times)
-
-
-def make_scheduler(store: SqliteJobStore, runs: ScheduledRuns, concurrency: int,
-                   misfire_grace: float | None) -> BackgroundScheduler:
-    """A BackgroundScheduler on ``store``; ``misfire_grace`` None catches up any missed run (once)."""
+def make_scheduler(runs: ScheduledRuns, concurrency: int, misfire_grace: float | None) -> BackgroundScheduler:
+    """A BackgroundScheduler with jobs in memory; ``misfire_grace`` None runs a late job however late."""
     logging.getLogger("apscheduler").setLevel(logging.ERROR)  # we log our own events
     scheduler = BackgroundScheduler(
-        jobstores={"default": store},
-        executors={"default": MarkingExecutor(runs, max_workers=concurrency)},
+        jobstores={"default": MemoryJobStore()},
+        executors={"default": ThreadPoolExecutor(max_workers=concurrency)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": misfire_grace},
         timezone=UTC,
     )

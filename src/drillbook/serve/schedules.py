@@ -197,7 +197,7 @@ def fingerprint(schedule: str | None, tz: str, jitter: float | None) -> str:
 
 
 class DrillTrigger(BaseTrigger):
-    """One trigger for both schedule forms; picklable for the SQLite job store."""
+    """One trigger for both schedule forms; it pickles as its text, zone and jitter."""
 
     def __init__(self, schedule: Schedule, tz: str = "UTC", jitter: float | None = None):
         self.schedule = schedule

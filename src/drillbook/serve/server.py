@@ -2,8 +2,8 @@
 
 This module is the server's lifecycle only; each part of the work has its own module:
 
-- :mod:`~drillbook.serve.jobstore`: jobs and bookkeeping in SQLite under the state folder, so a
-  restart keeps next run times and a run due but not started is started at the next start;
+- :mod:`~drillbook.serve.jobstore`: drillbook's bookkeeping in SQLite under the state folder, so a
+  restart keeps next run times and a run missed while it was down is caught up at the next start;
 - :mod:`~drillbook.serve.jobs`: (re)loading the drills folder and making the jobs match it;
 - :mod:`~drillbook.serve.runner`: the scheduler, and what a fired job does;
 - :mod:`~drillbook.serve.supervisor`: each run as a child process, stopped when it overruns;
@@ -95,11 +95,10 @@ class Server:
         self.book = book = jobstore.DrillBook(conn, db_lock)
         runs = ScheduledRuns(self.settings, self.roster, book, self.supervisor, self.metrics, self.emit,
                              self.stopping, self.options.overrun_factor)
-        store = jobstore.SqliteJobStore(conn, db_lock, runner=runs.run)
-        self.scheduler = scheduler = make_scheduler(store, runs, self.options.concurrency,
-                                                    self.options.misfire_grace)
-        self.reloader = Reloader(self.settings, self.roster, JobSync(scheduler, book, self.emit), self.metrics,
-                                 self.emit, runs.refresh_status)
+        self.scheduler = scheduler = make_scheduler(runs, self.options.concurrency, self.options.misfire_grace)
+        runs.sync = sync = JobSync(scheduler, book, self.emit, runner=runs.run,
+                                   reports_dir=self.settings.reports_dir, misfire_grace=self.options.misfire_grace)
+        self.reloader = Reloader(self.settings, self.roster, sync, self.metrics, self.emit, runs.refresh_status)
         self._install_signals()
         self._reap_stale_runs()
         try:
@@ -227,6 +226,7 @@ class Server:
         while self.supervisor.running() and time.monotonic() < deadline:
             self.notifier.beat()
             time.sleep(0.1)
+        self.reloader.sync.save_next_runs()
         scheduler.shutdown(wait=False)
 
 

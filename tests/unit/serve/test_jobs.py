@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,12 @@ from drillbook.serve.jobs import (
     Reloader,
     Roster,
     ScheduleSpec,
+    missed_due,
     plan_sync,
 )
 from drillbook.serve.metrics import DrillMetrics
 from drillbook.settings import Settings
+from drillbook.util.clock import iso
 from tests.support import STANDARD_CHECKS, write_drill
 
 HOURLY = ScheduleSpec("every 1h")
@@ -213,6 +216,77 @@ def test_apply_catches_up_a_pending_run_now(book):
     assert scheduler.calls[-1] == ("modify", "drill:alpha")
     assert abs((scheduler.jobs["drill:alpha"].next_run_time - datetime.now(UTC)).total_seconds()) < 5
     assert events.named("drill-catch-up")[0]["drill"] == "alpha"
+
+
+# -- runs missed while the server was down ----------------------------------------------------------
+def hours_ago(hours: float) -> datetime:
+    return datetime.now(UTC) - timedelta(hours=hours)
+
+
+def test_a_due_time_that_passed_with_no_run_since_is_missed():
+    now = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
+    since = datetime(2026, 3, 1, tzinfo=UTC)
+    due = datetime(2026, 3, 2, 10, tzinfo=UTC)
+    assert missed_due(HOURLY, since, None, now) == due
+    assert missed_due(HOURLY, since, datetime(2026, 3, 2, 9, 59, tzinfo=UTC), now) == due
+    assert missed_due(HOURLY, since, datetime(2026, 3, 2, 10, 0, 5, tzinfo=UTC), now) is None  # ran since
+    assert missed_due(HOURLY, datetime(2026, 3, 2, 10, 10, tzinfo=UTC), None, now) is None  # not owed yet
+
+
+def test_at_start_a_run_missed_while_down_is_caught_up_once(book, tmp_path):
+    scheduler, events = FakeScheduler(), Events()
+    book.set_schedule("alpha", HOURLY.fingerprint, hours_ago(3).timestamp())
+    sync = JobSync(scheduler, book, events, reports_dir=tmp_path / "reports")
+    sync.apply(plan(declared(alpha=HOURLY), pending=sync.pending(declared(alpha=HOURLY)), initial=True))
+    assert abs((scheduler.jobs["drill:alpha"].next_run_time - datetime.now(UTC)).total_seconds()) < 5
+    assert [e["event"] for e in events] == ["drill-catch-up"]
+    assert book.pending() == {"alpha": HOURLY.fingerprint}  # until the run starts
+    assert sync.pending() == {"alpha": HOURLY.fingerprint}
+
+
+def test_at_start_a_drill_seen_only_now_or_run_since_is_not_caught_up(book, tmp_path):
+    reports = tmp_path / "reports"
+    write_record(reports, "ran", started=datetime.now(UTC) - timedelta(minutes=1))
+    book.set_schedule("ran", HOURLY.fingerprint, hours_ago(3).timestamp())
+    book.set_schedule("new", HOURLY.fingerprint, datetime.now(UTC).timestamp())
+    sync = JobSync(FakeScheduler(), book, Events(), reports_dir=reports)
+    now = declared(ran=HOURLY, new=HOURLY)
+    assert sync.pending(now) == {}
+
+
+def test_at_start_a_kept_next_run_still_ahead_is_kept_and_not_caught_up(book, tmp_path):
+    ahead = (datetime.now(UTC) + timedelta(minutes=20)).replace(microsecond=0)
+    book.set_schedule("alpha", HOURLY.fingerprint, hours_ago(3).timestamp())
+    book.set_next_runs({"alpha": ahead})
+    scheduler = RecordingScheduler()
+    sync = JobSync(scheduler, book, Events(), reports_dir=tmp_path / "reports")
+    sync.apply(plan(declared(alpha=HOURLY), pending=sync.pending(declared(alpha=HOURLY)), initial=True))
+    assert scheduler.options["next_run_time"] == ahead
+
+
+def test_a_run_missed_beyond_the_misfire_grace_is_reported_not_run(book, tmp_path):
+    book.set_schedule("alpha", HOURLY.fingerprint, hours_ago(3).timestamp())
+    events = Events()
+    sync = JobSync(FakeScheduler(), book, events, reports_dir=tmp_path / "reports", misfire_grace=0.0)
+    assert sync.pending(declared(alpha=HOURLY)) == {}
+    (missed,) = events.named("drill-missed")
+    assert missed["drill"] == "alpha" and missed["due"].endswith(":00:00.000Z")
+
+
+@dataclass
+class RecordingScheduler(FakeScheduler):
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def add_job(self, func: Any, trigger: Any, **options: Any) -> FakeJob:
+        self.options = options
+        return super().add_job(func, trigger, **options)
+
+
+def write_record(reports: Path, drill: str, started: datetime) -> None:
+    folder = reports / drill / started.strftime("%Y%m%dT%H%M%SZ")
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({"drill": drill, "status": "passed", "kind": "drill",
+                                                 "started_at": iso(started)}))
 
 
 # -- a reload of a real drills folder -----------------------------------------------------------
