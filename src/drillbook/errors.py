@@ -11,15 +11,22 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class SpecProblem:
-    """One problem in one spec file, located so a person can jump to it."""
+    """One problem in one spec file, located so a person (or an editor) can jump to it.
+
+    ``line`` and ``column`` are 1-based, as editors count; ``column`` is None where only the line
+    is known.
+    """
 
     file: Path
     line: int | None
     field: str
     message: str
+    column: int | None = None
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else f"{self.file}"
+        if self.line and self.column:
+            where += f":{self.column}"
         field = f" {self.field}:" if self.field else ""
         return f"{where}:{field} {self.message}"
 

@@ -19,8 +19,8 @@ def test_spec_errors_of_all_files_at_once(workspace, repo):
     write_drill(workspace.drills, "two", repo.path, body="verify:\n  - type: nope\n")
     result = workspace.cli("validate")
     assert result.returncode == 2
-    assert f'{workspace.drills / "one.yaml"}:3: objectives.rto: "ten minutes" is not a duration' in result.stderr
-    assert f'{workspace.drills / "two.yaml"}:9: verify[0]: unknown check type "nope"' in result.stderr
+    assert f'{workspace.drills / "one.yaml"}:3:14: objectives.rto: "ten minutes" is not a duration' in result.stderr
+    assert f'{workspace.drills / "two.yaml"}:9:5: verify[0]: unknown check type "nope"' in result.stderr
     assert workspace.cli("run", "one").returncode == 2
     assert list(workspace.reports.iterdir()) == []
 

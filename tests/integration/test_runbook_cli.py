@@ -289,7 +289,7 @@ def test_a_runbook_naming_an_unknown_drill_is_a_validation_error_with_file_line(
     assert f'{path}:7: step 1 "Restore" names drill "clinik"' in result.stderr
     assert "known drills: clinic" in result.stderr
     broken = workspace.root / "runbooks" / "broken.md"
-    assert f"{broken}:3: colour: unknown key" in result.stderr  # all problems at once
+    assert f"{broken}:3:1: colour: unknown key" in result.stderr  # all problems at once
     assert f"{broken}:" in result.stderr and "no steps" in result.stderr
 
     run = workspace.cli("runbook", "run", "typo", "--yes")

@@ -131,7 +131,7 @@ def _front_matter(lines: list[str], path: Path) -> tuple[FrontMatter | None, int
     try:
         located = load_located("\n".join(lines[1:end]), first_line=2)
     except UnusableYaml as exc:
-        return None, end + 1, [SpecProblem(path, exc.line, "", exc.message)]
+        return None, end + 1, [SpecProblem(path, exc.line, "", exc.message, exc.column)]
     problems = duplicate_keys(path, located)
     data = located.data if located.data is not None else {}
     if not isinstance(data, dict):

@@ -133,7 +133,7 @@ def _load_model(
     try:
         located = read_located(path)
     except UnusableYaml as exc:
-        return None, [SpecProblem(path, exc.line, "", exc.message)]
+        return None, [SpecProblem(path, exc.line, "", exc.message, exc.column)]
     except (OSError, UnicodeDecodeError) as exc:
         return None, [SpecProblem(path, None, "", f"cannot read: {exc}")]
     value, problems = validate_located(path, located, model, defaults)

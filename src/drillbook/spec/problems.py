@@ -1,4 +1,4 @@
-"""What pydantic and the YAML reader found, as problems a person can act on, each at file:line.
+"""What pydantic and the YAML reader found, as problems a person can act on, at file:line:column.
 
 Shared by drill files, ``drillbook.yaml`` and runbooks' front matter: the same key path, the same
 wording, the same "valid keys here" hint, whichever model the YAML was validated against.
@@ -22,23 +22,25 @@ DUPLICATE_KEY = "duplicate key (the later one would win silently)"
 
 def duplicate_keys(path: Path, located: LocatedYaml) -> list[SpecProblem]:
     """YAML lets a later key silently replace an earlier one; a spec must not."""
-    return [SpecProblem(path, line, dotted(p), DUPLICATE_KEY) for p, line in located.duplicates]
+    return [SpecProblem(path, line, dotted(p), DUPLICATE_KEY, column) for p, line, column in located.duplicates]
 
 
 def validation_problems(path: Path, located: LocatedYaml, data: Any, error: ValidationError,
                         hints: type[BaseModel], default_line: int | None = None) -> list[SpecProblem]:
-    """One problem per pydantic error, at the line of the offending key (else ``default_line``).
+    """One problem per pydantic error, at the offending key's line and column (else ``default_line``).
 
     ``hints`` is the model whose fields are listed as the valid keys of an unknown key's mapping.
     """
     problems = []
     for err in error.errors():
         loc = _data_path(data, err["loc"])
-        line = located.line_of(loc) or default_line
+        line, column = located.position_of(loc)
+        if line is None:
+            line, column = default_line, None
         field, message = dotted(loc), _message(err, data, loc, hints)
         if loc[:1] == ("notify",):  # a webhook URL quoted back may carry a token
             field, message = mask_urls(field), mask_urls(message)
-        problems.append(SpecProblem(path, line, field, message))
+        problems.append(SpecProblem(path, line, field, message, column))
     return problems
 
 

@@ -1,7 +1,8 @@
 """YAML loading that remembers where every key and value came from, and refuses what could hurt.
 
-Errors must name the line (``drills/portal.yaml:7``), so we keep a map from each data path
-(``("verify", 0, "path")``) to its 1-based line while parsing with the safe loader.
+Errors must name the line and column (``drills/portal.yaml:7:5``), so we keep a map from each
+data path (``("verify", 0, "path")``) to its 1-based line and column while parsing with the safe
+loader.
 
 A drill may come from a less trusted colleague, so reading one must stay cheap whatever it holds:
 files over :data:`MAX_FILE_BYTES` are refused before parsing; anchors and aliases are refused while
@@ -37,6 +38,7 @@ class Refused(yaml.YAMLError):
     def __init__(self, mark: Any, message: str):
         super().__init__(message)
         self.line = mark.line if mark is not None else None  # 0-based, as yaml counts
+        self.column = mark.column if mark is not None else None
         self.message = message
 
 
@@ -74,28 +76,36 @@ class SpecLoader(CoreSchemaLoader):
 
 @dataclass
 class LocatedYaml:
-    """Parsed data plus the line of every path in it."""
+    """Parsed data plus the line and column (both 1-based) of every path in it."""
 
     data: Any
     lines: dict[Path_, int] = field(default_factory=dict)
-    duplicates: list[tuple[Path_, int]] = field(default_factory=list)
+    columns: dict[Path_, int] = field(default_factory=dict)
+    duplicates: list[tuple[Path_, int, int]] = field(default_factory=list)
 
     def line_of(self, path: Path_) -> int | None:
         """Line of ``path``, or of its nearest ancestor that has one."""
+        return self.position_of(path)[0]
+
+    def position_of(self, path: Path_) -> tuple[int | None, int | None]:
+        """Line and column of ``path``, or of its nearest ancestor that has them."""
         path = tuple(path)
-        while path:
-            if path in self.lines:
-                return self.lines[path]
+        while path and path not in self.lines:
             path = path[:-1]
-        return self.lines.get((), None)
+        return self.lines.get(path), self.columns.get(path)
+
+    def place(self, path: Path_, mark: Any, first_line: int) -> None:
+        self.lines[path] = mark.line + first_line
+        self.columns[path] = mark.column + 1
 
 
 class UnusableYaml(ValueError):
     """Why a YAML text cannot be used, at its 1-based line when there is one."""
 
-    def __init__(self, line: int | None, message: str):
+    def __init__(self, line: int | None, message: str, column: int | None = None):
         super().__init__(message)
         self.line = line
+        self.column = column  # 1-based, as editors count
         self.message = message
 
 
@@ -123,11 +133,13 @@ def load_located(text: str, first_line: int = 1) -> LocatedYaml:
         data = loader.construct_document(node) if node is not None else None
     except Refused as exc:
         line = exc.line + first_line if exc.line is not None else None
-        raise YamlNotSupported(line, exc.message) from None
+        column = exc.column + 1 if exc.column is not None else None
+        raise YamlNotSupported(line, exc.message, column) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + first_line if mark else None
-        raise YamlSyntaxError(line, f"YAML syntax error: {exc.problem or exc}") from None
+        raise YamlSyntaxError(line, f"YAML syntax error: {exc.problem or exc}",
+                              mark.column + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(None, f"YAML syntax error: {exc}") from None
     finally:
@@ -139,29 +151,28 @@ def load_located(text: str, first_line: int = 1) -> LocatedYaml:
 
 
 def _walk(node: yaml.Node, path: Path_, out: LocatedYaml, first_line: int) -> None:
-    out.lines.setdefault(path, node.start_mark.line + first_line)
+    if path not in out.lines:
+        out.place(path, node.start_mark, first_line)
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key_node, value_node in node.value:
             key = key_node.value
-            line = key_node.start_mark.line + first_line
             if key in seen:
-                out.duplicates.append(((*path, key), line))
+                out.duplicates.append(((*path, key), key_node.start_mark.line + first_line,
+                                       key_node.start_mark.column + 1))
             seen.add(key)
-            out.lines[(*path, key)] = line
+            out.place((*path, key), key_node.start_mark, first_line)
             _walk_child(value_node, (*path, key), out, first_line)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            out.lines[(*path, index)] = item.start_mark.line + first_line
+            out.place((*path, index), item.start_mark, first_line)
             _walk_child(item, (*path, index), out, first_line)
 
 
 def _walk_child(node: yaml.Node, path: Path_, out: LocatedYaml, first_line: int) -> None:
+    """A nested mapping or list keeps the position of the key (or item) that holds it."""
     if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
-        saved = out.lines.get(path)
         _walk(node, path, out, first_line)
-        if saved is not None:
-            out.lines[path] = saved
 
 
 def read_located(path: Path) -> LocatedYaml:

@@ -176,8 +176,8 @@ def test_spec_errors_name_file_and_line(tmp_path):
     drill, problems = load_drill(path)
     assert drill is None
     shown = sorted(str(p) for p in problems)
-    assert shown[0].startswith(f"{path}:3: schedule:") and "every fortnight" in shown[0]
-    assert shown[1].startswith(f"{path}:4: timezone:") and "IANA" in shown[1]
+    assert shown[0].startswith(f"{path}:3:1: schedule:") and "every fortnight" in shown[0]
+    assert shown[1].startswith(f"{path}:4:1: timezone:") and "IANA" in shown[1]
 
 
 # -- overdue (drillbook schedule and the server's drillbook_drill_overdue) ------------------------

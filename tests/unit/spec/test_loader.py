@@ -54,7 +54,7 @@ def test_error_names_file_line_field_and_fix(tmp_path):
     path = write(tmp_path, "portal", GOOD.replace("rto: 15m", "rto: ten minutes"))
     _, problems = load_drill(path)
     assert [str(p) for p in problems] == [
-        f'{path}:4: objectives.rto: "ten minutes" is not a duration (write 90s, 15m, 4h, 1d, 2w)'
+        f'{path}:4:14: objectives.rto: "ten minutes" is not a duration (write 90s, 15m, 4h, 1d, 2w)'
     ]
 
 
@@ -345,10 +345,12 @@ def test_a_leading_zero_is_text_and_a_plain_number_is_still_a_comparison(tmp_pat
 ])
 def test_an_expectation_that_is_not_a_comparison_is_a_spec_error_at_its_line(tmp_path, written, message):
     path = write(tmp_path, "portal", GOOD.replace('expect: ">= 1000"', f"expect: {written}"))
-    line = GOOD.splitlines().index(next(x for x in GOOD.splitlines() if 'expect: ">= 1000"' in x)) + 1
+    text = next(x for x in GOOD.splitlines() if 'expect: ">= 1000"' in x)
+    line, column = GOOD.splitlines().index(text) + 1, text.index("expect") + 1
     drill, problems = load_drill(path)
     assert drill is None
-    assert len(problems) == 1 and str(problems[0]).startswith(f"{path}:{line}: verify[1].queries[0].expect: ")
+    assert len(problems) == 1
+    assert str(problems[0]).startswith(f"{path}:{line}:{column}: verify[1].queries[0].expect: ")
     assert message in str(problems[0])
 
 
@@ -356,7 +358,7 @@ def test_a_sexagesimal_duration_is_an_error_at_its_line(tmp_path):
     path = write(tmp_path, "portal", GOOD.replace("timeout: 2m", "timeout: 1:30"))
     _, problems = load_drill(path)
     assert [str(p) for p in problems] == [
-        f'{path}:20: verify[2].timeout: "1:30" is not a duration (write 90s, 15m, 4h, 1d, 2w)'
+        f'{path}:20:5: verify[2].timeout: "1:30" is not a duration (write 90s, 15m, 4h, 1d, 2w)'
     ]
 
 
@@ -450,3 +452,30 @@ def test_a_missing_template_is_a_spec_problem(tmp_path):
                                   tmp_path, tmp_path / "clinic.yaml", 12, "notify[0].template")
     assert (problem.file, problem.line) == (tmp_path / "clinic.yaml", 12)
     assert "nope.j2" in problem.message and "not found" in problem.message
+
+
+def test_a_schema_error_names_the_column_of_its_key(tmp_path):
+    path = write(tmp_path, "portal", GOOD.replace("min_count: 100", "min_count: lots"))
+    _, problems = load_drill(path)
+    (problem,) = problems
+    assert (problem.line, problem.column) == (12, 5)  # "    min_count:", as an editor counts
+    assert str(problem).startswith(f"{path}:12:5: verify[0].min_count: ")
+
+
+def test_a_flow_mapping_key_has_its_own_column(tmp_path):
+    path = write(tmp_path, "portal", GOOD.replace("rto: 15m", "rto: ten minutes"))
+    (problem,) = load_drill(path)[1]
+    assert (problem.line, problem.column) == (4, 14)
+
+
+def test_a_yaml_error_names_line_and_column(tmp_path):
+    path = write(tmp_path, "broken", "name: x\nowner: [a, b\nsource: {}\n")
+    (problem,) = load_drill(path)[1]
+    assert "YAML syntax" in problem.message
+    assert (problem.line, problem.column) == (3, 7)  # the ":" where "]" was expected
+    assert str(problem).startswith(f"{path}:3:7: ")
+
+
+def test_a_problem_without_a_column_keeps_the_line_form(tmp_path):
+    problem = SpecProblem(tmp_path / "x.yaml", 3, "name", "bad")
+    assert (problem.column, str(problem)) == (None, f"{tmp_path / 'x.yaml'}:3: name: bad")
