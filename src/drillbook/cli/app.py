@@ -1,13 +1,12 @@
 """The ``drillbook`` command group: global options, the table of commands, one exit-code mapping.
 
 Each command family lives in its own module (drills, runbook, evidence, serve, cleanup, schema);
-this module only assembles them. Exit codes: 0 passed, 1 a drill failed, 2 bad input,
-3 drillbook could not run.
+this module only assembles them. Exit codes (cli/exitcodes.py): 0 passed, 1 a drill failed,
+2 bad input, 3 drillbook could not run, 130/143 a run stopped by SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,12 @@ from typing import Any
 import click
 
 from drillbook import __version__
-from drillbook.cli import evidence
+from drillbook.cli import evidence, exitcodes
 from drillbook.cli.cleanup import cleanup_command
-from drillbook.cli.console import LogFormatter, fail
+from drillbook.cli.completion import completion_command
+from drillbook.cli.console import fail
 from drillbook.cli.drills import list_command, run_command, validate_command
+from drillbook.cli.logsetup import log_format_option, log_level_option, log_setup
 from drillbook.cli.paths import paths_command
 from drillbook.cli.runbook import runbook_group
 from drillbook.cli.schema import schema_command
@@ -26,22 +27,26 @@ from drillbook.cli.serve import schedule_command, serve_command
 from drillbook.cli.streams import survive_closed_readers
 from drillbook.errors import DrillbookError
 from drillbook.settings import Settings
-from drillbook.util.signals import claim_sigint
+from drillbook.util import logformat
+from drillbook.util.signals import Interrupted, claim_sigint
 
 FOLDER = click.Path(path_type=Path)
 
 
 class DrillbookGroup(click.Group):
-    """Maps library errors to exit codes in one place; usage errors exit 2 (click's default)."""
+    """Maps library errors and stop signals to exit codes in one place; usage errors exit 2
+    (click's default). A stop signal that ends a command outside a run exits as a stopped run does."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except DrillbookError as exc:
             fail(exc)
+        except (Interrupted, KeyboardInterrupt):
+            sys.exit(exitcodes.for_interrupt())
 
 
-@click.group(cls=DrillbookGroup)
+@click.group(cls=DrillbookGroup, epilog=exitcodes.epilog())
 @click.version_option(__version__, prog_name="drillbook")
 @click.option("--config", type=FOLDER, help="Folder holding drills/ and runbooks/ [DRILLBOOK_CONFIG, "
               "$CONFIGURATION_DIRECTORY, ., /etc/drillbook]; see `drillbook paths`.")
@@ -51,22 +56,23 @@ class DrillbookGroup(click.Group):
 @click.option("--state", type=FOLDER, help="State folder [DRILLBOOK_STATE].")
 @click.option("--runbooks", type=FOLDER, help="Runbooks folder [DRILLBOOK_RUNBOOKS, CONFIG/runbooks].")
 @click.option("--cache", type=FOLDER, help="restic's cache [DRILLBOOK_CACHE, $CACHE_DIRECTORY].")
-@click.option("-v", "--verbose", is_flag=True, help="Log restic commands (secrets masked).")
+@log_format_option
+@log_level_option
+@click.option("-v", "--verbose", is_flag=True, help="Log restic commands (secrets masked): --log-level debug.")
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None, drills: Path | None, reports: Path | None,
         sandbox_root: Path | None, state: Path | None, runbooks: Path | None, cache: Path | None,
-        verbose: bool) -> None:
+        log_format: str | None, log_level: str | None, verbose: bool) -> None:
     """drillbook: prove that backups can be recovered, on a schedule and on demand."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(LogFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler])
+    logformat.configure(log_setup(ctx.invoked_subcommand, log_format, log_level, verbose))
     ctx.obj = Settings.from_env(config=config, drills_dir=drills, reports_dir=reports, sandbox_root=sandbox_root,
                                 state_dir=state, runbooks_dir=runbooks, cache_dir=cache)
 
 
 # one table, not an if/elif chain; click lists them by name
 for command in (validate_command, list_command, run_command, serve_command, schedule_command, runbook_group,
-                evidence.evidence_group, evidence.report_cmd, cleanup_command, schema_command, paths_command):
+                evidence.evidence_group, evidence.report_cmd, cleanup_command, schema_command, paths_command,
+                completion_command):
     cli.add_command(command)
 
 

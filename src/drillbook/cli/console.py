@@ -16,8 +16,12 @@ from typing import NoReturn
 
 from rich.console import Console
 
-from drillbook.errors import BadInput, DrillbookError
+from drillbook.errors import BadInput, DrillbookError, SpecProblem
+from drillbook.util.logformat import LogFormatter, structured
 from drillbook.util.plain import strip_controls
+
+__all__ = ["LogFormatter", "err", "fail", "out", "problem_fields", "tell", "terminal_safe", "wide"]
+log = logging.getLogger("drillbook.cli")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -35,20 +39,38 @@ def terminal_safe(text: object, *, one_line: bool = True) -> str:
     return plain.replace("\n", " ").replace("\t", " ") if one_line else plain
 
 
-class LogFormatter(logging.Formatter):
-    """Log lines quote paths, names and errors a restore or a drill file chose: filtered like
-    every other terminal line (a traceback keeps its lines)."""
+def tell(text: str, level: int = logging.WARNING, **fields: object) -> None:
+    """A line for the operator on stderr: a log record (with ``fields``) when stderr is for
+    programs (``--log-format logfmt|json``), else the text as it always was."""
+    if structured():
+        log.log(level, text, extra=fields)
+    else:
+        err.print(terminal_safe(text), markup=False)
 
-    def format(self, record: logging.LogRecord) -> str:
-        return strip_controls(super().format(record))
+
+def problem_fields(problem: SpecProblem) -> dict[str, object]:
+    """Where a spec problem is: file, line, column (when the loader knows it) and field path."""
+    return {"file": str(problem.file), "line": problem.line, "column": getattr(problem, "column", None),
+            "field": problem.field or None}
 
 
 def fail(exc: DrillbookError) -> NoReturn:
     """Print the error (every problem of a BadInput, one per line) and exit with its code."""
-    if isinstance(exc, BadInput) and exc.problems:
+    if structured():
+        _log_failure(exc)
+    elif isinstance(exc, BadInput) and exc.problems:
         for problem in exc.problems:
             err.print(terminal_safe(problem, one_line=False), markup=False)
         err.print(f"{len(exc.problems)} problem(s); nothing was run.", markup=False)
     else:
         err.print(f"drillbook: {terminal_safe(exc, one_line=False)}", markup=False)
     sys.exit(exc.exit_code)
+
+
+def _log_failure(exc: DrillbookError) -> None:
+    """The error as records: one per problem, located by fields, then the verdict."""
+    problems = exc.problems if isinstance(exc, BadInput) else []
+    for problem in problems:
+        log.error(problem.message, extra=problem_fields(problem))
+    text = f"{len(problems)} problem(s); nothing was run." if problems else str(exc)
+    log.error(text, extra={"exit_code": exc.exit_code})

@@ -1,8 +1,8 @@
 """``drillbook validate|list|run``: parse, call the drill library, print, exit.
 
-Exit codes of ``run``: 0 when every drill passed, 1 when one did not; 2 and 3 come from the
-errors (BadInput, CannotRun) through the group: 3 too when another process runs the same drill
-(unless ``--wait-lock`` waits for it).
+Exit codes of ``run`` (cli/exitcodes.py): 0 when every drill passed, 1 when one did not, 130/143
+when a signal stopped it; 2 and 3 come from the errors (BadInput, CannotRun) through the group:
+3 too when another process runs the same drill (unless ``--wait-lock`` waits for it).
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
 
 from drillbook.backends.repository import shown_repository
-from drillbook.cli.console import err, out, terminal_safe
+from drillbook.cli import exitcodes, jsonout
+from drillbook.cli.completion import complete_drills
+from drillbook.cli.console import out, tell
 from drillbook.cli.progress import Progress
+from drillbook.cli.tables import print_table
 from drillbook.drill import batch
 from drillbook.drill.engine import DrillOutcome, RunOptions
 from drillbook.errors import BadInput
@@ -28,15 +30,14 @@ from drillbook.runbook.loading import validate_with_runbooks
 from drillbook.sandbox.reaper import reap_stale_runs
 from drillbook.settings import Settings
 from drillbook.spec.loader import DrillSet
-from drillbook.status import Status
 from drillbook.util.atomic import write_text_atomic
 from drillbook.util.durations import DurationError, format_duration, parse_duration
 from drillbook.util.lazy import lazy_module
+from drillbook.util.logformat import structured
 from drillbook.util.signals import signals_raise_interrupted
 
 export = lazy_module("drillbook.serve.export")  # prometheus_client: only runs that export pay it
 
-EXIT_PASSED, EXIT_FAILED = 0, 1
 DEFAULT_WAIT_LOCK = "6h"  # a bare --wait-lock: as long as one restic call of a drill may take
 
 
@@ -66,34 +67,52 @@ run_id_option = click.option("--run-id", default=None, hidden=True, callback=_ch
                              help="Use this run id (serve names the runs it starts).")
 
 
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+
+
 @click.command("validate")
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, shell_complete=complete_drills)
+@json_option
 @click.pass_obj
-def validate_command(settings: Settings, names: tuple[str, ...]) -> None:
+def validate_command(settings: Settings, names: tuple[str, ...], as_json: bool) -> None:
     """Check drill files (all, or NAMES) and runbooks; report every problem of every file at once."""
-    loaded, runbooks = validate_with_runbooks(settings, list(names))
+    try:
+        loaded, runbooks = validate_with_runbooks(settings, list(names))
+    except BadInput as exc:
+        if not as_json or not exc.problems:
+            raise
+        jsonout.emit(jsonout.validation(0, None, exc.problems))
+        sys.exit(exitcodes.BAD_INPUT)
     count = len(names) if names else len(loaded.drills)
+    if as_json:
+        jsonout.emit(jsonout.validation(count, runbooks, []))
+        return
     out.print(f"{count} drill(s) valid in {settings.drills_dir}", markup=False)
     if runbooks:
         out.print(f"{runbooks} runbook(s) valid in {settings.runbooks_dir}", markup=False)
 
 
 @click.command("list")
+@json_option
 @click.pass_obj
-def list_command(settings: Settings) -> None:
+def list_command(settings: Settings, as_json: bool) -> None:
     """List declared drills with their objectives and last run."""
     loaded = batch.load_checked(settings)
     last = _last_runs(settings.reports_dir)
-    table = Table(show_lines=False)
-    for column in ("drill", "schedule", "RTO", "RPO", "checks", "repository", "last run"):
-        table.add_column(column)
-    for name, drill in sorted(loaded.drills.items()):
+    drills = sorted(loaded.drills.items())
+    if as_json:
+        jsonout.emit([jsonout.drill_entry(name, drill, shown_repository(drill.source.repository,
+                                                                        _folder_of(loaded, name)), last.get(name))
+                      for name, drill in drills])
+        return
+    rows = []
+    for name, drill in drills:
         run = last.get(name)
         last_text = f"{run['status']} {run.get('started_at', '')[:16]}" if run else "never"
-        table.add_row(name, drill.schedule or "on demand", drill.objectives.rto.text,
-                      drill.objectives.rpo.text, str(len(drill.verify)),
-                      shown_repository(drill.source.repository, _folder_of(loaded, name)), last_text)
-    out.print(table)
+        rows.append([name, drill.schedule or "on demand", drill.objectives.rto.text, drill.objectives.rpo.text,
+                     str(len(drill.verify)), shown_repository(drill.source.repository, _folder_of(loaded, name)),
+                     last_text])
+    print_table(("drill", "schedule", "RTO", "RPO", "checks", "repository", "last run"), rows)
 
 
 def _folder_of(loaded: DrillSet, name: str) -> Path:
@@ -112,8 +131,8 @@ def _last_runs(reports: Path) -> dict[str, dict[str, Any]]:
     return last
 
 
-@click.command("run")
-@click.argument("names", nargs=-1)
+@click.command("run", epilog=exitcodes.epilog())
+@click.argument("names", nargs=-1, shell_complete=complete_drills)
 @click.option("--all", "run_all", is_flag=True, help="Run every declared drill, in name order.")
 @click.option("--keep-sandbox", is_flag=True, help="Keep the restored sandbox for debugging.")
 @click.option("--plain", is_flag=True, help="Plain progress lines even on a terminal.")
@@ -133,10 +152,13 @@ def _last_runs(reports: Path) -> dict[str, dict[str, Any]]:
 @click.option("--pushgateway", metavar="URL", default=None,
               help="After the runs, push each drill's metrics to this Prometheus Pushgateway "
                    "(grouping key job=drillbook, drill=NAME).")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per run on stdout (JSON Lines), nothing else there.")
 @click.pass_obj
 def run_command(settings: Settings, names: tuple[str, ...], run_all: bool, keep_sandbox: bool, plain: bool,
                 trigger: str, stop_after_rto: float | None, run_id: str | None, wait_lock: float,
-                junit_path: Path | None, metrics_textfile: Path | None, pushgateway: str | None) -> None:
+                junit_path: Path | None, metrics_textfile: Path | None, pushgateway: str | None,
+                as_json: bool) -> None:
     """Run drills NAMES (or --all) now; exit 0 only when every one passed."""
     if bool(names) == run_all:
         raise click.UsageError("name the drills to run, or give --all (not both)")
@@ -148,21 +170,28 @@ def run_command(settings: Settings, names: tuple[str, ...], run_all: bool, keep_
         raise BadInput(f"--all: no drills are declared in {settings.drills_dir}")
     batch.ensure_can_run(settings, loaded.config)
     for stale in reap_stale_runs(settings, project=loaded.config):  # runs whose drillbook died: first
-        err.print(terminal_safe(f"cleaned up stale run {stale.drill} {stale.run_id}: {stale.owner}"), markup=False)
+        tell(f"cleaned up stale run {stale.drill} {stale.run_id}: {stale.owner}", event="stale-run-reaped",
+             drill=stale.drill, run_id=stale.run_id)
     options = RunOptions(trigger=trigger, keep_sandbox=keep_sandbox, stop_after_rto=stop_after_rto,
                          run_id=run_id, wait_lock=wait_lock)
+    shown = _emit_outcome if as_json else (lambda outcome: _print_outcome(settings, outcome))
     with (signals_raise_interrupted(),
           export.exporting(settings, loaded.drills, names, metrics_textfile, pushgateway) as exported):
-        outcomes = batch.run_drills(loaded, names, settings, options, Progress(force_plain=plain),
-                                    on_outcome=lambda outcome: _print_outcome(settings, outcome))
+        outcomes = batch.run_drills(loaded, names, settings, options,
+                                    Progress(force_plain=plain or structured()), on_outcome=shown)
         exported.extend(o.record for o in outcomes)
     records = [o.record for o in outcomes]
     if junit_path:
         write_text_atomic(junit_path, junit.combined_xml(records))
-        out.print(f"junit: {junit_path}", markup=False)
-    out.print(f"index: {settings.reports_dir / 'index.html'}", markup=False)
-    passed = records and all(r["status"] == Status.PASSED for r in records)
-    sys.exit(EXIT_PASSED if passed else EXIT_FAILED)
+        if not as_json:
+            out.print(f"junit: {junit_path}", markup=False)
+    if not as_json:
+        out.print(f"index: {settings.reports_dir / 'index.html'}", markup=False)
+    sys.exit(exitcodes.for_statuses(r["status"] for r in records))
+
+
+def _emit_outcome(outcome: DrillOutcome) -> None:
+    jsonout.emit(jsonout.run_result(outcome), one_line=True)
 
 
 def _print_outcome(settings: Settings, outcome: DrillOutcome) -> None:

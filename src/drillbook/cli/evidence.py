@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 
 import click
 
-from drillbook.cli.console import err, out
+from drillbook.cli import exitcodes, jsonout
+from drillbook.cli.console import out, tell
 from drillbook.errors import BadInput
 from drillbook.evidence import compliance, ledger
 from drillbook.evidence import verify as verifier
@@ -100,22 +102,28 @@ def key_cmd(settings: Settings, out_path: Path | None) -> None:
 @click.option("--until", help="Last day, included.")
 @click.option("--strict", is_flag=True, help="Exit 1 when the ledger does not verify or a declared drill has no "
               "passing run in the period.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written and found as JSON.")
 @click.pass_obj
-def report_cmd(settings: Settings, period: str | None, since: str | None, until: str | None, strict: bool) -> None:
+def report_cmd(settings: Settings, period: str | None, since: str | None, until: str | None, strict: bool,
+               as_json: bool) -> None:
     """Write the period compliance report (compliance-<period>.html, .md, .json) in the reports folder."""
     chosen = choose(period, since, until) or current_quarter()
     data = compliance.build(settings, chosen)
     paths = compliance.write(settings, data)
+    lacking = [i["name"] for i in data["items"] if i["kind"] == "drill" and i["declared"] and not i["passed"]]
+    if as_json:
+        result = jsonout.period_report(data, paths, lacking, strict)
+        jsonout.emit(result)
+        sys.exit(result["exit_code"])
     ledger_state = "verified" if data["ledger"]["ok"] else f"FAILED ({len(data['ledger']['problems'])} problems)"
     out.print(f"ledger: {ledger_state}, head #{data['ledger']['head_seq']} {data['ledger']['head']}", markup=False)
     for item in data["attention"]:
         out.print(f"attention: {item['kind']} {item['name']}: {'; '.join(item['notes'])}", markup=False)
     for path in paths:
         out.print(f"report: {path}", markup=False)
-    lacking = [i["name"] for i in data["items"] if i["kind"] == "drill" and i["declared"] and not i["passed"]]
     if strict and not data["ledger"]["ok"]:
-        err.print("--strict: the evidence ledger did not verify; run `drillbook evidence verify`", markup=False)
-        sys.exit(1)
+        tell("--strict: the evidence ledger did not verify; run `drillbook evidence verify`", logging.ERROR)
+        sys.exit(exitcodes.FAILED)
     if strict and lacking:
-        err.print(f"--strict: no passing run in {chosen.label} for: {', '.join(lacking)}", markup=False)
-        sys.exit(1)
+        tell(f"--strict: no passing run in {chosen.label} for: {', '.join(lacking)}", logging.ERROR)
+        sys.exit(exitcodes.FAILED)

@@ -20,8 +20,10 @@ from rich.text import Text
 from drillbook.cli.console import terminal_safe
 from drillbook.status import Status
 from drillbook.util.durations import format_duration
+from drillbook.util.logformat import structured
 
 log = logging.getLogger("drillbook.cli.progress")
+events = logging.getLogger("drillbook.run")  # a run's progress as records (--log-format logfmt|json)
 
 SYMBOLS = {Status.PASSED: ("✔", "green"), Status.FAILED: ("✘", "red"), Status.SKIPPED: ("\u2013", "dim"),
            Status.ABORTED: ("!", "yellow")}
@@ -50,8 +52,12 @@ class Progress:
             self._stop_spinner()
             log.error("progress display failed on %s: %s", event, type(exc).__name__)
 
-    def _line(self, text: str) -> None:
-        print(terminal_safe(text), file=self.stream, flush=True)
+    def _line(self, text: str, event: str, level: int = logging.INFO, **fields: Any) -> None:
+        """A plain line; with ``--log-format logfmt|json``, a record of ``event`` with ``fields``."""
+        if structured():
+            events.log(level, event, extra={"event": event, **fields})
+        else:
+            print(terminal_safe(text), file=self.stream, flush=True)
 
     def _print(self, *parts: str | tuple[str, str]) -> None:
         """One line of safe text and fixed styles; nothing in it is read as markup."""
@@ -69,14 +75,15 @@ class Progress:
         if self.console:
             self._print((f"drill {name}", "bold"), f" run {run_id}")
         else:
-            self._line(f"drill={name} run_id={run_id} event=start")
+            self._line(f"drill={name} run_id={run_id} event=start", "start", drill=name, run_id=run_id)
 
     def _lock_wait(self, name: str, info: dict[str, Any]) -> None:
         holder, wait = terminal_safe(info["holder"]), format_duration(info["wait"])
         if self.console:
             self._print((f"drill {name}", "bold"), f" waits up to {wait} for the run holding it ({holder})")
         else:
-            self._line(f"drill={name} event=lock-wait wait={info['wait']:g}s holder={holder!r}")
+            self._line(f"drill={name} event=lock-wait wait={info['wait']:g}s holder={holder!r}", "lock-wait",
+                       drill=name, wait=float(info["wait"]), holder=holder)
 
     def _phase_start(self, name: str, info: dict[str, Any]) -> None:
         if self.console:
@@ -92,12 +99,16 @@ class Progress:
                         (detail[:90], "dim"))
         else:
             self._line(f"drill={self.drill} phase={name.replace(' ', '_')} status={info['status']} "
-                       f"duration={info.get('duration', 0):.3f}s")
+                       f"duration={info.get('duration', 0):.3f}s", "phase-end", drill=self.drill, phase=name,
+                       status=str(info["status"]), duration=float(info.get("duration") or 0), detail=detail or None)
 
     def _check_end(self, name: str, info: dict[str, Any]) -> None:
         if self.console:
             detail = terminal_safe(info.get("detail", ""))
             self._print("      ", SYMBOLS.get(info["status"], NO_SYMBOL), f" {name}: ", (detail[:100], "dim"))
+        elif structured():  # plain text lines never showed checks; a record per check costs nothing
+            self._line("", "check-end", drill=self.drill, check=name, status=str(info["status"]),
+                       detail=terminal_safe(info.get("detail") or "") or None)
 
     def _finish(self, name: str, info: dict[str, Any]) -> None:
         status = info["status"]
@@ -107,4 +118,6 @@ class Progress:
             self._print((status.upper(), f"bold {color}"), f" {name}{reason}")
         else:
             reason = f" reason={info['reason']!r}" if info.get("reason") else ""
-            self._line(f"drill={name} run_id={info['run_id']} event=finish status={status}{reason}")
+            level = logging.INFO if status == Status.PASSED else logging.WARNING
+            self._line(f"drill={name} run_id={info['run_id']} event=finish status={status}{reason}", "finish",
+                       level, drill=name, run_id=info["run_id"], status=str(status), reason=info.get("reason"))

@@ -5,10 +5,12 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.table import Table
 
+from drillbook.cli import exitcodes, jsonout
+from drillbook.cli.completion import complete_runbooks
 from drillbook.cli.console import wide
 from drillbook.cli.progress import Progress
+from drillbook.cli.tables import print_table
 from drillbook.runbook import executor, loading
 from drillbook.runbook import record as rec
 from drillbook.runbook.confirm import choose
@@ -32,21 +34,19 @@ def list_runbooks(settings: Settings) -> None:
     """List runbooks with their steps by kind, RTO and last run."""
     runbooks = loading.load_all(settings)
     last = rec.last_runs(settings.reports_dir)
-    table = Table()
-    for column in ("runbook", "title", "owner", "steps", "RTO", "last run"):
-        table.add_column(column)
+    rows = []
     for name, runbook in sorted(runbooks.runbooks.items()):
         counts = runbook.counts()
         steps = f"{len(runbook.steps)}: " + ", ".join(f"{counts[k]} {k}" for k in (MANUAL, SHELL, DRILL) if counts[k])
         run = last.get(name)
         last_text = f"{run.get('status')} {(run.get('started_at') or '')[:16]} {run.get('run_id')}" if run else "never"
-        table.add_row(name, runbook.title, runbook.meta.owner or "-", steps,
-                      runbook.rto.text if runbook.rto else "-", last_text)
-    wide.print(table)
+        rows.append([name, runbook.title, runbook.meta.owner or "-", steps,
+                     runbook.rto.text if runbook.rto else "-", last_text])
+    print_table(("runbook", "title", "owner", "steps", "RTO", "last run"), rows, wide)
 
 
 @runbook_group.command("show")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_runbooks)
 @click.pass_obj
 def show(settings: Settings, name: str) -> None:
     """Show the steps of runbook NAME as they will run."""
@@ -76,13 +76,19 @@ def describe(runbook: Runbook) -> str:
     return "\n".join(lines)
 
 
-@runbook_group.command("run")
-@click.argument("name")
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print the run as one JSON object on stdout (progress stays on stderr).")
+
+
+@runbook_group.command("run", epilog=exitcodes.epilog())
+@click.argument("name", shell_complete=complete_runbooks)
 @click.option("--operator", help="Who runs this [DRILLBOOK_OPERATOR, else the login name].")
 @click.option("--yes", is_flag=True, help="Confirm manual steps without asking (rehearsals, automation).")
 @click.option("--from", "from_step", metavar="STEP", help="Start at this step (number or title).")
+@json_option
 @click.pass_obj
-def run(settings: Settings, name: str, operator: str | None, yes: bool, from_step: str | None) -> None:
+def run(settings: Settings, name: str, operator: str | None, yes: bool, from_step: str | None,
+        as_json: bool) -> None:
     """Run runbook NAME step by step; exit 0 when every step run passed (within the RTO for a whole
     run; a run --from a later step is recorded partial, never as a rehearsal)."""
     runbook, drills = loading.load_one(settings, name)
@@ -96,15 +102,16 @@ def run(settings: Settings, name: str, operator: str | None, yes: bool, from_ste
     ctx = _context(settings, operator, yes, drills)
     with signals_raise_interrupted():
         outcome = executor.start(runbook, ctx, first)
-    _finish(outcome)
+    _finish(outcome, as_json)
 
 
 @runbook_group.command("resume")
 @click.argument("run_id")
 @click.option("--operator", help="Who runs this [DRILLBOOK_OPERATOR, else the login name].")
 @click.option("--yes", is_flag=True, help="Confirm manual steps without asking.")
+@json_option
 @click.pass_obj
-def resume(settings: Settings, run_id: str, operator: str | None, yes: bool) -> None:
+def resume(settings: Settings, run_id: str, operator: str | None, yes: bool, as_json: bool) -> None:
     """Continue run RUN_ID from its failed or aborted step; steps already done are kept."""
     folder = rec.find_run(settings.reports_dir, run_id)
     record = rec.load(folder) if folder else None
@@ -117,7 +124,7 @@ def resume(settings: Settings, run_id: str, operator: str | None, yes: bool) -> 
     ctx = _context(settings, operator, yes, drills)
     with signals_raise_interrupted():
         outcome = executor.resume(run_id, runbooks, ctx)
-    _finish(outcome)
+    _finish(outcome, as_json)
 
 
 def _context(settings: Settings, operator: str | None, yes: bool, drills: DrillSet | None) -> executor.Context:
@@ -128,12 +135,16 @@ def _context(settings: Settings, operator: str | None, yes: bool, drills: DrillS
                             drill_observer=Progress())
 
 
-def _finish(outcome: executor.Outcome) -> None:
+def _finish(outcome: executor.Outcome, as_json: bool) -> None:
     record = outcome.record
+    code = exitcodes.for_statuses([record["status"]])
+    if as_json:
+        jsonout.emit(jsonout.runbook_result(record, outcome.run_dir), one_line=True)
+        sys.exit(code)
     rto = (record.get("objectives") or {}).get("rto") or {}
     rto_text = f"RTO {format_duration(rto.get('measured_seconds'))} of {rto['target']}" if rto else "no RTO"
     if record["status"] == Status.PARTIAL:
         rto_text = "RTO not measured: " + str(record.get("reason"))
     wide.print(f"{record['runbook']}: {record['status']} ({rto_text}) run {record['run_id']} "
                f"report: {outcome.run_dir / 'report.html'}", markup=False)
-    sys.exit(0 if record["status"] in (Status.PASSED, Status.PARTIAL) else 1)  # partial: what ran passed
+    sys.exit(code)

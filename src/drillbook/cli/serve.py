@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
+import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
 
+from drillbook.cli import jsonout
+from drillbook.cli.console import problem_fields, tell
+from drillbook.cli.tables import print_table
 from drillbook.drill import batch as drill_actions
 from drillbook.errors import BadInput, SpecProblem
 from drillbook.serve.duestatus import DEFAULT_OVERRUN_FACTOR, due_status, recent_runs
@@ -22,7 +24,6 @@ from drillbook.util.durations import DurationError, parse_duration
 from drillbook.util.locks import LockBusy, file_lock
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class DurationParam(click.ParamType):
@@ -93,19 +94,18 @@ def schedule_command(settings: Settings, as_json: bool) -> None:
                                scheduled_since=stored.scheduled_since if stored else None))
     server = server_state(settings.state_dir)
     if as_json:
-        print(json.dumps({"server": server, "drills": [r.to_dict() for r in rows]}, indent=2))
+        jsonout.emit(jsonout.schedule(server, [r.to_dict() for r in rows], loaded.problems))
     else:
         _print_table(rows, server)
     if loaded.problems:
-        for problem in loaded.problems:
-            err.print(str(problem), markup=False)
+        if not as_json:
+            for problem in loaded.problems:
+                tell(str(problem), logging.ERROR, **problem_fields(problem))
         sys.exit(2)
 
 
 def _print_table(rows: list, server: str) -> None:
-    table = Table()
-    for column in ("drill", "schedule", "next run (UTC)", "next run (local)", "last run", "overdue"):
-        table.add_column(column)
+    cells = []
     for r in rows:
         d = r.to_dict()
         schedule = parse_schedule(r.schedule).describe() if r.schedule else "on demand"
@@ -113,8 +113,8 @@ def _print_table(rows: list, server: str) -> None:
             schedule += f" [{r.timezone}]"
         last = f"{d['last_status']} {d['last_started_at']}" if r.last_status else "never"
         overdue = f"OVERDUE (due {d['due']})" if r.overdue else ("no" if r.schedule else "-")
-        table.add_row(r.name, schedule, d["next_run"] or "-", d["next_run_local"] or "-", last, overdue)
-    out.print(table)
+        cells.append([r.name, schedule, d["next_run"] or "-", d["next_run_local"] or "-", last, overdue])
+    print_table(("drill", "schedule", "next run (UTC)", "next run (local)", "last run", "overdue"), cells, out)
     out.print(f"server: {server}", markup=False)
 
 

@@ -7,6 +7,7 @@ must not clear the operator's screen, retitle the window or rewrite a line alrea
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -15,6 +16,9 @@ from drillbook.cli.console import terminal_safe
 from drillbook.runbook.model import MANUAL
 from drillbook.status import Status
 from drillbook.util.durations import format_duration
+from drillbook.util.logformat import structured
+
+log = logging.getLogger("drillbook.runbook")
 
 MARKS = {Status.PASSED: "ok", Status.CONFIRMED: "ok", Status.SKIPPED: "--", Status.FAILED: "FAILED",
          Status.DECLINED: "DECLINED", Status.ABORTED: "ABORTED"}
@@ -26,6 +30,7 @@ class RunbookProgress:
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream or sys.stderr
         self.total = 0
+        self.name: str | None = None
         self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "start": self._start, "step-start": self._step_start, "step-end": self._step_end,
             "finish": self._finish,
@@ -37,6 +42,11 @@ class RunbookProgress:
             handler(info)
 
     def line(self, text: str) -> None:
+        """A line for the operator; with ``--log-format logfmt|json`` a record (blank lines dropped)."""
+        if structured():
+            if text.strip():
+                log.info(terminal_safe(text), extra={"runbook": self.name})
+            return
         print(terminal_safe(text), file=self.stream, flush=True)
 
     def output(self, text: str) -> None:
@@ -46,6 +56,7 @@ class RunbookProgress:
     def _start(self, info: dict[str, Any]) -> None:
         record, runbook = info["record"], info["runbook"]
         self.total = len(runbook.steps)
+        self.name = runbook.name
         attempt = record.attempts[-1]
         self.line(f"runbook {runbook.name}: {runbook.title}")
         rto = runbook.rto.text if runbook.rto else "none"

@@ -47,6 +47,21 @@ class _Holding:
 _HOLDING = _Holding()
 
 
+@dataclass
+class _Received:
+    """The first stop signal this process was sent: how the CLI tells SIGINT's 130 from SIGTERM's 143."""
+
+    first: int | None = None
+
+
+_RECEIVED = _Received()
+
+
+def stop_signal() -> int | None:
+    """The first stop signal that arrived in this process (held or raised), None when none did."""
+    return _RECEIVED.first
+
+
 def interruption(signum: int) -> BaseException:
     """What a stop signal raises: KeyboardInterrupt for SIGINT, Interrupted naming the others."""
     if signum == signal.SIGINT:
@@ -56,6 +71,8 @@ def interruption(signum: int) -> BaseException:
 
 def _handler(signum: int, _frame: Any) -> None:
     """Runs in the main thread (Python's rule): raise, or keep the signal while it is held."""
+    if _RECEIVED.first is None:
+        _RECEIVED.first = signum
     if _HOLDING.arrived is not None:
         _HOLDING.arrived.append(signum)
         return

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from drillbook.util import signals
 from drillbook.util.signals import (
     Interrupted,
     Overrun,
@@ -102,3 +103,21 @@ def test_only_the_main_thread_holds_signals() -> None:
             done.set()
             thread.join()
     assert seen == [[]]
+
+
+def test_the_first_stop_signal_is_remembered_for_the_exit_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(signals, "_RECEIVED", signals._Received())
+    assert signals.stop_signal() is None
+    with pytest.raises(Interrupted), signals_raise_interrupted():
+        os.kill(os.getpid(), signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt), signals_raise_interrupted():
+        os.kill(os.getpid(), signal.SIGINT)
+    assert signals.stop_signal() == signal.SIGTERM
+
+
+def test_a_held_signal_is_remembered_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(signals, "_RECEIVED", signals._Received())
+    with pytest.raises(KeyboardInterrupt), signals_raise_interrupted(), held() as kept:
+        os.kill(os.getpid(), signal.SIGINT)
+        kept.release()
+    assert signals.stop_signal() == signal.SIGINT
