@@ -1,20 +1,21 @@
-"""The server's event log: one ``key=value`` line (logfmt) per event on stderr.
+"""The server's events: one log record per event, in the format every drillbook logger uses.
 
-Log collectors (journald, Loki, a grep) parse these lines, so every part of the server writes
-through one :class:`EventLog` and the format lives here only. Threads share it: a line is never
-interleaved with another.
+Log collectors (journald, Loki, a grep) parse these lines, so every part of the server reports
+through one :class:`EventLog`, and the line's format is the process's one log format
+(:mod:`drillbook.util.logformat`: logfmt by default for ``serve``, or text or json as asked). The
+event's name is the record's ``event`` field, its details the other fields. Threads share it: a
+line is never interleaved with another (logging's handler lock, or this log's own for a stream).
 """
 
 from __future__ import annotations
 
-import json
-import sys
+import logging
 import threading
-from datetime import UTC, datetime
 from typing import Any, Protocol, TextIO
 
-from drillbook.util.clock import iso
-from drillbook.util.plain import strip_controls
+from drillbook.util.logformat import LEVELS, LOGFMT, STANDARD, LogFormatter
+
+log = logging.getLogger("drillbook.serve")
 
 
 class Emit(Protocol):
@@ -24,28 +25,22 @@ class Emit(Protocol):
 
 
 class EventLog:
-    """``ts=... level=info event=drill-finish drill=x status=passed ...`` lines."""
+    """``ts=... level=info logger=drillbook.serve event=drill-finish drill=x status=passed ...``
+
+    Through the process's logging; given a ``stream``, written there as logfmt (tests, tools).
+    """
 
     def __init__(self, stream: TextIO | None = None):
-        self.stream = stream or sys.stderr
+        self.stream = stream
+        self.formatter = LogFormatter(form=LOGFMT)
         self.lock = threading.Lock()
 
     def __call__(self, event: str, level: str = "info", **fields: Any) -> None:
-        parts = [f"ts={iso(datetime.now(UTC))}", f"level={level}", f"event={event}"]
-        parts += [f"{k}={_value(v)}" for k, v in fields.items() if v is not None]
+        levelno = LEVELS.get(level, logging.INFO)
+        extra = {"event": event, **{(f"{k}_" if k in STANDARD else k): v for k, v in fields.items() if v is not None}}
+        if self.stream is None:
+            log.log(levelno, event, extra=extra)
+            return
+        record = log.makeRecord(log.name, levelno, "(event)", 0, event, (), None, extra=extra)
         with self.lock:
-            print(" ".join(parts), file=self.stream, flush=True)
-
-
-def _value(value: Any) -> str:
-    """Floats to milliseconds; text that would break the line's ``key=value`` split is quoted.
-
-    A drill's name, a sandbox path or a reason may come from a drill file or a restore: what a
-    terminal or a log viewer would obey is taken out first (newline and tab are quoted).
-    """
-    if isinstance(value, float):
-        value = f"{value:.3f}"
-    text = strip_controls(str(value))
-    if not text or any(c in text for c in ' "=\n\t'):
-        return json.dumps(text)
-    return text
+            print(self.formatter.format(record), file=self.stream, flush=True)

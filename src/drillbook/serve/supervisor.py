@@ -17,6 +17,10 @@ from ``run.json``; without one, from the last lines the child printed.
 The child counts the failures of its post-run steps (notifications, WORM uploads, the ledger seal)
 into a metrics textfile in the state folder (:func:`child_metrics_file`); the server adds them to
 its own counters and removes the file (see :meth:`DrillMetrics.absorb_failures`).
+
+The child logs in the server's format and level (:mod:`drillbook.util.logformat`); each record
+it writes on stderr is logged again by the server as that same record, with the drill and run id
+as fields: one line per record in the server's log, never a line quoted inside another.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from drillbook.outputs.runstore import RUN_FILE, new_run_id, read_record, run_di
 from drillbook.serve.events import Emit
 from drillbook.settings import Settings
 from drillbook.status import Status
+from drillbook.util import logformat
 from drillbook.util.atomic import make_folders
 from drillbook.util.process import kill_group
 
@@ -43,6 +48,7 @@ BACKSTOP_MARGIN = 30.0  # after the child's own limit, before the server sends S
 CHILD_METRICS = "run-metrics"  # state folder: each child's metrics textfile until the server reads it
 OUTPUT_LINES = 40       # kept from the child's output, for a reason when it leaves no record
 POLL = 0.2
+CHILD_LOGGER = "drillbook.run"  # whose a line of the child's stderr is when it is not a record
 
 ArgvFor = Callable[[str, str], list[str]]  # (drill name, run id) -> the child's command line
 
@@ -119,8 +125,9 @@ class Supervisor:
         child = ChildRun(name, run_id, proc, started, self.overrun_factor * rto)
         with self.lock:
             self.children[name] = child
-        readers = [threading.Thread(target=_read, args=(child, stream), daemon=True)
-                   for stream in (proc.stdout, proc.stderr)]
+        readers = [threading.Thread(target=_read, args=(child, proc.stdout), daemon=True),
+                   threading.Thread(target=_forward, args=(child, proc.stderr, logformat.active().form),
+                                    daemon=True)]
         for reader in readers:
             reader.start()
         try:
@@ -196,6 +203,19 @@ def child_metrics_file(state_dir: Path, run_id: str) -> Path:
     return Path(state_dir).absolute() / CHILD_METRICS / f"{run_id}.prom"
 
 
+def _forward(child: ChildRun, stream: Iterable[str], form: str) -> None:
+    """The child's log records into the server's log, each as itself plus whose it is; a line
+    that is not a record (a progress line in text format, a crash's traceback) becomes one."""
+    for line in stream:
+        text = line.rstrip("\n")
+        if not text:
+            continue
+        parsed = logformat.parse_line(text, form) or logformat.ParsedLine(None, "info", CHILD_LOGGER, text, {})
+        if "event" not in parsed.fields:  # progress events are not reasons
+            child.output.append(parsed.msg)
+        logformat.forward(parsed, drill=child.name, run_id=child.run_id)
+
+
 def child_argv(settings: Settings, name: str, run_id: str, overrun_factor: float) -> list[str]:
     """The child runs with the server's folders, given explicitly (never through a shell)."""
     folders = [("--drills", settings.drills_dir), ("--reports", settings.reports_dir),
@@ -204,6 +224,8 @@ def child_argv(settings: Settings, name: str, run_id: str, overrun_factor: float
     argv = [sys.executable, "-m", "drillbook"]
     for flag, path in folders:
         argv += [flag, str(Path(path).absolute())]
+    setup = logformat.active()
+    argv += ["--log-format", setup.form, "--log-level", setup.level]
     return [*argv, "run", name, "--plain", "--trigger", "schedule",
             "--stop-after-rto", f"{overrun_factor:g}",
             "--metrics-textfile", str(child_metrics_file(settings.state_dir, run_id)), "--run-id", run_id]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,8 @@ from drillbook.drill import runlock
 from drillbook.drill.runlock import Holder
 from drillbook.serve.supervisor import Supervisor, child_argv, child_metrics_file
 from drillbook.settings import Settings
+from drillbook.util import logformat
+from drillbook.util.logformat import JSON, LogSetup
 
 # Writes the record `drillbook run` would write, under the run id the child was given.
 RECORDING_CHILD = textwrap.dedent("""
@@ -168,3 +173,54 @@ def test_the_child_counts_its_failures_into_a_metrics_file_the_server_reads_back
     path = Path(argv[argv.index("--metrics-textfile") + 1])
     assert path == child_metrics_file(settings.state_dir, "20260101T000000Z-abc123")
     assert path.is_absolute() and path.suffix == ".prom"
+
+
+@pytest.fixture
+def json_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    """The server logs json at info into a buffer, as `drillbook --log-format json serve` would."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    monkeypatch.setattr(logformat, "_ACTIVE", logformat._Active())
+    logformat.configure(LogSetup(JSON, "info"), stream)
+    yield stream
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_the_child_logs_as_the_server_does(settings, json_log):
+    argv = child_argv(settings, "alpha", "20260101T000000Z-abc123", 3.0)
+    assert argv[argv.index("--log-format") + 1] == "json" and argv[argv.index("--log-level") + 1] == "info"
+    assert argv.index("--log-format") < argv.index("run")
+
+
+# What a `drillbook --log-format json run` child writes on stderr: its records, and a crash's last words.
+LOGGING_CHILD = textwrap.dedent("""
+    import json, sys
+    def record(level, msg, **fields):
+        print(json.dumps({"ts": "2026-03-01T10:20:30.456Z", "level": level, "logger": "drillbook.run",
+                          "msg": msg, **fields}), file=sys.stderr, flush=True)
+    record("info", "phase-end", event="phase-end", phase="restore", status="passed")
+    record("warning", 'restic said "slow"\\nsecond line', phase="restore")
+    print("Traceback (most recent call last):", file=sys.stderr)
+""")
+
+
+def test_the_childs_records_come_out_once_each_in_the_servers_format_naming_the_run(settings, json_log):
+    given: list[str] = []
+
+    def argv_for(name: str, run_id: str) -> list[str]:
+        given.append(run_id)
+        return python(LOGGING_CHILD)
+
+    outcome = supervisor(settings, Events(), argv_for).run("alpha", 600.0)
+    lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
+    assert lines == [
+        {"ts": "2026-03-01T10:20:30.456Z", "level": "info", "logger": "drillbook.run", "event": "phase-end",
+         "phase": "restore", "status": "passed", "drill": "alpha", "run_id": given[0]},
+        {"ts": "2026-03-01T10:20:30.456Z", "level": "warning", "logger": "drillbook.run",
+         "msg": 'restic said "slow"\nsecond line', "phase": "restore", "drill": "alpha", "run_id": given[0]},
+        {"ts": lines[2]["ts"], "level": "info", "logger": "drillbook.run",
+         "msg": "Traceback (most recent call last):", "drill": "alpha", "run_id": given[0]},
+    ]
+    assert outcome.reason == 'restic said "slow"\nsecond line; Traceback (most recent call last):'
