@@ -78,6 +78,7 @@ coverage: venv
 docs: venv
 	$(PY) -m drillbook schema > docs/drill.schema.json
 	$(PY) -m drillbook schema --markdown > docs/drill-spec.md
+	$(PY) -m drillbook.cli.manpage > docs/drillbook.1
 
 bench: setup
 	$(PY) bench/restore_overhead.py
