@@ -120,7 +120,7 @@ def test_sigint_tears_down_and_records_aborted(workspace, repo):
     write_drill(workspace.drills, "clinic", repo.path, body=SLEEPER.format(seconds="58.5"))
     proc, check = _start_and_wait_for(workspace, "sleep 58.5")
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=30) == 1
+    assert proc.wait(timeout=30) == 130  # 128 + SIGINT: stopped, not failed
     run = workspace.last_run("clinic")
     assert run["status"] == "aborted" and "SIGINT" in run["reason"]
     assert list(workspace.sandboxes.iterdir()) == []
@@ -134,7 +134,7 @@ def test_sigint_stops_a_drill_started_with_sigint_ignored(workspace, repo):
     proc, check = _start_and_wait_for(workspace, "sleep 57.25", sigint=signal.SIG_IGN)
     try:
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 1
+        assert proc.wait(timeout=30) == 130
     finally:
         proc.kill()
     run = workspace.last_run("clinic")
