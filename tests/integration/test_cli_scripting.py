@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.serving import Serve
 from tests.support import STANDARD_CHECKS, Repo, Workspace, write_drill
 
 
@@ -75,3 +76,24 @@ def test_logfmt_lines_of_a_failing_run_all_parse(workspace: Workspace, repo: Rep
     lines = done.stderr.splitlines()
     assert lines and all(line.startswith("ts=") and " level=" in line for line in lines), done.stderr
     assert any("event=finish" in line and "status=failed" in line and "level=warning" in line for line in lines)
+
+
+def test_serve_in_json_logs_its_events_and_its_childrens_records_one_json_object_a_line(
+        workspace: Workspace, repo: Repo) -> None:
+    write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS + "schedule: every 4s\n")
+    server = Serve([sys.executable, "-m", "drillbook", "--log-format", "json", "serve"], workspace.root,
+                   workspace.env())
+    try:
+        deadline = time.monotonic() + 60
+        while '"event": "drill-finish"' not in server.log.read_text():
+            assert time.monotonic() < deadline and server.proc.poll() is None, server.log.read_text()
+            time.sleep(0.2)
+        assert server.stop()[0] == 0
+    finally:
+        server.kill()
+    records = [json.loads(line) for line in server.log.read_text().splitlines()]
+    finish = next(r for r in records if r.get("event") == "drill-finish")
+    assert finish["logger"] == "drillbook.serve" and finish["status"] == "passed"
+    child = [r for r in records if r["logger"] == "drillbook.run" and r.get("run_id") == finish["run_id"]]
+    assert [r["event"] for r in child][:1] == ["start"] and child[-1]["event"] == "finish"
+    assert all(r["drill"] == "clinic" and "msg" not in r for r in child)  # records, not quoted lines

@@ -169,3 +169,40 @@ def test_json_log_format_from_the_environment_makes_every_stderr_line_a_record(t
 def test_an_unknown_log_format_is_a_usage_error(tmp_path: Path) -> None:
     result = invoke(tmp_path, "--log-format", "xml", "list")
     assert result.exit_code == 2 and "'xml' is not one of" in result.output
+
+
+def test_runbook_run_json_is_one_object_with_its_steps(tmp_path: Path) -> None:
+    books = tmp_path / "runbooks"
+    books.mkdir()
+    (books / "failover.md").write_text("---\nobjectives: {rto: 30m}\n---\n# Fail over\n\n## Announce\n\nTell them.\n\n"
+                                       "## Check\n\n```sh\necho ready\n```\n")
+    result = invoke(tmp_path, "runbook", "run", "failover", "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    (line,) = result.stdout.splitlines()
+    data = json.loads(line)
+    assert (data["runbook"], data["status"], data["exit_code"]) == ("failover", "passed", 0)
+    assert [(s["title"], s["kind"], s["status"]) for s in data["steps"]] == [
+        ("Announce", "manual", "confirmed"), ("Check", "shell", "passed")]
+    assert data["rto"]["target"] == "30m" and data["rto"]["met"] is True
+    assert Path(data["reports"]["json"]).is_file()
+
+
+def test_schedule_json_carries_the_problems_and_still_exits_2(tmp_path: Path) -> None:
+    write_drill(tmp_path / "drills", "clinic", "/srv/repo", body="schedule: \"0 2 * * *\"\n")
+    write_drill(tmp_path / "drills", "broken", "/srv/repo", rto="soon")
+    result = invoke(tmp_path, "schedule", "--json")
+    assert result.exit_code == 2
+    data = json.loads(result.stdout)
+    assert [d["drill"] for d in data["drills"]] == ["clinic"] and data["server"].startswith("not running")
+    assert [(Path(p["file"]).name, p["field"]) for p in data["problems"]] == [("broken.yaml", "objectives.rto")]
+
+
+def test_report_json_names_the_files_written_and_what_lacks_a_passing_run(tmp_path: Path) -> None:
+    write_drill(tmp_path / "drills", "clinic", "/srv/repo")
+    result = invoke(tmp_path, "report", "--period", "2026Q1", "--strict", "--json")
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    assert data["period"] == "2026Q1" and data["without_passing_run"] == ["clinic"] and data["exit_code"] == 1
+    assert [Path(p).name for p in data["reports"]] == ["compliance-2026Q1.html", "compliance-2026Q1.md",
+                                                       "compliance-2026Q1.json"]
+    assert all(Path(p).is_file() for p in data["reports"])
