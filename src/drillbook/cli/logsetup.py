@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import click
 
-from drillbook.util.logformat import FORMATS, LEVELS, LOGFMT, TEXT, LogSetup
+from drillbook.util.logformat import ENV_FORMAT, ENV_LEVEL, FORMATS, LEVELS, LOGFMT, TEXT, LogSetup
 
 SERVE = "serve"
 
 log_format_option = click.option(
-    "--log-format", type=click.Choice(FORMATS, case_sensitive=False), envvar="DRILLBOOK_LOG_FORMAT",
+    "--log-format", type=click.Choice(FORMATS, case_sensitive=False), envvar=ENV_FORMAT,
     show_envvar=True, help="Log lines on stderr as text, logfmt or json (one record a line) "
                            "[default: text; logfmt for serve].")
 log_level_option = click.option(
-    "--log-level", type=click.Choice(tuple(LEVELS), case_sensitive=False), envvar="DRILLBOOK_LOG_LEVEL",
+    "--log-level", type=click.Choice(tuple(LEVELS), case_sensitive=False), envvar=ENV_LEVEL,
     show_envvar=True, help="Least severe level logged [default: warning; info for serve and with logfmt/json].")
 
 

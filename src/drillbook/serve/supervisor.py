@@ -18,13 +18,15 @@ The child counts the failures of its post-run steps (notifications, WORM uploads
 into a metrics textfile in the state folder (:func:`child_metrics_file`); the server adds them to
 its own counters and removes the file (see :meth:`DrillMetrics.absorb_failures`).
 
-The child logs in the server's format and level (:mod:`drillbook.util.logformat`); each record
+The child logs in the server's format and level (:mod:`drillbook.util.logformat`, passed as
+``DRILLBOOK_LOG_FORMAT`` and ``DRILLBOOK_LOG_LEVEL``); each record
 it writes on stderr is logged again by the server as that same record, with the drill and run id
 as fields: one line per record in the server's log, never a line quoted inside another.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -119,7 +121,7 @@ class Supervisor:
         make_folders(self.state_dir / CHILD_METRICS)
         proc = subprocess.Popen(
             self.argv_for(name, run_id),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(),
             text=True, errors="replace", start_new_session=True,
         )
         child = ChildRun(name, run_id, proc, started, self.overrun_factor * rto)
@@ -216,6 +218,11 @@ def _forward(child: ChildRun, stream: Iterable[str], form: str) -> None:
         logformat.forward(parsed, drill=child.name, run_id=child.run_id)
 
 
+def child_env() -> dict[str, str]:
+    """The server's environment, and its log format and level: the child logs as the server does."""
+    return {**os.environ, **logformat.environment(logformat.active())}
+
+
 def child_argv(settings: Settings, name: str, run_id: str, overrun_factor: float) -> list[str]:
     """The child runs with the server's folders, given explicitly (never through a shell)."""
     folders = [("--drills", settings.drills_dir), ("--reports", settings.reports_dir),
@@ -224,8 +231,6 @@ def child_argv(settings: Settings, name: str, run_id: str, overrun_factor: float
     argv = [sys.executable, "-m", "drillbook"]
     for flag, path in folders:
         argv += [flag, str(Path(path).absolute())]
-    setup = logformat.active()
-    argv += ["--log-format", setup.form, "--log-level", setup.level]
     return [*argv, "run", name, "--plain", "--trigger", "schedule",
             "--stop-after-rto", f"{overrun_factor:g}",
             "--metrics-textfile", str(child_metrics_file(settings.state_dir, run_id)), "--run-id", run_id]

@@ -31,6 +31,7 @@ TEXT, LOGFMT, JSON = "text", "logfmt", "json"
 FORMATS = (TEXT, LOGFMT, JSON)
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 TEXT_LAYOUT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+ENV_FORMAT, ENV_LEVEL = "DRILLBOOK_LOG_FORMAT", "DRILLBOOK_LOG_LEVEL"
 #: Attributes every LogRecord has; anything else on a record is one of its fields.
 STANDARD = {*logging.LogRecord("", 0, "", 0, "", None, None).__dict__, "message", "asctime", "taskName"}
 _QUOTE_IF = re.compile(r'[\s"=\\]')
@@ -137,6 +138,12 @@ def configure(setup: LogSetup, stream: TextIO | None = None) -> None:
 
 def active() -> LogSetup:
     return _ACTIVE.setup
+
+
+def environment(setup: LogSetup) -> dict[str, str]:
+    """The variables that make a child ``drillbook`` log as ``setup`` says (``--log-format`` and
+    ``--log-level`` read them)."""
+    return {ENV_FORMAT: setup.form, ENV_LEVEL: setup.level}
 
 
 def structured() -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import sys
 import textwrap
 import threading
@@ -17,7 +18,7 @@ import pytest
 
 from drillbook.drill import runlock
 from drillbook.drill.runlock import Holder
-from drillbook.serve.supervisor import Supervisor, child_argv, child_metrics_file
+from drillbook.serve.supervisor import Supervisor, child_argv, child_env, child_metrics_file
 from drillbook.settings import Settings
 from drillbook.util import logformat
 from drillbook.util.logformat import JSON, LogSetup
@@ -189,9 +190,9 @@ def json_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
 
 
 def test_the_child_logs_as_the_server_does(settings, json_log):
-    argv = child_argv(settings, "alpha", "20260101T000000Z-abc123", 3.0)
-    assert argv[argv.index("--log-format") + 1] == "json" and argv[argv.index("--log-level") + 1] == "info"
-    assert argv.index("--log-format") < argv.index("run")
+    env = child_env()
+    assert (env["DRILLBOOK_LOG_FORMAT"], env["DRILLBOOK_LOG_LEVEL"]) == ("json", "info")
+    assert env["PATH"] == os.environ["PATH"]
 
 
 # What a `drillbook --log-format json run` child writes on stderr: its records, and a crash's last words.
