@@ -206,3 +206,10 @@ def test_report_json_names_the_files_written_and_what_lacks_a_passing_run(tmp_pa
     assert [Path(p).name for p in data["reports"]] == ["compliance-2026Q1.html", "compliance-2026Q1.md",
                                                        "compliance-2026Q1.json"]
     assert all(Path(p).is_file() for p in data["reports"])
+
+
+def test_list_json_hides_credentials_in_a_repository_url(tmp_path: Path) -> None:
+    write_drill(tmp_path / "drills", "clinic", "rest:https://backup:hunter22@backups.example.org:8000/clinic")
+    result = invoke(tmp_path, "list", "--json")
+    assert result.exit_code == 0 and "hunter22" not in result.stdout
+    assert "backups.example.org" in json.loads(result.stdout)[0]["repository"]
