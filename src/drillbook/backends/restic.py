@@ -2,7 +2,9 @@
 
 Why one door: the argv is built, the child's environment set (the password never in argv), the
 timeout applied, the command logged with secrets masked, and failures classified from stderr,
-in exactly one place. Debian's restic 0.14 exits 1 for almost every error, so stderr decides.
+in exactly one place. Debian 12's restic 0.14 exits 1 for almost every error, so stderr decides;
+from 0.17 on, restic's exit codes for a missing repository, a lock and a wrong password decide
+first, and a restore reports its progress and counts as JSON (see ``resticversion.py``).
 Read-only by construction: the door has no method that writes, and refuses any subcommand not on
 :data:`READ_ONLY`. Making repositories (init, backup) is the demo's and the tests' business, done
 with plain restic commands in ``devtools/repos.py``.
@@ -21,13 +23,16 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum, auto
 from pathlib import Path
 from typing import IO, Any
 
+from drillbook.backends.repository import local_path
+from drillbook.backends.resticjson import RestoreCounts, plain_stderr_line, restore_message
+from drillbook.backends.resticversion import VERSIONS, Features, version_in
 from drillbook.sandbox.isolation import Account, Mode, switch_argv
 from drillbook.util.clock import iso
 from drillbook.util.process import kill_and_reap, kill_group, run_bounded, started
@@ -112,11 +117,12 @@ class Snapshot:
         }
 
 
-# restic retries every failed load with a backoff of about 45 s in all. A pack that the backend
-# says does not exist will not appear on a retry (local files, S3 is strongly consistent), so the
-# first such retry is final: stop restic there and say which pack is missing.
+# restic 0.14 retries every failed load with a backoff of about 45 s in all. A pack that the
+# backend says does not exist will not appear on a retry (local files, S3 is strongly consistent),
+# so the first such retry is final: stop restic there and say which pack is missing. restic 0.18
+# does not retry it ("failed"), and goes on to the next file: it is stopped there the same way.
 _MISSING_PACK = re.compile(
-    r"Load\(<data/([0-9a-f]+)>.*returned error, retrying.*"
+    r"Load\(<data/([0-9a-f]+)>.*(?:returned error, retrying|failed).*"
     r"(no such file or directory|NoSuchKey|The specified key does not exist|404 Not Found)", re.I)
 
 
@@ -132,7 +138,7 @@ def missing_pack(line: str) -> str | None:
 class _StderrWatch:
     """Reads a restic child's stdout and stderr concurrently, stopping it on a hopeless retry."""
 
-    def __init__(self, proc: subprocess.Popen[str]):
+    def __init__(self, proc: subprocess.Popen[str], on_out: Callable[[str], None] | None = None):
         if proc.stdout is None or proc.stderr is None:
             raise ValueError("restic must be started with stdout and stderr piped")
         self.proc = proc
@@ -142,6 +148,7 @@ class _StderrWatch:
         self.err: list[str] = []
         self.fatal: str | None = None
         self.timed_out = False
+        self.on_out = on_out
 
     @property
     def stderr(self) -> str:
@@ -163,10 +170,14 @@ class _StderrWatch:
         return "".join(self.out)
 
     def _read_out(self) -> None:
-        self.out.extend(iter(self.stdout.readline, ""))
+        for line in iter(self.stdout.readline, ""):
+            self.out.append(line)
+            if self.on_out:
+                self.on_out(line)
 
     def _read_err(self) -> None:
-        for line in iter(self.stderr_pipe.readline, ""):
+        for raw in iter(self.stderr_pipe.readline, ""):
+            line = plain_stderr_line(raw)
             self.err.append(line)
             if self.fatal is None and (reason := missing_pack(line)):
                 self.fatal = reason
@@ -176,7 +187,15 @@ class _StderrWatch:
 _AFFECTED = re.compile(r"ignoring error for (.+?): ")
 
 
-def classify(stderr: str, returncode: int | None) -> tuple[Fault, str]:
+# restic >= 0.17 (see resticversion.py): what these exit codes say needs no reading of stderr.
+EXIT_CODES = {10: Fault.REPOSITORY_NOT_FOUND, 11: Fault.LOCKED, 12: Fault.WRONG_PASSWORD}
+
+
+def classify(stderr: str, returncode: int | None, exit_codes: bool = False) -> tuple[Fault, str]:
+    """What went wrong: by ``returncode`` when restic has ``exit_codes``, else by its stderr."""
+    if exit_codes and returncode in EXIT_CODES:
+        kind = EXIT_CODES[returncode]
+        return kind, next(text for fault, _, text in _CLASSIFIERS if fault == kind)
     for kind, pattern, text in _CLASSIFIERS:
         if pattern.search(stderr):
             return kind, text + (_affected_files(stderr) if kind == Fault.CORRUPT_DATA else "")
@@ -252,9 +271,6 @@ def parse_restore_size(out: str, snapshot_id: str) -> RestoreSize:
     return RestoreSize(size, files if type(files) is int else 0)
 
 
-VERSION = re.compile(r"restic (\d+\.\d+\.\d+\S*)")  # in what `restic version` prints
-
-
 def find_restic() -> str | None:
     """``DRILLBOOK_RESTIC`` may point at a specific binary (tests wrap restic to log its argv)."""
     chosen = os.environ.get("DRILLBOOK_RESTIC")
@@ -268,12 +284,16 @@ def installed_version() -> str | None:
     binary = find_restic()
     if binary is None:
         return None
+    if known := VERSIONS.get(binary):
+        return known
     try:
         done = run_bounded([binary, "version"], timeout=30)
     except OSError:
         return None
-    match = VERSION.search(done.stdout)
-    return match.group(1) if match else None
+    found = version_in(done.stdout)
+    if found:
+        VERSIONS.put(binary, found)
+    return found
 
 
 def parse_time(text: str) -> datetime:
@@ -299,6 +319,7 @@ class Restic:
         account_env: Mapping[str, str] | None = None,
         cache_dir: Path | None = None,
         timeout: float = 3600.0,
+        stuck_request_timeout: float | None = None,
     ):
         self.repository = repository
         self._password = password
@@ -309,6 +330,8 @@ class Restic:
         self.scrubber.add_env(self.account_env)
         self.cache_dir = cache_dir
         self.timeout = timeout
+        # for remote storage, where restic has the option: a request stuck longer is retried
+        self.stuck_request_timeout = stuck_request_timeout if local_path(repository) is None else None
         self.binary = find_restic()
         self._lock = threading.Lock()  # calls may run in other threads (the snapshot's listing)
         self._live: set[subprocess.Popen[str]] = set()
@@ -330,6 +353,8 @@ class Restic:
             argv += ["--cache-dir", str(self.cache_dir)]
         else:
             argv.append("--no-cache")
+        if subcommand != "version" and self.stuck_request_timeout and self.features.stuck_request_timeout:
+            argv.append(f"--stuck-request-timeout={self.stuck_request_timeout:.0f}s")
         return argv + args
 
     def _env(self, account: Account | None = None) -> dict[str, str]:
@@ -347,7 +372,8 @@ class Restic:
         return self._start(self._argv(subcommand, args, account), subcommand, timeout or self.timeout,
                            self._env(account))
 
-    def _start(self, argv: list[str], subcommand: str, limit: float, env: dict[str, str]) -> str:
+    def _start(self, argv: list[str], subcommand: str, limit: float, env: dict[str, str],
+               on_out: Callable[[str], None] | None = None) -> str:
         log.debug("%s", self._shown(argv))
         self._refuse_when_stopping(subcommand, argv)
         with started(lambda: subprocess.Popen(
@@ -364,7 +390,7 @@ class Restic:
             with self._lock:  # a stop() either sees this restic or, after it, this refuses to go on
                 self._refuse_when_stopping(subcommand, argv)
                 self._live.add(proc)
-            watch = _StderrWatch(proc)
+            watch = _StderrWatch(proc, on_out)
             try:
                 out = watch.run(limit)
             finally:
@@ -385,7 +411,8 @@ class Restic:
         if watch.fatal:
             raise ResticError(Fault.CORRUPT_DATA, watch.fatal, self.scrub_tail(err), self._shown(argv), err)
         if proc.returncode != 0:
-            kind, text = classify(err, proc.returncode)
+            codes = subcommand != "version" and self.features.exit_codes
+            kind, text = classify(err, proc.returncode, exit_codes=codes)
             raise ResticError(kind, text, self.scrub_tail(err), self._shown(argv), err)
         return out
 
@@ -416,9 +443,22 @@ class Restic:
 
     # -- the read-only operations -------------------------------------------------
     def version(self) -> str:
+        """Read once per process and binary (see resticversion.py)."""
+        if self.binary and (known := VERSIONS.get(self.binary)):
+            return known
         out = self._run("version", [], timeout=30)
-        match = VERSION.search(out)
-        return match.group(1) if match else out.strip()
+        found = version_in(out)
+        if found and self.binary:
+            VERSIONS.put(self.binary, found)
+        return found or out.strip()
+
+    @property
+    def features(self) -> Features:
+        """What this restic understands; a version that cannot be read counts as 0.14's."""
+        try:
+            return Features.of(self.version())
+        except ResticError:
+            return Features.of(None)
 
     def snapshots(self) -> list[Snapshot]:
         data = json.loads(self._run("snapshots", ["--json"]) or "[]")
@@ -453,14 +493,35 @@ class Restic:
         args = [snapshot_id, "--target", str(target)]
         if verify:
             args.append("--verify")
+        if self.features.restore_json:
+            args.append("--json")
         args += [f"--exclude={exclude_pattern(path)}" for path in leave_out]
         return self._argv("restore", args, account)
 
     def restore(self, snapshot_id: str, target: Path, verify: bool = True, *,
-                account: Account | None = None, leave_out: Sequence[str] = ()) -> None:
+                account: Account | None = None, leave_out: Sequence[str] = (),
+                progress: Callable[[RestoreCounts], None] | None = None) -> RestoreCounts | None:
         """Restore into ``target``: as ``account`` when given (drillbook is root), else as drillbook.
 
         ``leave_out``: snapshot paths not to restore (devices an unprivileged restic cannot make).
+        With restic >= 0.17, ``progress`` gets each status and the summary's counts are returned;
+        restic 0.14 tells neither, and None is returned.
         """
         argv = self.restore_argv(snapshot_id, target, verify, account=account, leave_out=leave_out)
-        self._start(argv, "restore", self.timeout, self._env(account))
+        summary: list[RestoreCounts] = []
+
+        def read(line: str) -> None:
+            message = restore_message(line)
+            if message is None:
+                return
+            kind, counts = message
+            if kind == "summary":
+                summary.append(counts)
+            elif progress:
+                try:
+                    progress(counts)
+                except Exception as exc:  # a reader that stops draining restic's stdout would hang it
+                    log.error("restore progress display failed (%s); the restore goes on", type(exc).__name__)
+
+        self._start(argv, "restore", self.timeout, self._env(account), on_out=read)
+        return summary[-1] if summary else None

@@ -18,6 +18,7 @@ from rich.status import Status as RichStatus
 from rich.text import Text
 
 from drillbook.cli.console import terminal_safe
+from drillbook.drill.space import shown
 from drillbook.status import Status
 from drillbook.util.durations import format_duration
 from drillbook.util.logformat import structured
@@ -40,7 +41,9 @@ class Progress:
         self.handlers: dict[str, Callable[[str, dict[str, Any]], None]] = {
             "start": self._start, "phase-start": self._phase_start, "phase-end": self._phase_end,
             "check-end": self._check_end, "finish": self._finish, "lock-wait": self._lock_wait,
+            "restore-progress": self._restore_progress,
         }
+        self.phase = ""
 
     def __call__(self, event: str, name: str, info: dict[str, Any]) -> None:
         handler = self.handlers.get(event)
@@ -86,9 +89,20 @@ class Progress:
                        drill=name, wait=float(info["wait"]), holder=holder)
 
     def _phase_start(self, name: str, info: dict[str, Any]) -> None:
+        self.phase = name
         if self.console:
             self.status = self.console.status(Text(f"  {name} …"))
             self.status.start()
+
+    def _restore_progress(self, name: str, info: dict[str, Any]) -> None:
+        """restic >= 0.17's status of the restore under way, in the phase's spinner (0.14 tells none)."""
+        if not self.status:
+            return
+        percent = info.get("percent")
+        done = f" {percent:.0%}" if isinstance(percent, (int, float)) else ""
+        self.status.update(Text(
+            f"  {self.phase} …{done} ({info['files_restored']} of {info['total_files']} files, "
+            f"{shown(info['bytes_restored'])} of {shown(info['total_bytes'])})"))
 
     def _phase_end(self, name: str, info: dict[str, Any]) -> None:
         self._stop_spinner()

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from drillbook.backends import aws
 from drillbook.backends.repository import backend_environment, cache_dir, resolve_repository, shown_repository
 from drillbook.backends.restic import Fault, ResticError, Snapshot, only_unmakeable_devices
+from drillbook.backends.resticjson import RestoreCounts
 from drillbook.backends.secrets import describe_source, resolve_password
 from drillbook.checks.base import CheckContext, default_name
 from drillbook.checks.kinds import run_check
@@ -213,6 +214,7 @@ class DrillRun:
         self.restic = restic = self.seams.open_restic(
             self.repository, password, env=credentials.env, account_env=credentials.account_env,
             cache_dir=cache_dir(source.repository, self.settings.cache_dir), timeout=RESTIC_TIMEOUT,
+            stuck_request_timeout=float(source.stuck_request_timeout),
         )
         try:
             self.record.versions = host_versions(restic.version() or "unknown")
@@ -282,8 +284,11 @@ class DrillRun:
         as_root = f" as root ({who.reason})" if who.as_root else ""
         devices = (f"; {len(left_out)} device node{'s' if len(left_out) != 1 else ''} left out "
                    "(an unprivileged restore cannot make them)") if left_out else ""
+        counted = self._need(self.record.restore).get("restored")
+        restored = (f"; restic restored {counted['files_restored']} of {counted['total_files']} files"
+                    if counted else "")
         return (f"restored {snapshot.short_id} ({space.shown(room.measured.size_bytes)}) with --verify"
-                f"{as_root}{devices}{made_safe}")
+                f"{as_root}{restored}{devices}{made_safe}")
 
     def _make_room(self, restic: ResticDoor, sandbox: SandboxLike, snapshot: Snapshot) -> space.Room:
         """Fail before restoring when the sandbox root's filesystem cannot hold the restore."""
@@ -323,17 +328,28 @@ class DrillRun:
         """
         restic, sandbox, snapshot = self._need(self.restic), self._need(self.sandbox), self._need(self.snapshot)
         try:
-            restic.restore(snapshot.id, sandbox.restore_root, verify=True, account=who.account)
+            self._counted(restic.restore(snapshot.id, sandbox.restore_root, verify=True, account=who.account,
+                                         progress=self._restore_progress))
             return []
         except ResticError as exc:
             devices = self._devices_behind(exc) if who.unprivileged else []
             if not devices:
                 raise self._restic_failed(exc, "restoring") from None
         sandbox.clear_restore(who.as_root)
-        self._restic_call(restic.restore, snapshot.id, sandbox.restore_root, verify=True,
-                          account=who.account, leave_out=devices, what="restoring")
+        self._counted(self._restic_call(restic.restore, snapshot.id, sandbox.restore_root, verify=True,
+                                        account=who.account, leave_out=devices, what="restoring",
+                                        progress=self._restore_progress))
         self._need(self.record.restore)["devices_left_out"] = len(devices)
         return devices
+
+    def _restore_progress(self, counts: RestoreCounts) -> None:
+        """restic >= 0.17's status: for the progress display (0.14 tells none)."""
+        self.observe("restore-progress", self.drill.name, {"percent": counts.percent_done, **counts.record()})
+
+    def _counted(self, summary: RestoreCounts | None) -> None:
+        """restic >= 0.17's own counts of what it restored, kept beside the content check's."""
+        if summary is not None:
+            self._need(self.record.restore)["restored"] = summary.record()
 
     def _devices_behind(self, failure: ResticError) -> list[str]:
         """The snapshot's devices, when refusing to make them was all that failed; else nothing."""

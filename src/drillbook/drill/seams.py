@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from drillbook.backends.restic import Restic, RestoreSize, Snapshot
+from drillbook.backends.resticjson import RestoreCounts
 from drillbook.drill.space import free_bytes
 from drillbook.sandbox.holder import Sandbox
 from drillbook.sandbox.isolation import Account, Mode, unreadable_by
@@ -31,7 +32,8 @@ class ResticDoor(Protocol):
     def restore_size(self, snapshot_id: str) -> RestoreSize: ...
 
     def restore(self, snapshot_id: str, target: Path, verify: bool = True, *,
-                account: Account | None = None, leave_out: Sequence[str] = ()) -> None: ...
+                account: Account | None = None, leave_out: Sequence[str] = (),
+                progress: Callable[[RestoreCounts], None] | None = None) -> RestoreCounts | None: ...
 
     def stop(self) -> None: ...
 

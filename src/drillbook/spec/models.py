@@ -188,6 +188,17 @@ class Source(Strict):
                                        description="Which snapshot: the newest that matches all.")
     immutability: Immutability | None = Field(
         None, description="S3 Object Lock audit before the restore; absent = not audited.")
+    stuck_request_timeout: DurationValue = Field(
+        default_factory=lambda: Duration("5m"),
+        description="Remote repositories, restic >= 0.17.1: a request to the storage that takes "
+                    "longer is retried (restic's --stuck-request-timeout).")
+
+    @field_validator("stuck_request_timeout")
+    @classmethod
+    def _at_least_a_second(cls, value: Duration) -> Duration:
+        if value < 1:
+            raise ValueError(f"stuck_request_timeout {value.text} is too short: give at least 1s, e.g. 5m")
+        return value
 
 
 class ExactValue(Strict):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from drillbook.backends import restic as restic_module
 from drillbook.backends.restic import (
     READ_ONLY,
     Fault,
@@ -17,6 +18,7 @@ from drillbook.backends.restic import (
     missing_pack,
     only_unmakeable_devices,
 )
+from drillbook.backends.resticversion import VersionCache
 from drillbook.sandbox.isolation import Account
 from drillbook.util.procfs import alive, children
 
@@ -75,6 +77,9 @@ def door(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Restic:
     monkeypatch.setattr(subprocess, "Popen", no_process)
     monkeypatch.setattr(subprocess, "run", no_process)
     monkeypatch.setenv("DRILLBOOK_RESTIC", "/usr/bin/true")
+    known = VersionCache()
+    known.put("/usr/bin/true", "0.14.0")  # read before, as a drill's plan does
+    monkeypatch.setattr(restic_module, "VERSIONS", known)
     return Restic("/srv/repo", "pw", cache_dir=tmp_path / "cache")
 
 

@@ -105,3 +105,24 @@ def test_a_terminal_run_whose_checks_print_markup_and_escapes_finishes_reported_
     assert ledger.entry_for(harness.settings.reports_dir, record["run_id"]) is not None
     for escape in ESCAPES:
         assert escape not in stream.getvalue(), repr(escape)
+
+
+def test_a_restore_under_way_shows_restics_own_progress_in_the_phases_spinner() -> None:
+    progress, _stream = terminal()
+    progress("start", "clinic", {"run_id": "r1", "dir": "/x"})
+    progress("phase-start", "restore", {})
+    progress("restore-progress", "clinic", {"percent": 0.5, "files_restored": 6, "total_files": 12,
+                                            "bytes_restored": 3 << 20, "total_bytes": 6 << 20})
+    assert progress.status is not None
+    shown = str(progress.status.renderable.text)
+    assert shown == "  restore … 50% (6 of 12 files, 3.0 MiB of 6.0 MiB)"
+    progress("phase-end", "restore", {"status": Status.PASSED, "duration": 1.0, "detail": "restored"})
+    assert progress.status is None
+
+
+def test_restore_progress_outside_a_terminal_prints_nothing() -> None:
+    stream = io.StringIO()
+    progress = Progress(stream=stream)
+    progress("restore-progress", "clinic", {"percent": 0.5, "files_restored": 6, "total_files": 12,
+                                            "bytes_restored": 3, "total_bytes": 6})
+    assert stream.getvalue() == ""

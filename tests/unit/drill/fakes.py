@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.backends.restic import Fault, ResticError, RestoreSize, Snapshot
+from drillbook.backends.resticjson import RestoreCounts
 from drillbook.drill.engine import DeclaredDrill, DrillRun, RunOptions
 from drillbook.drill.seams import Seams
 from drillbook.sandbox.holder import remove_tree
@@ -62,6 +63,8 @@ class FakeRestic:
     ls_error: ResticError | None = None  # restic ls fails with this
     slow_listing: bool = False  # restic ls runs until stopped (10 s at most), as on a hung repository
     stopped: threading.Event = field(default_factory=threading.Event)
+    statuses: list[RestoreCounts] = field(default_factory=list)  # restic >= 0.17's progress
+    summary: RestoreCounts | None = None  # restic >= 0.17's counts; 0.14 tells none
 
     def open(self, repository: str, password: str, **kwargs: Any) -> FakeRestic:
         self.opened_with = {"repository": repository, "password": password, **kwargs}
@@ -92,10 +95,14 @@ class FakeRestic:
         self.stopped.set()
 
     def restore(self, snapshot_id: str, target: Path, verify: bool = True, *,
-                account: Account | None = None, leave_out: Sequence[str] = ()) -> None:
+                account: Account | None = None, leave_out: Sequence[str] = (),
+                progress: Callable[[RestoreCounts], None] | None = None) -> RestoreCounts | None:
         self.restores.append({"target": target, "account": account, "leave_out": list(leave_out)})
         if self.on_restore:
             self.on_restore()
+        for status in self.statuses:
+            if progress:
+                progress(status)
         refused = [d for d in self.devices if d not in leave_out] if self.device_errors else []
         if refused:
             lines = [f"ignoring error for {d}: operation not permitted\n" for d in refused]
@@ -108,6 +115,7 @@ class FakeRestic:
         for name, data in self.files.items():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             (target / name).write_bytes(data)
+        return self.summary
 
 
 class FakeLauncher:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from drillbook.backends.restic import Fault, ResticError
+from drillbook.backends.resticjson import RestoreCounts
 from drillbook.drill import space
 from drillbook.drill.engine import DeclaredDrill, RunOptions
 from drillbook.sandbox.isolation import IsolationError, Mode
@@ -81,6 +82,36 @@ def test_a_remote_repository_is_opened_with_the_cache_folder_of_the_settings(har
     assert drill is not None, problems
     harness.run(DeclaredDrill(drill, path))
     assert harness.restic.opened_with["cache_dir"] == harness.root / "var-cache"
+
+
+def test_a_remote_repository_gets_the_drills_stuck_request_timeout(harness: Harness) -> None:
+    path = write_drill(harness.settings.drills_dir, "clinic", "s3:http://127.0.0.1:9/bucket", body=CHECKS)
+    path.write_text(path.read_text().replace("  snapshot:", "  stuck_request_timeout: 2m\n  snapshot:"))
+    drill, problems = load_drill(path)
+    assert drill is not None, problems
+    harness.run(DeclaredDrill(drill, path))
+    assert harness.restic.opened_with["stuck_request_timeout"] == 120
+    harness.run()
+    assert harness.restic.opened_with["stuck_request_timeout"] == 300  # the default, 5m
+
+
+def test_restic_0_17_and_later_counts_are_recorded_and_its_progress_shown(harness: Harness) -> None:
+    harness.restic.statuses = [RestoreCounts(6, 12, 100, 200, percent_done=0.5)]
+    harness.restic.summary = RestoreCounts(12, 12, 200, 200)
+    record = harness.run()
+    assert record["status"] == "passed"
+    assert record["restore"]["restored"] == {"files_restored": 12, "total_files": 12,
+                                             "bytes_restored": 200, "total_bytes": 200}
+    shown = [info for event, _, info in harness.events if event == "restore-progress"]
+    assert shown == [{"percent": 0.5, "files_restored": 6, "total_files": 12,
+                      "bytes_restored": 100, "total_bytes": 200}]
+    assert "restic restored 12 of 12 files" in detail(record, "restore")
+
+
+def test_restic_0_14_tells_no_counts_and_none_are_made_up(harness: Harness) -> None:
+    record = harness.run()
+    assert record["status"] == "passed" and "restored" not in record["restore"]
+    assert not [event for event, _, _ in harness.events if event == "restore-progress"]
 
 
 def test_run_json_says_running_at_the_start_and_is_complete_at_the_end(harness: Harness) -> None:
