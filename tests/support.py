@@ -23,6 +23,21 @@ from drillbook.util.atomic import write_json_atomic
 
 PASSWORD = "correct horse battery staple"
 PASSWORD_ENV = "TEST_RESTIC_PASSWORD"
+# Which restic drillbook runs in the tests: the system's (Debian 12's 0.14) unless this names another
+# (make test runs the tests marked restic_versions again with .tools/restic-0.18/restic). The
+# repositories are always built by the system's restic (devtools/repos.py): a newer one reads them.
+RESTIC_UNDER_TEST = "DRILLBOOK_RESTIC"
+
+
+def restic_under_test() -> str:
+    """The restic binary drillbook runs in these tests, for wrappers that log its argv."""
+    return os.environ.get(RESTIC_UNDER_TEST) or "restic"
+
+
+def restic_version_under_test() -> str:
+    """What ``restic version`` of :func:`restic_under_test` says its version is (``0.18.0``)."""
+    done = subprocess.run([restic_under_test(), "version"], capture_output=True, text=True, check=True)
+    return done.stdout.split()[1]
 
 
 def make_sample_tree(root: Path, files: int = 20, rows: int = 1500) -> Path:
@@ -135,6 +150,8 @@ class Workspace:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DRILLBOOK_", "RESTIC_"))}
+        if RESTIC_UNDER_TEST in os.environ:  # the restic the tests run drillbook with (see restic_under_test)
+            env[RESTIC_UNDER_TEST] = os.environ[RESTIC_UNDER_TEST]
         env.update({
             "DRILLBOOK_DRILLS": str(self.drills),
             "DRILLBOOK_REPORTS": str(self.reports),

@@ -11,7 +11,18 @@ import textwrap
 import time
 from pathlib import Path
 
-from tests.support import PASSWORD, STANDARD_CHECKS, Repo, Workspace, write_drill
+import pytest
+
+from drillbook.backends.resticversion import Features
+from tests.support import (
+    PASSWORD,
+    STANDARD_CHECKS,
+    Repo,
+    Workspace,
+    restic_under_test,
+    restic_version_under_test,
+    write_drill,
+)
 
 
 def all_output_text(workspace, result) -> str:
@@ -22,6 +33,7 @@ def all_output_text(workspace, result) -> str:
     return "\n".join(texts)
 
 
+@pytest.mark.restic_versions
 def test_passing_drill_measures_objectives_and_keeps_no_secret(workspace, repo):
     write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
     result = workspace.cli("run", "clinic")
@@ -38,12 +50,23 @@ def test_passing_drill_measures_objectives_and_keeps_no_secret(workspace, repo):
     content = run["content"]
     assert content["files_expected"] == content["files_verified"] == 21
     assert content["bytes_verified"] == content["bytes_expected"] > 0
-    assert run["versions"]["restic"].startswith("0.")
+    version = restic_version_under_test()
+    assert run["versions"]["restic"] == version  # which restic ran: the record says, the reports show
+    report = next((workspace.reports / "clinic").iterdir())
+    assert f"restic {version} ·" in (report / "report.html").read_text()
+    assert f"restic {version}," in (report / "report.md").read_text()
+    restored = run["restore"].get("restored")
+    if Features.of(version).restore_json:  # restic's own counts, beside the content check's
+        assert restored["files_restored"] == restored["total_files"] > 21
+        assert restored["bytes_restored"] == restored["total_bytes"] == content["bytes_expected"]
+    else:
+        assert restored is None
     assert run["snapshot"]["host"] == "clinic-1"
     assert PASSWORD not in all_output_text(workspace, result)
     assert (workspace.reports / "index.html").read_text().count("clinic") >= 1
 
 
+@pytest.mark.restic_versions
 def test_wrong_password_says_so_without_leaking_it(workspace, repo):
     write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
     result = workspace.cli("run", "clinic", TEST_RESTIC_PASSWORD="not-the-password-xyz")
@@ -56,6 +79,7 @@ def test_wrong_password_says_so_without_leaking_it(workspace, repo):
     assert run["restic_stderr_tail"], "restic's last words are kept for the on-call engineer"
 
 
+@pytest.mark.restic_versions
 def test_missing_repository(workspace, tmp_path):
     write_drill(workspace.drills, "clinic", tmp_path / "no-such-repo", body=STANDARD_CHECKS)
     assert workspace.cli("run", "clinic").returncode == 1
@@ -83,6 +107,7 @@ def _largest_pack(repo_path: Path) -> Path:
     return max(packs, key=lambda p: p.stat().st_size)
 
 
+@pytest.mark.restic_versions
 def test_corrupted_pack_fails_the_drill(workspace, repo):
     pack = _largest_pack(repo.path)
     pack.chmod(0o644)
@@ -97,6 +122,7 @@ def test_corrupted_pack_fails_the_drill(workspace, repo):
     assert "affected: /srv/clinic/" in run["reason"], run["reason"]  # which files are damaged
 
 
+@pytest.mark.restic_versions
 def test_missing_pack_fails_the_drill_at_once_naming_it(workspace, repo):
     pack = _largest_pack(repo.path)
     pack.unlink()
@@ -189,10 +215,11 @@ def test_keep_sandbox_keeps_the_restore(workspace, repo):
     assert len(kept) == 1 and (kept[0] / "restore" / "srv" / "clinic" / "db").is_dir()
 
 
+@pytest.mark.restic_versions
 def test_drills_only_call_read_only_restic_commands(workspace, repo, tmp_path):
     log = tmp_path / "restic-argv.log"
     wrapper = tmp_path / "restic-wrapper"
-    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec restic "$@"\n')
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {restic_under_test()} "$@"\n')
     wrapper.chmod(0o755)
     write_drill(workspace.drills, "clinic", repo.path, body=STANDARD_CHECKS)
     assert workspace.cli("run", "clinic", DRILLBOOK_RESTIC=str(wrapper)).returncode == 0

@@ -151,6 +151,7 @@ def _ordinary_account_cannot_enter(folder: Path) -> None:
         assert tried.returncode != 0 and "Permission denied" in tried.stderr, (target, tried)
 
 
+@pytest.mark.restic_versions
 def test_a_repository_the_account_can_read_is_restored_by_it(workspace: Workspace, shared: Path) -> None:
     repo = _repo(shared, shared / "source")
     _readable_by_all(repo.path)

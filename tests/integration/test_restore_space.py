@@ -37,6 +37,7 @@ def _restic_stats(repo: Repo, snapshot_id: str) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
+@pytest.mark.restic_versions
 def test_the_restore_size_restic_counts_is_recorded_with_the_free_space(workspace: Workspace, repo: Repo,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     record = _run(workspace, repo, monkeypatch, Seams())

@@ -35,6 +35,7 @@ def run(workspace: Workspace, moto: Moto, name: str):
     return result, workspace.last_run(name)
 
 
+@pytest.mark.restic_versions
 def test_locked_compliance_bucket_passes_and_drill_changes_no_version(
         workspace, moto, compliance_repo):
     before = moto.versions("clinic-compliance")
@@ -116,6 +117,7 @@ def test_unreachable_endpoint_fails_fast_naming_it(workspace, moto):
     assert elapsed < 20, f"took {elapsed:.1f}s"
 
 
+@pytest.mark.restic_versions
 def test_missing_bucket_and_missing_repository_say_so(workspace, moto, compliance_repo):
     write_drill(workspace.drills, "nobucket", f"s3:{moto.endpoint}/no-such-bucket/x")
     write_drill(workspace.drills, "norepo", compliance_repo.rsplit("/", 1)[0] + "/elsewhere")

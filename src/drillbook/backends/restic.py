@@ -212,9 +212,10 @@ def _affected_files(stderr: str, shown: int = 3) -> str:
     return f"; affected: {', '.join(files[:shown])}{more}"
 
 
-# restic 0.14 reports every node it could not restore as one such line and ends with a count; it
-# then skips --verify altogether, so a tolerated error still means the restore must be repeated.
-_NODE_ERROR = "ignoring error for {}: operation not permitted\n"
+# restic reports every node it could not restore as one such line and ends with a count (0.14:
+# "operation not permitted", 0.18: "mknod <where>: operation not permitted"); 0.14 then skips
+# --verify altogether, so a tolerated error still means the restore must be repeated.
+_NODE_ERROR = r"ignoring error for {path}: (?:mknod [^\n]*{path}: )?operation not permitted\n"
 _ERROR_COUNT = re.compile(r"Fatal: There were (\d+) errors\s*\Z")
 
 
@@ -229,9 +230,9 @@ def only_unmakeable_devices(stderr: str, devices: Collection[str]) -> bool:
         return False
     rest, found = stderr[:count.start()], 0
     for path in sorted(set(devices), key=len, reverse=True):  # a name holding another is taken whole
-        line = _NODE_ERROR.format(path)
-        found += rest.count(line)
-        rest = rest.replace(line, "")
+        line = re.compile(_NODE_ERROR.format(path=re.escape(path)))
+        rest, matched = line.subn("", rest)
+        found += matched
     return found == int(count.group(1)) and "ignoring error for " not in rest
 
 

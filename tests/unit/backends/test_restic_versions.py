@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from drillbook.backends.restic import Fault, Restic, ResticError, classify, missing_pack
+from drillbook.backends.restic import Fault, Restic, ResticError, classify, missing_pack, only_unmakeable_devices
 from drillbook.backends.resticjson import RestoreCounts, plain_stderr_line
 from drillbook.backends.resticversion import Features, parse_version
 
@@ -172,3 +172,14 @@ def test_a_restore_error_in_json_names_the_affected_file(tmp_path, monkeypatch) 
     assert caught.value.kind == Fault.CORRUPT_DATA
     assert caught.value.message.endswith("; affected: /srv/clinic/db.sqlite")
     assert caught.value.stderr_tail[-1] == "Fatal: There were 1 errors"
+
+
+def test_devices_restic_0_18_could_not_make_are_tolerated_like_0_14s() -> None:
+    devices = ["/srv/dev/null", "/srv/dev/sda"]
+    errors = [json.dumps({"message_type": "error", "during": "restore", "item": path,
+                          "error": {"message": f"mknod /t{path}: operation not permitted"}}) for path in devices]
+    stderr = "".join(plain_stderr_line(line + "\n") for line in [
+        *errors, '{"message_type":"exit_error","code":1,"message":"Fatal: There were 2 errors\\n"}'])
+    assert only_unmakeable_devices(stderr, devices)
+    assert not only_unmakeable_devices(stderr.replace("mknod /t/srv/dev/sda", "open /t/srv/dev/sda"), devices)
+    assert not only_unmakeable_devices(stderr.replace("mknod /t/srv/dev/sda", "mknod /t/srv/etc"), devices)
