@@ -12,7 +12,7 @@ VENV_STAMP := $(VENV)/.venv-ok
 SERVICE_ACCOUNT := drillbook
 SERVICE_HOME := /var/lib/drillbook
 
-.PHONY: setup system account venv install demo lint test test-unit coverage bench docs clean
+.PHONY: setup system account venv install demo lint test test-unit coverage bench docs clean restic-0.18
 
 setup: system account venv
 
@@ -66,8 +66,34 @@ lint: venv
 	$(VENV)/bin/ruff check src tests devtools bench
 	$(VENV)/bin/mypy
 
-test: setup lint
+# restic 0.18 (Debian 13) beside the system's 0.14 (Debian 12): drillbook supports both, and the
+# restic-facing tests (marked restic_versions) run against each. Fetched from Debian's archive,
+# checked against debian-archive-keyring's trixie key, into .tools/ (ignored by git): this
+# machine's apt sources, apt state and restic are not touched. The binary is the stamp.
+RESTIC18 := .tools/restic-0.18/restic
+TRIXIE_KEYRING := /usr/share/keyrings/debian-archive-trixie-stable.gpg
+
+restic-0.18: $(RESTIC18)
+$(RESTIC18):
+	@set -euo pipefail; \
+	test -r $(TRIXIE_KEYRING) || { echo "restic 0.18: $(TRIXIE_KEYRING) missing (apt-get install debian-archive-keyring)" >&2; exit 1; }; \
+	D=$$(mktemp -d); trap 'rm -rf "$$D"' EXIT; \
+	mkdir -p $$D/lists/partial $$D/cache/archives/partial; \
+	printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: trixie\nComponents: main\nSigned-By: %s\n' \
+	  $(TRIXIE_KEYRING) > $$D/trixie.sources; \
+	O="-o Dir::Etc::sourcelist=$$D/trixie.sources -o Dir::Etc::sourceparts=- -o Dir::State::Lists=$$D/lists \
+	   -o Dir::Cache=$$D/cache -o APT::Sandbox::User=$$(id -un)"; \
+	apt-get $$O update -qq || { echo "restic 0.18: could not fetch Debian trixie's package lists" >&2; exit 1; }; \
+	(cd $$D && apt-get $$O download -qq 'restic=0.18*') || { echo "restic 0.18: download failed" >&2; exit 1; }; \
+	dpkg-deb -x $$D/restic_0.18*.deb $$D/x; \
+	$$D/x/usr/bin/restic version | grep -q '^restic 0\.18\.' || { echo "restic 0.18: the package holds no restic 0.18" >&2; exit 1; }; \
+	install -D -m 0755 $$D/x/usr/bin/restic $@; \
+	echo "fetched $$($@ version) into $@"
+
+# The whole suite with the system's restic, then the restic-facing tests again with restic 0.18.
+test: setup lint restic-0.18
 	$(PY) -m pytest -q -ra
+	DRILLBOOK_RESTIC=$(CURDIR)/$(RESTIC18) $(PY) -m pytest -q -ra -m restic_versions tests/integration
 
 test-unit: venv
 	$(PY) -m pytest -q tests/unit
