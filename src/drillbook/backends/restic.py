@@ -136,9 +136,15 @@ def missing_pack(line: str) -> str | None:
 
 
 class _StderrWatch:
-    """Reads a restic child's stdout and stderr concurrently, stopping it on a hopeless retry."""
+    """Reads a restic child's stdout and stderr concurrently, stopping it on a hopeless retry.
 
-    def __init__(self, proc: subprocess.Popen[str], on_out: Callable[[str], None] | None = None):
+    With ``on_line``, each line of stdout goes to it as it comes, and is kept as well unless
+    ``keep`` is false (a listing of millions of nodes); when it raises, restic is stopped and
+    the error kept in ``visit_error``.
+    """
+
+    def __init__(self, proc: subprocess.Popen[str], on_line: Callable[[str], None] | None = None,
+                 keep: bool = True):
         if proc.stdout is None or proc.stderr is None:
             raise ValueError("restic must be started with stdout and stderr piped")
         self.proc = proc
@@ -148,7 +154,9 @@ class _StderrWatch:
         self.err: list[str] = []
         self.fatal: str | None = None
         self.timed_out = False
-        self.on_out = on_out
+        self.on_line = on_line
+        self.keep = keep
+        self.visit_error: Exception | None = None
 
     @property
     def stderr(self) -> str:
@@ -171,9 +179,15 @@ class _StderrWatch:
 
     def _read_out(self) -> None:
         for line in iter(self.stdout.readline, ""):
-            self.out.append(line)
-            if self.on_out:
-                self.on_out(line)
+            if self.keep:
+                self.out.append(line)
+            if self.on_line is None or self.visit_error is not None:
+                continue  # after a failed visit: drained until restic has gone
+            try:
+                self.on_line(line)
+            except Exception as exc:  # the caller's: raised again in its own thread
+                self.visit_error = exc
+                kill_group(self.proc.pid)
 
     def _read_err(self) -> None:
         for raw in iter(self.stderr_pipe.readline, ""):
@@ -308,6 +322,14 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(f"{base}{frac}{zone}")
 
 
+def _node(line: str) -> dict[str, Any] | None:
+    """One node of ``restic ls --json``; None for the snapshot line and blank lines."""
+    if not line.strip():
+        return None
+    node = json.loads(line)
+    return node if isinstance(node, dict) and node.get("struct_type") == "node" else None
+
+
 class Restic:
     """A read-only handle on one repository; every call goes through :meth:`_run`."""
 
@@ -374,7 +396,7 @@ class Restic:
                            self._env(account))
 
     def _start(self, argv: list[str], subcommand: str, limit: float, env: dict[str, str],
-               on_out: Callable[[str], None] | None = None) -> str:
+               on_line: Callable[[str], None] | None = None, keep: bool = True) -> str:
         log.debug("%s", self._shown(argv))
         self._refuse_when_stopping(subcommand, argv)
         with started(lambda: subprocess.Popen(
@@ -391,12 +413,14 @@ class Restic:
             with self._lock:  # a stop() either sees this restic or, after it, this refuses to go on
                 self._refuse_when_stopping(subcommand, argv)
                 self._live.add(proc)
-            watch = _StderrWatch(proc, on_out)
+            watch = _StderrWatch(proc, on_line, keep)
             try:
                 out = watch.run(limit)
             finally:
                 with self._lock:
                     self._live.discard(proc)
+        if watch.visit_error is not None:
+            raise watch.visit_error
         if self._stopping:
             raise ResticError(Fault.UNKNOWN, f"restic {subcommand} was stopped: the drill is stopping",
                               self.scrub_tail(watch.stderr), self._shown(argv), watch.stderr)
@@ -478,11 +502,20 @@ class Restic:
     def ls(self, snapshot_id: str) -> Iterator[dict[str, Any]]:
         """Every node of a snapshot (files, dirs, links) as restic's JSON lines."""
         for line in self._run("ls", ["--json", snapshot_id]).splitlines():
-            if not line.strip():
-                continue
-            node = json.loads(line)
-            if node.get("struct_type") == "node":
+            node = _node(line)
+            if node is not None:
                 yield node
+
+    def each_node(self, snapshot_id: str, visit: Callable[[dict[str, Any]], None]) -> None:
+        """``ls``, each node handed to ``visit`` as restic prints it, none kept: for a caller that
+        needs a few answers from a listing too large to hold. ``visit`` runs in another thread."""
+        def on_line(line: str) -> None:
+            node = _node(line)
+            if node is not None:
+                visit(node)
+
+        self._start(self._argv("ls", ["--json", snapshot_id]), "ls", self.timeout, self._env(), on_line,
+                    keep=False)
 
     def restore_size(self, snapshot_id: str) -> RestoreSize:
         """How many bytes restoring the snapshot writes (file contents; a hard link counted once)."""
@@ -524,5 +557,5 @@ class Restic:
                 except Exception as exc:  # a reader that stops draining restic's stdout would hang it
                     log.error("restore progress display failed (%s); the restore goes on", type(exc).__name__)
 
-        self._start(argv, "restore", self.timeout, self._env(account), on_out=read)
+        self._start(argv, "restore", self.timeout, self._env(account), on_line=read)
         return summary[-1] if summary else None

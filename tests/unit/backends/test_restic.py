@@ -239,3 +239,38 @@ def test_keys_for_the_sandbox_account_reach_only_a_restic_run_as_it(monkeypatch)
     assert door._env()["AWS_PROFILE"] == "clinic"
     assert door._env(Account("drillbook-sandbox", 999, 995))["AWS_SECRET_ACCESS_KEY"] == "file-secret"
     assert door.scrubber("file-secret") == "***"
+
+
+# -- a listing visited as it comes ---------------------------------------------------------
+
+LISTING = "".join([
+    '{"time":"2026-11-24T03:00:00Z","paths":["/srv/clinic"],"struct_type":"snapshot"}\n',
+    '{"name":"srv","type":"dir","path":"/srv","struct_type":"node"}\n',
+    '{"name":"a","type":"file","path":"/srv/a","size":3,"struct_type":"node"}\n',
+])
+
+
+def test_each_node_visits_the_listing_line_by_line_and_keeps_none_of_it(tmp_path, monkeypatch) -> None:
+    door = stats_door(tmp_path, monkeypatch, LISTING)
+    seen: list[str] = []
+    door.each_node("abc123", lambda node: seen.append(node["path"]))
+    assert seen == ["/srv", "/srv/a"]
+    argv = (tmp_path / "argv").read_text().split("\n")
+    assert argv[:4] == ["ls", "--no-lock", "--cache-dir", str(tmp_path / "cache")]
+
+
+def test_each_node_fails_like_any_restic_call(tmp_path, monkeypatch) -> None:
+    door = stats_door(tmp_path, monkeypatch, "", stderr="Fatal: wrong password or no key found\n", code=1)
+    with pytest.raises(ResticError) as failed:
+        door.each_node("abc123", lambda node: None)
+    assert failed.value.kind == Fault.WRONG_PASSWORD
+
+
+def test_a_visitor_that_fails_stops_restic_and_its_error_is_raised(tmp_path, monkeypatch) -> None:
+    door = stats_door(tmp_path, monkeypatch, LISTING)
+
+    def refuse(node: dict) -> None:
+        raise ValueError("enough")
+
+    with pytest.raises(ValueError, match="enough"):
+        door.each_node("abc123", refuse)
