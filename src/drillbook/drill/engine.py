@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from drillbook.backends import aws
-from drillbook.backends.repository import backend_environment, cache_dir, resolve_repository, shown_repository
+from drillbook.backends.repository import shown_repository
 from drillbook.backends.restic import Fault, ResticError, Snapshot, only_unmakeable_devices
 from drillbook.backends.resticjson import RestoreCounts
-from drillbook.backends.secrets import describe_source, resolve_password
+from drillbook.backends.secrets import describe_source
 from drillbook.checks.base import CheckContext, default_name
 from drillbook.checks.kinds import run_check
 from drillbook.checks.reading.tree import listing_input
-from drillbook.drill import restoring, runlock, space, verdict
+from drillbook.drill import access, restoring, runlock, space, verdict
 from drillbook.drill.content import verify_restore
 from drillbook.drill.phases import Observer, PhaseError, PhaseFailed, PhaseLog, PhaseSkipped, PhaseStep, guarded
 from drillbook.drill.record import CheckResult, Objective, RunRecord, host_versions, process_info
@@ -44,7 +44,6 @@ from drillbook.settings import Settings
 from drillbook.spec.models import Drill, ProjectConfig
 from drillbook.status import Status
 from drillbook.util.clock import iso, utc_now
-from drillbook.util.scrub import secret_values
 from drillbook.util.signals import Interrupted, Overrun
 
 RESTIC_TIMEOUT = 6 * 3600.0  # one restic call of a drill; a large restore takes hours
@@ -203,26 +202,15 @@ class DrillRun:
         source = self.drill.source
         base = self.drill_file.parent if self.drill_file else self.settings.drills_dir
         try:
-            password = resolve_password(source.password, base)
-        except Exception as exc:  # PasswordError, or any fault of an AWS secret store
-            raise PhaseFailed(f"cannot read the repository password: {exc}") from None
-        self.secrets.append(password)
-        credentials, probe = backend_environment(source.repository)
-        self.secrets += secret_values(credentials.env) + secret_values(credentials.account_env)
-        self.record.credentials = credentials.described
-        self.repository = resolve_repository(source.repository, base)
-        self.restic = restic = self.seams.open_restic(
-            self.repository, password, env=credentials.env, account_env=credentials.account_env,
-            cache_dir=cache_dir(source.repository, self.settings.cache_dir), timeout=RESTIC_TIMEOUT,
-            stuck_request_timeout=float(source.stuck_request_timeout),
-        )
-        try:
-            self.record.versions = host_versions(restic.version() or "unknown")
-        except ResticError as exc:
-            raise PhaseFailed(exc.message) from None
-        problem = probe() if probe else None
-        if problem:
-            raise PhaseFailed(problem)
+            opened = access.open_repository(source, base, self.settings.cache_dir, self.seams.open_restic,
+                                            RESTIC_TIMEOUT)
+            self.secrets += opened.secrets
+            self.record.credentials = opened.credentials
+            self.repository, self.restic = opened.repository, opened.restic
+            self.record.versions = host_versions(access.restic_version(opened))
+            access.probe(opened)
+        except access.AccessFailed as exc:
+            raise PhaseFailed(str(exc)) from None
         return f"password from {source.password.kind}"
 
     def _create_sandbox(self) -> str:

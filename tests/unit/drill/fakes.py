@@ -86,6 +86,10 @@ class FakeRestic:
         listed = self.listed if self.listed is not None else nodes(self.files)
         return [*listed, *({"type": "chardev", "path": d} for d in self.devices)]
 
+    def each_node(self, snapshot_id: str, visit: Callable[[dict[str, Any]], None]) -> None:
+        for node in self.ls(snapshot_id):
+            visit(node)
+
     def restore_size(self, snapshot_id: str) -> RestoreSize:
         if self.stats_error:
             raise self.stats_error
