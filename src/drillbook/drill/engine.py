@@ -29,6 +29,7 @@ from drillbook.checks.kinds import run_check
 from drillbook.checks.reading.tree import listing_input
 from drillbook.drill import access, restoring, runlock, space, verdict
 from drillbook.drill.content import verify_restore
+from drillbook.drill.pathhints import missing_hint
 from drillbook.drill.phases import Observer, PhaseError, PhaseFailed, PhaseLog, PhaseSkipped, PhaseStep, guarded
 from drillbook.drill.record import CheckResult, Objective, RunRecord, host_versions, process_info
 from drillbook.drill.seams import ResticDoor, SandboxLike, Seams
@@ -383,6 +384,8 @@ class DrillRun:
         for spec in self.drill.verify:
             self.observe("check-start", default_name(spec), {})
             result = run_check(spec, ctx)
+            if result.status != Status.PASSED:
+                self._hint_paths(spec, result)
             self.record.checks.append(result)
             self.observe("check-end", result.name, {"status": result.status, "detail": result.detail})
             self._sweep_after(sandbox, result)
@@ -393,6 +396,19 @@ class DrillRun:
             raise PhaseFailed(f"{len(failed)} of {len(self.record.checks)} checks failed: {names}")
         count = len(self.record.checks)
         return f"{count} check{'s' if count != 1 else ''} passed" if count else "no checks declared"
+
+    def _hint_paths(self, spec: Any, result: CheckResult) -> None:
+        """A failed check whose path the snapshot does not hold: what was restored, and the path it
+        may have meant (``data/docs`` for a snapshot of /srv/clinic: ``srv/clinic/data/docs``)."""
+        listing, snapshot = self.listing, self.snapshot
+        if listing is None or snapshot is None or not listing.done():
+            return
+        try:
+            hint = missing_hint(spec, listing.result(), snapshot.paths)
+        except ResticError:
+            return
+        if hint:
+            result.detail = f"{result.detail}; {hint}"
 
     def _sweep_after(self, sandbox: SandboxLike, result: CheckResult) -> None:
         """Checks share the drill's namespaces, never its processes: whatever a check left running

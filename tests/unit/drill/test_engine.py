@@ -608,3 +608,13 @@ def test_free_space_that_cannot_be_read_fails_the_drill_before_restoring(harness
 def test_sandbox_slots_are_kept_in_drillbooks_state_folder(harness: Harness) -> None:
     assert harness.run()["status"] == "passed"
     assert harness.sandboxes.slots == harness.settings.state_dir / "sandbox-slots"
+
+
+def test_a_check_path_not_in_the_restore_says_what_was_restored_and_what_it_may_mean(harness: Harness) -> None:
+    body = ("verify:\n  - type: files\n    path: clinic/docs\n"
+            "  - type: files\n    path: srv/clinic/docs\n    min_count: 99\n")
+    record = harness.run(harness.drill(body))
+    wrong, short = record["checks"]
+    assert wrong["status"] == "failed" and "is not in the restore" in wrong["detail"]
+    assert wrong["detail"].endswith("; restored top level: srv/; did you mean srv/clinic/docs?")
+    assert short["status"] == "failed" and "restored top level" not in short["detail"]  # its path is there
