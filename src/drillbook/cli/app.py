@@ -21,6 +21,7 @@ from drillbook.cli.console import fail
 from drillbook.cli.drills import list_command, run_command, validate_command
 from drillbook.cli.logsetup import log_format_option, log_level_option, log_setup
 from drillbook.cli.paths import paths_command
+from drillbook.cli.plan import plan_command
 from drillbook.cli.runbook import runbook_group
 from drillbook.cli.schema import schema_command
 from drillbook.cli.serve import schedule_command, serve_command
@@ -70,9 +71,9 @@ def cli(ctx: click.Context, config: Path | None, drills: Path | None, reports: P
 
 
 # one table, not an if/elif chain; click lists them by name
-for command in (validate_command, list_command, run_command, serve_command, schedule_command, runbook_group,
-                evidence.evidence_group, evidence.report_cmd, cleanup_command, schema_command, paths_command,
-                completion_command):
+for command in (validate_command, list_command, run_command, plan_command, serve_command, schedule_command,
+                runbook_group, evidence.evidence_group, evidence.report_cmd, cleanup_command, schema_command,
+                paths_command, completion_command):
     cli.add_command(command)
 
 

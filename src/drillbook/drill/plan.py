@@ -117,7 +117,8 @@ class DrillPlan:
                  f"  password:   {self.password_source}",
                  f"  selector:   {self.selector}"]
         if self.chosen:
-            lines += [f"  snapshot:   {self.chosen.line(self.rpo)}", f"              {self.why}"]
+            lines += [f"  snapshot:   {self.chosen.line(self.rpo)}", f"              {self.why}",
+                      f"              taken of {', '.join(self.chosen.paths) or '-'}"]
         if self.others:
             lines.append("  also matching, newest first:")
             lines += [f"    {s.line(self.rpo)}" for s in self.others]
@@ -150,8 +151,12 @@ def _answer_text(answer: PathAnswer, top_level: list[str]) -> str:
     if answer.through_link:
         return (f"{answer.path} is behind the restored symlink {answer.through_link}: "
                 "the listing cannot tell whether it is there")
-    guess = f"; did you mean {' or '.join(answer.suggestions)}?" if answer.suggestions else ""
-    return f"{answer.path} is NOT in the snapshot{guess} (restored top level: {', '.join(top_level) or 'nothing'})"
+    top = ", ".join(top_level) or "nothing"
+    return f"{answer.path} is NOT in the snapshot{_guess(answer)} (restored top level: {top})"
+
+
+def _guess(answer: PathAnswer) -> str:
+    return f"; did you mean {' or '.join(answer.suggestions)}?" if answer.suggestions else ""
 
 
 def plan_drill(target: DeclaredDrill, settings: Settings, seams: Seams | None = None,
@@ -209,7 +214,7 @@ def _read_listing(opened: access.Opened, chosen: Snapshot, checks: list[Any], re
     for spec in checks:
         check = CheckPlan(default_name(spec), spec.type, first_missing(check_paths(spec), index))
         result.checks.append(check)
-        result.problems += [f"check {check.name}: {a.problem}" for a in check.paths if a.problem]
+        result.problems += [f"check {check.name}: {a.problem}{_guess(a)}" for a in check.paths if a.problem]
 
 
 def _restic_problem(exc: ResticError, result: DrillPlan) -> str:

@@ -84,7 +84,8 @@ def test_a_wrong_check_path_is_a_problem_with_the_likely_path_offered(harness: H
     assert [(p.path, p.found) for p in files.paths] == [("clinic/docs", False)]  # required: one cause, once
     assert files.paths[0].suggestions[0] == "srv/clinic/docs"
     assert result.checks[1].paths[0].found
-    assert result.problems == ["check files clinic/docs: clinic/docs is not in the snapshot"]
+    assert result.problems == ["check files clinic/docs: clinic/docs is not in the snapshot; "
+                               "did you mean srv/clinic/docs?"]
     assert "did you mean srv/clinic/docs" in "\n".join(result.text_lines())
     assert result.to_dict()["checks"][0]["paths"][0]["suggestions"][0] == "srv/clinic/docs"
 
