@@ -27,8 +27,9 @@ def _start_slow(workspace, marker: str) -> subprocess.Popen:
 
 
 def test_a_second_run_of_a_running_drill_exits_3_naming_the_first_then_waits_its_turn(workspace, repo):
-    write_drill(workspace.drills, "clinic", repo.path, body=SLOW.format(seconds="6.75"))
-    first = _start_slow(workspace, "sleep 6.75")
+    # long enough that, on a loaded machine too, the waiting run reaches the lock while it is held
+    write_drill(workspace.drills, "clinic", repo.path, body=SLOW.format(seconds="14.75"))
+    first = _start_slow(workspace, "sleep 14.75")
     try:
         holder = workspace.last_run("clinic")
         started = time.monotonic()
