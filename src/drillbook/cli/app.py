@@ -19,6 +19,7 @@ from drillbook.cli.cleanup import cleanup_command
 from drillbook.cli.completion import completion_command
 from drillbook.cli.console import fail
 from drillbook.cli.drills import list_command, run_command, validate_command
+from drillbook.cli.init import init_command
 from drillbook.cli.logsetup import log_format_option, log_level_option, log_setup
 from drillbook.cli.paths import paths_command
 from drillbook.cli.plan import plan_command
@@ -73,7 +74,7 @@ def cli(ctx: click.Context, config: Path | None, drills: Path | None, reports: P
 # one table, not an if/elif chain; click lists them by name
 for command in (validate_command, list_command, run_command, plan_command, serve_command, schedule_command,
                 runbook_group, evidence.evidence_group, evidence.report_cmd, cleanup_command, schema_command,
-                paths_command, completion_command):
+                paths_command, completion_command, init_command):
     cli.add_command(command)
 
 

@@ -154,27 +154,28 @@ def markdown_reference() -> str:
         parts.append("\n| field | type | default | meaning |\n|---|---|---|---|\n")
         for name, field in model.model_fields.items():
             default = "the file's stem" if (model, name) == (models.Drill, "name") else _default(field)
-            parts.append(f"| `{name}` | {_type(field.annotation)} | {default} | "
+            parts.append(f"| `{name}` | {type_text(field.annotation)} | {default} | "
                          f"{(field.description or '').replace('|', '/')} |\n")
     parts += [NOTIFY_INTRO, SOURCE_COMMANDS_INTRO, ENV_INTRO]
     parts += [f"| `{name}` | {why} |\n" for name, why in envnames.documented()]
     return "".join(parts)
 
 
-def _type(annotation: Any) -> str:
+def type_text(annotation: Any) -> str:
+    """A field's type in words: ``list of text``, ``duration``, `` `none` / `host` ``."""
     origin = typing.get_origin(annotation)
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if origin is typing.Annotated:
-        return _type(args[0])
+        return type_text(args[0])
     if origin is typing.Literal:
         return " / ".join(f"`{a}`" for a in typing.get_args(annotation))
     if origin in UNION_ORIGINS:
-        return " or ".join(_type(a) for a in args)
+        return " or ".join(type_text(a) for a in args)
     if origin is list:
         if args and typing.get_origin(args[0]) is typing.Annotated and \
                 typing.get_origin(typing.get_args(args[0])[0]) in UNION_ORIGINS:
             return "list of checks (by `type`)"
-        return f"list of {_type(args[0])}" if args else "list"
+        return f"list of {type_text(args[0])}" if args else "list"
     if origin is dict:
         return "mapping"
     if annotation is models.Duration:
@@ -184,10 +185,17 @@ def _type(annotation: Any) -> str:
     return getattr(annotation, "__name__", str(annotation)).replace("str", "text")
 
 
+def default_value(field: FieldInfo) -> Any:
+    """What a field left out is (None when that is no value, or the field is required)."""
+    if field.is_required():
+        return None
+    return field.default_factory() if field.default_factory is not None else field.default  # type: ignore[call-arg]
+
+
 def _default(field: FieldInfo) -> str:
     if field.is_required():
         return "**required**"
-    value = field.default_factory() if field.default_factory is not None else field.default  # type: ignore[call-arg]
+    value = default_value(field)
     if value is None:
         return "-"
     if isinstance(value, models.Duration):

@@ -12,6 +12,7 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,19 @@ def write_text_atomic(path: Path, text: str, mode: int = FILE_MODE) -> None:
 
 
 def write_bytes_atomic(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
+    _write_whole(path, data, mode, os.replace)
+
+
+def write_text_new(path: Path, text: str, mode: int = FILE_MODE) -> None:
+    """Like :func:`write_text_atomic`, but never over an existing file: FileExistsError instead.
+
+    The file appears whole by a hard link (which fails when the name exists, even when it was
+    made a moment ago by someone else), never by a rename (which replaces).
+    """
+    _write_whole(path, text.encode("utf-8"), mode, os.link)
+
+
+def _write_whole(path: Path, data: bytes, mode: int, publish: Callable[[str, Path], None]) -> None:
     make_folders(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
     try:
@@ -32,10 +46,9 @@ def write_bytes_atomic(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        publish(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)  # after a replace there is none; after a link, a name too many
     fsync_folder(path.parent)
 
 

@@ -71,3 +71,13 @@ def test_write_all_continues_after_a_short_write(tmp_path: Path, monkeypatch: py
     finally:
         os.close(fd)
     assert (tmp_path / "ledger").read_bytes() == b"0123456789"
+
+
+def test_write_text_new_never_replaces_a_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "drills" / "clinic.yaml"
+    atomic.write_text_new(target, "first\n", 0o644)
+    assert target.read_text() == "first\n" and oct(target.stat().st_mode & 0o777) == oct(0o644)
+    with pytest.raises(FileExistsError):
+        atomic.write_text_new(target, "second\n")
+    assert target.read_text() == "first\n"
+    assert [p.name for p in target.parent.iterdir()] == ["clinic.yaml"]
