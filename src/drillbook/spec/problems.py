@@ -13,7 +13,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from drillbook.errors import SpecProblem
+from drillbook.spec.declared import BRANCHES, one_branch, valid_keys
 from drillbook.spec.models import CHECK_MODELS
+from drillbook.spec.wording import in_words, show
 from drillbook.spec.yamlsource import LocatedYaml
 from drillbook.util.scrub import mask_urls
 
@@ -32,7 +34,7 @@ def validation_problems(path: Path, located: LocatedYaml, data: Any, error: Vali
     ``hints`` is the model whose fields are listed as the valid keys of an unknown key's mapping.
     """
     problems = []
-    for err in error.errors():
+    for err in one_branch(error.errors(), data):
         loc = _data_path(data, err["loc"])
         line, column = located.position_of(loc)
         if line is None:
@@ -77,7 +79,7 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
             node = node[part]
         elif isinstance(node, dict) and isinstance(part, str) and part in CHECK_MODELS:
             continue
-        elif isinstance(part, str) and (part.startswith("function-") or "[" in part):
+        elif isinstance(part, str) and (part.startswith("function-") or "[" in part or part in BRANCHES):
             continue
         else:
             out.append(part)
@@ -89,7 +91,7 @@ def _message(err: Mapping[str, Any], data: Any, loc: tuple[Any, ...], hints: typ
     kind = err["type"]
     value = err.get("input")
     if kind == "extra_forbidden":
-        valid = _valid_keys(hints, data, loc[:-1])
+        valid = valid_keys(hints, data, loc[:-1])
         return f"unknown key (valid keys here: {', '.join(valid)})" if valid else "unknown key"
     if kind == "missing":
         return "is required"
@@ -99,43 +101,7 @@ def _message(err: Mapping[str, Any], data: Any, loc: tuple[Any, ...], hints: typ
         return f"unknown check type {got} (valid types: {types})"
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
-        return f"{_show(value)} is not allowed (valid: {expected})"
-    if kind == "value_error":
+        return f"{show(value)} is not allowed (valid: {expected})"
+    if kind in ("value_error", "assertion_error"):
         return str(err["ctx"]["error"])
-    if kind == "string_pattern_mismatch" and loc == ("name",):
-        return f"{_show(value)} is not a valid name (letters, digits, . _ - only)"
-    text = err["msg"]
-    return f"{_show(value)}: {text[0].lower()}{text[1:]}" if not isinstance(value, dict) else text
-
-
-def _show(value: Any) -> str:
-    return f'"{value}"' if isinstance(value, str) else repr(value)
-
-
-def _valid_keys(root: type[BaseModel], data: Any, parent: tuple[Any, ...]) -> list[str]:
-    """The fields the model accepts at ``parent``, for 'did you mean' style hints."""
-    model: Any = root
-    node = data
-    for part in parent:
-        node = node[part] if isinstance(node, (dict, list)) else None
-        if isinstance(part, int):
-            continue
-        if model is None:
-            return []
-        field_info = model.model_fields.get(part)
-        model = _model_of(field_info.annotation if field_info else None, node)
-    if model is None and isinstance(node, dict) and node.get("type") in CHECK_MODELS:
-        model = CHECK_MODELS[node["type"]]
-    return sorted(model.model_fields) if model else []
-
-
-def _model_of(annotation: Any, node: Any) -> Any:
-    if isinstance(node, dict) and node.get("type") in CHECK_MODELS:
-        return CHECK_MODELS[node["type"]]
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _model_of(arg, node)
-        if found:
-            return found
-    return None
+    return in_words(err, value, loc, hints, data)
