@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 from drillbook.backends.repository import backend_environment, cache_dir, display_repository, resolve_repository
 from drillbook.backends.restic import Fault, Restic, ResticError, Snapshot
@@ -38,7 +39,13 @@ DRILL_MODE = 0o644  # a drill holds no secret (the password stays in its file); 
 COUNTED_TYPES = ("file", "symlink")  # what a restore always makes (not devices), and count_files counts
 
 Group = tuple[str, tuple[str, ...]]
-OpenRestic = Callable[..., Restic]  # the door, or the tests' fake of it
+
+
+class OpenRestic(Protocol):
+    """The door's constructor, or the tests' fake of it."""
+
+    def __call__(self, repository: str, password: str, *, env: Mapping[str, str] | None = None,
+                 account_env: Mapping[str, str] | None = None, cache_dir: Path | None = None) -> Restic: ...
 
 
 @dataclass(frozen=True)
@@ -99,8 +106,9 @@ def _open(repository: str, password_file: Path, settings: Settings, open_restic:
         password = read_secret_file(password_file, f"password file {password_file}")
     except PasswordError as exc:
         raise BadInput(str(exc)) from None
-    env, _ = backend_environment(repository)
-    return open_restic(repository, password, env=env, cache_dir=cache_dir(repository, settings.cache_dir))
+    credentials, _ = backend_environment(repository)
+    return open_restic(repository, password, env=credentials.env, account_env=credentials.account_env,
+                       cache_dir=cache_dir(repository, settings.cache_dir))
 
 
 def _snapshots(restic: Restic, repository: str) -> list[Snapshot]:
