@@ -13,39 +13,35 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import Any
 
-from drillbook.backends.repository import backend_environment, cache_dir, display_repository, resolve_repository
+from drillbook.backends.repository import display_repository, resolve_repository
 from drillbook.backends.restic import Fault, Restic, ResticError, Snapshot
-from drillbook.backends.secrets import read_secret_file
+from drillbook.drill.access import AccessFailed, Opened, open_repository, probe
+from drillbook.drill.seams import ResticDoor
 from drillbook.drill.selection import explain_no_match, matches
-from drillbook.errors import BadInput, CannotRun, PasswordError
+from drillbook.errors import BadInput, CannotRun
 from drillbook.settings import Settings
 from drillbook.spec.loader import validate_located
-from drillbook.spec.models import NAME_PATTERN, Drill, SnapshotSelector
+from drillbook.spec.models import NAME_PATTERN, Drill, PasswordSource, SnapshotSelector, Source
 from drillbook.spec.starter import FirstDrill, render
 from drillbook.spec.yamlsource import load_located
 from drillbook.util.atomic import write_text_new
 from drillbook.util.clock import iso
 from drillbook.util.plain import strip_controls
+from drillbook.util.scrub import Scrubber
 
 #: Files are counted from ``restic ls`` only when the snapshot has at most this many nodes
 #: (``restic stats`` says): the listing of a larger one costs minutes and memory for a comment.
 MAX_COUNTED_NODES = 200_000
+LIST_TIMEOUT = 3600.0  # one restic call of init: listing a large remote repository takes a while
 DRILL_MODE = 0o644  # a drill holds no secret (the password stays in its file); serve's account reads it
 COUNTED_TYPES = ("file", "symlink")  # what a restore always makes (not devices), and count_files counts
 
 Group = tuple[str, tuple[str, ...]]
-
-
-class OpenRestic(Protocol):
-    """The door's constructor, or the tests' fake of it."""
-
-    def __call__(self, repository: str, password: str, *, env: Mapping[str, str] | None = None,
-                 account_env: Mapping[str, str] | None = None, cache_dir: Path | None = None) -> Restic: ...
 
 
 @dataclass(frozen=True)
@@ -67,7 +63,8 @@ class Written:
     snapshots: int  # in the chosen group
 
 
-def write_first_drill(request: InitRequest, settings: Settings, open_restic: OpenRestic = Restic) -> Written:
+def write_first_drill(request: InitRequest, settings: Settings,
+                      open_restic: Callable[..., ResticDoor] = Restic) -> Written:
     """Read the repository, choose the group, write its drill; BadInput for what the user can fix."""
     if request.name is not None and not re.match(NAME_PATTERN, request.name):
         raise BadInput(f'--name "{strip_controls(request.name, keep="")}" is not a drill name '
@@ -76,12 +73,12 @@ def write_first_drill(request: InitRequest, settings: Settings, open_restic: Ope
         _refuse_existing(request.output or settings.drills_dir / f"{request.name}.yaml")
     password_file = Path(os.path.abspath(os.path.expanduser(request.password_file)))
     repository = resolve_repository(request.repository, Path.cwd())
-    restic = _open(repository, password_file, settings, open_restic)
-    group, newest, members = _choose(_snapshots(restic, repository), request)
+    opened = _open(repository, password_file, settings, open_restic)
+    group, newest, members = _choose(_snapshots(opened, repository), request)
     path = _snapshot_path(newest, request.path)
     name = request.name or default_name(group[0], path)
     file = request.output or settings.drills_dir / f"{name}.yaml"
-    restored, count = _locate(restic, newest, path)
+    restored, count = _locate(opened.restic, newest, path)
     first = FirstDrill(name=name, repository=repository, password_file=str(password_file), host=newest.host,
                        path=path, snapshot=newest.short_id, restored=restored, min_count=count)
     _write(file, render(first, write_name=file.stem != name))
@@ -101,21 +98,24 @@ def _refuse_existing(file: Path) -> None:
                        "(give another --output or --name, or remove it)")
 
 
-def _open(repository: str, password_file: Path, settings: Settings, open_restic: OpenRestic) -> Restic:
+def _open(repository: str, password_file: Path, settings: Settings,
+          open_restic: Callable[..., ResticDoor]) -> Opened:
+    """The door opened as a run opens it (drill/access.py), the password read from its file."""
+    source = Source(repository=repository, password=PasswordSource(file=str(password_file)))
     try:
-        password = read_secret_file(password_file, f"password file {password_file}")
-    except PasswordError as exc:
+        opened = open_repository(source, Path.cwd(), settings.cache_dir, open_restic, LIST_TIMEOUT)
+        probe(opened)
+    except AccessFailed as exc:
         raise BadInput(str(exc)) from None
-    credentials, _ = backend_environment(repository)
-    return open_restic(repository, password, env=credentials.env, account_env=credentials.account_env,
-                       cache_dir=cache_dir(repository, settings.cache_dir))
+    return opened
 
 
-def _snapshots(restic: Restic, repository: str) -> list[Snapshot]:
+def _snapshots(opened: Opened, repository: str) -> list[Snapshot]:
     try:
-        return restic.snapshots()
+        return opened.restic.snapshots()
     except ResticError as exc:
-        message = f"cannot list the snapshots of {display_repository(repository)}: {restic.scrubber(exc.message)}"
+        reason = Scrubber(opened.secrets)(exc.message)
+        message = f"cannot list the snapshots of {display_repository(repository)}: {reason}"
         raise (CannotRun(message) if exc.kind == Fault.NOT_INSTALLED else BadInput(message)) from None
 
 
@@ -167,7 +167,7 @@ def _snapshot_path(snapshot: Snapshot, wanted: str | None) -> str:
     return snapshot.paths[0]
 
 
-def _locate(restic: Restic, snapshot: Snapshot, path: str) -> tuple[str, int | None]:
+def _locate(restic: ResticDoor, snapshot: Snapshot, path: str) -> tuple[str, int | None]:
     """Where ``path`` lies below the restore root, and the files and links below it.
 
     The snapshot's ``paths`` are absolute, but the tree restic restores may hold them shorter
@@ -175,21 +175,37 @@ def _locate(restic: Restic, snapshot: Snapshot, path: str) -> tuple[str, int | N
     read from the listing: the longest tail of the path that is a node of the tree. A snapshot too
     large to list cheaply, or one where the path is not found, gets the restore root and no count.
     """
+    tree = _Tails(_tails(path))
     try:
         if restic.restore_size(snapshot.id).total_file_count > MAX_COUNTED_NODES:
             return ".", None
-        nodes = list(restic.ls(snapshot.id))
+        restic.each_node(snapshot.id, tree.visit)
     except ResticError:
         return ".", None  # the place and the count are a convenience: the root always holds the restore
-    kinds = {str(node.get("path", "")): node.get("type") for node in nodes}
-    tree = next((tail for tail in _tails(path) if tail in kinds), None)
-    if tree is None:
+    found = next((tail for tail in tree.tails if tail in tree.kinds), None)
+    if found is None:
         return ".", None
-    if kinds[tree] != "dir":  # a backup of one file: its folder, holding at least that file
-        return str(PurePosixPath(tree).parent).lstrip("/") or ".", 1
-    below = tree.rstrip("/") + "/"
-    count = sum(1 for name, kind in kinds.items() if kind in COUNTED_TYPES and name.startswith(below))
-    return tree.lstrip("/") or ".", count
+    if tree.kinds[found] != "dir":  # a backup of one file: its folder, holding at least that file
+        return str(PurePosixPath(found).parent).lstrip("/") or ".", 1
+    return found.lstrip("/") or ".", tree.counts[found]
+
+
+class _Tails:
+    """One pass over a listing, holding no node: which tails are nodes, and what is below each."""
+
+    def __init__(self, tails: list[str]):
+        self.tails = tails
+        self.kinds: dict[str, str] = {}
+        self.counts = dict.fromkeys(tails, 0)
+
+    def visit(self, node: dict[str, Any]) -> None:
+        name, kind = str(node.get("path", "")), str(node.get("type"))
+        if name in self.counts:
+            self.kinds[name] = kind
+        if kind in COUNTED_TYPES:
+            for tail in self.tails:
+                if name.startswith(tail.rstrip("/") + "/"):
+                    self.counts[tail] += 1
 
 
 def _tails(path: str) -> list[str]:
