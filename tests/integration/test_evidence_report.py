@@ -61,7 +61,7 @@ def test_a_forged_run_is_not_evidence_and_strict_fails_on_the_ledger(workspace, 
     assert plain.returncode == 0, plain.stderr
     first = plain.stdout.splitlines()[0]
     assert first.startswith("ledger: FAILED"), plain.stdout
-    assert "attention: ledger evidence ledger: the evidence ledger did not verify" in plain.stdout
+    assert "attention: evidence ledger: the evidence ledger did not verify" in plain.stdout
     data = json.loads((workspace.reports / f"compliance-{period}.json").read_text())
     clinic = next(i for i in data["items"] if i["name"] == "clinic")
     assert (clinic["passed"], clinic["runs_made"], clinic["unvouched"]) == (0, 0, 1)

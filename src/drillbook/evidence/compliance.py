@@ -243,7 +243,7 @@ def _ledger_attention(result: verify.Result) -> list[dict[str, Any]]:
         return []
     scope = ("no run can be vouched for" if result.doubted_runs() is None
              else "the runs it names are not counted")
-    return [{"kind": "ledger", "name": "evidence ledger",
+    return [{"kind": "evidence", "name": "ledger",
              "notes": [f"the evidence ledger did not verify ({len(result.problems)} problem(s)): {scope}"]}]
 
 

@@ -199,7 +199,7 @@ def test_a_run_the_ledger_cannot_vouch_for_is_shown_but_not_counted(settings):
     assert [r["vouched"] for r in good["runs"]] == [True, False, True]
     assert (good["runs_made"], good["passed"], good["unvouched"]) == (2, 2, 1)
     assert good["uncovered"] == ["2026-11-01T03:00:00.000Z"]
-    assert report["attention"][0]["kind"] == "ledger"
+    assert (report["attention"][0]["kind"], report["attention"][0]["name"]) == ("evidence", "ledger")
     assert "did not verify" in report["attention"][0]["notes"][0]
     assert "1 run(s) the ledger cannot vouch for, not counted" in " ".join(good["attention"])
 
