@@ -1,4 +1,5 @@
-"""A real restic repository measured with restic stats before restoring; the free space is injected."""
+"""A real restic repository measured from its listing before restoring (as restic stats would count
+it); the free space is injected."""
 
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ def test_the_restore_size_restic_counts_is_recorded_with_the_free_space(workspac
     restore = record["restore"]
     assert restore["size_bytes"] == stats["total_size"] > 0
     assert restore["file_count"] == stats["total_file_count"]
-    assert restore["size_measured_by"] == "restic stats --mode restore-size" and restore["size_problem"] is None
+    assert restore["size_measured_by"] == "restic ls (the sizes of the snapshot's files)"
+    assert restore["size_problem"] is None
     assert restore["free_bytes"] >= restore["needed_bytes"] > restore["size_bytes"]
     assert restore["free_on"] == str(workspace.sandboxes)
 

@@ -227,7 +227,7 @@ RESTORE_READERS = ("drillbook.checks.reading.", "drillbook.checks.services.pgbin
 RESTORE_OPENERS = {("drillbook.util.restored", "RestoredPath"), ("drillbook.util.dirfd", "walk"),
                    ("drillbook.util.dirfd", "up")}
 #: What drillbook's own process may take from the reader: pure helpers that touch no file.
-READER_NAMES_OUTSIDE = {"crash_words", "listing_input"}
+READER_NAMES_OUTSIDE = {"crash_words", "listing_input", "listing_line"}
 
 
 def _imported_names(path: Path) -> Iterator[tuple[str, str]]:

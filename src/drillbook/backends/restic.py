@@ -177,6 +177,24 @@ class _StderrWatch:
             reader.join()
         return "".join(self.out)
 
+    def lines(self, limit: float) -> Iterator[str]:
+        """stdout line by line to the caller's own thread as restic prints it, nothing kept."""
+        reader = threading.Thread(target=self._read_err, daemon=True)
+        timer = threading.Timer(limit, self._time_out)
+        timer.daemon = True
+        reader.start()
+        timer.start()
+        try:
+            yield from iter(self.stdout.readline, "")
+            self.proc.wait()
+        finally:
+            timer.cancel()
+        reader.join()
+
+    def _time_out(self) -> None:
+        self.timed_out = True
+        kill_group(self.proc.pid)
+
     def _read_out(self) -> None:
         for line in iter(self.stdout.readline, ""):
             if self.keep:
@@ -399,7 +417,33 @@ class Restic:
                on_line: Callable[[str], None] | None = None, keep: bool = True) -> str:
         log.debug("%s", self._shown(argv))
         self._refuse_when_stopping(subcommand, argv)
-        with started(lambda: subprocess.Popen(
+        with started(lambda: self._popen(argv, env), stop=kill_and_reap) as proc:
+            watch = self._watch(proc, subcommand, argv, _StderrWatch(proc, on_line, keep))
+            try:
+                out = watch.run(limit)
+            finally:
+                with self._lock:
+                    self._live.discard(proc)
+        self._judge(proc, watch, argv, subcommand, limit)
+        return out
+
+    def _stream(self, argv: list[str], subcommand: str, limit: float, env: dict[str, str]) -> Iterator[str]:
+        """Like :meth:`_start`, but each line of stdout to the caller's thread as it comes; restic's
+        failure is raised after its last line. A consumer that stops early stops restic too."""
+        log.debug("%s", self._shown(argv))
+        self._refuse_when_stopping(subcommand, argv)
+        with started(lambda: self._popen(argv, env), stop=kill_and_reap) as proc:
+            watch = self._watch(proc, subcommand, argv, _StderrWatch(proc))
+            try:
+                yield from watch.lines(limit)
+            finally:
+                with self._lock:
+                    self._live.discard(proc)
+        self._judge(proc, watch, argv, subcommand, limit)
+
+    @staticmethod
+    def _popen(argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+        return subprocess.Popen(
             argv,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -409,16 +453,20 @@ class Restic:
             errors="replace",
             start_new_session=True,
             cwd="/",  # the sandbox account may not enter drillbook's own folder
-        ), stop=kill_and_reap) as proc:
-            with self._lock:  # a stop() either sees this restic or, after it, this refuses to go on
-                self._refuse_when_stopping(subcommand, argv)
-                self._live.add(proc)
-            watch = _StderrWatch(proc, on_line, keep)
-            try:
-                out = watch.run(limit)
-            finally:
-                with self._lock:
-                    self._live.discard(proc)
+        )
+
+    def _watch(self, proc: subprocess.Popen[str], subcommand: str, argv: list[str],
+               watch: _StderrWatch) -> _StderrWatch:
+        with self._lock:  # a stop() either sees this restic or, after it, this refuses to go on
+            if self._stopping:  # started just before the stop: ended by the caller's ``started``
+                raise ResticError(Fault.UNKNOWN, f"restic {subcommand} was stopped: the drill is stopping",
+                                  [], self._shown(argv))
+            self._live.add(proc)
+        return watch
+
+    def _judge(self, proc: subprocess.Popen[str], watch: _StderrWatch, argv: list[str], subcommand: str,
+               limit: float) -> None:
+        """Raise the error for how this restic ended (a visitor's own first), unless it ended well."""
         if watch.visit_error is not None:
             raise watch.visit_error
         if self._stopping:
@@ -439,7 +487,6 @@ class Restic:
             codes = subcommand != "version" and self.features.exit_codes
             kind, text = classify(err, proc.returncode, exit_codes=codes)
             raise ResticError(kind, text, self.scrub_tail(err), self._shown(argv), err)
-        return out
 
     def _refuse_when_stopping(self, subcommand: str, argv: list[str]) -> None:
         if self._stopping:
@@ -499,12 +546,18 @@ class Restic:
             for s in data
         ]
 
-    def ls(self, snapshot_id: str) -> Iterator[dict[str, Any]]:
-        """Every node of a snapshot (files, dirs, links) as restic's JSON lines."""
-        for line in self._run("ls", ["--json", snapshot_id]).splitlines():
-            node = _node(line)
-            if node is not None:
-                yield node
+    def ls(self, snapshot: str, selection: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
+        """The snapshot restic chose (``struct_type`` "snapshot"), then every node of it (files,
+        dirs, links), as restic prints them: streamed, never held whole.
+
+        ``snapshot`` is an id or ``latest``; ``selection`` restic's filters for it (``--host=...``).
+        """
+        argv = self._argv("ls", ["--json", snapshot, *selection])
+        for line in self._stream(argv, "ls", self.timeout, self._env()):
+            if line.strip():
+                node = json.loads(line)
+                if isinstance(node, dict) and node.get("struct_type") in ("node", "snapshot"):
+                    yield node
 
     def each_node(self, snapshot_id: str, visit: Callable[[dict[str, Any]], None]) -> None:
         """``ls``, each node handed to ``visit`` as restic prints it, none kept: for a caller that

@@ -1,8 +1,9 @@
 """Runs one drill through its phase table and builds the RunRecord. Never prints.
 
-Flow: plan -> sandbox -> locate snapshot -> immutability audit -> restore (only when the sandbox
-root has room for it, see space.py; as the sandbox account when it can, see restoring.py; then made
-safe) -> verify content -> checks -> teardown (always) -> report (always) -> evidence.
+Flow: plan -> sandbox -> locate snapshot (the snapshot's listing, see listing.py, starts beside
+the snapshot list) -> immutability audit -> restore (only when the sandbox root has room for it,
+as the listing measures it, see space.py; as the sandbox account when it can, see restoring.py;
+then made safe) -> verify content -> checks -> teardown (always) -> report (always) -> evidence.
 A phase that fails stops the drill; later phases are recorded as skipped, so the record shows
 exactly how far recovery got. An interrupt stops it where it is: the phases not reached are not
 recorded, teardown and report still are. Nothing here turns partial evidence into a pass.
@@ -26,14 +27,14 @@ from drillbook.backends.resticjson import RestoreCounts
 from drillbook.backends.secrets import describe_source
 from drillbook.checks.base import CheckContext, default_name
 from drillbook.checks.kinds import run_check
-from drillbook.checks.reading.tree import listing_input
 from drillbook.drill import access, restoring, runlock, space, verdict
 from drillbook.drill.content import verify_restore
+from drillbook.drill.listing import Listing, read_listing
 from drillbook.drill.pathhints import missing_hint
 from drillbook.drill.phases import Observer, PhaseError, PhaseFailed, PhaseLog, PhaseSkipped, PhaseStep, guarded
 from drillbook.drill.record import CheckResult, Objective, RunRecord, host_versions, process_info
 from drillbook.drill.seams import ResticDoor, SandboxLike, Seams
-from drillbook.drill.selection import explain_no_match, future_dated, select_snapshot
+from drillbook.drill.selection import explain_no_match, future_dated, restic_selection, select_snapshot
 from drillbook.outputs import finish as postrun
 from drillbook.outputs.runstore import new_run_id, run_dir
 from drillbook.sandbox import slots
@@ -125,7 +126,7 @@ class DrillRun:
         self.failure: str | None = None
         self.checks_finished_mono: float | None = None
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="restic-ls")
-        self.listing: Future[list[dict[str, Any]]] | None = None
+        self.listing: Future[Listing] | None = None
 
     def phase_table(self) -> list[PhaseStep]:
         return [
@@ -227,7 +228,13 @@ class DrillRun:
         return str(self.sandbox.path)
 
     def _locate(self) -> str:
-        restic = self._need(self.restic)
+        restic, sandbox = self._need(self.restic), self._need(self.sandbox)
+        # The snapshot's listing (the restore's size, the content check's reference) starts now,
+        # with restic's own selection, beside the snapshot list: its key derivation and tree walk
+        # cost no time of their own. Which snapshot it listed is compared with the choice below.
+        snapshot_arg, selection = restic_selection(self.drill.source.snapshot)
+        own = sandbox.path / OWN_FOLDER
+        self.listing = self.pool.submit(lambda: read_listing(restic.ls(snapshot_arg, selection), own))
         snapshots = self._restic_call(restic.snapshots, what="listing snapshots")
         selector = self.drill.source.snapshot
         chosen = select_snapshot(snapshots, selector)
@@ -255,13 +262,10 @@ class DrillRun:
         return result.get("summary", "")
 
     def _restore(self) -> str:
-        restic, sandbox, snapshot = self._need(self.restic), self._need(self.sandbox), self._need(self.snapshot)
+        sandbox, snapshot = self._need(self.sandbox), self._need(self.snapshot)
         who = restoring.choose(self.repository, sandbox.account, sandbox.mode, self.seams.unreadable_by)
         self.record.restore = who.record()
-        # The snapshot's listing is the reference for the content check; fetching it while the
-        # restore runs hides its cost (a second key derivation and a tree walk) from the RTO.
-        self.listing = self.pool.submit(lambda: list(restic.ls(snapshot.id)))
-        room = self._make_room(restic, sandbox, snapshot)
+        room = self._make_room(sandbox, snapshot)
         sandbox.prepare_restore(who.as_root)
         try:
             left_out = self._restore_as(who)
@@ -279,9 +283,9 @@ class DrillRun:
         return (f"restored {snapshot.short_id} ({space.shown(room.measured.size_bytes)}) with --verify"
                 f"{as_root}{restored}{devices}{made_safe}")
 
-    def _make_room(self, restic: ResticDoor, sandbox: SandboxLike, snapshot: Snapshot) -> space.Room:
+    def _make_room(self, sandbox: SandboxLike, snapshot: Snapshot) -> space.Room:
         """Fail before restoring when the sandbox root's filesystem cannot hold the restore."""
-        measured = self._measure(restic, snapshot)
+        measured = self._measure(snapshot)
         restore = self._need(self.record.restore)
         restore.update(measured.record())
         where = self.settings.sandbox_root
@@ -296,18 +300,21 @@ class DrillRun:
             raise PhaseFailed(problem)
         return room
 
-    def _measure(self, restic: ResticDoor, snapshot: Snapshot) -> space.Measured:
-        """restic stats; when it fails, the snapshot's listing; when that fails too, no restore."""
+    def _measure(self, snapshot: Snapshot) -> space.Measured:
+        """The sizes in the snapshot's listing; when it fails, or listed another snapshot than the
+        one chosen (the repository changed in between), no restore."""
         try:
-            return space.from_stats(restic.restore_size(snapshot.id))
+            listing = self._need(self.listing).result()
         except ResticError as exc:
-            stats_failed = exc
-        try:
-            nodes = self._need(self.listing).result()
-        except ResticError as exc:
-            self.record.restic_stderr_tail = exc.stderr_tail or stats_failed.stderr_tail
-            raise PhaseFailed(space.unmeasured(stats_failed.message, exc.message)) from None
-        return space.from_listing(nodes, f"restic stats failed: {stats_failed.message}")
+            self.record.restic_stderr_tail = exc.stderr_tail
+            raise PhaseFailed(space.unmeasured(exc.message)) from None
+        if listing.snapshot_id != snapshot.id:
+            raise PhaseFailed(
+                f"restic's own selection for {self.drill.source.snapshot.describe()} is snapshot "
+                f"{(listing.snapshot_id or 'none')[:8]}, drillbook's is {snapshot.short_id}: the "
+                "repository changed while the drill read it, or the two disagree; nothing was restored. "
+                "Run the drill again, or select the snapshot by id")
+        return space.from_listing(listing)
 
     def _restore_as(self, who: restoring.RestoreAs) -> list[str]:
         """Restore; returns the device nodes left out, when restic as the account could not make them.
@@ -343,10 +350,9 @@ class DrillRun:
     def _devices_behind(self, failure: ResticError) -> list[str]:
         """The snapshot's devices, when refusing to make them was all that failed; else nothing."""
         try:
-            nodes = self._need(self.listing).result()
+            devices = self._need(self.listing).result().devices
         except ResticError:
             return []
-        devices = restoring.device_paths(nodes)
         return devices if only_unmakeable_devices(failure.stderr, devices) else []
 
     def _make_safe(self, sandbox: SandboxLike) -> str:
@@ -364,11 +370,11 @@ class DrillRun:
 
     def _verify_content(self) -> str:
         sandbox, snapshot, listing = self._need(self.sandbox), self._need(self.snapshot), self._need(self.listing)
-        nodes = self._restic_call(listing.result, what="listing the snapshot")
+        listed: Listing = self._restic_call(listing.result, what="listing the snapshot")
         try:
             compared = read_inside(sandbox.launcher, sandbox.path / OWN_FOLDER, sandbox.restore_root,
-                                   {"op": "tree", "root": str(sandbox.restore_root)}, TREE_TIMEOUT,
-                                   stdin=listing_input(nodes))
+                                   {"op": "tree", "root": str(sandbox.restore_root),
+                                    "listing": str(listed.path)}, TREE_TIMEOUT)
             content, problem = verify_restore(compared, snapshot.id, snapshot.short_id)
         except (ReaderFailed, ValueError) as exc:
             raise PhaseFailed(f"the restored tree could not be compared with the snapshot: {exc}") from None
@@ -404,8 +410,8 @@ class DrillRun:
         if listing is None or snapshot is None or not listing.done():
             return
         try:
-            hint = missing_hint(spec, listing.result(), snapshot.paths)
-        except ResticError:
+            hint = missing_hint(spec, listing.result().nodes(), snapshot.paths)
+        except (ResticError, OSError):
             return
         if hint:
             result.detail = f"{result.detail}; {hint}"

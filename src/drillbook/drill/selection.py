@@ -67,3 +67,19 @@ def explain_no_match(snapshots: list[Snapshot], selector: SnapshotSelector) -> s
 
 def _norm(path: str) -> str:
     return str(PurePosixPath(path))
+
+
+def restic_selection(selector: SnapshotSelector) -> tuple[str, list[str]]:
+    """The selector in restic's own words (``latest`` and its filters, or the id), for the listing
+    that starts before drillbook's own choice is known; the two are compared once both are in.
+
+    restic's ``--tag a,b`` wants both tags, like the selector; ``--path`` is compared cleaned.
+    """
+    if selector.id:
+        return selector.id, []
+    args = [f"--host={selector.host}"] if selector.host else []
+    if selector.tags:
+        args.append("--tag=" + ",".join(selector.tags))
+    if selector.path:
+        args.append(f"--path={_norm(selector.path)}")
+    return "latest", args

@@ -4,30 +4,29 @@ A restore that fills the filesystem fails half-way after hours, and on a host wh
 shares a filesystem with anything else it takes that down with it. So the drill measures first and
 fails before restoring when the room is not there, saying how much is needed and how much is free.
 
-What the restore writes is what ``restic stats --mode restore-size`` counts. When stats itself
-fails, the sizes in the snapshot's listing (``restic ls``, fetched for the content check anyway)
-measure it instead: never smaller, since they count a hard-linked file once per name. When both
-fail, the restore is not started: nothing tells how much it would write, and a listing that fails
-means the content check could not pass either. Free space is what an unprivileged account may
+What the restore writes is measured by the sizes in the snapshot's listing (``restic ls``, read
+for the content check anyway, see listing.py), which restic prints together with the tree it walks:
+no second restic call (``restic stats`` would derive the key and walk every tree again). It is
+never smaller than what restic writes, since it counts a hard-linked file once per name. When the
+listing fails, the restore is not started: nothing tells how much it would write, and the content
+check could not pass either. Free space is what an unprivileged account may
 use (``f_bavail``): the sandbox account restores, and root's reserved blocks are not for it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from drillbook.backends.restic import RestoreSize
+from drillbook.drill.listing import Listing
 
 MIB = 1024 * 1024
 #: Room kept beyond the restore's size: a tenth for folders, block rounding and restic's own files,
 #: and a fixed amount so that a small restore does not leave the filesystem full either.
 MARGIN_DIVISOR = 10
 MARGIN_BYTES = 64 * MIB
-STATS = "restic stats --mode restore-size"
 LISTING = "restic ls (the sizes of the snapshot's files)"
 UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -46,18 +45,14 @@ class Measured:
                 "size_measured_by": self.measured_by, "size_problem": self.problem}
 
 
-def from_stats(size: RestoreSize) -> Measured:
-    return Measured(size.total_size, size.total_file_count, STATS)
+def from_listing(listing: Listing) -> Measured:
+    """The count is of every node, files, folders and links, as restic stats counts them."""
+    return Measured(listing.size_bytes, listing.node_count, LISTING)
 
 
-def from_listing(nodes: Iterable[dict[str, Any]], problem: str) -> Measured:
-    files = [node for node in nodes if node.get("type") == "file"]
-    return Measured(sum(int(node.get("size") or 0) for node in files), len(files), LISTING, problem)
-
-
-def unmeasured(stats_problem: str, listing_problem: str) -> str:
-    return ("cannot tell how much room the restore needs, so it was not started: restic stats failed "
-            f"({stats_problem}), and so did listing the snapshot ({listing_problem})")
+def unmeasured(listing_problem: str) -> str:
+    return ("cannot tell how much room the restore needs, so it was not started: listing the "
+            f"snapshot failed ({listing_problem})")
 
 
 def needed_bytes(size: int) -> int:

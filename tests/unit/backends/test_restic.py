@@ -274,3 +274,47 @@ def test_a_visitor_that_fails_stops_restic_and_its_error_is_raised(tmp_path, mon
 
     with pytest.raises(ValueError, match="enough"):
         door.each_node("abc123", refuse)
+
+
+# -- the snapshot's listing is streamed --------------------------------------------------------
+
+SNAPSHOT_LINE = ('{"time":"2026-01-02T03:04:05Z","hostname":"h","paths":["/srv"],"id":"' + "ab" * 32
+                 + '","short_id":"abababab","struct_type":"snapshot"}')
+
+
+def _lister(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> tuple[Restic, Path]:
+    argv_file = tmp_path / "argv"
+    script = tmp_path / "restic"
+    script.write_text(f"#!/bin/sh\necho \"$@\" > {argv_file}\n{body}")
+    script.chmod(0o755)
+    monkeypatch.setenv("DRILLBOOK_RESTIC", str(script))
+    return Restic("/srv/repo", "pw", timeout=120), argv_file
+
+
+def test_the_listing_arrives_node_by_node_while_restic_still_runs(tmp_path, monkeypatch) -> None:
+    """A listing of millions of nodes is never held whole: the first comes before restic ends."""
+    node = '{"name":"a","type":"file","path":"/srv/a","size":3,"struct_type":"node"}'
+    door, _ = _lister(tmp_path, monkeypatch, f"echo '{SNAPSHOT_LINE}'\necho '{node}'\nexec sleep 60\n")
+    started = time.monotonic()
+    listing = iter(door.ls("latest"))
+    first, second = next(listing), next(listing)
+    assert time.monotonic() - started < 30
+    assert first["struct_type"] == "snapshot" and first["id"] == "ab" * 32
+    assert second == {"name": "a", "type": "file", "path": "/srv/a", "size": 3, "struct_type": "node"}
+    door.stop()
+    with pytest.raises(ResticError):
+        list(listing)
+
+
+def test_the_listing_takes_restics_own_selection(tmp_path, monkeypatch) -> None:
+    door, argv_file = _lister(tmp_path, monkeypatch, f"echo '{SNAPSHOT_LINE}'\n")
+    assert [n["struct_type"] for n in door.ls("latest", selection=["--host=h", "--tag=a,b"])] == ["snapshot"]
+    assert argv_file.read_text().split() == ["ls", "--no-lock", "--no-cache", "--json", "latest",
+                                             "--host=h", "--tag=a,b"]
+
+
+def test_a_failing_listing_is_classified_after_what_it_listed(tmp_path, monkeypatch) -> None:
+    door, _ = _lister(tmp_path, monkeypatch, "echo 'Fatal: wrong password or no key found' >&2\nexit 1\n")
+    with pytest.raises(ResticError) as caught:
+        list(door.ls("latest"))
+    assert caught.value.kind == Fault.WRONG_PASSWORD

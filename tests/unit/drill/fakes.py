@@ -15,11 +15,13 @@ from drillbook.backends.restic import Fault, ResticError, RestoreSize, Snapshot
 from drillbook.backends.resticjson import RestoreCounts
 from drillbook.drill.engine import DeclaredDrill, DrillRun, RunOptions
 from drillbook.drill.seams import Seams
+from drillbook.drill.selection import select_snapshot
 from drillbook.sandbox.holder import remove_tree
 from drillbook.sandbox.isolation import Account, Mode
 from drillbook.sandbox.safety import SafetyReport, make_safe
 from drillbook.settings import Settings
 from drillbook.spec.loader import load_drill
+from drillbook.spec.models import SnapshotSelector
 from drillbook.util.process import Completed
 from tests.support import PASSWORD, PASSWORD_ENV, write_drill
 from tests.unit.checks.fakes import is_reader, run_reader
@@ -65,6 +67,8 @@ class FakeRestic:
     stopped: threading.Event = field(default_factory=threading.Event)
     statuses: list[RestoreCounts] = field(default_factory=list)  # restic >= 0.17's progress
     summary: RestoreCounts | None = None  # restic >= 0.17's counts; 0.14 tells none
+    listings: list[list[str]] = field(default_factory=list)  # how each restic ls was asked for
+    restic_choice: str | None = None  # the snapshot restic ls chooses, when it should differ
 
     def open(self, repository: str, password: str, **kwargs: Any) -> FakeRestic:
         self.opened_with = {"repository": repository, "password": password, **kwargs}
@@ -78,17 +82,31 @@ class FakeRestic:
             self.on_snapshots()
         return list(self.snapshots_held)
 
-    def ls(self, snapshot_id: str) -> Iterable[dict[str, Any]]:
+    def ls(self, snapshot: str, selection: Sequence[str] = ()) -> Iterable[dict[str, Any]]:
+        """The snapshot restic would choose for ``latest`` and ``selection``, then its nodes."""
+        self.listings.append([snapshot, *selection])
         if self.ls_error:
             raise self.ls_error
         if self.slow_listing and self.stopped.wait(10):
             raise ResticError(Fault.UNKNOWN, "restic ls was stopped", [])
         listed = self.listed if self.listed is not None else nodes(self.files)
-        return [*listed, *({"type": "chardev", "path": d} for d in self.devices)]
+        chosen = self.restic_choice or self._choose(snapshot, selection)
+        return [{"struct_type": "snapshot", "id": chosen}, *listed,
+                *({"type": "chardev", "path": d} for d in self.devices)]
+
+    def _choose(self, snapshot: str, selection: Sequence[str]) -> str | None:
+        if snapshot != "latest":
+            return next((s.id for s in self.snapshots_held if s.id.startswith(snapshot)), None)
+        given = dict(arg.removeprefix("--").split("=", 1) for arg in selection)
+        selector = SnapshotSelector(host=given.get("host"), path=given.get("path"),
+                                    tags=given["tag"].split(",") if "tag" in given else [])
+        chosen = select_snapshot(self.snapshots_held, selector)
+        return chosen.id if chosen else None
 
     def each_node(self, snapshot_id: str, visit: Callable[[dict[str, Any]], None]) -> None:
         for node in self.ls(snapshot_id):
-            visit(node)
+            if node.get("struct_type") != "snapshot":  # restic's each_node hands over nodes only
+                visit(node)
 
     def restore_size(self, snapshot_id: str) -> RestoreSize:
         if self.stats_error:
@@ -113,8 +131,8 @@ class FakeRestic:
             raise ResticError(Fault.UNKNOWN, f"restic failed (exit 1): Fatal: There were {len(refused)} errors",
                               [line.strip() for line in lines],
                               stderr="".join(lines) + f"Fatal: There were {len(refused)} errors\n")
-        for node in self.ls(snapshot_id):
-            if node["type"] == "dir":
+        for node in self.listed if self.listed is not None else nodes(self.files):
+            if node.get("type") == "dir":
                 (target / node["path"].lstrip("/")).mkdir(parents=True, exist_ok=True)
         for name, data in self.files.items():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
@@ -214,6 +232,7 @@ class FakeSandboxes:
                               mode=self.mode)
         sandbox.restore_root.mkdir(parents=True)
         sandbox.work_dir.mkdir()
+        (sandbox.path / "config").mkdir()
         self.made.append(sandbox)
         return sandbox
 

@@ -320,12 +320,12 @@ def test_an_interrupt_aborts_tears_down_and_records_no_later_phase(harness: Harn
 
 
 def test_an_interrupt_during_the_restore_waits_for_no_snapshot_listing(harness: Harness) -> None:
-    """The listing runs beside the restore; a stopping drill ends it rather than waiting it out."""
+    """The listing runs beside the snapshot list; a stopping drill ends it rather than waiting it out."""
     def interrupt() -> None:
         raise Interrupted("SIGTERM")
 
     harness.restic.slow_listing = True
-    harness.restic.on_restore = interrupt
+    harness.restic.on_snapshots = interrupt
     started = time.monotonic()
     record = harness.run()
     assert record["status"] == "aborted" and harness.sandboxes.made[0].torn_down
@@ -551,9 +551,11 @@ def test_the_restore_size_and_the_free_space_are_measured_and_recorded(harness: 
     assert record["status"] == "passed", record["reason"]
     size = sum(len(data) for data in harness.restic.files.values())
     restore = record["restore"]
-    assert restore["size_bytes"] == size and restore["file_count"] == len(harness.restic.files)
+    listed = nodes(harness.restic.files)  # every node, as restic stats counts them
+    assert restore["size_bytes"] == size and restore["file_count"] == len(listed)
     assert restore["free_bytes"] == 1 << 40 and restore["needed_bytes"] == size + size // 10 + 64 * MIB
-    assert restore["size_measured_by"] == "restic stats --mode restore-size" and restore["size_problem"] is None
+    assert restore["size_measured_by"] == "restic ls (the sizes of the snapshot's files)"
+    assert restore["size_problem"] is None
     assert restore["free_on"] == str(harness.settings.sandbox_root)
     assert harness.asked_free == [harness.sandboxes.made[0].restore_root]
 
@@ -577,24 +579,35 @@ def test_sizes_are_shown_in_the_unit_a_person_reads() -> None:
     assert space.shown(512) == "512 bytes" and space.shown(1536) == "1.5 KiB"
 
 
-def test_when_stats_fails_the_snapshot_listing_measures_the_restore(harness: Harness) -> None:
+def test_the_snapshot_listing_alone_measures_the_restore_no_restic_stats(harness: Harness) -> None:
+    """restic stats would derive the key and walk every tree a second time before the restore."""
     harness.restic.stats_error = ResticError(Fault.UNKNOWN, "restic failed (exit 1): unknown command \"stats\"")
     record = harness.run()
     assert record["status"] == "passed", record["reason"]
     restore = record["restore"]
     assert restore["size_measured_by"] == "restic ls (the sizes of the snapshot's files)"
-    assert restore["size_problem"] == "restic stats failed: restic failed (exit 1): unknown command \"stats\""
+    assert restore["size_problem"] is None
     assert restore["size_bytes"] == sum(len(data) for data in harness.restic.files.values())
+    assert harness.restic.listings == [["latest", "--host=clinic-1", "--tag=nightly"]]
+
+
+def test_a_listing_of_another_snapshot_than_the_chosen_one_fails_before_restoring(harness: Harness) -> None:
+    """restic's selection (the listing's) and drillbook's (the snapshot list's) must agree."""
+    harness.restic.restic_choice = "f00dcafe" * 8
+    record = harness.run()
+    assert record["status"] == "failed" and harness.restic.restores == []
+    assert record["reason"].startswith(
+        "restic's own selection for host=clinic-1 tags=nightly is snapshot f00dcafe, drillbook's is "
+        "abc12345: the repository changed while the drill read it")
 
 
 def test_a_restore_that_cannot_be_measured_is_not_started(harness: Harness) -> None:
-    harness.restic.stats_error = ResticError(Fault.UNKNOWN, "restic failed (exit 1): odd")
     harness.restic.ls_error = ResticError(Fault.CORRUPT_DATA, "repository data is corrupt or missing")
     record = harness.run()
     assert record["status"] == "failed" and harness.restic.restores == []
     assert record["reason"].startswith(
-        "cannot tell how much room the restore needs, so it was not started: restic stats failed "
-        "(restic failed (exit 1): odd), and so did listing the snapshot (repository data is corrupt or missing)")
+        "cannot tell how much room the restore needs, so it was not started: listing the snapshot "
+        "failed (repository data is corrupt or missing)")
 
 
 def test_free_space_that_cannot_be_read_fails_the_drill_before_restoring(harness: Harness) -> None:

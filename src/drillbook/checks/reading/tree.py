@@ -8,8 +8,9 @@ are listed under ``special_files`` and never counted missing.
 
 from __future__ import annotations
 
+import json
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +23,26 @@ SPECIAL_TYPES = {"chardev": "character device", "dev": "block device", "fifo": "
 
 
 def tree_answer(request: dict[str, Any]) -> dict[str, Any]:
-    """``input``: the listing as ``[path, type, size]`` triples, as :func:`listing_input` packs it."""
-    nodes = ({"path": path, "type": kind, "size": size} for path, kind, size in request["input"])
-    return compare_tree(nodes, Path(request["root"]))
+    """``listing``: a file of drillbook's own with one ``[path, type, size]`` line per node, as
+    :func:`listing_line` packs it, read line by line; or ``input``: those triples themselves."""
+    if "listing" in request:
+        with open(request["listing"], encoding="utf-8") as lines:
+            return compare_tree(_nodes(json.loads(line) for line in lines), Path(request["root"]))
+    return compare_tree(_nodes(request["input"]), Path(request["root"]))
+
+
+def _nodes(triples: Iterable[list[Any]]) -> Iterator[dict[str, Any]]:
+    return ({"path": path, "type": kind, "size": size} for path, kind, size in triples)
 
 
 def listing_input(nodes: Iterable[dict[str, Any]]) -> list[list[Any]]:
     """The listing, only what the comparison needs (a snapshot may hold millions of nodes)."""
     return [[node["path"], node.get("type"), node.get("size")] for node in nodes]
+
+
+def listing_line(node: dict[str, Any]) -> str:
+    """One node of the listing as a line of the file :func:`tree_answer` reads."""
+    return json.dumps([node["path"], node.get("type"), node.get("size")]) + "\n"
 
 
 def compare_tree(nodes: Iterable[dict[str, Any]], restore_root: Path) -> dict[str, Any]:

@@ -34,3 +34,14 @@ def test_main_prints_one_json_line(capsys: pytest.CaptureFixture[str], tmp_path)
 def test_main_without_a_request_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     assert reader.main([]) == 2
     assert json.loads(capsys.readouterr().out) == {"crash": "the reader was given no request"}
+
+
+def test_the_tree_is_compared_with_a_listing_file_read_line_by_line(tmp_path) -> None:
+    """The listing of a snapshot of millions of nodes is a file, never one JSON argument or document."""
+    (tmp_path / "restore" / "docs").mkdir(parents=True)
+    (tmp_path / "restore" / "docs" / "a.txt").write_bytes(b"abc")
+    listing = tmp_path / "listing.jsonl"
+    listing.write_text('["/docs", "dir", null]\n["/docs/a.txt", "file", 3]\n["/docs/b.txt", "file", 2]\n')
+    answer = reader.answer({"op": "tree", "root": str(tmp_path / "restore"), "listing": str(listing)})
+    assert answer["files_expected"] == 2 and answer["dirs_expected"] == 1
+    assert answer["bytes_present"] == 3 and answer["missing"] == ["docs/b.txt"]
