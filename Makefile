@@ -107,7 +107,7 @@ docs: venv
 	$(PY) -m drillbook.cli.manpage > docs/drillbook.1
 
 bench: setup
-	$(PY) bench/restore_overhead.py
+	$(PY) bench/restore_overhead.py --suite full
 
 clean:
 	rm -rf demo reports/*/ reports/index.html .pytest_cache
