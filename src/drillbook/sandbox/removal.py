@@ -188,7 +188,13 @@ class _Walk:
         except BaseException:
             self.slots.release()
             raise
-        return self.pool.submit(self._unlink_all, fd, names, rel)
+        try:
+            return self.pool.submit(self._unlink_all, fd, names, rel)
+        except RuntimeError:  # the interpreter is exiting (an atexit clean-up): no new threads
+            done: Future[None] = Future()
+            self._unlink_all(fd, names, rel)
+            done.set_result(None)
+            return done
 
     def _unlink_all(self, fd: int, names: list[str], rel: str) -> None:
         try:

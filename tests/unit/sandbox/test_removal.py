@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -230,3 +231,16 @@ def test_files_are_removed_by_several_threads_at_once(tmp_path: Path, monkeypatc
     monkeypatch.setattr(removal.os, "unlink", counted)
     remove_tree(top)
     assert not top.exists() and len(threads) > 1
+
+
+def test_a_tree_is_removed_by_an_atexit_clean_up_too(tmp_path: Path) -> None:
+    """At exit no new thread may start: the files are unlinked one at a time then."""
+    top = tmp_path / "sandbox"
+    (top / "restore").mkdir(parents=True)
+    (top / "restore" / "letter.txt").write_text("patient data\n")
+    script = ("import atexit, sys\nfrom pathlib import Path\nfrom drillbook.sandbox.removal import remove_tree\n"
+              f"atexit.register(remove_tree, Path({str(top)!r}))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert not top.exists()
