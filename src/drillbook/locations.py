@@ -25,6 +25,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+#: The project file beside the drills: notification targets, evidence, password commands.
+PROJECT_CONFIG = "drillbook.yaml"
+
 SERVICE_CONFIG = Path("/etc/drillbook")
 SERVICE_STATE = Path("/var/lib/drillbook")
 SERVICE_CACHE = Path("/var/cache/drillbook")

@@ -19,8 +19,7 @@ from typing import Any
 
 from drillbook import locations
 from drillbook.errors import CannotRun
-from drillbook.locations import ENV_VARS, Host
-from drillbook.spec.loader import PROJECT_CONFIG
+from drillbook.locations import ENV_VARS, PROJECT_CONFIG, Host
 from drillbook.util.trust import Folder, ensure_folder
 
 #: As root, sandboxes are made here unless told otherwise (see default_sandbox_root).

@@ -7,6 +7,7 @@ this module only assembles them. Exit codes (cli/exitcodes.py): 0 passed, 1 a dr
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,36 +15,54 @@ from typing import Any
 import click
 
 from drillbook import __version__
-from drillbook.cli import evidence, exitcodes
-from drillbook.cli.cleanup import cleanup_command
-from drillbook.cli.completion import completion_command
-from drillbook.cli.console import fail
-from drillbook.cli.drills import list_command, run_command, validate_command
-from drillbook.cli.init import init_command
+from drillbook.cli import exitcodes
+from drillbook.cli.commands import COMMANDS
 from drillbook.cli.logsetup import log_format_option, log_level_option, log_setup
-from drillbook.cli.paths import paths_command
-from drillbook.cli.plan import plan_command
-from drillbook.cli.runbook import runbook_group
-from drillbook.cli.schema import schema_command
-from drillbook.cli.serve import schedule_command, serve_command
 from drillbook.cli.streams import survive_closed_readers
 from drillbook.errors import DrillbookError
 from drillbook.settings import Settings
 from drillbook.util import logformat
+from drillbook.util.lazy import lazy_module
 from drillbook.util.signals import Interrupted, claim_sigint
+
+#: rich is loaded only when an error is printed
+console = lazy_module("drillbook.cli.console")
 
 FOLDER = click.Path(path_type=Path)
 
 
 class DrillbookGroup(click.Group):
     """Maps library errors and stop signals to exit codes in one place; usage errors exit 2
-    (click's default). A stop signal that ends a command outside a run exits as a stopped run does."""
+    (click's default). A stop signal that ends a command outside a run exits as a stopped run does.
+
+    Commands come from the table in cli/commands.py and are imported only when asked for.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, _, attribute = COMMANDS[cmd_name][0].partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{COMMANDS[cmd_name][0]} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from the table's help lines: no command's module is loaded."""
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [(name, click.Command(name, help=COMMANDS[name][1]).get_short_help_str(limit))
+                for name in sorted(COMMANDS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except DrillbookError as exc:
-            fail(exc)
+            console.fail(exc)
         except (Interrupted, KeyboardInterrupt):
             sys.exit(exitcodes.for_interrupt())
 
@@ -69,13 +88,6 @@ def cli(ctx: click.Context, config: Path | None, drills: Path | None, reports: P
     logformat.configure(log_setup(ctx.invoked_subcommand, log_format, log_level, verbose))
     ctx.obj = Settings.from_env(config=config, drills_dir=drills, reports_dir=reports, sandbox_root=sandbox_root,
                                 state_dir=state, runbooks_dir=runbooks, cache_dir=cache)
-
-
-# one table, not an if/elif chain; click lists them by name
-for command in (validate_command, list_command, run_command, plan_command, serve_command, schedule_command,
-                runbook_group, evidence.evidence_group, evidence.report_cmd, cleanup_command, schema_command,
-                paths_command, completion_command, init_command):
-    cli.add_command(command)
 
 
 def main() -> None:

@@ -38,9 +38,9 @@ def paragraphs(help_text: str | None) -> list[str]:
 
 def commands(group: click.Group, ctx: click.Context) -> Iterator[tuple[click.Context, click.Command]]:
     """Every command under ``group``, depth first, in name order, each with its own context."""
-    for name in sorted(group.commands):
-        command = group.commands[name]
-        if command.hidden:
+    for name in group.list_commands(ctx):  # the lazy top-level group loads each here
+        command = group.get_command(ctx, name)
+        if command is None or command.hidden:
             continue
         sub = click.Context(command, info_name=name, parent=ctx)
         yield sub, command

@@ -17,12 +17,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from drillbook.errors import SpecProblem
+from drillbook.locations import PROJECT_CONFIG
 from drillbook.outputs import templates
 from drillbook.spec.models import Drill, NotifyTarget, ProjectConfig
 from drillbook.spec.problems import dedupe, duplicate_keys, validation_problems
 from drillbook.spec.yamlsource import LocatedYaml, UnusableYaml, read_located
-
-PROJECT_CONFIG = "drillbook.yaml"
 
 PostCheck = Callable[[Path, LocatedYaml, Any], list[SpecProblem]]
 

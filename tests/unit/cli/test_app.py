@@ -9,12 +9,14 @@ import sys
 import time
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
 from drillbook import __version__
 from drillbook.cli import app
 from drillbook.cli.app import cli
+from drillbook.cli.commands import COMMANDS as COMMANDS_TABLE
 from drillbook.cli.console import fail
 from drillbook.cli.serve import server_state
 from drillbook.errors import BadInput, CannotRun, SpecProblem
@@ -33,7 +35,26 @@ def invoke(tmp_path: Path, *args: str):
 
 
 def test_every_command_is_in_the_group() -> None:
-    assert sorted(cli.commands) == COMMANDS
+    ctx = click.Context(cli)
+    assert cli.list_commands(ctx) == COMMANDS
+    for name in COMMANDS:
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.name == name
+        assert command.get_short_help_str(limit=1000) == COMMANDS_TABLE[name][1]  # the table's help is the command's
+
+
+def test_help_loads_no_commands_module() -> None:
+    """`drillbook --help` imports click and drillbook's own light modules only, in a fresh interpreter."""
+    probe = ("import sys; sys.argv = ['drillbook', '--help']\n"
+             "from drillbook.cli import app\n"
+             "try:\n    app.cli(prog_name='drillbook')\nexcept SystemExit:\n    pass\n"
+             "heavy = ('pydantic', 'boto3', 'botocore', 'cryptography', 'jinja2', 'apscheduler', 'rich', "
+             "'yaml', 'urllib3', 'markdown_it', 'drillbook.cli.drills', 'drillbook.drill')\n"
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert "Commands:" in done.stdout and "plan" in done.stdout
 
 
 def test_validate_counts_the_drills(tmp_path: Path) -> None:
