@@ -103,7 +103,7 @@ def test_a_command_target_in_a_drill_file_is_refused_with_its_line(workspace, re
     for args in (("validate",), ("run", "clinic")):
         result = workspace.cli(*args)
         assert result.returncode == 2
-        assert (f"{path}:{line}: notify[0].command: command targets may only be declared in drillbook.yaml"
+        assert (f"{path}:{line}:6: notify[0].command: command targets may only be declared in drillbook.yaml"
                 in result.stderr)
     assert list(workspace.reports.iterdir()) == []
 
