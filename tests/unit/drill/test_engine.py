@@ -36,17 +36,6 @@ PHASES = ["plan", "sandbox", "locate snapshot", "immutability audit", "restore",
           "checks", "teardown", "report"]
 
 
-@pytest.fixture(autouse=True)
-def _password(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in password_env().items():
-        monkeypatch.setenv(name, value)
-
-
-@pytest.fixture
-def harness(tmp_path: Path) -> Harness:
-    return Harness(tmp_path)
-
-
 def phases(record: dict) -> list[tuple[str, str]]:
     return [(p["name"], p["status"]) for p in record["phases"]]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -20,17 +19,6 @@ verify:
   - type: sqlite
     path: srv/clinic/docs/letter-0002.txt
 """
-
-
-@pytest.fixture(autouse=True)
-def _password(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in password_env().items():
-        monkeypatch.setenv(name, value)
-
-
-@pytest.fixture
-def harness(tmp_path: Path) -> Harness:
-    return Harness(tmp_path)
 
 
 def plan(harness: Harness, body: str | None = None, **kwargs: str):
