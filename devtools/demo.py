@@ -141,7 +141,7 @@ DEMO_RUNBOOK = "restore-clinic-documents"
 
 
 def run_runbook(state: DemoState) -> None:
-    """A shipped runbook rehearsed end to end with --yes (issue 8), as on-call would."""
+    """A shipped runbook rehearsed end to end with --yes, as on-call would."""
     cmd = [sys.executable, "-m", "drillbook", "runbook", "run", DEMO_RUNBOOK, "--yes", "--operator", "demo"]
     say(f"$ drillbook runbook run {DEMO_RUNBOOK} --yes --operator demo")
     proc = subprocess.run(cmd, env={**os.environ, **state.env}, timeout=1800, stdin=subprocess.DEVNULL)
@@ -152,7 +152,7 @@ def run_runbook(state: DemoState) -> None:
 
 
 def verify_evidence(state: DemoState) -> None:
-    """Verify the signed evidence ledger and render this quarter's compliance report (issue 9)."""
+    """Verify the signed evidence ledger and render this quarter's compliance report."""
     env = {**os.environ, **state.env}
     say("$ drillbook evidence verify")
     proc = subprocess.run([sys.executable, "-m", "drillbook", "evidence", "verify"], env=env, timeout=600)
@@ -172,14 +172,14 @@ def verify_evidence(state: DemoState) -> None:
 
 
 def run_s3_drill(state: DemoState) -> None:
-    """Run an S3 drill with an Object Lock audit against moto on loopback (issue 4)."""
+    """Run an S3 drill with an Object Lock audit against moto on loopback."""
     from devtools.demo_s3 import run_s3_drill as s3_step
 
     s3_step(state, ROOT, DEMO, PASSWORD_FILE, SOURCE, say)
 
 
 def run_scheduler(state: DemoState) -> None:
-    """drillbook serve: two drills on a schedule, metrics, webhook alerts, SIGTERM stop (issue 6)."""
+    """drillbook serve: two drills on a schedule, metrics, webhook alerts, SIGTERM stop."""
     from devtools.demo_serve import run_serve_demo
 
     run_serve_demo(state, ROOT, DEMO, say)

@@ -1,4 +1,4 @@
-"""The demo's S3 part (issue 4): a local moto S3 with an Object Lock bucket, one audited drill.
+"""The demo's S3 part: a local moto S3 with an Object Lock bucket, one audited drill.
 
 Why a local moto server: a new user sees the immutability audit in a report without an AWS
 account or any network beyond loopback. The server listens on 127.0.0.1:DEMO_PORT (the port the
