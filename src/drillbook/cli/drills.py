@@ -29,7 +29,6 @@ from drillbook.report import junit
 from drillbook.runbook.loading import validate_with_runbooks
 from drillbook.sandbox.reaper import reap_stale_runs
 from drillbook.settings import Settings
-from drillbook.spec.loader import DrillSet
 from drillbook.util.atomic import write_text_atomic
 from drillbook.util.durations import DurationError, format_duration, parse_duration
 from drillbook.util.lazy import lazy_module
@@ -100,25 +99,18 @@ def list_command(settings: Settings, as_json: bool) -> None:
     loaded = batch.load_checked(settings)
     last = _last_runs(settings.reports_dir)
     drills = sorted(loaded.drills.items())
+    shown = {name: shown_repository(drill.source.repository, batch.declared(loaded, name).folder(loaded.folder))
+             for name, drill in drills}
     if as_json:
-        jsonout.emit([jsonout.drill_entry(name, drill, shown_repository(drill.source.repository,
-                                                                        _folder_of(loaded, name)), last.get(name))
-                      for name, drill in drills])
+        jsonout.emit([jsonout.drill_entry(name, drill, shown[name], last.get(name)) for name, drill in drills])
         return
     rows = []
     for name, drill in drills:
         run = last.get(name)
         last_text = f"{run['status']} {run.get('started_at', '')[:16]}" if run else "never"
         rows.append([name, drill.schedule or "on demand", drill.objectives.rto.text, drill.objectives.rpo.text,
-                     str(len(drill.verify)), shown_repository(drill.source.repository, _folder_of(loaded, name)),
-                     last_text])
+                     str(len(drill.verify)), shown[name], last_text])
     print_table(("drill", "schedule", "RTO", "RPO", "checks", "repository", "last run"), rows)
-
-
-def _folder_of(loaded: DrillSet, name: str) -> Path:
-    """The folder a drill's relative paths are relative to: its file's."""
-    file = loaded.files.get(name)
-    return file.parent if file else loaded.folder
 
 
 def _last_runs(reports: Path) -> dict[str, dict[str, Any]]:

@@ -80,6 +80,11 @@ class DeclaredDrill:
     file: Path | None = None
     project: ProjectConfig | None = None
 
+    def folder(self, drills_dir: Path) -> Path:
+        """Where its relative paths (repository, password file) start: its file's folder, or the
+        drills folder for a drill declared without a file."""
+        return self.file.parent if self.file else drills_dir
+
 
 def run_drill(target: DeclaredDrill, settings: Settings, options: RunOptions | None = None,
               observer: Observer | None = None) -> DrillOutcome:
@@ -92,7 +97,7 @@ class DrillRun:
     def __init__(self, target: DeclaredDrill, settings: Settings, options: RunOptions, observer: Observer,
                  seams: Seams | None = None):
         self.drill = drill = target.drill
-        self.drill_file = target.file
+        self.base = target.folder(settings.drills_dir)
         self.project = target.project
         self.settings = settings
         self.options = options
@@ -106,8 +111,7 @@ class DrillRun:
             run_id=self.run_id, drill=drill.name, started_at=iso(self.started) or "",
             description=drill.description, owner=drill.owner, schedule=drill.schedule,
             trigger=options.trigger,
-            repository=shown_repository(drill.source.repository,
-                                        target.file.parent if target.file else settings.drills_dir),
+            repository=shown_repository(drill.source.repository, self.base),
             selector=drill.source.snapshot.describe(),
             objectives={
                 "rto": Objective(float(drill.objectives.rto), drill.objectives.rto.text),
@@ -202,9 +206,8 @@ class DrillRun:
     # -- phases ---------------------------------------------------------------------
     def _plan(self) -> str:
         source = self.drill.source
-        base = self.drill_file.parent if self.drill_file else self.settings.drills_dir
         try:
-            opened = access.open_repository(source, base, self.settings.cache_dir, self.seams.open_restic,
+            opened = access.open_repository(source, self.base, self.settings.cache_dir, self.seams.open_restic,
                                             RESTIC_TIMEOUT)
             self.secrets += opened.secrets
             self.record.credentials = opened.credentials
@@ -470,8 +473,7 @@ class DrillRun:
         self.record.restic_stderr_tail = exc.stderr_tail
         source = ""
         if exc.kind == Fault.WRONG_PASSWORD:
-            base = self.drill_file.parent if self.drill_file else self.settings.drills_dir
-            source = f"; the password came from {describe_source(self.drill.source.password, base)}"
+            source = f"; the password came from {describe_source(self.drill.source.password, self.base)}"
         return PhaseFailed(f"{exc.message} (while {what} from {self.record.repository}{source})")
 
     @staticmethod

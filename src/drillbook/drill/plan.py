@@ -164,7 +164,7 @@ def plan_drill(target: DeclaredDrill, settings: Settings, seams: Seams | None = 
     """The plan of one drill; every problem found is in ``problems``, nothing is raised for one."""
     drill = target.drill
     source = drill.source
-    base = target.file.parent if target.file else settings.drills_dir
+    base = target.folder(settings.drills_dir)
     result = DrillPlan(drill.name, shown_repository(source.repository, base),
                        describe_source(source.password, base),
                        source.snapshot.describe(), drill.objectives.rpo.text,
@@ -181,8 +181,8 @@ def plan_drill(target: DeclaredDrill, settings: Settings, seams: Seams | None = 
 
 def _find(target: DeclaredDrill, settings: Settings, seams: Seams, now: datetime, result: DrillPlan) -> None:
     drill = target.drill
-    base = target.file.parent if target.file else settings.drills_dir
-    opened = access.open_repository(drill.source, base, settings.cache_dir, seams.open_restic, RESTIC_TIMEOUT)
+    opened = access.open_repository(drill.source, target.folder(settings.drills_dir), settings.cache_dir,
+                                    seams.open_restic, RESTIC_TIMEOUT)
     access.restic_version(opened)
     access.probe(opened)
     snapshots = opened.restic.snapshots()
