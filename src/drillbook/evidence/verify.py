@@ -131,6 +131,71 @@ def iter_run_dirs(root: Path) -> Iterator[Path]:
             yield run_json.parent
 
 
+# -- the Merkle tree over ledger entries (RFC 9162, section 2.1) ----------------------------------
+#: Each ledger entry is a leaf: SHA-256(0x00 || the entry's line without its newline, which is its
+#: canonical JSON); an inner node is SHA-256(0x01 || left || right). An export ships only its own
+#: entries, each with an inclusion proof against a signed head (tree size and root); two heads
+#: with a consistency proof show the later ledger only appended to the earlier one.
+def leaf_hash(data: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def entry_leaf(entry: dict[str, Any]) -> bytes:
+    return leaf_hash(canonical({k: v for k, v in entry.items() if not k.startswith("_")}))
+
+
+def _shift_to_set(fn: int, sn: int) -> tuple[int, int]:
+    while fn and not fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    return fn, sn
+
+
+def inclusion_ok(index: int, size: int, leaf: bytes, proof: list[bytes], root: bytes) -> bool:
+    """RFC 9162 2.1.3.2: does ``proof`` lead from leaf ``index`` of a ``size``-leaf tree to ``root``?"""
+    if not 0 <= index < size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            fn, sn = _shift_to_set(fn, sn)
+        else:
+            r = node_hash(r, p)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and r == root
+
+
+def consistency_ok(old: int, new: int, old_root: bytes, new_root: bytes, proof: list[bytes]) -> bool:
+    """RFC 9162 2.1.4.2: is the ``new``-leaf tree the ``old``-leaf tree with leaves appended?"""
+    if not 0 < old <= new:
+        return False
+    if old == new:
+        return not proof and old_root == new_root
+    path = ([old_root] if old & (old - 1) == 0 else []) + list(proof)
+    if not path:
+        return False
+    fn, sn = old - 1, new - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            fn, sn = _shift_to_set(fn, sn)
+        else:
+            sr = node_hash(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and fr == old_root and sr == new_root
+
+
 # -- results ------------------------------------------------------------------------------------
 #: Problems that concern one run's folder only; any other problem concerns the whole ledger.
 RUN_SCOPED = frozenset({"file-added", "file-changed", "file-missing", "run-missing", "unrecorded"})
