@@ -1,4 +1,5 @@
-"""CLI for evidence: ``evidence verify|export|key`` and ``report --period``; parse, call, print, exit."""
+"""CLI for evidence: ``evidence verify|export|consistency|note|key`` and ``report --period``; parse, call,
+print, exit."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import click
 from drillbook.cli import exitcodes, jsonout
 from drillbook.cli.console import out, tell
 from drillbook.errors import BadInput
-from drillbook.evidence import compliance, ledger
+from drillbook.evidence import compliance, consistency, ledger
 from drillbook.evidence import verify as verifier
 from drillbook.evidence.export import Selection, export
 from drillbook.evidence.period import choose, current_quarter
@@ -76,6 +77,23 @@ def export_cmd(settings: Settings, out_path: Path, period: str | None, since: st
     out.print(f"verify: drillbook evidence verify {result.path} --key PUBLIC.pem   (without drillbook: unzip "
               f"{result.path.name}, then in the folder {result.path.stem}/ it makes: python3 verify_evidence.py . "
               "--key PUBLIC.pem)", markup=False)
+
+
+@evidence_group.command("consistency")
+@click.argument("old_export", type=click.Path(path_type=Path, exists=True))
+@click.argument("new_export", type=click.Path(path_type=Path, exists=True))
+@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The proof file to write (JSON), for the auditor's verifier (--consistency).")
+@click.pass_obj
+def consistency_cmd(settings: Settings, old_export: Path, new_export: Path, out_path: Path) -> None:
+    """Prove the ledger behind NEW_EXPORT only appended to the one behind OLD_EXPORT; exit 1 if it was rewritten."""
+    doc = consistency.prove(settings, old_export, new_export)
+    write_text_atomic(out_path, json.dumps(doc, indent=2) + "\n")
+    problems = verifier.check_consistency(doc, verifier.published_keys(settings.reports_dir))
+    out.print(verifier.format_consistency(doc, problems), markup=False)
+    out.print(f"proof: {out_path} (without drillbook: python3 verify_evidence.py --consistency {out_path.name} "
+              "--key PUBLIC.pem)", markup=False)
+    sys.exit(0 if not problems else exitcodes.FAILED)
 
 
 @evidence_group.command("key")

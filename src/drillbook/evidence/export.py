@@ -1,9 +1,13 @@
-"""Export an evidence bundle for an auditor: selected runs, the ledger up to them, key, report, verifier.
+"""Export an evidence bundle for an auditor: selected runs, their ledger entries with Merkle
+inclusion proofs against a signed head, key, report, verifier.
 
 The zip mirrors the reports folder (``<drill>/<run_id>/``, ``runbooks/<name>/<run_id>/``,
 ``evidence/``) under one top folder, so the same verification runs on it as on the live folder,
 in an empty directory, without drillbook installed (``verify_evidence.py`` needs only Python and
-``cryptography``).
+``cryptography``). The bundle carries only the chosen runs' entries (not every other drill's):
+``evidence/proofs.json`` proves each is in the ledger whose head (tree size and root) drillbook
+signed at export time, and two exports' heads can later be shown consistent
+(``drillbook evidence consistency``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.errors import BadInput
-from drillbook.evidence import compliance, ledger
+from drillbook.evidence import compliance, ledger, merkle
 from drillbook.evidence import verify as fmt
 from drillbook.evidence.period import Period, between
 from drillbook.evidence.signing import load_signer
@@ -70,15 +74,46 @@ def export(settings: Settings, out: Path, selection: Selection) -> ExportResult:
     if not chosen:
         raise BadInput(f"no sealed run matches the selection ({_describe(selection)}); "
                        "`drillbook evidence verify` lists what the ledger holds")
-    last_seq = max(int(e["seq"]) for e in chosen)
-    kept = [e for e in entries if int(e["seq"]) <= last_seq]
+    shipped = shipped_entries(entries, chosen)
     signer = load_signer(settings)
+    head = signed_head(entries, signer)
+    proofs = _proofs(entries, shipped, head)
     top = out.stem
     with tempfile.TemporaryDirectory(prefix="drillbook-export-") as tmp:
         report_files = _period_report(settings, selection, chosen, Path(tmp))
-        bundle = _bundle_manifest(chosen, kept[-1], selection, signer)
-        _write_zip(out, top, reports, chosen, kept, bundle, report_files, signer)
-    return ExportResult(out, len(chosen), kept[-1]["hash"], int(kept[-1]["seq"]), report_files[0].name)
+        bundle = _bundle_manifest(chosen, head, selection, signer)
+        _write_zip(out, top, reports, chosen, shipped, proofs, bundle, report_files, signer)
+    return ExportResult(out, len(chosen), head["head"], int(head["head_seq"]), report_files[0].name)
+
+
+def shipped_entries(entries: list[dict[str, Any]], chosen: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ledger entries a bundle carries, in ledger order: the chosen runs' latest seals."""
+    wanted = {id(e) for e in chosen}
+    return [e for e in entries if id(e) in wanted]
+
+
+def signed_head(entries: list[dict[str, Any]], signer: Any) -> dict[str, Any]:
+    """The whole ledger's Merkle head (size, root) and chain head, signed like a ledger entry."""
+    head: dict[str, Any] = {
+        "format": fmt.HEAD_FORMAT,
+        "tree_size": len(entries),
+        "root": merkle.Tree.of_entries(entries).root().hex(),
+        "head": entries[-1]["hash"],
+        "head_seq": entries[-1]["seq"],
+        "signed_at": iso(utc_now()),
+        "key_id": signer.key_id,
+    }
+    head["sig"] = signer.sign(fmt.entry_hash(head))
+    return head
+
+
+def _proofs(entries: list[dict[str, Any]], shipped: list[dict[str, Any]], head: dict[str, Any]) -> dict[str, Any]:
+    tree = merkle.Tree.of_entries(entries)
+    index = {id(e): i for i, e in enumerate(entries)}
+    return {"format": fmt.PROOFS_FORMAT, "head": head,
+            "entries": [{"seq": e["seq"], "index": index[id(e)],
+                         "proof": [h.hex() for h in tree.inclusion_proof(index[id(e)], len(entries))]}
+                        for e in shipped]}
 
 
 def _describe(selection: Selection) -> str:
@@ -102,14 +137,17 @@ def _span(entries: list[dict[str, Any]]) -> Period:
 
 def _bundle_manifest(chosen: list[dict[str, Any]], head: dict[str, Any], selection: Selection,
                      signer: Any) -> dict[str, Any]:
+    """What the bundle holds; ``head`` is the signed Merkle head its proofs lead to."""
     bundle: dict[str, Any] = {
         "format": fmt.BUNDLE_FORMAT,
         "created_at": iso(utc_now()),
         "selection": selection.describe(),
         "runs": [{"path": e["path"], "run_id": e["run_id"], "seq": e["seq"]}
                  for e in sorted(chosen, key=lambda e: int(e["seq"]))],
-        "head": head["hash"],
-        "head_seq": head["seq"],
+        "head": head["head"],
+        "head_seq": head["head_seq"],
+        "tree_size": head["tree_size"],
+        "root": head["root"],
         "key_id": signer.key_id,
     }
     bundle["sig"] = signer.sign(fmt.entry_hash(bundle))
@@ -117,8 +155,8 @@ def _bundle_manifest(chosen: list[dict[str, Any]], head: dict[str, Any], selecti
 
 
 def _write_zip(out: Path, top: str, reports: Path, chosen: list[dict[str, Any]],
-               kept: list[dict[str, Any]], bundle: dict[str, Any], report_files: list[Path],
-               signer: Any) -> None:
+               kept: list[dict[str, Any]], proofs: dict[str, Any], bundle: dict[str, Any],
+               report_files: list[Path], signer: Any) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".zip", dir=out.parent)
     os.close(fd)
@@ -130,6 +168,7 @@ def _write_zip(out: Path, top: str, reports: Path, chosen: list[dict[str, Any]],
                     zf.write(path, f"{top}/{entry['path']}/{path.relative_to(folder).as_posix()}")
             ledger_text = "".join(_line(e) for e in kept)
             zf.writestr(f"{top}/{fmt.LEDGER_DIR}/{fmt.LEDGER_FILE}", ledger_text)
+            zf.writestr(f"{top}/{fmt.LEDGER_DIR}/{fmt.PROOFS_FILE}", json.dumps(proofs, indent=2) + "\n")
             _write_keys(zf, top, reports, kept, signer)
             for path in report_files:
                 zf.write(path, f"{top}/{path.name}")
@@ -171,7 +210,9 @@ What is inside
   {report_name} (.md, .json)  the period report: what ran, what it proved, the gaps
   <drill>/<run_id>/           each run's files (run.json is the source of truth)
   runbooks/<name>/<run_id>/   runbook runs
-  evidence/ledger.jsonl       the hash-chained, signed ledger up to the last exported run
+  evidence/ledger.jsonl       the signed ledger entries of the exported runs (only theirs)
+  evidence/proofs.json        a Merkle inclusion proof per entry against the ledger's head
+                              (size and root) signed at export time
   evidence/public-key.pem     the public key that signed it
   bundle.json                 what this bundle holds, signed with the same key
   {VERIFIER_NAME}          a standalone verifier (Python 3.9+ and the `cryptography` package)
@@ -186,10 +227,14 @@ How to verify (no drillbook needed)
      storage): they must still be in the chain.
 
 Exit 0 means: every file of every exported run has the SHA-256 recorded when the run finished,
-every ledger entry links to the one before it, and every entry is signed by the key. Exit 1
-lists every problem, naming the run and the file.
+every exported ledger entry is signed by the key and is proven (RFC 6962 Merkle inclusion proof)
+to be in the ledger of {bundle['tree_size']} entries whose signed head is in proofs.json. Exit 1
+lists every problem, naming the run and the file. The other drills' entries are not shipped: the
+proofs show these entries are part of the ledger without revealing the rest.
 
-Threat model: the chain shows any edit, removal, insertion or reordering made without the
-private key. Someone holding the private key could rewrite the whole chain; head hashes
-published outside drillbook's reach (anchors) detect that.
+Threat model: the proofs show any edit of an exported entry made without the private key.
+Someone holding the private key could sign a different ledger; keep the heads of earlier
+exports: `drillbook evidence consistency OLD.zip NEW.zip` proves the later ledger only appended
+to the earlier one, and anchors (head hashes published outside drillbook's reach) detect a
+rewrite too.
 """

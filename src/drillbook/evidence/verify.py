@@ -50,6 +50,10 @@ LEDGER_FILE = "ledger.jsonl"
 PUBLIC_KEY_FILE = "public-key.pem"
 KEYS_DIR = "keys"
 BUNDLE_FILE = "bundle.json"
+HEAD_FORMAT = "drillbook-head/1"
+PROOFS_FORMAT = "drillbook-proofs/1"
+CONSISTENCY_FORMAT = "drillbook-consistency/1"
+PROOFS_FILE = "proofs.json"
 RUN_FILE = "run.json"
 TEMP_PREFIX = ".tmp-"  # leftovers of atomic writes: never evidence
 RESERVED_TOPS = {"evidence", "runbooks", "assets"}
@@ -232,6 +236,9 @@ class Result:
     resealed: int = 0  # entries a later seal of the same folder superseded (a resumed runbook run)
     resealed_kept: int = 0  # of those, whose files the later seal keeps under attempts/<n>/
     pinned: bool = False  # checked against keys given with --key, not the folder's own
+    tree_size: int = 0  # a bundle with proofs: the size of the ledger its signed head describes
+    merkle_root: str = ""  # and that ledger's Merkle root
+    proven: int = 0  # entries whose inclusion proof leads to the signed head
 
     @property
     def ok(self) -> bool:
@@ -310,14 +317,19 @@ def published_keys(root: Path) -> dict[str, Any]:
 
 
 # -- checks ---------------------------------------------------------------------------------------
-def check_chain(entries: list[dict[str, Any]], result: Result) -> None:
-    prev_hash, prev_seq = GENESIS, 0
+def check_hashes(entries: list[dict[str, Any]], result: Result) -> None:
     for entry in entries:
         seq, run = entry.get("seq"), entry.get("run_id", "?")
         actual = entry_hash({k: v for k, v in entry.items() if k != "_line"})
         if actual != entry.get("hash"):
             result.add("entry-edited", f"ledger entry #{seq} (run {run}, line {entry['_line']}) was "
                        "edited: its hash does not match its content", run_id=run)
+
+
+def check_chain(entries: list[dict[str, Any]], result: Result) -> None:
+    prev_hash, prev_seq = GENESIS, 0
+    for entry in entries:
+        seq, run = entry.get("seq"), entry.get("run_id", "?")
         if seq != prev_seq + 1 or entry.get("prev") != prev_hash:
             result.add("chain-break", f"chain break at sequence {seq} (run {run}, line {entry['_line']}): "
                        f"expected sequence {prev_seq + 1} linked to {prev_hash[:16]}..., found "
@@ -423,8 +435,63 @@ def _peek_status(path: Path) -> tuple:
         return None, None
 
 
+def read_proofs(root: Path, result: Result) -> dict[str, Any] | None:
+    """``evidence/proofs.json`` of a bundle that ships some entries only; None when absent."""
+    path = root / LEDGER_DIR / PROOFS_FILE
+    if not path.exists():
+        return None
+    try:
+        proofs = json.loads(path.read_text(encoding="utf-8"))
+        _proof_index(proofs)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        result.add("bad-proofs", f"{LEDGER_DIR}/{PROOFS_FILE} is unreadable", file=f"{LEDGER_DIR}/{PROOFS_FILE}")
+        return {}
+    return proofs
+
+
+def _proof_index(proofs: dict[str, Any]) -> tuple[int, bytes, dict[int, tuple[int, list[bytes]]]]:
+    """Tree size, root and each entry's (leaf index, audit path) by sequence number."""
+    head = proofs["head"]
+    by_seq = {int(p["seq"]): (int(p["index"]), [bytes.fromhex(h) for h in p["proof"]]) for p in proofs["entries"]}
+    return int(head["tree_size"]), bytes.fromhex(head["root"]), by_seq
+
+
+def check_head(head: dict[str, Any], keys: dict[str, Any], result: Result) -> bool:
+    """A signed head (tree size, Merkle root, chain head) verifies with one of the keys."""
+    key = keys.get(str(head.get("key_id")))
+    if key is None or not signature_ok(key, entry_hash(head), str(head.get("sig"))):
+        result.add("bad-head", f"the signed ledger head (size {head.get('tree_size')}) does not verify with "
+                   f"key {head.get('key_id')}: no proof against it counts")
+        return False
+    return True
+
+
+def check_proofs(entries: list[dict[str, Any]], proofs: dict[str, Any], keys: dict[str, Any],
+                 result: Result) -> None:
+    """Each shipped entry must be proven (RFC 9162 inclusion proof) in the signed head's tree."""
+    if not proofs:
+        return
+    head = proofs["head"]
+    size, root, by_seq = _proof_index(proofs)
+    result.tree_size, result.merkle_root = size, head["root"]
+    if not check_head(head, keys, result):
+        return
+    for entry in entries:
+        seq, run = entry.get("seq"), str(entry.get("run_id", "?"))
+        found = by_seq.get(seq) if isinstance(seq, int) else None
+        if found is None or not inclusion_ok(found[0], size, entry_leaf(entry), found[1], root):
+            result.add("not-in-head", f"ledger entry #{seq} (run {run}) is not proven to be in the signed "
+                       f"ledger of {size} entries (root {head['root'][:16]}...): it was edited or does not "
+                       "belong to that ledger", run_id=run)
+            continue
+        result.proven += 1
+    if entries and size == len(entries):  # the whole ledger is shipped: its links hold too
+        check_chain(entries, result)
+
+
 def check_anchors(entries: list[dict[str, Any]], anchors: list[str], result: Result) -> None:
-    hashes = [str(e.get("hash")) for e in entries]
+    """Each anchor must be an entry's hash (or the signed head's chain head, for a bundle)."""
+    hashes = [str(e.get("hash") or e.get("head")) for e in entries]
     for anchor in anchors:
         anchor = anchor.strip().lower()
         found = len(anchor) >= MIN_ANCHOR and any(h.startswith(anchor) for h in hashes)
@@ -436,7 +503,7 @@ def check_anchors(entries: list[dict[str, Any]], anchors: list[str], result: Res
 
 
 def check_bundle(root: Path, entries: list[dict[str, Any]], keys: dict[str, Any],
-                 result: Result) -> set | None:
+                 result: Result, proofs: dict[str, Any] | None = None) -> set | None:
     """A bundle names the runs it carries; its manifest is signed like a ledger entry."""
     path = root / BUNDLE_FILE
     if not path.exists():
@@ -452,7 +519,15 @@ def check_bundle(root: Path, entries: list[dict[str, Any]], keys: dict[str, Any]
     if key is None or not signature_ok(key, entry_hash(bundle), str(bundle.get("sig"))):
         result.add("bad-bundle", f"{BUNDLE_FILE} signature does not verify (key {bundle.get('key_id')})",
                    file=BUNDLE_FILE)
-    if entries and entries[-1].get("hash") != bundle.get("head"):
+    if "root" in bundle and proofs is None:
+        result.add("bad-bundle", f"the bundle was exported with inclusion proofs, but {LEDGER_DIR}/{PROOFS_FILE} "
+                   "is missing", file=BUNDLE_FILE)
+    if proofs:
+        head = proofs["head"]
+        if (head.get("head"), head.get("root")) != (bundle.get("head"), bundle.get("root")):
+            result.add("bad-bundle", f"the proofs lead to head {str(head.get('head'))[:16]}..., not to the head "
+                       f"{str(bundle.get('head'))[:16]}... the bundle was exported with", file=BUNDLE_FILE)
+    elif entries and entries[-1].get("hash") != bundle.get("head"):
         result.add("bad-bundle", f"the bundle's ledger ends at {str(entries[-1].get('hash'))[:16]}..., "
                    f"not at the head {str(bundle.get('head'))[:16]}... it was exported with", file=BUNDLE_FILE)
     sealed = {str(e.get("path")) for e in entries}
@@ -496,14 +571,55 @@ def verify_folder(root: Path, pinned_keys: list[Any] | None = None,
     entries = read_ledger(root / LEDGER_DIR / LEDGER_FILE, result)
     keys = {key_id(k): k for k in pinned_keys} if pinned_keys else published_keys(root)
     result.pinned = bool(pinned_keys)
-    check_chain(entries, result)
+    proofs = read_proofs(root, result)
+    check_hashes(entries, result)
+    if proofs is None:
+        check_chain(entries, result)
+    else:
+        check_proofs(entries, proofs, keys, result)
     check_signatures(entries, keys, bool(pinned_keys), result)
-    wanted = check_bundle(root, entries, keys, result)
+    wanted = check_bundle(root, entries, keys, result, proofs)
     check_runs(root, entries, wanted, result)
     check_unrecorded(root, entries, result)
-    check_anchors(entries, anchors or [], result)
+    check_anchors(entries + ([proofs["head"]] if proofs else []), anchors or [], result)
     summarise(entries, result)
+    if proofs:
+        result.head, result.head_seq = str(proofs["head"].get("head")), int(proofs["head"].get("head_seq") or 0)
     return result
+
+
+# -- consistency between two signed heads ---------------------------------------------------------
+def check_consistency(doc: dict[str, Any], keys: dict[str, Any]) -> list[str]:
+    """Problems with a consistency proof between two signed heads (none: the later ledger is the
+    earlier one with entries appended, nothing before them changed)."""
+    try:
+        old, new = doc["old"], doc["new"]
+        proof = [bytes.fromhex(h) for h in doc["proof"]]
+        sizes = int(old["tree_size"]), int(new["tree_size"])
+        roots = bytes.fromhex(old["root"]), bytes.fromhex(new["root"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return ["the consistency proof is unreadable"]
+    problems = []
+    for name, head in (("earlier", old), ("later", new)):
+        key = keys.get(str(head.get("key_id")))
+        if key is None or not signature_ok(key, entry_hash(head), str(head.get("sig"))):
+            problems.append(f"the {name} head (size {head.get('tree_size')}) is not signed by a trusted key")
+    if not consistency_ok(sizes[0], sizes[1], roots[0], roots[1], proof):
+        problems.append(f"the ledger of {sizes[1]} entries does not extend the ledger of {sizes[0]} entries "
+                        f"(root {old['root'][:16]}...): entries up to #{sizes[0]} were changed, removed or "
+                        "reordered since the earlier head was signed (history was rewritten)")
+    return problems
+
+
+def format_consistency(doc: dict[str, Any], problems: list[str]) -> str:
+    old, new = doc.get("old") or {}, doc.get("new") or {}
+    lines = ["Consistency: OK, the later ledger only appended to the earlier one" if not problems
+             else f"Consistency FAILED: {len(problems)} problem(s)"]
+    lines += [f"  - {p}" for p in problems]
+    for name, head in (("earlier", old), ("later", new)):
+        lines.append(f"  {name}:  {head.get('tree_size')} entries, Merkle root {head.get('root')} "
+                     f"(head #{head.get('head_seq')}, signed {head.get('signed_at')})")
+    return "\n".join(lines)
 
 
 # -- bundles ---------------------------------------------------------------------------------------
@@ -585,6 +701,9 @@ def format_result(result: Result) -> str:
     if result.resealed:
         lines.append(_resealed_line(result))
     lines.append(f"  runs:     {statuses}")
+    if result.tree_size:
+        lines.append(f"  proofs:   {result.proven} of {result.entries} entries proven in the signed ledger head "
+                     f"({result.tree_size} entries, Merkle root {result.merkle_root})")
     if result.outside_bundle:
         lines.append(f"  outside:  {result.outside_bundle} earlier run(s) not in this bundle (chain links only)")
     if result.in_progress:
@@ -606,12 +725,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--key", action="append", default=[], help="trusted public key PEM (repeatable)")
     parser.add_argument("--anchor", action="append", default=[], help="head hash published earlier (repeatable)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--consistency", metavar="PROOF.json",
+                        help="check a consistency proof between two exports' signed heads instead")
     args = parser.parse_args(argv)
     try:
         keys = [load_public_key(Path(k).read_bytes()) for k in args.key]
     except (OSError, ValueError) as exc:
         print(f"cannot read --key: {exc}", file=sys.stderr)
         return 2
+    if args.consistency:
+        return _main_consistency(Path(args.consistency), keys, Path(args.target))
     target = Path(args.target)
     if not target.exists():
         print(f"{target} does not exist", file=sys.stderr)
@@ -619,6 +742,18 @@ def main(argv: list[str] | None = None) -> int:
     result = verify_path(target, keys or None, args.anchor)
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_result(result))
     return 0 if result.ok else 1
+
+
+def _main_consistency(path: Path, keys: list[Any], target: Path) -> int:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"cannot read {path}: {exc}", file=sys.stderr)
+        return 2
+    trusted = {key_id(k): k for k in keys} if keys else published_keys(target)
+    problems = check_consistency(doc if isinstance(doc, dict) else {}, trusted)
+    print(format_consistency(doc if isinstance(doc, dict) else {}, problems))
+    return 0 if not problems else 1
 
 
 if __name__ == "__main__":
