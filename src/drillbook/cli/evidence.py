@@ -13,7 +13,7 @@ import click
 from drillbook.cli import exitcodes, jsonout
 from drillbook.cli.console import out, tell
 from drillbook.errors import BadInput
-from drillbook.evidence import compliance, consistency, ledger
+from drillbook.evidence import compliance, consistency, ledger, notes
 from drillbook.evidence import verify as verifier
 from drillbook.evidence.export import Selection, export
 from drillbook.evidence.period import choose, current_quarter
@@ -94,6 +94,21 @@ def consistency_cmd(settings: Settings, old_export: Path, new_export: Path, out_
     out.print(f"proof: {out_path} (without drillbook: python3 verify_evidence.py --consistency {out_path.name} "
               "--key PUBLIC.pem)", markup=False)
     sys.exit(0 if not problems else exitcodes.FAILED)
+
+
+@evidence_group.command("note")
+@click.argument("run_id")
+@click.option("--by", "by", required=True, help="Who writes the note (a participant's name).")
+@click.option("--kind", "kind", required=True, type=click.Choice(notes.KINDS),
+              help="review (results looked at), corrective-action (cause fixed) or exception (accepted as is).")
+@click.option("--text", "text", required=True, help=f"What was reviewed, done or excepted (up to {notes.MAX_TEXT} "
+              "characters; controls are removed).")
+@click.pass_obj
+def note_cmd(settings: Settings, run_id: str, by: str, kind: str, text: str) -> None:
+    """Seal a signed note about a finished run in the ledger (the run itself is never edited)."""
+    entry = notes.add(settings, run_id, by, kind, text)
+    out.print(f"note sealed: ledger entry #{entry['seq']} ({kind} by {entry['by']}) about run {entry['run_id']} "
+              f"(entry #{entry['about']})", markup=False)
 
 
 @evidence_group.command("key")

@@ -11,17 +11,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from drillbook.evidence import controls, verify
+from drillbook.evidence import controls, ledger, verify
+from drillbook.evidence import notes as signed_notes
 from drillbook.evidence.period import Period, coverage
 from drillbook.outputs.runstore import load_runs
 from drillbook.report import render
 from drillbook.runbook.parser import load_runbooks
 from drillbook.settings import Settings
-from drillbook.spec.loader import load_drills
+from drillbook.spec.loader import load_drills, load_project
 from drillbook.status import Status
 from drillbook.util.atomic import write_text_atomic
 from drillbook.util.clock import iso, parse_iso, utc_now
 from drillbook.util.durations import format_duration
+from drillbook.util.plain import strip_controls
 
 FORMAT = "drillbook-compliance/1"
 UNAUDITED = {"not_audited", Status.SKIPPED, None}
@@ -89,7 +91,33 @@ def _summary(run: dict[str, Any], reports: Path) -> dict[str, Any]:
         "network": (run.get("isolation") or {}).get("network"),
         "content_status": (run.get("content") or {}).get("status"),
         "href": (folder.relative_to(reports) / "report.html").as_posix() if folder.is_relative_to(reports) else None,
+        "participants": participants(run),
     }
+
+
+def participants(run: dict[str, Any]) -> list[str]:
+    """Who took part, as the record says: a runbook's operator and who confirmed its steps."""
+    names = [run.get("operator")] + [s.get("confirmed_by") for s in run.get("steps") or []
+                                     if isinstance(s, dict) and s.get("confirmed_via") != "--yes"]
+    return sorted({strip_controls(str(n), "").strip() for n in names if n and n != "--yes"} - {""})
+
+
+def review_days(settings: Settings) -> int:
+    """drillbook.yaml's failed_run_review_days (the default without one)."""
+    if not settings.drills_dir.is_dir():
+        return signed_notes.DEFAULT_REVIEW_DAYS
+    return load_project(settings.drills_dir)[0].failed_run_review_days
+
+
+def attach_notes(runs: list[dict[str, Any]], by_run: dict[str, list[dict[str, Any]]], now: datetime,
+                 days: int) -> None:
+    """Each run's signed notes, their authors among its participants, whether a failure went
+    unanswered for ``days`` (``unanswered`` holds the days then), and the controls it leaves uncovered."""
+    for run in runs:
+        run["notes"] = by_run.get(str(run.get("run_id")), [])
+        run["participants"] = sorted(set(run.get("participants") or []) | {str(n["by"]) for n in run["notes"]})
+        run["unanswered"] = days if signed_notes.unanswered(run, run["notes"], now, days) else None
+        run["not_covered"] = controls.not_covered(run)
 
 
 # -- per item ---------------------------------------------------------------------------------
@@ -188,6 +216,11 @@ def attention(item: dict[str, Any], decl: dict[str, Any]) -> list[str]:
         notes.append(f"immutability audit failed in {item['immutability']['failed']} run(s)")
     if "host" in item["networks"]:
         notes.append("ran with network: host (services could reach the network)")
+    late = [r for r in item["runs"] if r.get("unanswered")]
+    if late:
+        notes.append(f"{len(late)} failed run(s) without a review or corrective action after "
+                     f"{late[0]['unanswered']} days: {', '.join(str(r['run_id']) for r in late)} "
+                     "(drillbook evidence note RUN_ID --kind review|corrective-action)")
     return notes
 
 
@@ -205,6 +238,7 @@ def build(settings: Settings, period: Period, names: list[str] | None = None,
     now = now or datetime.now(UTC)
     result = verification or verify.verify_folder(settings.reports_dir)
     every_run = _mark_vouched(finished_runs(settings), result)
+    attach_notes(every_run, signed_notes.by_run(ledger.read_entries(settings.reports_dir)), now, review_days(settings))
     runs = [r for r in every_run if period.contains(parse_iso(r["started_at"]))]
     declared = {(d["kind"], d["name"]): d for d in declared_drills(settings) + declared_runbooks(settings)}
     keys = set(declared) | {(r["kind"], r["name"]) for r in runs}

@@ -87,6 +87,9 @@ def gap_backup(item: Item) -> str | None:
     return None
 
 
+REVISION_NOTES = ("review", "corrective-action")
+
+
 @dataclass(frozen=True)
 class Control:
     framework: str
@@ -96,13 +99,16 @@ class Control:
     evidence: Callable[[Run], bool]
     gap: Callable[[Item], str | None]
     kinds: tuple[str, ...] = ("drill", "runbook")
+    #: Kinds of signed notes that are evidence too (a review of a test's results, a corrective action).
+    notes: tuple[str, ...] = ()
 
 
 CONTROLS = [
     Control("HIPAA", "164.308(a)(7)(ii)(B)", "Disaster recovery plan",
             "passed drill and runbook runs: the restore procedure works", passed, gap_no_passing),
     Control("HIPAA", "164.308(a)(7)(ii)(D)", "Testing and revision procedures",
-            "every finished run: the plan was tested as scheduled", finished, gap_not_tested),
+            "every finished run: the plan was tested as scheduled; reviews and corrective actions "
+            "noted on runs: it was revised", finished, gap_not_tested, notes=REVISION_NOTES),
     Control("HIPAA", "164.308(a)(7)(ii)(E)", "Applications and data criticality analysis",
             "runs measured against declared owner, RTO and RPO", objectives_met, gap_criticality),
     Control("SOC 2", "A1.3", "Recovery plan testing",
@@ -114,7 +120,8 @@ CONTROLS = [
             "passed restores of backups (with the immutability audit where declared)",
             restore_proven, gap_backup, ("drill",)),
     Control("NIST SP 800-53", "CP-4", "Contingency plan testing",
-            "every finished drill and runbook run", finished, gap_not_tested),
+            "every finished drill and runbook run; reviews of results and corrective actions noted on runs",
+            finished, gap_not_tested, notes=REVISION_NOTES),
     Control("NIST SP 800-53", "CP-9(1)", "System backup: testing for reliability and integrity",
             "passed restores whose content was verified against the snapshot",
             integrity_proven, gap_integrity, ("drill",)),
@@ -132,9 +139,22 @@ def control_table(items: list[Item]) -> list[dict[str, Any]]:
                 gap = control.gap(item)
                 if gap:
                     gaps.append(f"{item['kind']} {item['name']}: {gap}")
+        notes = [_note_ref(i, r, n) for i in scoped for r in i["runs"] for n in r.get("notes") or []
+                 if n.get("kind") in control.notes]
         rows.append({"framework": control.framework, "ref": control.ref, "title": control.title,
-                     "rule": control.rule, "evidence": evidence, "gaps": gaps})
+                     "rule": control.rule, "evidence": evidence, "notes": notes, "gaps": gaps})
     return rows
+
+
+def not_covered(run: Run) -> list[str]:
+    """The controls (framework and reference) this run gives no evidence for, said plainly per run."""
+    return [f"{c.framework} {c.ref}" for c in CONTROLS
+            if run.get("kind", "drill") in c.kinds and not c.evidence(run)]
+
+
+def _note_ref(item: Item, run: Run, note: dict[str, Any]) -> dict[str, Any]:
+    return {"name": item["name"], "kind": item["kind"], "run_id": run["run_id"], "note_kind": note.get("kind"),
+            "by": note.get("by"), "seq": note.get("seq"), "href": run.get("href")}
 
 
 def _ref(item: Item, run: Run) -> dict[str, Any]:

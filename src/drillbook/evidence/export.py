@@ -68,7 +68,7 @@ def export(settings: Settings, out: Path, selection: Selection) -> ExportResult:
     with ledger.locked(settings):  # a consistent ledger snapshot, even while drills finish
         entries = ledger.read_entries(reports)
     latest: dict[str, dict[str, Any]] = {}
-    for entry in entries:
+    for entry in fmt.run_entries(entries):
         latest[str(entry["path"])] = entry
     chosen = [e for e in latest.values() if selection.wants(e)]
     if not chosen:
@@ -87,9 +87,10 @@ def export(settings: Settings, out: Path, selection: Selection) -> ExportResult:
 
 
 def shipped_entries(entries: list[dict[str, Any]], chosen: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The ledger entries a bundle carries, in ledger order: the chosen runs' latest seals."""
-    wanted = {id(e) for e in chosen}
-    return [e for e in entries if id(e) in wanted]
+    """The ledger entries a bundle carries, in ledger order: the chosen runs' latest seals and the
+    notes about those runs."""
+    wanted, runs = {id(e) for e in chosen}, {e.get("run_id") for e in chosen}
+    return [e for e in entries if id(e) in wanted or (fmt.is_note(e) and e.get("run_id") in runs)]
 
 
 def signed_head(entries: list[dict[str, Any]], signer: Any) -> dict[str, Any]:

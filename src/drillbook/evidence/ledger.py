@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from drillbook.errors import CannotRun
+from drillbook.errors import BadInput, CannotRun
 from drillbook.evidence import verify as fmt
 from drillbook.evidence.signing import Signer, load_signer
 from drillbook.outputs.runstore import RUN_FILE, read_record
@@ -68,7 +68,7 @@ def head(reports: Path) -> dict[str, Any] | None:
 
 
 def entry_for(reports: Path, run_id: str) -> dict[str, Any] | None:
-    found = [e for e in read_entries(reports) if e.get("run_id") == run_id]
+    found = [e for e in fmt.run_entries(read_entries(reports)) if e.get("run_id") == run_id]
     return found[-1] if found else None
 
 
@@ -85,7 +85,7 @@ def append(settings: Settings, run_dir: Path, signer: Signer) -> dict[str, Any] 
         publish_key(reports, signer)
         entries = read_entries(reports)
         files = fmt.manifest(run_dir)
-        earlier = [e for e in entries if e.get("path") == rel]
+        earlier = [e for e in fmt.run_entries(entries) if e.get("path") == rel]
         if earlier and earlier[-1].get("files") == files:
             return earlier[-1]
         amends = earlier[-1].get("seq") if earlier else None
@@ -117,6 +117,29 @@ def _new_entry(record: dict[str, Any], rel: str, files: dict[str, str],
     entry["hash"] = fmt.entry_hash(entry)
     entry["sig"] = signer.sign(entry["hash"])
     return entry
+
+
+def append_note(settings: Settings, run_id: str, note: dict[str, str], signer: Signer) -> dict[str, Any]:
+    """Seal a note about a sealed run as its own entry: the run's entry and folder stay as they are."""
+    reports = settings.reports_dir
+    with locked(settings):
+        publish_key(reports, signer)
+        entries = read_entries(reports)
+        runs = [e for e in fmt.run_entries(entries) if e.get("run_id") == run_id]
+        if not runs:
+            raise BadInput(f"no sealed run {run_id} in the ledger {ledger_path(reports)}: give the run id of a "
+                           "finished run (`drillbook evidence verify` counts them; run folders are named by it)")
+        about = runs[-1]
+        entry: dict[str, Any] = {
+            "format": fmt.NOTE_FORMAT, "seq": int(entries[-1]["seq"]) + 1, "kind": fmt.NOTE_KIND,
+            "run_id": run_id, "name": about.get("name"), "about": about["seq"], "path": about["path"],
+            "files": {}, **note, "sealed_at": iso(utc_now()), "prev": entries[-1]["hash"],
+            "key_id": signer.key_id,
+        }
+        entry["hash"] = fmt.entry_hash(entry)
+        entry["sig"] = signer.sign(entry["hash"])
+        _write_line(ledger_path(reports), entry)
+        return entry
 
 
 def _write_line(path: Path, entry: dict[str, Any]) -> None:

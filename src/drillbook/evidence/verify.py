@@ -54,6 +54,8 @@ HEAD_FORMAT = "drillbook-head/1"
 PROOFS_FORMAT = "drillbook-proofs/1"
 CONSISTENCY_FORMAT = "drillbook-consistency/1"
 PROOFS_FILE = "proofs.json"
+NOTE_FORMAT = "drillbook-note/1"
+NOTE_KIND = "note"  # an entry's kind: a signed note about a sealed run (review, corrective action, exception)
 RUN_FILE = "run.json"
 TEMP_PREFIX = ".tmp-"  # leftovers of atomic writes: never evidence
 RESERVED_TOPS = {"evidence", "runbooks", "assets"}
@@ -91,6 +93,15 @@ def run_files(run_dir: Path) -> Iterator[Path]:
 
 def manifest(run_dir: Path) -> dict[str, str]:
     return {p.relative_to(run_dir).as_posix(): file_sha256(p) for p in run_files(run_dir)}
+
+
+def is_note(entry: dict[str, Any]) -> bool:
+    """A note names its run's folder (``path``) but seals no files: it never stands for the run."""
+    return entry.get("kind") == NOTE_KIND
+
+
+def run_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in entries if not is_note(e)]
 
 
 def raw_public(key: Any) -> bytes:
@@ -239,6 +250,7 @@ class Result:
     tree_size: int = 0  # a bundle with proofs: the size of the ledger its signed head describes
     merkle_root: str = ""  # and that ledger's Merkle root
     proven: int = 0  # entries whose inclusion proof leads to the signed head
+    notes: int = 0  # signed notes about runs (reviews, corrective actions, exceptions)
 
     @property
     def ok(self) -> bool:
@@ -358,7 +370,7 @@ def check_signatures(entries: list[dict[str, Any]], keys: dict[str, Any], pinned
 def check_runs(root: Path, entries: list[dict[str, Any]], wanted: set | None, result: Result) -> None:
     """Re-hash every file of every sealed run (the latest entry of a run folder wins)."""
     latest: dict[str, dict[str, Any]] = {}
-    for entry in entries:
+    for entry in run_entries(entries):
         latest[str(entry.get("path"))] = entry
     for rel, entry in latest.items():
         run = entry.get("run_id", "?")
@@ -538,8 +550,9 @@ def check_bundle(root: Path, entries: list[dict[str, Any]], keys: dict[str, Any]
 
 def summarise(entries: list[dict[str, Any]], result: Result) -> None:
     result.entries = len(entries)
+    result.notes = len(entries) - len(run_entries(entries))
     latest: dict[str, dict[str, Any]] = {}
-    for entry in entries:
+    for entry in run_entries(entries):
         earlier = latest.get(str(entry.get("path")))
         if earlier is not None:
             result.resealed += 1
@@ -700,6 +713,8 @@ def format_result(result: Result) -> str:
                  f"{result.runs_checked} run folder(s) re-hashed")
     if result.resealed:
         lines.append(_resealed_line(result))
+    if result.notes:
+        lines.append(f"  notes:    {result.notes} signed note(s) about runs (reviews, corrective actions, exceptions)")
     lines.append(f"  runs:     {statuses}")
     if result.tree_size:
         lines.append(f"  proofs:   {result.proven} of {result.entries} entries proven in the signed ledger head "

@@ -505,3 +505,6 @@ class ProjectConfig(Strict):
         default_factory=list, description=(
             "The password commands drill files may use, each its whole argv: a drill's "
             "password: {command: [...]} runs only when the same argv is listed here."))
+    failed_run_review_days: int = Field(14, ge=1, le=3650, description=(
+        "The period report flags a failed run with no review or corrective-action note "
+        "(drillbook evidence note) this many days after it finished."))

@@ -7,7 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from drillbook.cli.app import cli
 from drillbook.errors import BadInput
 from drillbook.evidence import consistency, ledger, merkle, signing
 from drillbook.evidence import verify as v
@@ -77,3 +79,14 @@ def test_heads_signed_by_another_key_and_exports_in_the_wrong_order(grown):
     assert any("not signed by a trusted key" in p for p in v.check_consistency(doc, keys(settings)))
     with pytest.raises(BadInput, match="give the earlier export first"):
         consistency.prove(settings, new, old)
+
+
+def test_the_consistency_command_writes_the_proof_the_auditor_checks(grown, tmp_path):
+    settings, old, new = grown
+    args = ["--drills", str(settings.drills_dir), "--reports", str(settings.reports_dir),
+            "--state", str(settings.state_dir), "--runbooks", str(settings.runbooks_dir)]
+    proof = tmp_path / "proof.json"
+    result = CliRunner().invoke(cli, [*args, "evidence", "consistency", str(old), str(new), "--out", str(proof)])
+    assert result.exit_code == 0, result.output
+    assert "Consistency: OK" in result.output and "earlier:  3 entries" in result.output
+    assert json.loads(proof.read_text())["format"] == v.CONSISTENCY_FORMAT

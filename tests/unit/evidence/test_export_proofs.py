@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -40,6 +42,18 @@ def test_export_of_one_drill_ships_its_entries_only_each_proven_in_the_signed_he
     assert result.ok, result.problems
     assert (result.proven, result.entries, result.tree_size, result.head_seq) == (2, 2, 5, 5)
     assert "2 of 2 entries proven in the signed ledger head (5 entries" in v.format_result(result)
+    assert standalone(out, tmp_path / "auditor", settings).returncode == 0
+
+
+def standalone(bundle: Path, folder: Path, settings) -> subprocess.CompletedProcess[str]:
+    """The shipped verify_evidence.py, run in isolated mode from the unzipped bundle with a pinned key."""
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(folder)
+        top = zf.namelist()[0].split("/")[0]
+    pem = folder / "published.pem"
+    pem.write_bytes(signing.load_signer(settings).public_pem())
+    return subprocess.run([sys.executable, "-I", "verify_evidence.py", ".", "--key", str(pem)],
+                          cwd=folder / top, capture_output=True, text=True, timeout=60)
 
 
 def test_an_entry_edited_and_re_signed_with_the_key_is_not_in_the_signed_head(tmp_path, monkeypatch):
@@ -61,6 +75,8 @@ def test_an_entry_edited_and_re_signed_with_the_key_is_not_in_the_signed_head(tm
     result = v.verify_path(tampered, [signer.public])
     assert [p.code for p in result.problems] == ["not-in-head"]
     assert "20261102T010000Z-000001" in str(result.problems[0])
+    rejected = standalone(tampered, tmp_path / "auditor", settings)
+    assert rejected.returncode == 1 and "[not-in-head] ledger entry #1" in rejected.stdout
 
 
 def test_a_bundle_stripped_of_its_proofs_or_with_a_forged_head_fails(tmp_path, monkeypatch):
