@@ -76,8 +76,9 @@ def export(settings: Settings, out: Path, selection: Selection) -> ExportResult:
                        "`drillbook evidence verify` lists what the ledger holds")
     shipped = shipped_entries(entries, chosen)
     signer = load_signer(settings)
-    head = signed_head(entries, signer)
-    proofs = _proofs(entries, shipped, head)
+    tree = merkle.Tree.of_entries(entries)
+    head = signed_head(entries, tree, signer)
+    proofs = _proofs(entries, tree, shipped, head)
     top = out.stem
     with tempfile.TemporaryDirectory(prefix="drillbook-export-") as tmp:
         report_files = _period_report(settings, selection, chosen, Path(tmp))
@@ -93,12 +94,12 @@ def shipped_entries(entries: list[dict[str, Any]], chosen: list[dict[str, Any]])
     return [e for e in entries if id(e) in wanted or (fmt.is_note(e) and e.get("run_id") in runs)]
 
 
-def signed_head(entries: list[dict[str, Any]], signer: Any) -> dict[str, Any]:
+def signed_head(entries: list[dict[str, Any]], tree: merkle.Tree, signer: Any) -> dict[str, Any]:
     """The whole ledger's Merkle head (size, root) and chain head, signed like a ledger entry."""
     head: dict[str, Any] = {
         "format": fmt.HEAD_FORMAT,
         "tree_size": len(entries),
-        "root": merkle.Tree.of_entries(entries).root().hex(),
+        "root": tree.root().hex(),
         "head": entries[-1]["hash"],
         "head_seq": entries[-1]["seq"],
         "signed_at": iso(utc_now()),
@@ -108,8 +109,8 @@ def signed_head(entries: list[dict[str, Any]], signer: Any) -> dict[str, Any]:
     return head
 
 
-def _proofs(entries: list[dict[str, Any]], shipped: list[dict[str, Any]], head: dict[str, Any]) -> dict[str, Any]:
-    tree = merkle.Tree.of_entries(entries)
+def _proofs(entries: list[dict[str, Any]], tree: merkle.Tree, shipped: list[dict[str, Any]],
+            head: dict[str, Any]) -> dict[str, Any]:
     index = {id(e): i for i, e in enumerate(entries)}
     return {"format": fmt.PROOFS_FORMAT, "head": head,
             "entries": [{"seq": e["seq"], "index": index[id(e)],
