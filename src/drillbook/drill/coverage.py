@@ -26,6 +26,7 @@ from drillbook.drill.engine import RESTIC_TIMEOUT, DeclaredDrill
 from drillbook.drill.seams import ResticDoor
 from drillbook.drill.selection import matches
 from drillbook.settings import Settings
+from drillbook.spec.loader import load_drills
 from drillbook.spec.models import SnapshotSelector
 from drillbook.util.clock import iso
 from drillbook.util.plain import strip_controls
@@ -120,6 +121,18 @@ def measure(drills: Mapping[str, DeclaredDrill], settings: Settings, since: date
                                                 until, shown)
         coverage.uncovered += groups
     return coverage
+
+
+def measure_declared(settings: Settings, since: datetime, until: datetime | None = None,
+                     open_restic: Callable[..., ResticDoor] = Restic) -> Coverage:
+    """:func:`measure` for every drill of the drills folder that loads (the period report's
+    section): a broken drill file is the validator's to report, not a reason for no section."""
+    if not settings.drills_dir.is_dir():
+        return Coverage()
+    loaded = load_drills(settings.drills_dir)
+    targets = {name: DeclaredDrill(drill, loaded.files.get(name), loaded.config)
+               for name, drill in loaded.drills.items()}
+    return measure(targets, settings, since, until, open_restic)
 
 
 def _by_repository(drills: Mapping[str, DeclaredDrill], settings: Settings) -> dict[str, list[DeclaredDrill]]:
