@@ -22,7 +22,7 @@ from typing import Any
 from drillbook.backends.repository import resolve_repository, shown_repository
 from drillbook.backends.restic import Restic, ResticError, Snapshot
 from drillbook.drill import access
-from drillbook.drill.engine import RESTIC_TIMEOUT, DeclaredDrill
+from drillbook.drill.engine import DeclaredDrill
 from drillbook.drill.seams import ResticDoor
 from drillbook.drill.selection import matches
 from drillbook.settings import Settings
@@ -31,6 +31,10 @@ from drillbook.spec.models import SnapshotSelector
 from drillbook.util.clock import iso
 from drillbook.util.plain import strip_controls
 from drillbook.util.scrub import scrub
+
+#: One ``restic snapshots``: seconds even on a remote repository; a stuck one must not hold up a
+#: period report for the hours a restore may take.
+SNAPSHOTS_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True)
@@ -147,7 +151,7 @@ def _by_repository(drills: Mapping[str, DeclaredDrill], settings: Settings) -> d
 
 def _snapshots(target: DeclaredDrill, settings: Settings, open_restic: Callable[..., ResticDoor]) -> list[Snapshot]:
     opened = access.open_repository(target.drill.source, target.folder(settings.drills_dir), settings.cache_dir,
-                                    open_restic, RESTIC_TIMEOUT)
+                                    open_restic, SNAPSHOTS_TIMEOUT)
     try:
         return opened.restic.snapshots()
     except ResticError as exc:
