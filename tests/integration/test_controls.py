@@ -25,9 +25,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict[str, dict[
     tmp = tmp_path_factory.mktemp("controls")
     repo = make_repo(tmp)
     repo.backup()
-    workspace = Workspace(tmp / "ws")
-    for folder in (workspace.drills, workspace.reports, workspace.sandboxes, workspace.state):
-        folder.mkdir(parents=True)
+    workspace = Workspace.made(tmp / "ws")
     write_drill(workspace.drills, "sound", repo.path, body=STANDARD_CHECKS)
     write_drill(workspace.drills, "lax", repo.path, body=LAX)
     result = workspace.cli("run", "--control", "sound", "lax")

@@ -21,9 +21,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     for host in ("clinic-1", "clinic-2", "lab-1"):
         repo.backup(host=host)
     repo.backup(host="clinic-1", tags=("nightly", "extra"))  # a drill's tags need only be among the snapshot's
-    ws = Workspace(tmp / "ws")
-    for folder in (ws.drills, ws.reports, ws.sandboxes, ws.state):
-        folder.mkdir(parents=True)
+    ws = Workspace.made(tmp / "ws")
     write_drill(ws.drills, "clinic", repo.path)  # selects host clinic-1, tag nightly
     (ws.root / "backed-up").write_text(str(repo.data_root / "srv"))
     return ws
