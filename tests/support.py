@@ -131,6 +131,14 @@ def sandbox_base() -> Path:
 class Workspace:
     root: Path
 
+    @classmethod
+    def made(cls, root: Path) -> Workspace:
+        """A workspace with its folders made (module-scoped fixtures build one themselves)."""
+        ws = cls(root)
+        for folder in (ws.drills, ws.reports, ws.sandboxes, ws.state):
+            folder.mkdir(parents=True)
+        return ws
+
     @property
     def drills(self) -> Path:
         return self.root / "drills"

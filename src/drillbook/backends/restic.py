@@ -105,6 +105,7 @@ class Snapshot:
     host: str
     tags: list[str]
     paths: list[str]
+    size: int | None = field(default=None, compare=False)  # bytes it backed up (restic >= 0.17 says)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -340,6 +341,13 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(f"{base}{frac}{zone}")
 
 
+def _backed_up(snapshot: dict[str, Any]) -> int | None:
+    """The bytes a snapshot backed up, from the summary restic >= 0.17 keeps in it; else None."""
+    summary = snapshot.get("summary")
+    size = summary.get("total_bytes_processed") if isinstance(summary, dict) else None
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None
+
+
 def _node(line: str) -> dict[str, Any] | None:
     """One node of ``restic ls --json``; None for the snapshot line and blank lines."""
     if not line.strip():
@@ -542,6 +550,7 @@ class Restic:
                 host=s.get("hostname", ""),
                 tags=list(s.get("tags") or []),
                 paths=list(s.get("paths") or []),
+                size=_backed_up(s),
             )
             for s in data
         ]

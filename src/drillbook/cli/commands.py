@@ -15,6 +15,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                 "Kill what crashed runs left running, remove their sandboxes, mark them aborted."),
     "completion": ("drillbook.cli.completion:completion_command",
                    "Print the completion script for SHELL; drill and runbook names complete from their folders."),
+    "coverage": ("drillbook.cli.coverage:coverage_command",
+                 "List the snapshot groups (host, paths, tags) of the drills' repositories that no drill selects."),
     "evidence": ("drillbook.cli.evidence:evidence_group",
                  "Tamper-evident evidence: verify the signed ledger, export a bundle, show the key."),
     "init": ("drillbook.cli.init:init_command",

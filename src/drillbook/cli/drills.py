@@ -127,6 +127,9 @@ def _last_runs(reports: Path) -> dict[str, dict[str, Any]]:
 @click.argument("names", nargs=-1, shell_complete=complete_drills)
 @click.option("--all", "run_all", is_flag=True, help="Run every declared drill, in name order.")
 @click.option("--keep-sandbox", is_flag=True, help="Keep the restored sandbox for debugging.")
+@click.option("--control", is_flag=True,
+              help="Negative controls: after the checks pass, run each again on damaged copies of the "
+                   "restore; a check that still passes fails the drill (as control: true in a drill).")
 @click.option("--plain", is_flag=True, help="Plain progress lines even on a terminal.")
 @click.option("--trigger", default="manual", hidden=True)
 @click.option("--stop-after-rto", type=float, default=None, hidden=True,
@@ -147,8 +150,8 @@ def _last_runs(reports: Path) -> dict[str, dict[str, Any]]:
 @click.option("--json", "as_json", is_flag=True,
               help="One JSON object per run on stdout (JSON Lines), nothing else there.")
 @click.pass_obj
-def run_command(settings: Settings, names: tuple[str, ...], run_all: bool, keep_sandbox: bool, plain: bool,
-                trigger: str, stop_after_rto: float | None, run_id: str | None, wait_lock: float,
+def run_command(settings: Settings, names: tuple[str, ...], run_all: bool, keep_sandbox: bool, control: bool,
+                plain: bool, trigger: str, stop_after_rto: float | None, run_id: str | None, wait_lock: float,
                 junit_path: Path | None, metrics_textfile: Path | None, pushgateway: str | None,
                 as_json: bool) -> None:
     """Run drills NAMES (or --all) now; exit 0 only when every one passed."""
@@ -165,7 +168,7 @@ def run_command(settings: Settings, names: tuple[str, ...], run_all: bool, keep_
         tell(f"cleaned up stale run {stale.drill} {stale.run_id}: {stale.owner}", event="stale-run-reaped",
              drill=stale.drill, run_id=stale.run_id)
     options = RunOptions(trigger=trigger, keep_sandbox=keep_sandbox, stop_after_rto=stop_after_rto,
-                         run_id=run_id, wait_lock=wait_lock)
+                         run_id=run_id, wait_lock=wait_lock, control=control)
     shown = _emit_outcome if as_json else (lambda outcome: _print_outcome(settings, outcome))
     with (signals_raise_interrupted(),
           export.exporting(settings, loaded.drills, names, metrics_textfile, pushgateway) as exported):

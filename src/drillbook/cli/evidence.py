@@ -12,6 +12,7 @@ import click
 
 from drillbook.cli import exitcodes, jsonout
 from drillbook.cli.console import out, tell
+from drillbook.drill import coverage
 from drillbook.errors import BadInput
 from drillbook.evidence import compliance, consistency, ledger, notes
 from drillbook.evidence import verify as verifier
@@ -141,7 +142,8 @@ def report_cmd(settings: Settings, period: str | None, since: str | None, until:
                as_json: bool) -> None:
     """Write the period compliance report (compliance-<period>.html, .md, .json) in the reports folder."""
     chosen = choose(period, since, until) or current_quarter()
-    data = compliance.build(settings, chosen)
+    never_drilled = coverage.measure_declared(settings, chosen.start, chosen.end).record()
+    data = compliance.build(settings, chosen, never_drilled=never_drilled)
     paths = compliance.write(settings, data)
     lacking = [i["name"] for i in data["items"] if i["kind"] == "drill" and i["declared"] and not i["passed"]]
     if as_json:

@@ -27,7 +27,7 @@ from drillbook.backends.resticjson import RestoreCounts
 from drillbook.backends.secrets import describe_source
 from drillbook.checks.base import CheckContext, default_name
 from drillbook.checks.kinds import run_check
-from drillbook.drill import access, restoring, runlock, space, verdict
+from drillbook.drill import access, controls, restoring, runlock, space, verdict
 from drillbook.drill.content import verify_restore
 from drillbook.drill.listing import Listing, read_listing
 from drillbook.drill.pathhints import missing_hint
@@ -63,6 +63,7 @@ class RunOptions:
     stop_after_rto: float | None = None  # the scheduler's limit, as a multiple of the drill's RTO
     run_id: str | None = None  # chosen by the caller (the scheduler) instead of a new one
     wait_lock: float = 0.0  # seconds to wait for another run of the same drill (see runlock.py)
+    control: bool = False  # negative controls even when the drill does not declare them (controls.py)
 
 
 @dataclass
@@ -131,6 +132,7 @@ class DrillRun:
         self.checks_finished_mono: float | None = None
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="restic-ls")
         self.listing: Future[Listing] | None = None
+        self.control = drill.control or options.control
 
     def phase_table(self) -> list[PhaseStep]:
         return [
@@ -141,6 +143,7 @@ class DrillRun:
             PhaseStep("restore", self._restore),
             PhaseStep("verify content", self._verify_content),
             PhaseStep("checks", self._checks),
+            *([PhaseStep("controls", self._controls)] if self.control else []),
             PhaseStep("teardown", self._teardown, always=True),
             PhaseStep("report", self._report, always=True, before=self._conclude),
         ]
@@ -386,10 +389,13 @@ class DrillRun:
             raise PhaseFailed(problem)
         return f"{content['files_expected']} files, {content['bytes_expected']} bytes match the snapshot"
 
+    def _check_context(self, sandbox: SandboxLike) -> CheckContext:
+        return CheckContext(sandbox.restore_root, sandbox.work_dir, sandbox.launcher,
+                            env=dict(self.drill.env), secrets=self.secrets)
+
     def _checks(self) -> str:
         sandbox = self._need(self.sandbox)
-        ctx = CheckContext(sandbox.restore_root, sandbox.work_dir, sandbox.launcher,
-                           env=dict(self.drill.env), secrets=self.secrets)
+        ctx = self._check_context(sandbox)
         for spec in self.drill.verify:
             self.observe("check-start", default_name(spec), {})
             result = run_check(spec, ctx)
@@ -405,6 +411,22 @@ class DrillRun:
             raise PhaseFailed(f"{len(failed)} of {len(self.record.checks)} checks failed: {names}")
         count = len(self.record.checks)
         return f"{count} check{'s' if count != 1 else ''} passed" if count else "no checks declared"
+
+    def _controls(self) -> str:
+        """Every check again on damaged copies of the restore (controls.py); after the checks'
+        clock stopped, so timed as this phase and never in the RTO."""
+        sandbox = self._need(self.sandbox)
+        try:
+            found = controls.run_controls(self.drill.verify, self._check_context(sandbox), run_check,
+                                          lambda result: self._sweep_after(sandbox, result))
+        except (controls.ControlFailed, ReaderFailed) as exc:
+            raise PhaseFailed(f"the negative controls could not run, so the checks are not proven: {exc}") from None
+        self.record.controls = [control.record() for control in found]
+        problem = controls.vacuous(found)
+        shown = controls.summary(self.record.controls)
+        if problem:
+            raise PhaseFailed(problem, shown)
+        return shown if found else "no checks declared"
 
     def _hint_paths(self, spec: Any, result: CheckResult) -> None:
         """A failed check whose path the snapshot does not hold: what was restored, and the path it

@@ -64,6 +64,7 @@ class RunRecord:
     objectives: dict[str, Objective] = field(default_factory=dict)
     phases: list[Phase] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
+    controls: list[dict[str, Any]] = field(default_factory=list)  # {check, damage, caught}: drill/controls.py
     content: dict[str, Any] | None = None
     restore: dict[str, Any] | None = None  # who restic restored as, and what was made safe after
     immutability: dict[str, Any] = field(default_factory=lambda: {"status": "not_audited"})

@@ -234,7 +234,10 @@ def uncovered_note(item: dict[str, Any]) -> str:
 
 # -- the whole report -------------------------------------------------------------------------
 def build(settings: Settings, period: Period, names: list[str] | None = None,
-          now: datetime | None = None, verification: verify.Result | None = None) -> dict[str, Any]:
+          now: datetime | None = None, verification: verify.Result | None = None,
+          never_drilled: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The report's data; ``never_drilled`` is drill/coverage.py's record for the period, when the
+    caller read the repositories (the report's "Backups never drilled" section)."""
     now = now or datetime.now(UTC)
     result = verification or verify.verify_folder(settings.reports_dir)
     every_run = _mark_vouched(finished_runs(settings), result)
@@ -260,6 +263,7 @@ def build(settings: Settings, period: Period, names: list[str] | None = None,
         "ledger": _ledger(result),
         "controls": controls.control_table(items),
         "lacking_pass": [f"{i['kind']} {i['name']}" for i in items if i["declared"] and not i["passed"]],
+        "never_drilled": never_drilled,
     }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from drillbook.drill.controls import summary as controls_summary
 from drillbook.outputs.runstore import load_runs
 from drillbook.report.timeline import timeline_svg
 from drillbook.util.atomic import write_text_atomic
@@ -23,6 +24,7 @@ def _env() -> Environment:
     env.filters["dur"] = format_duration
     env.filters["bytes"] = format_bytes
     env.filters["short_time"] = short_time
+    env.filters["proven"] = controls_summary
     return env
 
 

@@ -448,6 +448,9 @@ class Drill(Strict):
     objectives: Objectives = Field(description="RTO and RPO targets; missing either fails the drill.")
     source: Source = Field(description="The restic repository and which snapshot to restore.")
     verify: list[Check] = Field(default_factory=list, description="Checks run on the restore.")
+    control: bool = Field(False, description=(
+        "Negative controls: after the checks pass, run each on damaged copies of the restore (empty; "
+        "a file removed; a database cut short); a check that still passes fails the drill."))
     isolation: Isolation = Field(default_factory=Isolation,
                                  description="Sandbox of checks and services.")
     env: Env = Field(default_factory=dict,

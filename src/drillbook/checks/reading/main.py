@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from drillbook.checks.reading.damage import damage_answer
 from drillbook.checks.reading.files import files_answer
 from drillbook.checks.reading.postgres import adopt_answer, source_answer
 from drillbook.checks.reading.sqlite import sqlite_answer
@@ -29,6 +30,7 @@ OPS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "pg_source": source_answer,
     "pg_adopt": adopt_answer,
     "tree": tree_answer,
+    "damage": damage_answer,
 }
 
 
