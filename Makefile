@@ -91,9 +91,14 @@ $(RESTIC18):
 	echo "fetched $$($@ version) into $@"
 
 # The whole suite with the system's restic, then the restic-facing tests again with restic 0.18.
+# The integration tests mostly wait (for restic, servers, schedules), so they run in parallel
+# processes, one test file per process at a time (pytest-xdist); TEST_JOBS=1 runs them one by one.
+TEST_JOBS ?= 3
+PYTEST_PARALLEL := $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile)
+
 test: setup lint restic-0.18
-	$(PY) -m pytest -q -ra
-	DRILLBOOK_RESTIC=$(CURDIR)/$(RESTIC18) $(PY) -m pytest -q -ra -m restic_versions tests/integration
+	$(PY) -m pytest -q -ra $(PYTEST_PARALLEL)
+	DRILLBOOK_RESTIC=$(CURDIR)/$(RESTIC18) $(PY) -m pytest -q -ra $(PYTEST_PARALLEL) -m restic_versions tests/integration
 
 test-unit: venv
 	$(PY) -m pytest -q tests/unit
