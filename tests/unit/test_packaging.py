@@ -14,6 +14,7 @@ PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 USED_BY = {
     "pytest": ("Makefile", "-m pytest"),
     "pytest-timeout": ("pyproject.toml", "timeout = "),
+    "pytest-xdist": ("Makefile", "--dist loadfile"),
     "moto": ("devtools/motoserver.py", "moto"),
     "junitparser": ("tests/integration/test_junit.py", "from junitparser import"),
     "pytest-cov": ("Makefile", "--cov="),
