@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from drillbook.backends.restic import Fault, ResticError
 from drillbook.backends.resticjson import RestoreCounts
 from drillbook.drill import space
 from drillbook.drill.engine import DeclaredDrill, RunOptions
+from drillbook.evidence import sightings
 from drillbook.sandbox.isolation import IsolationError, Mode
 from drillbook.spec.loader import load_drill
 from drillbook.util.signals import Interrupted, Overrun
@@ -620,3 +621,12 @@ def test_a_check_path_not_in_the_restore_says_what_was_restored_and_what_it_may_
     assert wrong["status"] == "failed" and "is not in the restore" in wrong["detail"]
     assert wrong["detail"].endswith("; restored top level: srv/; did you mean srv/clinic/docs?")
     assert short["status"] == "failed" and "restored top level" not in short["detail"]  # its path is there
+
+
+def test_the_record_carries_since_when_the_drill_is_declared(harness: Harness) -> None:
+    """The sighting goes into run.json, which the ledger seals: the auditor's proof of the date."""
+    assert harness.run()["declared"] is None  # never noted: says so rather than guessing
+    sightings.observe(harness.settings.state_dir, {"clinic": ("monthly", "UTC")}, complete=False,
+                      now=datetime(2026, 12, 2, 9, tzinfo=UTC))
+    assert harness.run()["declared"] == {"first_seen": "2026-12-02T09:00:00.000Z", "schedule": "monthly",
+                                         "schedule_since": "2026-12-02T09:00:00.000Z"}
