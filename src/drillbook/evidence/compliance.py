@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from drillbook.evidence import controls, ledger, sightings, verify
+from drillbook.evidence import controls, ledger, sightings, trend, verify
 from drillbook.evidence import notes as signed_notes
 from drillbook.evidence.period import Period, Span, coverage, coverage_of
 from drillbook.outputs.runstore import load_runs
@@ -92,6 +92,7 @@ def _summary(run: dict[str, Any], reports: Path) -> dict[str, Any]:
         "network": (run.get("isolation") or {}).get("network"),
         "content_status": (run.get("content") or {}).get("status"),
         "declared_first_seen": (run.get("declared") or {}).get("first_seen"),
+        "restored_bytes": trend.restored_bytes(run),
         "href": (folder.relative_to(reports) / "report.html").as_posix() if folder.is_relative_to(reports) else None,
         "participants": participants(run),
     }
@@ -156,10 +157,11 @@ def removed_declaration(sighting: sightings.Sighting) -> dict[str, Any]:
 # -- per item ---------------------------------------------------------------------------------
 def build_item(declared: dict[str, Any] | None, kind: str, name: str, runs: list[dict[str, Any]],
                period: Period, now: datetime, passes: list[datetime] | None = None,
-               life: Existence | None = None) -> dict[str, Any]:
+               life: Existence | None = None, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """``runs`` are the item's runs in the period; ``passes`` the start times of all its passing
     runs, also after the period, since a pass in a due time's window covers that due time.
-    ``life``, when drillbook has seen the drill declared, limits the due times to when it existed."""
+    ``life``, when drillbook has seen the drill declared, limits the due times to when it existed;
+    ``history`` (the drill's vouched runs up to the period's end) gives the RTO trend."""
     decl = declared or {}
     removed = bool(decl.get("removed"))
     all_runs, runs = runs, [r for r in runs if r.get("vouched", True)]
@@ -193,9 +195,24 @@ def build_item(declared: dict[str, Any] | None, kind: str, name: str, runs: list
         "networks": sorted({str(r["network"]) for r in runs if r.get("network")}),
         "unvouched": len(all_runs) - len(runs),
         "runs": all_runs,
+        "trend": _trend(history, period) if kind == "drill" and history is not None else None,
     }
     item["attention"] = attention(item, decl)
     return item
+
+
+def _trend(history: list[dict[str, Any]], period: Period) -> dict[str, Any]:
+    """The RTO forecast over the drill's runs; ``soon`` when it meets the target by the end of the
+    period after this one (as long as this one)."""
+    found = [p for r in history if (p := trend.point(r["run_id"], r["started_at"], r["status"],
+                                                      (r.get("rto") or {}).get("measured_seconds"),
+                                                      r.get("restored_bytes"))) is not None]
+    newest: dict[str, Any] = next((r["rto"] for r in reversed(history) if r.get("rto")), {})
+    forecast = trend.forecast(sorted(found, key=lambda p: p.started), newest.get("target_seconds"),
+                              newest.get("target") or "")
+    return {"text": forecast.text(), "outlook": str(forecast.outlook), "runs": forecast.runs,
+            "reaches_at": iso(forecast.reaches_at),
+            "soon": forecast.within(period.end + (period.end - period.start))}
 
 
 def _passes(runs: list[dict[str, Any]]) -> list[datetime]:
@@ -268,6 +285,8 @@ def attention(item: dict[str, Any], decl: dict[str, Any]) -> list[str]:
         notes.append(f"{len(late)} failed run(s) without a review or corrective action after "
                      f"{late[0]['unanswered']} days: {', '.join(str(r['run_id']) for r in late)} "
                      "(drillbook evidence note RUN_ID --kind review|corrective-action)")
+    if item.get("trend") and item["trend"]["soon"]:
+        notes.append(f"RTO forecast reaches the target by the end of the next period: {item['trend']['text']}")
     return notes
 
 
@@ -301,7 +320,9 @@ def build(settings: Settings, period: Period, names: list[str] | None = None,
     items = [build_item(declared.get(k), k[0], k[1], [r for r in runs if (r["kind"], r["name"]) == k],
                         period, now, _passes([r for r in every_run
                                               if (r["kind"], r["name"]) == k and r["vouched"]]),
-                        lives[k][0] if k in lives else None)
+                        lives[k][0] if k in lives else None,
+                        [r for r in every_run if (r["kind"], r["name"]) == k and r["vouched"]
+                         and parse_iso(r["started_at"]) < min(period.end, now)])
              for k in sorted(keys, key=lambda k: (k[0] != "drill", k[1]))]
     return {
         "format": FORMAT,
