@@ -14,12 +14,19 @@ import sys
 import tempfile
 import textwrap
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from devtools.repos import RepoBuilder
+from drillbook.drill.record import Objective, RunRecord
+from drillbook.outputs import finish
+from drillbook.outputs.runstore import RunKind, run_dir
 from drillbook.sandbox.holder import remove_tree
+from drillbook.settings import Settings
+from drillbook.status import Status
 from drillbook.util.atomic import write_json_atomic
+from drillbook.util.clock import iso
 
 PASSWORD = "correct horse battery staple"
 PASSWORD_ENV = "TEST_RESTIC_PASSWORD"
@@ -200,3 +207,21 @@ def write_orphan_record(reports: Path, drill: str, run_id: str, sandbox: Path | 
                     "process_start": 1, "sandbox": str(sandbox) if sandbox else None},
     })
     return path
+
+
+def finished_run(settings: Settings, name: str, started: datetime, rto: float, size_gib: float,
+                 status: str = Status.PASSED, target: tuple[float, str] = (900.0, "15m")) -> Path:
+    """One finished run of ``size_gib`` GiB written by the real post-run steps (run.json, its
+    reports, the index and history pages, the ledger's seal): a history for trend tests."""
+    size = round(size_gib * 1024**3)
+    run_id = started.strftime("%Y%m%dT%H%M%SZ") + "-00000a"
+    record = RunRecord(run_id=run_id, drill=name, started_at=iso(started) or "", status=status,
+                       finished_at=iso(started + timedelta(seconds=rto)),
+                       reason=None if status == Status.PASSED else "a check failed",
+                       objectives={"rto": Objective(target[0], target[1], rto, rto <= target[0]),
+                                   "rpo": Objective(86400.0, "1d", 3600.0, True)},
+                       restore={"restored": {"files_restored": 10, "total_files": 10,
+                                             "bytes_restored": size, "total_bytes": size}})
+    folder = run_dir(settings.reports_dir, name, run_id)
+    finish.finish(finish.PostRun(RunKind.DRILL, folder, record, settings))
+    return folder

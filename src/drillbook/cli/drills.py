@@ -23,7 +23,7 @@ from drillbook.cli.tables import print_table
 from drillbook.drill import batch
 from drillbook.drill.engine import DrillOutcome, RunOptions
 from drillbook.errors import BadInput
-from drillbook.evidence import ledger
+from drillbook.evidence import ledger, sightings
 from drillbook.outputs.runstore import load_runs
 from drillbook.report import junit
 from drillbook.runbook.loading import validate_with_runbooks
@@ -82,6 +82,7 @@ def validate_command(settings: Settings, names: tuple[str, ...], as_json: bool) 
             raise
         jsonout.emit(jsonout.validation(0, None, exc.problems))
         sys.exit(exitcodes.BAD_INPUT)
+    sightings.notice(settings.state_dir, loaded)
     count = len(names) if names else len(loaded.drills)
     if as_json:
         jsonout.emit(jsonout.validation(count, runbooks, []))
@@ -160,6 +161,7 @@ def run_command(settings: Settings, names: tuple[str, ...], run_all: bool, keep_
     if run_id and len(names) != 1:
         raise click.UsageError("--run-id names one run: give exactly one drill")
     loaded = batch.load_checked(settings, names)
+    sightings.notice(settings.state_dir, loaded)
     names = tuple(names) or tuple(sorted(loaded.drills))
     if not names:
         raise BadInput(f"--all: no drills are declared in {settings.drills_dir}")

@@ -15,6 +15,7 @@ from drillbook.cli.console import problem_fields, tell
 from drillbook.cli.tables import print_table
 from drillbook.drill import batch as drill_actions
 from drillbook.errors import BadInput, SpecProblem
+from drillbook.evidence import sightings
 from drillbook.serve.duestatus import DEFAULT_OVERRUN_FACTOR, due_status, recent_runs
 from drillbook.serve.jobstore import SERVE_LOCK, read_state
 from drillbook.serve.schedules import fingerprint, parse_schedule
@@ -81,6 +82,7 @@ def serve_command(settings: Settings, concurrency: int, metrics_host: str, metri
 def schedule_command(settings: Settings, as_json: bool) -> None:
     """Each drill's schedule, next run (UTC and the drill's zone), last run, and overdue flag."""
     loaded = load_drills(settings.drills_dir)
+    sightings.notice(settings.state_dir, loaded)
     state = read_state(settings.state_dir)
     now = datetime.now(UTC)
     rows = []

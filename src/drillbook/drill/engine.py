@@ -35,6 +35,7 @@ from drillbook.drill.phases import Observer, PhaseError, PhaseFailed, PhaseLog, 
 from drillbook.drill.record import CheckResult, Objective, RunRecord, host_versions, process_info
 from drillbook.drill.seams import ResticDoor, SandboxLike, Seams
 from drillbook.drill.selection import explain_no_match, future_dated, restic_selection, select_snapshot
+from drillbook.evidence import sightings
 from drillbook.outputs import finish as postrun
 from drillbook.outputs.runstore import new_run_id, run_dir
 from drillbook.sandbox import slots
@@ -111,6 +112,7 @@ class DrillRun:
         self.record = RunRecord(
             run_id=self.run_id, drill=drill.name, started_at=iso(self.started) or "",
             description=drill.description, owner=drill.owner, schedule=drill.schedule,
+            declared=sightings.entry_for(settings.state_dir, drill.name),
             trigger=options.trigger,
             repository=shown_repository(drill.source.repository, self.base),
             selector=drill.source.snapshot.describe(),

@@ -56,6 +56,8 @@ class RunRecord:
     description: str = ""
     owner: str = ""
     schedule: str | None = None
+    #: Since when drillbook has seen the drill declared, and its schedule (evidence.sightings).
+    declared: dict[str, Any] | None = None
     trigger: str = "manual"
     snapshot: dict[str, Any] | None = None
     selector: str = ""

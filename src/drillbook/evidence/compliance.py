@@ -7,13 +7,14 @@ ledger's verification at rendering time; rendered to self-contained HTML, Markdo
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from drillbook.evidence import controls, ledger, verify
+from drillbook.evidence import controls, ledger, sightings, trend, verify
 from drillbook.evidence import notes as signed_notes
-from drillbook.evidence.period import Period, coverage
+from drillbook.evidence.period import Period, Span, coverage, coverage_of
 from drillbook.outputs.runstore import load_runs
 from drillbook.report import render
 from drillbook.runbook.parser import load_runbooks
@@ -90,6 +91,8 @@ def _summary(run: dict[str, Any], reports: Path) -> dict[str, Any]:
         "immutability": (run.get("immutability") or {}).get("status") if run.get("kind", "drill") == "drill" else None,
         "network": (run.get("isolation") or {}).get("network"),
         "content_status": (run.get("content") or {}).get("status"),
+        "declared_first_seen": (run.get("declared") or {}).get("first_seen"),
+        "restored_bytes": trend.restored_bytes(run),
         "href": (folder.relative_to(reports) / "report.html").as_posix() if folder.is_relative_to(reports) else None,
         "participants": participants(run),
     }
@@ -120,19 +123,62 @@ def attach_notes(runs: list[dict[str, Any]], by_run: dict[str, list[dict[str, An
         run["not_covered"] = controls.not_covered(run)
 
 
+# -- since when a drill existed ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Existence:
+    """When a drill was first seen declared (or earlier, when a sealed run shows it), when its
+    schedule last changed, when it was removed, and the stretches of the period it existed in."""
+
+    declared_at: datetime
+    schedule_since: datetime
+    removed_at: datetime | None
+    spans: list[Span]
+
+
+def existence(sighting: sightings.Sighting, current: bool, runs: list[dict[str, Any]],
+              period: Period, until: datetime) -> Existence:
+    """``runs``: the drill's vouched runs, of any time; ``current``: declared in the folder now
+    (a removal the state file still shows is then one no command has noticed the undoing of)."""
+    if current and sighting.removed_at is not None:
+        sighting = sightings.Sighting(sighting.name, sighting.history[:-1])
+    shown = [parse_iso(t) for r in runs for t in (r["started_at"], r.get("declared_first_seen")) if t]
+    since = min([sighting.first_seen, *shown])
+    return Existence(since, sighting.schedule_since, sighting.removed_at,
+                     sighting.spans(period.start, until, since=since))
+
+
+def removed_declaration(sighting: sightings.Sighting) -> dict[str, Any]:
+    """What the period report knows of a drill no longer in the folder: its last schedule."""
+    last = sighting.last_declared
+    return {"kind": "drill", "name": sighting.name, "schedule": last.schedule, "timezone": last.timezone,
+            "removed": True}
+
+
 # -- per item ---------------------------------------------------------------------------------
 def build_item(declared: dict[str, Any] | None, kind: str, name: str, runs: list[dict[str, Any]],
-               period: Period, now: datetime, passes: list[datetime] | None = None) -> dict[str, Any]:
+               period: Period, now: datetime, passes: list[datetime] | None = None,
+               life: Existence | None = None, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """``runs`` are the item's runs in the period; ``passes`` the start times of all its passing
-    runs, also after the period, since a pass in a due time's window covers that due time."""
+    runs, also after the period, since a pass in a due time's window covers that due time.
+    ``life``, when drillbook has seen the drill declared, limits the due times to when it existed;
+    ``history`` (the drill's vouched runs up to the period's end) gives the RTO trend."""
     decl = declared or {}
+    removed = bool(decl.get("removed"))
     all_runs, runs = runs, [r for r in runs if r.get("vouched", True)]
     until = min(period.end, now)
-    covered = coverage(decl.get("schedule"), decl.get("timezone", "UTC"), period.start, until, now,
-                       passes if passes is not None else _passes(runs), MAX_LISTED_WINDOWS)
+    passes = passes if passes is not None else _passes(runs)
+    if life is not None:
+        covered = coverage_of(life.spans, now, passes, MAX_LISTED_WINDOWS)
+    else:
+        covered = coverage(decl.get("schedule"), decl.get("timezone", "UTC"), period.start, until, now,
+                           passes, MAX_LISTED_WINDOWS)
     due = covered.due if covered else None
     item = {
-        "kind": kind, "name": name, "declared": declared is not None,
+        "kind": kind, "name": name, "declared": declared is not None and not removed,
+        "declared_at": iso(life.declared_at) if life else None,
+        "declared_in_period": bool(life and life.declared_at > period.start),
+        "schedule_since": iso(life.schedule_since) if life else None,
+        "removed_at": iso(life.removed_at) if life and removed else None,
         "description": decl.get("description") or "", "owner": decl.get("owner") or _latest(runs, "owner"),
         "schedule": decl.get("schedule"), "due": due, "due_partial": until < period.end,
         "uncovered": [iso(t) for t in covered.uncovered] if covered else [],
@@ -149,9 +195,24 @@ def build_item(declared: dict[str, Any] | None, kind: str, name: str, runs: list
         "networks": sorted({str(r["network"]) for r in runs if r.get("network")}),
         "unvouched": len(all_runs) - len(runs),
         "runs": all_runs,
+        "trend": _trend(history, period) if kind == "drill" and history is not None else None,
     }
     item["attention"] = attention(item, decl)
     return item
+
+
+def _trend(history: list[dict[str, Any]], period: Period) -> dict[str, Any]:
+    """The RTO forecast over the drill's runs; ``soon`` when it meets the target by the end of the
+    period after this one (as long as this one)."""
+    found = [p for r in history if (p := trend.point(r["run_id"], r["started_at"], r["status"],
+                                                      (r.get("rto") or {}).get("measured_seconds"),
+                                                      r.get("restored_bytes"))) is not None]
+    newest: dict[str, Any] = next((r["rto"] for r in reversed(history) if r.get("rto")), {})
+    forecast = trend.forecast(sorted(found, key=lambda p: p.started), newest.get("target_seconds"),
+                              newest.get("target") or "")
+    return {"text": forecast.text(), "outlook": str(forecast.outlook), "runs": forecast.runs,
+            "reaches_at": iso(forecast.reaches_at),
+            "soon": forecast.within(period.end + (period.end - period.start))}
 
 
 def _passes(runs: list[dict[str, Any]]) -> list[datetime]:
@@ -192,12 +253,15 @@ def _immutability(runs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 def attention(item: dict[str, Any], decl: dict[str, Any]) -> list[str]:
     """What a reviewer must look at, in words; an empty list means nothing to flag."""
     notes = []
-    if not item["declared"]:
+    if item.get("removed_at"):
+        notes.append(f"removed from the drills folder on {item['removed_at'][:10]}")
+    elif not item["declared"]:
         notes.append("ran in the period but is no longer declared")
     if item["unvouched"]:
         notes.append(f"{item['unvouched']} run(s) the ledger cannot vouch for, not counted")
     if not item["runs_made"]:
-        notes.append("no run in the period" + (f" ({item['due']} due)" if item["due"] else ""))
+        if item["due"] or not item.get("declared_in_period"):  # nothing was due since it appeared
+            notes.append("no run in the period" + (f" ({item['due']} due)" if item["due"] else ""))
         return notes
     if not item["passed"]:
         counts = [f"{item[k]} {k}" for k in (Status.FAILED, Status.ABORTED, Status.PARTIAL) if item[k]]
@@ -221,6 +285,8 @@ def attention(item: dict[str, Any], decl: dict[str, Any]) -> list[str]:
         notes.append(f"{len(late)} failed run(s) without a review or corrective action after "
                      f"{late[0]['unanswered']} days: {', '.join(str(r['run_id']) for r in late)} "
                      "(drillbook evidence note RUN_ID --kind review|corrective-action)")
+    if item.get("trend") and item["trend"]["soon"]:
+        notes.append(f"RTO forecast reaches the target by the end of the next period: {item['trend']['text']}")
     return notes
 
 
@@ -244,12 +310,19 @@ def build(settings: Settings, period: Period, names: list[str] | None = None,
     attach_notes(every_run, signed_notes.by_run(ledger.read_entries(settings.reports_dir)), now, review_days(settings))
     runs = [r for r in every_run if period.contains(parse_iso(r["started_at"]))]
     declared = {(d["kind"], d["name"]): d for d in declared_drills(settings) + declared_runbooks(settings)}
+    lives = _lives(settings, declared, every_run, period, min(period.end, now))
+    for key, (life, sighting) in lives.items():
+        if key not in declared and life.spans:
+            declared[key] = removed_declaration(sighting)  # removed, but existed in the period
     keys = set(declared) | {(r["kind"], r["name"]) for r in runs}
     if names:
         keys = {k for k in keys if k[1] in names}
     items = [build_item(declared.get(k), k[0], k[1], [r for r in runs if (r["kind"], r["name"]) == k],
                         period, now, _passes([r for r in every_run
-                                              if (r["kind"], r["name"]) == k and r["vouched"]]))
+                                              if (r["kind"], r["name"]) == k and r["vouched"]]),
+                        lives[k][0] if k in lives else None,
+                        [r for r in every_run if (r["kind"], r["name"]) == k and r["vouched"]
+                         and parse_iso(r["started_at"]) < min(period.end, now)])
              for k in sorted(keys, key=lambda k: (k[0] != "drill", k[1]))]
     return {
         "format": FORMAT,
@@ -265,6 +338,17 @@ def build(settings: Settings, period: Period, names: list[str] | None = None,
         "lacking_pass": [f"{i['kind']} {i['name']}" for i in items if i["declared"] and not i["passed"]],
         "never_drilled": never_drilled,
     }
+
+
+def _lives(settings: Settings, declared: dict[tuple[str, str], dict[str, Any]], every_run: list[dict[str, Any]],
+           period: Period, until: datetime) -> dict[tuple[str, str], tuple[Existence, sightings.Sighting]]:
+    """Each drill drillbook has seen declared (the state folder's declared.json), with its existence."""
+    found = {}
+    for name, sighting in sightings.read(settings.state_dir).items():
+        key = ("drill", name)
+        vouched = [r for r in every_run if (r["kind"], r["name"]) == key and r["vouched"]]
+        found[key] = (existence(sighting, key in declared, vouched, period, until), sighting)
+    return found
 
 
 def _mark_vouched(runs: list[dict[str, Any]], result: verify.Result) -> list[dict[str, Any]]:

@@ -165,3 +165,24 @@ class _Windows:
         if self.count and self.end(self.count - 1) > now:
             return range(self.count - 1, self.count)
         return range(0)
+
+
+@dataclass(frozen=True)
+class Span:
+    """[start, end) during which a drill was declared with ``schedule`` (None: on demand)."""
+
+    schedule: str | None
+    timezone: str
+    start: datetime
+    end: datetime
+
+
+def coverage_of(spans: list[Span], now: datetime, passes: list[datetime], listed: int) -> Coverage | None:
+    """:func:`coverage` summed over the stretches a drill existed, each counted with its own
+    schedule from its own start: a drill declared mid-period owes nothing before it existed."""
+    parts = [c for s in spans if (c := coverage(s.schedule, s.timezone, s.start, s.end, now, passes, listed))]
+    if not parts:
+        return None
+    uncovered = [t for c in parts for t in c.uncovered][:listed]
+    return Coverage(sum(c.due for c in parts), sum(c.uncovered_count for c in parts), uncovered,
+                    sum(c.open_windows for c in parts))

@@ -8,10 +8,16 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from drillbook.drill.controls import summary as controls_summary
+from drillbook.evidence import trend
 from drillbook.outputs.runstore import load_runs
 from drillbook.report.timeline import timeline_svg
+from drillbook.report.trendchart import Mark, history_svg
 from drillbook.util.atomic import write_text_atomic
+from drillbook.util.clock import parse_iso
 from drillbook.util.durations import format_duration
+
+#: Each drill's history page, in its own folder beside its runs: reports/<drill>/index.html.
+HISTORY_PAGE = "index.html"
 
 
 def _env() -> Environment:
@@ -62,11 +68,37 @@ def write_index(reports: Path) -> Path:
     items = sorted(groups.items(), key=lambda kv: (kv[0][0] != "drill", kv[0][1]))
     period_reports = sorted(p.name for p in reports.glob("compliance-*.html"))
     ledger = (reports / "evidence" / "ledger.jsonl").exists()
-    html = ENV.get_template("index.html.j2").render(groups=items, total=len(runs),
+    histories = {name: write_history(Path(group[0]["_dir"]).parent, name, group).relative_to(reports).as_posix()
+                 for (kind, name), group in items if kind == "drill"}
+    html = ENV.get_template("index.html.j2").render(groups=items, total=len(runs), histories=histories,
                                                     period_reports=period_reports, ledger=ledger)
     path = reports / "index.html"
     write_text_atomic(path, html)
     return path
+
+
+def write_history(folder: Path, name: str, runs: list[dict[str, Any]]) -> Path:
+    """``folder/index.html``: the drill's runs (newest first), their RTO and size chart, the forecast."""
+    forecast = trend.of_records(runs)
+    marks = [mark for run in runs if (mark := _mark(run)) is not None]
+    rto = ((runs[0].get("objectives") or {}).get("rto") or {}) if runs else {}
+    html = ENV.get_template("history.html.j2").render(
+        name=name, forecast=forecast, target=rto.get("target"), min_runs=trend.MIN_RUNS,
+        chart=history_svg(marks, rto.get("target_seconds"), forecast, format_bytes),
+        rows=[(run, trend.restored_bytes(run), Path(run["_dir"]).name) for run in runs])
+    path = folder / HISTORY_PAGE
+    write_text_atomic(path, html)
+    return path
+
+
+def _mark(run: dict[str, Any]) -> Mark | None:
+    try:
+        started = parse_iso(str(run.get("started_at")))
+    except ValueError:
+        return None
+    measured = ((run.get("objectives") or {}).get("rto") or {}).get("measured_seconds")
+    return Mark(started, str(run.get("status")), float(measured) if isinstance(measured, int | float) else None,
+                trend.restored_bytes(run), str(run.get("run_id")))
 
 
 def format_bytes(value: Any) -> str:

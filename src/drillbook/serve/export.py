@@ -38,6 +38,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from drillbook.errors import BadInput
+from drillbook.evidence import trend
 from drillbook.outputs import faults
 from drillbook.outputs.faults import Fault
 from drillbook.outputs.runstore import RUN_FILE, read_record
@@ -47,7 +48,7 @@ from drillbook.serve.schedules import longest_gap
 from drillbook.settings import Settings
 from drillbook.status import Status
 from drillbook.util.atomic import write_text_atomic
-from drillbook.util.clock import parse_iso
+from drillbook.util.clock import parse_iso, utc_now
 from drillbook.util.locks import file_lock
 
 log = logging.getLogger("drillbook.metrics")
@@ -64,7 +65,8 @@ RUN_FAMILIES = frozenset({
     "drillbook_drill_last_success_timestamp_seconds", "drillbook_drill_rto_seconds",
     "drillbook_drill_rto_target_seconds", "drillbook_drill_rpo_seconds", "drillbook_drill_rpo_target_seconds",
     "drillbook_drill_duration_seconds", "drillbook_drill_runs", "drillbook_drill_interval_seconds",
-    "drillbook_drill_declared_timestamp_seconds", "drillbook_notification_failures",
+    "drillbook_drill_declared_timestamp_seconds", "drillbook_drill_rto_forecast_seconds",
+    "drillbook_notification_failures",
     "drillbook_worm_upload_failures", "drillbook_ledger_seal_failures",
 })
 CUMULATIVE = frozenset({"counter", "histogram"})
@@ -169,6 +171,7 @@ def run_metrics(settings: Settings, drills: Mapping[str, Any], names: Sequence[s
         runs = recent_runs(settings.reports_dir, name)
         metrics.set_last(name, runs[0] if runs else None,
                          next((r for r in runs if r.get("status") == Status.PASSED), None))
+        metrics.set_forecast(name, trend.of_records(runs), utc_now())
         interval = longest_gap(drill.schedule, drill.timezone) if drill.schedule else None
         metrics.set_cadence(name, interval, first_run(settings.reports_dir, name))
     for record in records:

@@ -19,6 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from drillbook.evidence import sightings
 from drillbook.serve.duestatus import recent_runs
 from drillbook.serve.events import Emit
 from drillbook.serve.jobstore import DrillBook, drill_name, job_id, run_scheduled_drill
@@ -285,6 +286,7 @@ class Reloader:
 
     def reload(self, initial: bool = False) -> None:
         loaded = load_drills(self.settings.drills_dir)
+        sightings.notice(self.settings.state_dir, loaded)
         bad_files = {p.file for p in loaded.problems}
         for problem in loaded.problems:
             self.emit("spec-problem", level="error", problem=str(problem))

@@ -19,6 +19,7 @@ import socket
 import threading
 from collections.abc import Callable
 from contextlib import suppress
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from prometheus_client import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from drillbook import __version__
+from drillbook.evidence.trend import Forecast
 from drillbook.outputs.faults import Fault
 from drillbook.status import Status
 from drillbook.util.clock import parse_iso
@@ -78,6 +80,9 @@ class DrillMetrics:
                              "1 when a due run has not happened within its allowance", ["drill"], registry=r)
         self.next_run = Gauge("drillbook_drill_next_run_timestamp_seconds",
                               "Next scheduled run (Unix time)", ["drill"], registry=r)
+        self.forecast = Gauge("drillbook_drill_rto_forecast_seconds",
+                              "Seconds until the RTO trend reaches the target at the present growth of the "
+                              "restored size (0: reached); absent without a forecast", ["drill"], registry=r)
         self.running = Gauge("drillbook_drill_running", "1 while a run is in progress", ["drill"], registry=r)
         self.spec_problems = Gauge("drillbook_spec_problems",
                                    "Problems in the drills folder at the last (re)load", registry=r)
@@ -156,7 +161,7 @@ class DrillMetrics:
         self.known.discard(name)
         for metric in (self.last_run, self.last_success, self.rto, self.rto_target, self.rpo,
                        self.rpo_target, self.duration, self.overdue, self.next_run, self.running,
-                       self.interval, self.declared):
+                       self.interval, self.declared, self.forecast):
             _remove(metric, name)
         for status in STATUSES:
             _remove(self.last_status, name, status)
@@ -173,6 +178,14 @@ class DrillMetrics:
                     gauge.labels(name).set(measured)
         if success:
             _set_time(self.last_success.labels(name), success.get("started_at"))
+
+    def set_forecast(self, name: str, forecast: Forecast, now: datetime) -> None:
+        """The RTO forecast of the drill's recent runs; the series goes away when there is none."""
+        left = forecast.seconds_left(now)
+        if left is None:
+            _remove(self.forecast, name)
+        else:
+            self.forecast.labels(name).set(left)
 
     def set_status(self, name: str, status: str) -> None:
         for each in STATUSES:

@@ -26,6 +26,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from drillbook.evidence import trend
 from drillbook.serve.duestatus import due_status, recent_runs
 from drillbook.serve.events import Emit
 from drillbook.serve.jobs import JobSync, Roster
@@ -101,6 +102,7 @@ class ScheduledRuns:
                                 overrun_factor=self.overrun_factor)
             success = next((r for r in runs if r.get("status") == Status.PASSED), None)
             self.metrics.set_last(name, status.last_record, success)
+            self.metrics.set_forecast(name, trend.of_records(runs), now)
             self.metrics.set_cadence(name, longest_gap(drill.schedule, drill.timezone) if drill.schedule else None,
                                      row[1] if row and drill.schedule else None)
             self.metrics.set_schedule(name, status.next_run.timestamp() if status.next_run else None,

@@ -99,7 +99,7 @@ def test_a_terminal_run_whose_checks_print_markup_and_escapes_finishes_reported_
     harness.observe = progress  # type: ignore[method-assign,assignment]
     record = harness.run()
     assert record["status"] == "failed" and HOSTILE in record["reason"]
-    folder = next(harness.settings.reports_dir.glob("clinic/*"))
+    folder = next(p for p in harness.settings.reports_dir.glob("clinic/*") if p.is_dir())
     assert json.loads((folder / "run.json").read_text())["status"] == "failed"
     assert (folder / "report.html").exists()
     assert ledger.entry_for(harness.settings.reports_dir, record["run_id"]) is not None

@@ -213,3 +213,13 @@ def test_list_json_hides_credentials_in_a_repository_url(tmp_path: Path) -> None
     result = invoke(tmp_path, "list", "--json")
     assert result.exit_code == 0 and "hunter22" not in result.stdout
     assert "backups.example.org" in json.loads(result.stdout)[0]["repository"]
+
+
+def test_validate_notes_since_when_each_drill_is_declared(tmp_path: Path) -> None:
+    """The first sighting lands in the state folder; a later validate keeps it."""
+    write_drill(tmp_path / "drills", "clinic", "/srv/repo", body="schedule: monthly\n")
+    assert invoke(tmp_path, "validate").exit_code == 0
+    first = json.loads((tmp_path / "state" / "declared.json").read_text())["drills"]["clinic"]["history"]
+    assert [(s["schedule"], s["timezone"]) for s in first] == [("monthly", "UTC")]
+    assert invoke(tmp_path, "validate").exit_code == 0
+    assert json.loads((tmp_path / "state" / "declared.json").read_text())["drills"]["clinic"]["history"] == first

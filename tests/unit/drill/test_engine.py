@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from drillbook.backends.restic import Fault, ResticError
 from drillbook.backends.resticjson import RestoreCounts
 from drillbook.drill import space
 from drillbook.drill.engine import DeclaredDrill, RunOptions
+from drillbook.evidence import sightings
 from drillbook.sandbox.isolation import IsolationError, Mode
 from drillbook.spec.loader import load_drill
 from drillbook.util.signals import Interrupted, Overrun
@@ -462,7 +463,7 @@ def test_as_root_an_unreadable_repository_is_restored_as_root_recorded_and_repor
     assert harness.restic.restores[0]["account"] is None
     assert harness.sandboxes.made[0].restore_owners == ["root"]
     assert "as root" in detail(record, "restore")
-    run_dir = next((harness.settings.reports_dir / "clinic").iterdir())
+    run_dir = next(p for p in (harness.settings.reports_dir / "clinic").iterdir() if p.is_dir())
     for report in ("report.html", "report.md"):
         text = (run_dir / report).read_text()
         assert "restored as root" in text and "Permission denied" in text, report
@@ -499,7 +500,7 @@ def test_devices_an_unprivileged_restic_cannot_make_are_left_out_and_verified_ag
     assert special["count"] == 1 and special["examples"] == [{"path": "srv/clinic/dev/null",
                                                                "type": "character device"}]
     assert record["content"]["missing_count"] == 0
-    run_dir = next((harness.settings.reports_dir / "clinic").iterdir())
+    run_dir = next(p for p in (harness.settings.reports_dir / "clinic").iterdir() if p.is_dir())
     for report in ("report.html", "report.md"):
         text = (run_dir / report).read_text()
         assert "srv/clinic/dev/null" in text and "character device" in text, report
@@ -620,3 +621,12 @@ def test_a_check_path_not_in_the_restore_says_what_was_restored_and_what_it_may_
     assert wrong["status"] == "failed" and "is not in the restore" in wrong["detail"]
     assert wrong["detail"].endswith("; restored top level: srv/; did you mean srv/clinic/docs?")
     assert short["status"] == "failed" and "restored top level" not in short["detail"]  # its path is there
+
+
+def test_the_record_carries_since_when_the_drill_is_declared(harness: Harness) -> None:
+    """The sighting goes into run.json, which the ledger seals: the auditor's proof of the date."""
+    assert harness.run()["declared"] is None  # never noted: says so rather than guessing
+    sightings.observe(harness.settings.state_dir, {"clinic": ("monthly", "UTC")}, complete=False,
+                      now=datetime(2026, 12, 2, 9, tzinfo=UTC))
+    assert harness.run()["declared"] == {"first_seen": "2026-12-02T09:00:00.000Z", "schedule": "monthly",
+                                         "schedule_since": "2026-12-02T09:00:00.000Z"}

@@ -185,3 +185,23 @@ def test_an_unreachable_pushgateway_never_changes_the_run(settings, caplog):
     with Receiver(status=503) as gateway:
         ran(settings, None, "alpha", "passed", 6, gateway=gateway.url)
     assert "could not push the metrics of alpha" in caplog.text
+
+
+def test_the_rto_forecast_is_exported_when_three_passed_runs_give_one(settings, tmp_path):
+    """Sizes 10, 13.1, 16.2 GiB and RTOs 500, 624, 748 s: the 10m target (600 s) is already
+    reached, so 0 seconds are left; beta's flat size gives no forecast and no series."""
+    for day, size, rto in ((1, 10, 500), (2, 13.1, 624), (3, 16.2, 748)):
+        data = record(settings, "alpha", "passed", day)
+        data["objectives"]["rto"] = {"measured_seconds": rto, "target_seconds": 600.0, "target": "10m"}
+        data["restore"] = {"restored": {"total_bytes": round(size * 1024**3)}}
+        write_json_atomic(settings.reports_dir / "alpha" / data["run_id"] / "run.json", data)
+    for day in (1, 2, 3):
+        data = record(settings, "beta", "passed", day)
+        data["restore"] = {"restored": {"total_bytes": 1024**3}}
+        write_json_atomic(settings.reports_dir / "beta" / data["run_id"] / "run.json", data)
+    path = tmp_path / "drillbook.prom"
+    with export.exporting(settings, DRILLS, ["alpha", "beta"], path, None):
+        pass
+    got = samples(path.read_text())
+    assert got["drillbook_drill_rto_forecast_seconds{'drill': 'alpha'}"] == 0
+    assert not any(k.startswith("drillbook_drill_rto_forecast_seconds{'drill': 'beta'") for k in got)

@@ -8,14 +8,17 @@ import socket
 import threading
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import yaml
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from drillbook import __version__
+from drillbook.evidence.trend import GIB, MONTH_SECONDS, Forecast, Point, forecast
 from drillbook.outputs import faults
 from drillbook.outputs.faults import Fault
 from drillbook.serve import metrics as metrics_module
@@ -29,6 +32,16 @@ def drill(rto: str = "10m", rpo: str = "1d") -> SimpleNamespace:
     return SimpleNamespace(objectives=SimpleNamespace(rto=Duration(rto), rpo=Duration(rpo)))
 
 
+JAN1 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def growing() -> Forecast:
+    """+1 GiB a month, RTO = 100 s + 40 s/GiB: 900 s at 20 GiB, 10 months after the 10 GiB run."""
+    month = timedelta(seconds=MONTH_SECONDS)
+    found = [Point(f"r{i}", JAN1 + i * month, 500.0 + 40 * i, (10 + i) * GIB) for i in range(3)]
+    return forecast(found, 900.0, "15m")
+
+
 def test_alert_rules_only_use_metrics_the_server_exposes():
     metrics = DrillMetrics()
     metrics.declare("clinic", drill())
@@ -38,6 +51,7 @@ def test_alert_rules_only_use_metrics_the_server_exposes():
     metrics.set_schedule("clinic", 1.8e9, overdue=True)
     metrics.set_cadence("clinic", 86400.0, 1.7e9)
     metrics.count_failure(Fault.NOTIFICATION, "webhook https://hooks.example.org/***")
+    metrics.set_forecast("clinic", growing(), JAN1)
     exposed = metrics.text().decode()
     rules = yaml.safe_load(RULES.read_text())["groups"][0]["rules"]
     names = {n for rule in rules for n in re.findall(r"drillbook_[a-z_]+", rule["expr"])}
@@ -162,3 +176,17 @@ def test_interval_and_declared_time_are_exported_and_forgotten_with_the_drill():
     metrics.set_cadence("clinic", 3600.0, 1.7e9)
     metrics.forget("clinic")
     assert not [k for k in series(metrics) if "clinic" in k]
+
+
+def test_the_rto_forecast_is_the_time_left_and_goes_away_without_one():
+    metrics = DrillMetrics()
+    metrics.declare("clinic", drill())
+    metrics.set_forecast("clinic", growing(), JAN1 + timedelta(days=100))
+    values = [s.value for f in text_string_to_metric_families(metrics.text().decode()) for s in f.samples
+              if s.name == "drillbook_drill_rto_forecast_seconds"]
+    assert values == [pytest.approx(10 * MONTH_SECONDS - 100 * 86400, abs=1)]
+    metrics.set_forecast("clinic", forecast([], 900.0), JAN1)
+    assert "drillbook_drill_rto_forecast_seconds{" not in metrics.text().decode()
+    metrics.set_forecast("clinic", growing(), JAN1)
+    metrics.forget("clinic")
+    assert "drillbook_drill_rto_forecast_seconds{" not in metrics.text().decode()
