@@ -21,6 +21,7 @@ USED_BY = {
     "ruff": ("Makefile", "/ruff check"),
     "mypy": ("Makefile", "/mypy"),
     "types-pyyaml": ("tests/unit/spec/test_reference.py", "import yaml"),
+    "securesystemslib": ("tests/unit/evidence/test_attestation.py", "from securesystemslib.dsse import"),
 }
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.errors import BadInput, CannotRun
+from drillbook.evidence import attestation
 from drillbook.evidence import verify as fmt
 from drillbook.evidence.signing import Signer, load_signer
 from drillbook.outputs.runstore import RUN_FILE, read_record
@@ -84,6 +85,7 @@ def append(settings: Settings, run_dir: Path, signer: Signer) -> dict[str, Any] 
     with locked(settings):
         publish_key(reports, signer)
         entries = read_entries(reports)
+        attestation.attest(run_dir, record, signer)  # before the manifest: the ledger covers it
         files = fmt.manifest(run_dir)
         earlier = [e for e in fmt.run_entries(entries) if e.get("path") == rel]
         if earlier and earlier[-1].get("files") == files:
@@ -111,6 +113,7 @@ def _new_entry(record: dict[str, Any], rel: str, files: dict[str, str],
         "files": files,
         "prev": last["hash"] if last else fmt.GENESIS,
         "key_id": signer.key_id,
+        "key_type": signer.key_type,
     }
     if amends is not None:
         entry["amends"] = amends  # the folder changed after an earlier seal: both stay in the chain

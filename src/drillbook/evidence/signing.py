@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from drillbook.errors import BadInput, CannotRun
-from drillbook.evidence.verify import fingerprint, key_id
+from drillbook.evidence.verify import ED25519, fingerprint, key_id
 from drillbook.settings import Settings
 from drillbook.util.atomic import make_folders
 from drillbook.util.trust import account
@@ -51,9 +51,21 @@ class Signer:
     def fingerprint(self) -> str:
         return fingerprint(self.public)
 
+    @property
+    def key_type(self) -> str:
+        return ED25519
+
+    @property
+    def described(self) -> str:
+        """Where the key is, for records and messages (never the key)."""
+        return f"file {self.source}"
+
+    def sign_bytes(self, message: bytes) -> bytes:
+        return self.private.sign(message)
+
     def sign(self, digest_hex: str) -> str:
         """Signature of the 32-byte digest, base64: what the ledger stores as ``sig``."""
-        return base64.b64encode(self.private.sign(bytes.fromhex(digest_hex))).decode("ascii")
+        return base64.b64encode(self.sign_bytes(bytes.fromhex(digest_hex))).decode("ascii")
 
     def public_pem(self) -> bytes:
         return self.public.public_bytes(serialization.Encoding.PEM,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Verify drillbook evidence offline: the ledger's hash chain, its ed25519 signatures, every file.
+"""Verify drillbook evidence offline: the ledger's hash chain, its signatures, every file, attestations.
 
 This module is deliberately self-contained (Python 3.9+ standard library and ``cryptography``
 only, no drillbook import): it is the one definition of the ledger format, drillbook's own
@@ -9,15 +9,26 @@ auditor who does not run drillbook checks the evidence with exactly the same cod
 Usage::
 
     python3 verify_evidence.py [FOLDER | BUNDLE.zip] [--key PUBLIC.pem]... [--anchor HASH]...
+    python3 verify_evidence.py --attestation RUN_FOLDER --key PUBLIC.pem
 
 Exit 0 when everything holds, 1 listing every problem, 2 for bad arguments.
 
 Format (``evidence/ledger.jsonl``, one JSON object per line):
 ``hash`` is the SHA-256 of the entry without ``hash`` and ``sig``, serialised canonically
 (keys sorted, no whitespace, UTF-8); ``prev`` is the previous entry's ``hash`` (64 zeros for the
-first); ``sig`` is the base64 ed25519 signature of the 32-byte digest ``hash`` by key ``key_id``
-(the first 16 hex digits of the SHA-256 of the raw public key); ``files`` maps every file of the
-run's folder ``path`` (relative to the reports folder) to its SHA-256.
+first); ``sig`` is the base64 signature of the 32-byte digest ``hash`` by key ``key_id`` (the
+first 16 hex digits of the SHA-256 of the raw public key: the 32 bytes of an ed25519 key, the
+uncompressed point of an ECDSA P-256 key); ``key_type`` is ``ed25519`` (signs the digest) or
+``ecdsa-p256`` (ECDSA with SHA-256 over the digest, DER), absent in entries older than it
+(ed25519); ``files`` maps every file of the run's folder ``path`` (relative to the reports
+folder) to its SHA-256.
+
+Attestation (``<run>/attestation.dsse.json``): a DSSE envelope (payloadType
+``application/vnd.in-toto+json``) holding an in-toto Statement v1 whose subject is every other
+file of the run folder with its SHA-256 and whose predicate (type :data:`PREDICATE_TYPE`) says
+what the run proved; the signature is over the DSSE pre-authentication encoding (PAE) of the
+payload's bytes, with the same keys and key ids as the ledger, so no JSON is re-serialised to
+check it and any DSSE implementation verifies it.
 """
 
 from __future__ import annotations
@@ -39,7 +50,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 FORMAT = "drillbook-ledger/1"
@@ -60,6 +72,12 @@ RUN_FILE = "run.json"
 TEMP_PREFIX = ".tmp-"  # leftovers of atomic writes: never evidence
 RESERVED_TOPS = {"evidence", "runbooks", "assets"}
 MIN_ANCHOR = 12
+ED25519 = "ed25519"
+ECDSA_P256 = "ecdsa-p256"
+ATTESTATION_FILE = "attestation.dsse.json"
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "https://drillbook.dev/drill-run/v1"
 
 
 # -- the format: one definition shared by the writer and every verifier -----------------------
@@ -104,7 +122,18 @@ def run_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in entries if not is_note(e)]
 
 
+def key_type(key: Any) -> str:
+    """``ed25519`` or ``ecdsa-p256``: the two kinds of key drillbook signs with."""
+    if isinstance(key, Ed25519PublicKey):
+        return ED25519
+    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        return ECDSA_P256
+    raise ValueError("not an ed25519 or ECDSA P-256 public key")
+
+
 def raw_public(key: Any) -> bytes:
+    if key_type(key) == ECDSA_P256:
+        return key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
@@ -119,17 +148,39 @@ def fingerprint(key: Any) -> str:
 
 def load_public_key(pem: bytes) -> Any:
     key = serialization.load_pem_public_key(pem)
-    if not isinstance(key, Ed25519PublicKey):
-        raise ValueError("not an ed25519 public key")
+    key_type(key)  # raises ValueError for any other kind of key
     return key
+
+
+def bytes_signed(key: Any, signature: bytes, message: bytes) -> bool:
+    """Whether ``signature`` is ``key``'s over ``message`` (ECDSA P-256: with SHA-256, DER)."""
+    try:
+        if key_type(key) == ECDSA_P256:
+            key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        else:
+            key.verify(signature, message)
+        return True
+    except (InvalidSignature, ValueError, TypeError):
+        return False
 
 
 def signature_ok(key: Any, digest_hex: str, sig_b64: str) -> bool:
     try:
-        key.verify(base64.b64decode(sig_b64, validate=True), bytes.fromhex(digest_hex))
-        return True
-    except (InvalidSignature, ValueError, TypeError):
+        return bytes_signed(key, base64.b64decode(sig_b64, validate=True), bytes.fromhex(digest_hex))
+    except (ValueError, TypeError):
         return False
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE's pre-authentication encoding: what an envelope's signatures sign."""
+    kind = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %b %d %b" % (len(kind), kind, len(payload), payload)
+
+
+def subjects(run_dir: Path) -> list[dict[str, Any]]:
+    """An in-toto subject for every file of the run folder but the attestation itself."""
+    return [{"name": name, "digest": {"sha256": digest}}
+            for name, digest in manifest(run_dir).items() if name != ATTESTATION_FILE]
 
 
 def iter_run_dirs(root: Path) -> Iterator[Path]:
@@ -213,7 +264,8 @@ def consistency_ok(old: int, new: int, old_root: bytes, new_root: bytes, proof: 
 
 # -- results ------------------------------------------------------------------------------------
 #: Problems that concern one run's folder only; any other problem concerns the whole ledger.
-RUN_SCOPED = frozenset({"file-added", "file-changed", "file-missing", "run-missing", "unrecorded"})
+RUN_SCOPED = frozenset({"file-added", "file-changed", "file-missing", "run-missing", "unrecorded",
+                        "attestation-signature", "attestation-mismatch"})
 
 
 @dataclass
@@ -251,6 +303,8 @@ class Result:
     merkle_root: str = ""  # and that ledger's Merkle root
     proven: int = 0  # entries whose inclusion proof leads to the signed head
     notes: int = 0  # signed notes about runs (reviews, corrective actions, exceptions)
+    attested: int = 0  # run folders whose attestation verified
+    key_types: dict[str, str] = field(default_factory=dict)  # key id -> ed25519 | ecdsa-p256
 
     @property
     def ok(self) -> bool:
@@ -365,6 +419,10 @@ def check_signatures(entries: list[dict[str, Any]], keys: dict[str, Any], pinned
             result.add("bad-signature", f"ledger entry #{seq} (run {run}): signature does not verify "
                        f"with key {kid}", run_id=run)
         result.keys[kid] = fingerprint(key)
+        result.key_types[kid] = key_type(key)
+        if entry.get("key_type", ED25519) != key_type(key):
+            result.add("wrong-key", f"ledger entry #{seq} (run {run}) says it was signed by an "
+                       f"{entry.get('key_type', ED25519)} key, but key {kid} is {key_type(key)}", run_id=run)
 
 
 def check_runs(root: Path, entries: list[dict[str, Any]], wanted: set | None, result: Result) -> None:
@@ -423,6 +481,100 @@ def _unsealable(folder: Path) -> list[tuple[str, str]]:
                 continue
             found.append((path.relative_to(folder).as_posix(), what))
     return sorted(found)
+
+
+def check_attestations(root: Path, entries: list[dict[str, Any]], wanted: set | None, keys: dict[str, Any],
+                       result: Result) -> None:
+    """Each sealed attestation against its own signature and the files the ledger sealed with it.
+
+    Only where the ledger vouches for the attestation's bytes: a changed file, a changed
+    attestation or a ledger entry that does not verify is reported once, by the ledger's checks.
+    Runs sealed before attestations existed have none (their entries do not list one).
+    """
+    latest = {str(e.get("path")): e for e in run_entries(entries)}
+    for rel, entry in latest.items():
+        files: dict[str, str] = entry["files"] if isinstance(entry.get("files"), dict) else {}
+        folder = root / rel
+        if (wanted is not None and rel not in wanted) or not _safe_rel(rel) or ATTESTATION_FILE not in files:
+            continue
+        key = keys.get(str(entry.get("key_id")))
+        if key is None or not signature_ok(key, str(entry.get("hash")), str(entry.get("sig"))):
+            continue
+        path = folder / ATTESTATION_FILE
+        if not path.is_file() or path.is_symlink() or file_sha256(path) != files[ATTESTATION_FILE]:
+            continue
+        sealed = {name: digest for name, digest in files.items() if name != ATTESTATION_FILE}
+        found = verify_attestation(folder, keys, str(entry.get("run_id", "?")), rel, sealed)
+        result.problems += found
+        result.attested += not found
+
+
+def _safe_rel(rel: str) -> bool:
+    pure = PurePosixPath(rel)
+    return bool(pure.parts) and not pure.is_absolute() and ".." not in pure.parts
+
+
+def verify_attestation(run_dir: Path, keys: dict[str, Any], run: str = "", rel: str = "",
+                       expected: dict[str, str] | None = None) -> list[Problem]:
+    """Problems with one run folder's DSSE attestation: its signature first, then its subjects
+    against ``expected`` (name -> sha256; default: the files in the folder now)."""
+    run, rel = run or run_dir.name, rel or run_dir.name
+    where = f"{rel}/{ATTESTATION_FILE}"
+    try:
+        envelope = json.loads((run_dir / ATTESTATION_FILE).read_text(encoding="utf-8"))
+        payload = base64.b64decode(envelope["payload"], validate=True)
+        payload_type, signatures = str(envelope["payloadType"]), list(envelope["signatures"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [Problem("attestation-signature", f"run {run}: {where} is not a readable DSSE envelope ({exc})",
+                        run, where)]
+    if not _envelope_signed(payload_type, payload, signatures, keys):
+        return [Problem("attestation-signature", f"run {run}: the signature of {where} does not verify with "
+                        f"key(s) {', '.join(sorted(keys)) or 'none'} (the envelope was edited or another "
+                        "key signed it)", run, where)]
+    try:
+        statement = json.loads(payload)
+        recorded = {str(s["name"]): str(s["digest"]["sha256"]) for s in statement["subject"]}
+        typed = (payload_type == PAYLOAD_TYPE and statement.get("_type") == STATEMENT_TYPE
+                 and statement.get("predicateType") == PREDICATE_TYPE)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        typed, recorded = False, {}
+    if not typed:
+        return [Problem("attestation-mismatch", f"run {run}: {where} is signed but is not a drillbook "
+                        f"in-toto statement ({PREDICATE_TYPE})", run, where)]
+    if expected is None:
+        expected = {s["name"]: s["digest"]["sha256"] for s in subjects(run_dir)}
+    return _subject_problems(expected, recorded, run, rel)
+
+
+def _envelope_signed(payload_type: str, payload: bytes, signatures: list[Any], keys: dict[str, Any]) -> bool:
+    message = pae(payload_type, payload)
+    for signature in signatures:
+        if not isinstance(signature, dict):
+            continue
+        kid = signature.get("keyid")
+        candidates = [keys[kid]] if kid in keys else ([] if kid else list(keys.values()))
+        try:
+            sig = base64.b64decode(str(signature.get("sig")), validate=True)
+        except ValueError:
+            continue
+        if any(bytes_signed(key, sig, message) for key in candidates):
+            return True
+    return False
+
+
+def _subject_problems(present: dict[str, str], recorded: dict[str, str], run: str, rel: str) -> list[Problem]:
+    found = []
+    for name in sorted(set(recorded) | set(present)):
+        if name not in present:
+            what = "is missing"
+        elif name not in recorded:
+            what = "is not a subject of the attestation (added after it was signed)"
+        elif present[name] != recorded[name]:
+            what = f"has sha256 {present[name][:16]}..., the attestation says {recorded[name][:16]}..."
+        else:
+            continue
+        found.append(Problem("attestation-mismatch", f"run {run}: {rel}/{name} {what}", run, f"{rel}/{name}"))
+    return found
 
 
 def check_unrecorded(root: Path, entries: list[dict[str, Any]], result: Result) -> None:
@@ -593,6 +745,7 @@ def verify_folder(root: Path, pinned_keys: list[Any] | None = None,
     check_signatures(entries, keys, bool(pinned_keys), result)
     wanted = check_bundle(root, entries, keys, result, proofs)
     check_runs(root, entries, wanted, result)
+    check_attestations(root, entries, wanted, keys, result)
     check_unrecorded(root, entries, result)
     check_anchors(entries + ([proofs["head"]] if proofs else []), anchors or [], result)
     summarise(entries, result)
@@ -724,19 +877,42 @@ def format_result(result: Result) -> str:
     if result.in_progress:
         lines.append(f"  running:  {len(result.in_progress)} run(s) still in progress, not sealed yet")
     lines.append(f"  period:   {result.first or '-'} .. {result.last or '-'}")
+    lines.append(f"  attested: {result.attested} run folder(s) carry an in-toto attestation that verified")
     trust = ("pinned with --key" if result.pinned else
              "published beside the ledger: pin it with --key to rule out a replaced key")
     for kid, fp in sorted(result.keys.items()):
-        lines.append(f"  key:      ed25519 {kid} (fingerprint {fp}), {trust}")
+        lines.append(f"  key:      {result.key_types.get(kid, ED25519)} {kid} (fingerprint {fp}), {trust}")
     for anchor in result.anchors_found:
         lines.append(f"  anchor:   {anchor} found in the chain")
     lines.append(f"  head:     #{result.head_seq} {result.head}")
     return "\n".join(lines)
 
 
+def attestation_main(run_dir: Path, keys: list[Any], as_json: bool) -> int:
+    """One run folder's attestation against keys the auditor was given (a lone folder publishes none)."""
+    if not keys:
+        print("--attestation needs --key PUBLIC.pem: a run folder alone carries no trusted key", file=sys.stderr)
+        return 2
+    if not (run_dir / ATTESTATION_FILE).is_file():
+        print(f"{run_dir} has no {ATTESTATION_FILE}", file=sys.stderr)
+        return 2
+    problems = verify_attestation(run_dir, {key_id(k): k for k in keys})
+    if as_json:
+        print(json.dumps({"root": str(run_dir), "ok": not problems, "problems": [p.__dict__ for p in problems]},
+                         indent=2))
+    elif problems:
+        print(f"Attestation verification FAILED: {len(problems)} problem(s) in {run_dir}")
+        print("\n".join(f"  - {p}" for p in problems))
+    else:
+        print(f"Attestation verified: OK ({run_dir}, {len(subjects(run_dir))} file(s))")
+    return 1 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Verify drillbook evidence (a reports folder or a bundle zip).")
     parser.add_argument("target", nargs="?", default=".", help="reports folder, extracted bundle or bundle .zip")
+    parser.add_argument("--attestation", metavar="RUN_FOLDER",
+                        help="verify only this run folder's attestation.dsse.json (needs --key)")
     parser.add_argument("--key", action="append", default=[], help="trusted public key PEM (repeatable)")
     parser.add_argument("--anchor", action="append", default=[], help="head hash published earlier (repeatable)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -750,6 +926,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.consistency:
         return _main_consistency(Path(args.consistency), keys, Path(args.target))
+    if args.attestation:
+        return attestation_main(Path(args.attestation), keys, args.json)
     target = Path(args.target)
     if not target.exists():
         print(f"{target} does not exist", file=sys.stderr)

@@ -28,7 +28,7 @@ def test_sealed_runs_verify_and_chain(sealed):
     entries = ledger.read_entries(settings.reports_dir)
     assert [e["seq"] for e in entries] == [1, 2, 3]
     assert entries[0]["prev"] == v.GENESIS and entries[1]["prev"] == entries[0]["hash"]
-    assert set(entries[0]["files"]) == {"run.json", "report.html"}
+    assert set(entries[0]["files"]) == {"run.json", "report.html", "attestation.dsse.json"}
     assert result.head == entries[-1]["hash"]
 
 
