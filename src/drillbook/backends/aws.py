@@ -575,3 +575,75 @@ def publish_sns(topic_arn: str, message: str, subject: str | None = None) -> str
         return str(client.publish(**request).get("MessageId", ""))
     except Exception as exc:
         raise AwsError(describe(exc, _endpoint_of(client), f"publishing to {topic_arn}")) from None
+
+
+# -- evidence signing with KMS ----------------------------------------------------------------
+#: KMS key specs drillbook signs with, and the signing algorithm of each (the verifier knows both).
+KMS_SIGNING = {"ECC_NIST_P256": "ECDSA_SHA_256", "ECC_NIST_EDWARDS25519": "ED25519_SHA_512"}
+KMS_RAW_LIMIT = 4096  # bytes KMS signs as a whole message; a longer one is sent as its SHA-256
+
+
+@dataclass(frozen=True)
+class KmsKey:
+    """An asymmetric KMS key as the signer uses it: its public half (DER) and what it is."""
+
+    key_id: str  # as configured: id, ARN or alias
+    arn: str
+    spec: str
+    public_der: bytes
+    region: str | None
+    endpoint_url: str | None
+
+
+def _kms_client(region: str | None, endpoint_url: str | None) -> Any:
+    session = _session()
+    chosen = region or session.region_name
+    if not chosen:
+        raise AwsError("no AWS region configured for the KMS signing key (set region: under evidence.signer, "
+                       "AWS_REGION, or the region in the AWS config)")
+    return session.client("kms", region_name=chosen, endpoint_url=endpoint_url, config=_config(FAST))
+
+
+def kms_key(key_id: str, region: str | None = None, endpoint_url: str | None = None) -> KmsKey:
+    """The key's public half; refused unless KMS can sign with it in a way the verifier checks."""
+    client = _kms_client(region, endpoint_url)
+    what = f"reading the public key of KMS key {key_id}"
+    try:
+        found = client.get_public_key(KeyId=key_id)
+    except ClientError as exc:
+        if _code(exc) in {"NotFoundException", "InvalidArnException"}:
+            raise AwsError(f"KMS key {key_id} not found at {_endpoint_of(client)} (check evidence.signer."
+                           "kms_key_id and the region)") from None
+        if _code(exc) in DENIED:
+            raise AwsError(f"access denied {what}: the credentials need kms:GetPublicKey and kms:Sign "
+                           "on it") from None
+        raise AwsError(describe(exc, _endpoint_of(client), what)) from None
+    except Exception as exc:
+        raise AwsError(describe(exc, _endpoint_of(client), what)) from None
+    spec = str(found.get("KeySpec") or found.get("CustomerMasterKeySpec") or "")
+    if found.get("KeyUsage") != "SIGN_VERIFY" or spec not in KMS_SIGNING:
+        raise AwsError(f"KMS key {key_id} is {spec or 'of an unknown spec'} for {found.get('KeyUsage')}: "
+                       "the evidence needs an asymmetric SIGN_VERIFY key, ECC_NIST_P256 or ECC_NIST_EDWARDS25519")
+    return KmsKey(key_id, str(found.get("KeyId") or key_id), spec, bytes(found["PublicKey"]), region, endpoint_url)
+
+
+def kms_sign(key: KmsKey, message: bytes) -> bytes:
+    """KMS's signature of ``message``: ECDSA with SHA-256 (DER) or plain ed25519.
+
+    ECDSA over a message longer than KMS takes whole is the same signature over its SHA-256
+    sent as a digest; an ed25519 key signs whole messages only (its pre-hashed variant is a
+    different signature), so a longer one is refused with the fix.
+    """
+    algorithm = KMS_SIGNING[key.spec]
+    raw = len(message) <= KMS_RAW_LIMIT
+    if not raw and key.spec != "ECC_NIST_P256":
+        raise AwsError(f"KMS key {key.key_id} ({key.spec}) signs messages up to {KMS_RAW_LIMIT} bytes, this one "
+                       f"is {len(message)}: use an ECC_NIST_P256 key for evidence.signer")
+    body = message if raw else hashlib.sha256(message).digest()
+    client = _kms_client(key.region, key.endpoint_url)
+    try:
+        answer = client.sign(KeyId=key.arn, Message=body, MessageType="RAW" if raw else "DIGEST",
+                             SigningAlgorithm=algorithm)
+    except Exception as exc:
+        raise AwsError(describe(exc, _endpoint_of(client), f"signing evidence with KMS key {key.key_id}")) from None
+    return bytes(answer["Signature"])

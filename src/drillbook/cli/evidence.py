@@ -17,6 +17,7 @@ from drillbook.errors import BadInput
 from drillbook.evidence import compliance, consistency, ledger, notes
 from drillbook.evidence import verify as verifier
 from drillbook.evidence.export import Selection, export
+from drillbook.evidence.kms import KmsSigner
 from drillbook.evidence.period import choose, current_quarter
 from drillbook.evidence.signing import key_path, load_signer
 from drillbook.settings import Settings
@@ -117,17 +118,21 @@ def note_cmd(settings: Settings, run_id: str, by: str, kind: str, text: str) -> 
               help="Also write the public key PEM to this file.")
 @click.pass_obj
 def key_cmd(settings: Settings, out_path: Path | None) -> None:
-    """Print the public signing key and its fingerprint (made on first use, kept in the state folder)."""
+    """Print the public signing key and its fingerprint (the KMS key drillbook.yaml names, or the key
+    file made on first use in the state folder)."""
     signer = load_signer(settings)
     pem = signer.public_pem().decode("ascii")
     published = ledger.publish_key(settings.reports_dir, signer)
     if out_path:
         write_text_atomic(out_path, pem)
     out.print(pem.rstrip(), markup=False)
-    out.print(f"key id:      {signer.key_id}", markup=False)
+    out.print(f"key id:      {signer.key_id} ({signer.key_type})", markup=False)
     out.print(f"fingerprint: {signer.fingerprint}", markup=False)
     out.print(f"published:   {published}", markup=False)
-    out.print(f"private key: {key_path(settings)} (never copy it under the reports folder)", markup=False)
+    if isinstance(signer, KmsSigner):
+        out.print(f"private key: {signer.described} (it never leaves KMS)", markup=False)
+    else:
+        out.print(f"private key: {key_path(settings)} (never copy it under the reports folder)", markup=False)
 
 
 @click.command("report")

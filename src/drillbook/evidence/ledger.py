@@ -23,9 +23,10 @@ from typing import Any
 from drillbook.errors import BadInput, CannotRun
 from drillbook.evidence import attestation
 from drillbook.evidence import verify as fmt
-from drillbook.evidence.signing import Signer, load_signer
+from drillbook.evidence.signing import AnySigner, load_signer
 from drillbook.outputs.runstore import RUN_FILE, read_record
 from drillbook.settings import STATE_MODE, Settings
+from drillbook.spec.models import ProjectConfig
 from drillbook.status import Status
 from drillbook.util.atomic import FILE_MODE, fsync_folder, make_folders, write_all, write_text_atomic
 from drillbook.util.clock import iso, utc_now
@@ -73,7 +74,7 @@ def entry_for(reports: Path, run_id: str) -> dict[str, Any] | None:
     return found[-1] if found else None
 
 
-def append(settings: Settings, run_dir: Path, signer: Signer) -> dict[str, Any] | None:
+def append(settings: Settings, run_dir: Path, signer: AnySigner) -> dict[str, Any] | None:
     """Seal one finished run folder; None for a run still running. Idempotent per unchanged folder."""
     reports = settings.reports_dir
     record = read_record(run_dir / RUN_FILE)
@@ -97,7 +98,7 @@ def append(settings: Settings, run_dir: Path, signer: Signer) -> dict[str, Any] 
 
 
 def _new_entry(record: dict[str, Any], rel: str, files: dict[str, str],
-               entries: list[dict[str, Any]], signer: Signer, amends: int | None) -> dict[str, Any]:
+               entries: list[dict[str, Any]], signer: AnySigner, amends: int | None) -> dict[str, Any]:
     last = entries[-1] if entries else None
     entry: dict[str, Any] = {
         "format": fmt.FORMAT,
@@ -167,7 +168,7 @@ def _torn_tail(path: Path) -> bool:
         return fh.read(1) != b"\n"
 
 
-def publish_key(reports: Path, signer: Signer) -> Path:
+def publish_key(reports: Path, signer: AnySigner) -> Path:
     """public-key.pem (the current key) and keys/<id>.pem (every key that ever signed)."""
     folder = evidence_dir(reports)
     pem = signer.public_pem().decode("ascii")
@@ -178,6 +179,7 @@ def publish_key(reports: Path, signer: Signer) -> Path:
     return folder / fmt.PUBLIC_KEY_FILE
 
 
-def seal(run_dir: Path, settings: Settings) -> dict[str, Any] | None:
-    """Append ``run_dir`` (a drill or runbook run folder under the reports folder) to the ledger."""
-    return append(settings, run_dir, load_signer(settings))
+def seal(run_dir: Path, settings: Settings, project: ProjectConfig | None = None) -> dict[str, Any] | None:
+    """Append ``run_dir`` (a drill or runbook run folder under the reports folder) to the ledger,
+    signed by the key ``project`` (drillbook.yaml, read again when not given) names."""
+    return append(settings, run_dir, load_signer(settings, project=project))

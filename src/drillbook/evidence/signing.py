@@ -1,4 +1,6 @@
-"""The ed25519 signing key: from DRILLBOOK_SIGNING_KEY, or generated once in the state folder.
+"""The evidence signing key: an AWS KMS key when drillbook.yaml names one (``evidence: {signer:
+{kms_key_id: ...}}``), else the ed25519 key file from DRILLBOOK_SIGNING_KEY, or generated once in
+the state folder, with a warning saying where (never silently).
 
 The private key never lives under the reports folder (whoever can write reports could then
 re-sign a forged chain); only the public key is published beside the ledger. It is a regular
@@ -22,8 +24,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from drillbook.errors import BadInput, CannotRun
+from drillbook.evidence.kms import KmsSigner, kms_signer
 from drillbook.evidence.verify import ED25519, fingerprint, key_id
+from drillbook.locations import PROJECT_CONFIG
 from drillbook.settings import Settings
+from drillbook.spec.loader import load_project
+from drillbook.spec.models import ProjectConfig
 from drillbook.util.atomic import make_folders
 from drillbook.util.trust import account
 
@@ -77,8 +83,32 @@ def key_path(settings: Settings) -> Path:
     return Path(given) if given else settings.state_dir / KEY_FILE
 
 
-def load_signer(settings: Settings, create: bool = True) -> Signer:
-    """The configured key; the default one is generated on first use (mode 0600)."""
+AnySigner = Signer | KmsSigner
+
+
+def load_signer(settings: Settings, create: bool = True, project: ProjectConfig | None = None) -> AnySigner:
+    """The configured key: drillbook.yaml's KMS key (``project``, else read from the drills
+    folder), else the key file; the default file key is generated on first use (mode 0600)."""
+    declared = (project or _project(settings)).evidence
+    if declared is not None and declared.signer is not None:
+        return kms_signer(declared.signer)
+    return load_file_signer(settings, create)
+
+
+def _project(settings: Settings) -> ProjectConfig:
+    """drillbook.yaml as it is now. One that cannot be read is an error here, not the defaults:
+    its ``evidence.signer`` may name a KMS key, and evidence must not be signed by another key."""
+    if not (settings.drills_dir / PROJECT_CONFIG).is_file():
+        return ProjectConfig()
+    config, problems = load_project(settings.drills_dir)
+    if problems:
+        raise BadInput(f"cannot tell which key signs the evidence: {problems[0]}"
+                       + (f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""))
+    return config
+
+
+def load_file_signer(settings: Settings, create: bool = True) -> Signer:
+    """The key file; the default one is generated on first use (mode 0600)."""
     path = key_path(settings)
     _refuse_under_reports(path, settings.reports_dir)
     if not path.exists():

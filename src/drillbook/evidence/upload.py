@@ -36,8 +36,12 @@ RETRIES_PER_RUN = 5
 
 
 def target_for(drill: Any, project: ProjectConfig | None) -> EvidenceTarget | None:
-    """A drill's own ``evidence:`` wins over drillbook.yaml's."""
-    return getattr(drill, "evidence", None) or getattr(project, "evidence", None)
+    """A drill's own ``evidence:`` wins over drillbook.yaml's (which may name only a signer)."""
+    own = getattr(drill, "evidence", None)
+    if own is not None:
+        return own
+    declared = getattr(project, "evidence", None)
+    return declared.target() if declared is not None else None
 
 
 def upload_after_run(run_dir: Path, drill: Any, settings: Settings,

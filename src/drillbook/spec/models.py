@@ -426,14 +426,45 @@ class DrillNotifyTarget(NotifyTarget):
 
 
 PingUrl = Annotated[str, Field(pattern=r"^https?://[^\s/]+")]
+S3_TARGET = r"^s3://[^/]+(/.*)?$"
 
 
 class EvidenceTarget(Strict):
-    s3: str = Field(pattern=r"^s3://[^/]+(/.*)?$", description="s3://bucket/prefix")
+    s3: str = Field(pattern=S3_TARGET, description="s3://bucket/prefix")
     mode: Literal["compliance", "governance"] = Field("compliance", description="Object Lock mode.")
     retain: DurationValue = Field(default_factory=lambda: Duration("7y"),
                                   description="Retention of each uploaded file.")
     endpoint_url: str | None = Field(None, description="S3 endpoint other than AWS's.")
+
+
+class EvidenceSigner(Strict):
+    """A signing key the drill host may use but cannot read: an AWS KMS asymmetric key."""
+
+    kms_key_id: str = Field(min_length=1, pattern=r"^\S+$", description=(
+        "KMS key id, ARN or alias/NAME of an asymmetric SIGN_VERIFY key: ECC_NIST_P256 "
+        "(ECDSA_SHA_256) or ECC_NIST_EDWARDS25519."))
+    region: str | None = Field(None, description="AWS region of the key (default: the AWS config's).")
+    endpoint_url: str | None = Field(None, description="KMS endpoint other than AWS's.")
+
+
+class ProjectEvidence(Strict):
+    """drillbook.yaml's ``evidence:``: the WORM copy (``s3``), the signing key (``signer``), or both."""
+
+    s3: str | None = Field(None, pattern=S3_TARGET,
+                           description="s3://bucket/prefix for drills that declare no evidence: of their own.")
+    mode: Literal["compliance", "governance"] = Field("compliance", description="Object Lock mode.")
+    retain: DurationValue = Field(default_factory=lambda: Duration("7y"),
+                                  description="Retention of each uploaded file.")
+    endpoint_url: str | None = Field(None, description="S3 endpoint other than AWS's.")
+    signer: EvidenceSigner | None = Field(None, description=(
+        "Sign the ledger and attestations with a KMS key instead of the key file in the state folder."))
+
+    def target(self) -> EvidenceTarget | None:
+        """The WORM target this declares, if any."""
+        if self.s3 is None:
+            return None
+        return EvidenceTarget.model_construct(s3=self.s3, mode=self.mode, retain=self.retain,
+                                              endpoint_url=self.endpoint_url)
 
 
 class Drill(Strict):
@@ -498,8 +529,8 @@ class ProjectConfig(Strict):
 
     notify: list[NotifyTarget] = Field(default_factory=list,
                                        description="Targets added to every drill's own notify.")
-    evidence: EvidenceTarget | None = Field(
-        None, description="WORM upload for drills that declare none of their own.")
+    evidence: ProjectEvidence | None = Field(None, description=(
+        "WORM upload for drills that declare none of their own, and the key that signs the evidence."))
     reports: ReportsSettings = Field(default_factory=ReportsSettings,
                                      description="Who may read the reports folder.")
     ping: PingUrl | None = Field(None, description=(
@@ -511,3 +542,11 @@ class ProjectConfig(Strict):
     failed_run_review_days: int = Field(14, ge=1, le=3650, description=(
         "The period report flags a failed run with no review or corrective-action note "
         "(drillbook evidence note) this many days after it finished."))
+
+    @field_validator("evidence", mode="before")
+    @classmethod
+    def _evidence_target_as_is(cls, value: Any) -> Any:
+        """A drill's kind of target given in code is the project's WORM target, as validated."""
+        if isinstance(value, EvidenceTarget):
+            return ProjectEvidence.model_construct(**dict(value), signer=None)
+        return value

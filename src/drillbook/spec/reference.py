@@ -37,6 +37,8 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("notify[] (of a drill)", models.DrillNotifyTarget),
     ("notify[] (of drillbook.yaml)", models.NotifyTarget),
     ("evidence", models.EvidenceTarget),
+    ("evidence (drillbook.yaml)", models.ProjectEvidence),
+    ("evidence.signer (drillbook.yaml)", models.EvidenceSigner),
     ("Project config (`drills/drillbook.yaml`)", models.ProjectConfig),
     ("reports (drillbook.yaml)", models.ReportsSettings),
 ]
