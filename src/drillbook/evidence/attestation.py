@@ -13,33 +13,16 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from drillbook.evidence import verify as fmt
+from drillbook.evidence.signer import EvidenceSigner
 from drillbook.util.atomic import write_text_atomic
 
 ATTESTATION_FILE = fmt.ATTESTATION_FILE
 
 
-class BytesSigner(Protocol):
-    """What an attestation needs of a signer: the file key and the KMS key both fit."""
-
-    @property
-    def key_id(self) -> str: ...
-
-    @property
-    def key_type(self) -> str: ...
-
-    @property
-    def described(self) -> str: ...
-
-    @property
-    def public(self) -> Any: ...
-
-    def sign_bytes(self, message: bytes) -> bytes: ...
-
-
-def predicate(record: dict[str, Any], signer: BytesSigner) -> dict[str, Any]:
+def predicate(record: dict[str, Any], signer: EvidenceSigner) -> dict[str, Any]:
     """What the run showed, as run.json recorded it (restored names already filtered there)."""
     kind = str(record.get("kind") or "drill")
     return {
@@ -68,19 +51,19 @@ def _objectives(objectives: Any) -> dict[str, Any]:
             for name, o in sorted(objectives.items()) if isinstance(o, dict)}
 
 
-def statement(run_dir: Path, record: dict[str, Any], signer: BytesSigner) -> dict[str, Any]:
+def statement(run_dir: Path, record: dict[str, Any], signer: EvidenceSigner) -> dict[str, Any]:
     return {"_type": fmt.STATEMENT_TYPE, "subject": fmt.subjects(run_dir),
             "predicateType": fmt.PREDICATE_TYPE, "predicate": predicate(record, signer)}
 
 
-def envelope(payload: bytes, signer: BytesSigner) -> dict[str, Any]:
+def envelope(payload: bytes, signer: EvidenceSigner) -> dict[str, Any]:
     signature = signer.sign_bytes(fmt.pae(fmt.PAYLOAD_TYPE, payload))
     return {"payloadType": fmt.PAYLOAD_TYPE,
             "payload": base64.b64encode(payload).decode("ascii"),
             "signatures": [{"keyid": signer.key_id, "sig": base64.b64encode(signature).decode("ascii")}]}
 
 
-def attest(run_dir: Path, record: dict[str, Any], signer: BytesSigner) -> Path:
+def attest(run_dir: Path, record: dict[str, Any], signer: EvidenceSigner) -> Path:
     """Write (or keep) ``attestation.dsse.json`` for a finished run.
 
     An attestation that already says the same thing, signed by the same key, is kept as it is:

@@ -10,7 +10,6 @@ care which one signs; the verifier needs only the public key either way.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,26 +17,19 @@ from cryptography.hazmat.primitives import serialization
 
 from drillbook.backends import aws
 from drillbook.errors import CannotRun
-from drillbook.evidence.verify import fingerprint, key_id, key_type
-from drillbook.spec.models import EvidenceSigner
+from drillbook.evidence.signer import EvidenceSigner
+from drillbook.evidence.verify import key_type
+from drillbook.spec.models import SignerSettings
 
 
 @dataclass(frozen=True)
-class KmsSigner:
+class KmsSigner(EvidenceSigner):
     key: aws.KmsKey
-    public: Any  # the cryptography public key KMS reported
+    public_key: Any  # the cryptography public key KMS reported
 
     @property
-    def key_id(self) -> str:
-        return key_id(self.public)
-
-    @property
-    def key_type(self) -> str:
-        return key_type(self.public)
-
-    @property
-    def fingerprint(self) -> str:
-        return fingerprint(self.public)
+    def public(self) -> Any:
+        return self.public_key
 
     @property
     def described(self) -> str:
@@ -49,16 +41,8 @@ class KmsSigner:
         except aws.AwsError as exc:
             raise CannotRun(f"cannot sign the evidence: {exc}") from None
 
-    def sign(self, digest_hex: str) -> str:
-        """Signature of the 32-byte digest, base64: what the ledger stores as ``sig``."""
-        return base64.b64encode(self.sign_bytes(bytes.fromhex(digest_hex))).decode("ascii")
 
-    def public_pem(self) -> bytes:
-        return self.public.public_bytes(serialization.Encoding.PEM,
-                                        serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def kms_signer(config: EvidenceSigner) -> KmsSigner:
+def kms_signer(config: SignerSettings) -> KmsSigner:
     """The configured KMS key, checked to be one whose signatures the verifier can check."""
     try:
         key = aws.kms_key(config.kms_key_id, config.region, config.endpoint_url)

@@ -23,7 +23,8 @@ from typing import Any
 from drillbook.errors import BadInput, CannotRun
 from drillbook.evidence import attestation
 from drillbook.evidence import verify as fmt
-from drillbook.evidence.signing import AnySigner, load_signer
+from drillbook.evidence.signer import EvidenceSigner
+from drillbook.evidence.signing import load_signer
 from drillbook.outputs.runstore import RUN_FILE, read_record
 from drillbook.settings import STATE_MODE, Settings
 from drillbook.spec.models import ProjectConfig
@@ -74,7 +75,7 @@ def entry_for(reports: Path, run_id: str) -> dict[str, Any] | None:
     return found[-1] if found else None
 
 
-def append(settings: Settings, run_dir: Path, signer: AnySigner) -> dict[str, Any] | None:
+def append(settings: Settings, run_dir: Path, signer: EvidenceSigner) -> dict[str, Any] | None:
     """Seal one finished run folder; None for a run still running. Idempotent per unchanged folder."""
     reports = settings.reports_dir
     record = read_record(run_dir / RUN_FILE)
@@ -98,7 +99,7 @@ def append(settings: Settings, run_dir: Path, signer: AnySigner) -> dict[str, An
 
 
 def _new_entry(record: dict[str, Any], rel: str, files: dict[str, str],
-               entries: list[dict[str, Any]], signer: AnySigner, amends: int | None) -> dict[str, Any]:
+               entries: list[dict[str, Any]], signer: EvidenceSigner, amends: int | None) -> dict[str, Any]:
     last = entries[-1] if entries else None
     entry: dict[str, Any] = {
         "format": fmt.FORMAT,
@@ -168,7 +169,7 @@ def _torn_tail(path: Path) -> bool:
         return fh.read(1) != b"\n"
 
 
-def publish_key(reports: Path, signer: AnySigner) -> Path:
+def publish_key(reports: Path, signer: EvidenceSigner) -> Path:
     """public-key.pem (the current key) and keys/<id>.pem (every key that ever signed)."""
     folder = evidence_dir(reports)
     pem = signer.public_pem().decode("ascii")

@@ -10,7 +10,6 @@ write is refused (that account could sign in drillbook's name), one others may r
 
 from __future__ import annotations
 
-import base64
 import errno
 import logging
 import os
@@ -24,8 +23,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from drillbook.errors import BadInput, CannotRun
-from drillbook.evidence.kms import KmsSigner, kms_signer
-from drillbook.evidence.verify import ED25519, fingerprint, key_id
+from drillbook.evidence.kms import kms_signer
+from drillbook.evidence.signer import EvidenceSigner
 from drillbook.locations import PROJECT_CONFIG
 from drillbook.settings import Settings
 from drillbook.spec.loader import load_project
@@ -41,7 +40,9 @@ log = logging.getLogger("drillbook.evidence")
 
 
 @dataclass(frozen=True)
-class Signer:
+class Signer(EvidenceSigner):
+    """The ed25519 key file."""
+
     private: Ed25519PrivateKey
     source: Path
 
@@ -50,32 +51,11 @@ class Signer:
         return self.private.public_key()
 
     @property
-    def key_id(self) -> str:
-        return key_id(self.public)
-
-    @property
-    def fingerprint(self) -> str:
-        return fingerprint(self.public)
-
-    @property
-    def key_type(self) -> str:
-        return ED25519
-
-    @property
     def described(self) -> str:
-        """Where the key is, for records and messages (never the key)."""
         return f"file {self.source}"
 
     def sign_bytes(self, message: bytes) -> bytes:
         return self.private.sign(message)
-
-    def sign(self, digest_hex: str) -> str:
-        """Signature of the 32-byte digest, base64: what the ledger stores as ``sig``."""
-        return base64.b64encode(self.sign_bytes(bytes.fromhex(digest_hex))).decode("ascii")
-
-    def public_pem(self) -> bytes:
-        return self.public.public_bytes(serialization.Encoding.PEM,
-                                        serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def key_path(settings: Settings) -> Path:
@@ -83,10 +63,7 @@ def key_path(settings: Settings) -> Path:
     return Path(given) if given else settings.state_dir / KEY_FILE
 
 
-AnySigner = Signer | KmsSigner
-
-
-def load_signer(settings: Settings, create: bool = True, project: ProjectConfig | None = None) -> AnySigner:
+def load_signer(settings: Settings, create: bool = True, project: ProjectConfig | None = None) -> EvidenceSigner:
     """The configured key: drillbook.yaml's KMS key (``project``, else read from the drills
     folder), else the key file; the default file key is generated on first use (mode 0600)."""
     declared = (project or _project(settings)).evidence

@@ -437,7 +437,7 @@ class EvidenceTarget(Strict):
     endpoint_url: str | None = Field(None, description="S3 endpoint other than AWS's.")
 
 
-class EvidenceSigner(Strict):
+class SignerSettings(Strict):
     """A signing key the drill host may use but cannot read: an AWS KMS asymmetric key."""
 
     kms_key_id: str = Field(min_length=1, pattern=r"^\S+$", description=(
@@ -456,7 +456,7 @@ class ProjectEvidence(Strict):
     retain: DurationValue = Field(default_factory=lambda: Duration("7y"),
                                   description="Retention of each uploaded file.")
     endpoint_url: str | None = Field(None, description="S3 endpoint other than AWS's.")
-    signer: EvidenceSigner | None = Field(None, description=(
+    signer: SignerSettings | None = Field(None, description=(
         "Sign the ledger and attestations with a KMS key instead of the key file in the state folder."))
 
     def target(self) -> EvidenceTarget | None:

@@ -38,7 +38,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("notify[] (of drillbook.yaml)", models.NotifyTarget),
     ("evidence", models.EvidenceTarget),
     ("evidence (drillbook.yaml)", models.ProjectEvidence),
-    ("evidence.signer (drillbook.yaml)", models.EvidenceSigner),
+    ("evidence.signer (drillbook.yaml)", models.SignerSettings),
     ("Project config (`drills/drillbook.yaml`)", models.ProjectConfig),
     ("reports (drillbook.yaml)", models.ReportsSettings),
 ]
