@@ -124,7 +124,7 @@ def _new_entry(record: dict[str, Any], rel: str, files: dict[str, str],
     return entry
 
 
-def append_note(settings: Settings, run_id: str, note: dict[str, str], signer: Signer) -> dict[str, Any]:
+def append_note(settings: Settings, run_id: str, note: dict[str, str], signer: EvidenceSigner) -> dict[str, Any]:
     """Seal a note about a sealed run as its own entry: the run's entry and folder stay as they are."""
     reports = settings.reports_dir
     with locked(settings):
@@ -139,7 +139,7 @@ def append_note(settings: Settings, run_id: str, note: dict[str, str], signer: S
             "format": fmt.NOTE_FORMAT, "seq": int(entries[-1]["seq"]) + 1, "kind": fmt.NOTE_KIND,
             "run_id": run_id, "name": about.get("name"), "about": about["seq"], "path": about["path"],
             "files": {}, **note, "sealed_at": iso(utc_now()), "prev": entries[-1]["hash"],
-            "key_id": signer.key_id,
+            "key_id": signer.key_id, "key_type": signer.key_type,
         }
         entry["hash"] = fmt.entry_hash(entry)
         entry["sig"] = signer.sign(entry["hash"])

@@ -17,7 +17,7 @@ from securesystemslib.signer import SSlibKey
 
 from drillbook.backends import aws
 from drillbook.errors import BadInput, CannotRun
-from drillbook.evidence import attestation, ledger, signing, upload
+from drillbook.evidence import attestation, ledger, notes, signing, upload
 from drillbook.evidence import verify as v
 from drillbook.settings import Settings
 from drillbook.spec.models import ProjectConfig
@@ -78,6 +78,16 @@ def test_securesystemslib_accepts_the_kms_signed_attestation_with_the_public_key
     envelope = Envelope.from_dict(json.loads((folder / attestation.ATTESTATION_FILE).read_text()))
     assert list(envelope.verify([SSlibKey.from_crypto(public, keyid=v.key_id(public))], 1)) == [v.key_id(public)]
     assert json.loads(envelope.payload)["predicate"]["signer"]["keyType"] == "ecdsa-p256"
+
+
+def test_a_note_signed_by_the_kms_key_says_so_and_verifies(settings, hsm) -> None:
+    (settings.drills_dir / "drillbook.yaml").write_text(yaml.safe_dump(SIGNER_ONLY))
+    ledger.seal(fake_run(settings.reports_dir, "portal", "20261102T030000Z-000001"), settings)
+    note = notes.add(settings, "20261102T030000Z-000001", "A. Jones", "review", "Checked the restored letters.")
+    assert note["key_type"] == "ecdsa-p256"
+    result = v.verify_folder(settings.reports_dir)
+    assert result.ok, result.problems
+    assert result.notes == 1
 
 
 def test_a_wrong_ecdsa_key_is_refused(settings, hsm) -> None:
