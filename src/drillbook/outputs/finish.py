@@ -203,7 +203,7 @@ def seal_step(run: PostRun) -> bool:
     """Into the evidence ledger; an unsealed run stays visible to ``evidence verify`` as unrecorded
     (and the next ``run``, ``cleanup`` or ``serve`` seals it: see :func:`seal_late`)."""
     try:
-        entry = ledger.seal(run.folder, run.settings, run.project)
+        entry = ledger.seal(run.folder, run.settings)
     except Exception as exc:
         log.error("could not seal %s into the evidence ledger: %s", run.folder, exc)
         faults.failed(Fault.LEDGER_SEAL, drill=_name(run))
