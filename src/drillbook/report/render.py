@@ -36,7 +36,8 @@ def _env() -> Environment:
 
 
 def run_html(run: dict[str, Any]) -> str:
-    return ENV.get_template("run.html.j2").render(run=run, timeline=timeline_svg(run))
+    return ENV.get_template("run.html.j2").render(run=run, timeline=timeline_svg(run),
+                                                  services_timeline=timeline_svg(run, rows_key="services"))
 
 
 def run_markdown(run: dict[str, Any]) -> str:

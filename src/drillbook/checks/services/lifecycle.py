@@ -28,6 +28,7 @@ class ServiceFailed(Exception):
         super().__init__(reason)
         self.reason = reason
         self.output = output or []
+        self.service: RunningService | None = None  # a stack's service that failed: its log is kept
 
 
 @dataclass
