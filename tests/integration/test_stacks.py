@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import http.server
 import os
+import pwd
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -56,11 +59,49 @@ verify:
 """
 
 
+def _mariadb_data_dir(target: Path, dump: Path) -> None:
+    """A MariaDB data folder holding the patients table, its root account behind a password drillbook
+    does not know, and a my.cnf asking for a public listener (which must not take effect)."""
+    base = Path(tempfile.mkdtemp(prefix="drillbook-mariadb-", dir="/tmp"))
+    mysql = pwd.getpwnam("mysql")
+    os.chown(base, mysql.pw_uid, mysql.pw_gid)
+    data, sock = base / "data", str(base / "sock")
+
+    def as_mysql(*argv: str, **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run(["runuser", "-u", "mysql", "--", *argv], check=True, capture_output=True,
+                              timeout=120, **kwargs)
+
+    as_mysql("mariadb-install-db", "--no-defaults", f"--datadir={data}", "--skip-test-db",
+             "--auth-root-authentication-method=normal")
+    server = subprocess.Popen(["runuser", "-u", "mysql", "--", "/usr/sbin/mariadbd", "--no-defaults",
+                               f"--datadir={data}", f"--socket={sock}", "--skip-networking",
+                               f"--pid-file={base}/pid", "--innodb-log-file-size=4M"],  # a small backup
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = ["mariadb", "--no-defaults", f"--socket={sock}", "-uroot"]
+    try:
+        deadline = time.monotonic() + 30
+        while subprocess.run(["runuser", "-u", "mysql", "--", *client, "-e", "select 1"],
+                             capture_output=True).returncode != 0:
+            assert time.monotonic() < deadline, "the fixture's MariaDB did not start"
+            time.sleep(0.1)
+        as_mysql(*client, "-e", "CREATE DATABASE clinic")
+        as_mysql(*client, "clinic", input=dump.read_bytes())
+        as_mysql(*client, "-e", "ALTER USER root@localhost IDENTIFIED BY 'only-the-backup-knows'")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    (data / "my.cnf").write_text("[mysqld]\nskip-networking=0\nbind-address=0.0.0.0\nport=3399\n")
+    shutil.copytree(data, target, symlinks=True)
+    shutil.rmtree(base, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def stack_repo(tmp_path_factory: pytest.TempPathFactory) -> Repo:
-    """One repository holding everything: the clinic sample plus the portal's dumps and application."""
+    """One repository holding everything: the clinic sample plus the portal's dumps, its application
+    and a MariaDB data folder."""
     repo = make_repo(tmp_path_factory.mktemp("stack"), files=3, rows=10)
-    add_portal_stack(repo.data_root, appointments=APPOINTMENTS, patients=PATIENTS)
+    portal = add_portal_stack(repo.data_root, appointments=APPOINTMENTS, patients=PATIENTS)
+    _mariadb_data_dir(portal / "db" / "mariadb", portal / "db" / "patients.sql")
     repo.backup()
     return repo
 
@@ -137,11 +178,12 @@ verify:
     _nothing_left(workspace)
 
 
-def test_mariadb_from_a_plain_and_a_gzip_dump_is_queried_and_ignores_the_backups_my_cnf(workspace, stack_repo):
+def test_mariadb_from_a_plain_and_a_gzip_dump_and_a_data_folder_is_queried_ignoring_its_my_cnf(workspace, stack_repo):
     body = f"""\
 services:
   plain: {{type: mariadb, dump: srv/portal/db/patients.sql, database: clinic}}
   packed: {{type: mariadb, dump: srv/portal/db/patients.sql.gz, database: clinic, port: 3306}}
+  folder: {{type: mariadb, data_dir: srv/portal/db/mariadb, database: clinic}}
 verify:
   - type: sql
     service: plain
@@ -154,13 +196,19 @@ verify:
       - {{sql: "select max(name) from patients where id = 3", expect: {{text: patient-3}}}}
       - {{sql: "select null", expect: {{text: "NULL"}}}}
       - {{sql: "select @@bind_address", expect: {{text: "127.0.0.1"}}}}
+  - type: sql
+    service: folder
+    queries:
+      - {{sql: "select count(*) from patients", expect: {PATIENTS}}}
+      - {{sql: "select @@skip_networking", expect: 1}}
 """
     write_drill(workspace.drills, "patients", stack_repo.path, body=body)
     result = workspace.cli("run", "patients", timeout=120)
     run = workspace.last_run("patients")
     assert result.returncode == 0, run["reason"]
-    plain, packed = run["services"]
+    plain, packed, folder = run["services"]
     assert plain["data"]["source"]["format"] == "mysqldump" and packed["data"]["source"]["format"] == "mysqldump (gzip)"
+    assert folder["data"]["source"] == {"kind": "data_dir", "path": "srv/portal/db/mariadb"}
     assert "MariaDB" in plain["data"]["server_version"] and plain["data"]["restore_seconds"] > 0
     assert run["checks"][0]["data"]["queries"][0]["value"] == str(PATIENTS)
     _nothing_left(workspace)
