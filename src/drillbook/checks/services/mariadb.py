@@ -25,7 +25,7 @@ from typing import Any
 
 from drillbook.checks.base import CheckContext
 from drillbook.checks.expectations import parse_expectation, show_value
-from drillbook.checks.services.lifecycle import ServiceFailed, wait_until_ready
+from drillbook.checks.services.lifecycle import ServiceFailed, checked_step, stopped_on_failure, wait_until_ready
 from drillbook.sandbox.isolation import PRIVATE_TMP
 from drillbook.sandbox.launcher import RunningService
 from drillbook.spec.models import MariadbService, Query
@@ -72,12 +72,7 @@ class MariaServer:
 
     def run(self, argv: list[str], what: str, timeout: float = STEP_TIMEOUT) -> Completed:
         done = self.ctx.launcher.run(argv, cwd=self.home, env=self.env, timeout=timeout)
-        if done.timed_out:
-            raise MariaFailed(f"{what} timed out after {timeout:.0f} s", tail(done.stderr, 10))
-        if done.returncode != 0:
-            lines = tail(done.stderr or done.stdout, 10)
-            raise MariaFailed(f"{what} failed: {lines[-1] if lines else f'exit {done.returncode}'}", lines)
-        return done
+        return checked_step(done, what, timeout, MariaFailed)
 
     def client(self, *extra: str) -> list[str]:
         return [CLIENT, "--no-defaults", f"--socket={self.socket}", "--user=root", *extra]
@@ -154,15 +149,8 @@ def start_service(spec: MariadbService, ctx: CheckContext, data: dict[str, Any])
     """Prepare, start and (for a dump) restore; a server that got as far as starting is stopped
     before MariaFailed is raised. The caller stops the one returned."""
     server = _prepare(spec, ctx, data)
-    try:
+    with stopped_on_failure(server):
         _bring_up(spec, server, data)
-    except MariaFailed as exc:
-        server.stop(sweep=False)
-        exc.service = server.service  # its log is kept
-        raise
-    except BaseException:
-        server.stop(sweep=False)
-        raise
     return server
 
 

@@ -32,7 +32,7 @@ from typing import Any
 from drillbook.checks.base import CheckContext, answer_list, default_name, read_restore
 from drillbook.checks.expectations import first_failure, parse_expectation, queries_met, show_value
 from drillbook.checks.services import pgbin, psqlvalue
-from drillbook.checks.services.lifecycle import ServiceFailed
+from drillbook.checks.services.lifecycle import ServiceFailed, checked_step, stopped_on_failure
 from drillbook.drill.record import CheckResult
 from drillbook.sandbox.inside import ReaderFailed
 from drillbook.sandbox.isolation import PRIVATE_TMP
@@ -76,12 +76,7 @@ class Throwaway:
             stdin: str | None = None) -> Completed:
         done = self.ctx.launcher.run(argv, cwd=self.home, env=self.env, timeout=timeout,
                                      stdin_data=stdin)
-        if done.timed_out:
-            raise PgFailed(f"{what} timed out after {timeout:.0f} s", tail(done.stderr, 10))
-        if done.returncode != 0:
-            lines = tail(done.stderr or done.stdout, 10)
-            raise PgFailed(f"{what} failed: {lines[-1] if lines else f'exit {done.returncode}'}", lines)
-        return done
+        return checked_step(done, what, timeout, PgFailed)
 
     def psql(self, database: str, *extra: str) -> list[str]:
         return [self.bins.tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.socket_dir,
@@ -204,15 +199,8 @@ def start_service(spec: PostgresService, ctx: CheckContext, data: dict[str, Any]
     stopped first. The caller stops the one returned.
     """
     server = _prepare(spec, ctx, data, spec.port or PORT)
-    try:
+    with stopped_on_failure(server):
         _bring_up(spec, server, data, float(spec.ready.timeout))
-    except PgFailed as exc:
-        server.stop(sweep=False)
-        exc.service = server.service  # its log is kept
-        raise
-    except BaseException:
-        server.stop(sweep=False)
-        raise
     return server
 
 
