@@ -389,6 +389,8 @@ class DatabaseService(ServiceBase):
 class PostgresService(DatabaseService):
     type: Literal["postgres"] = Field(description="PostgreSQL from a pg_dump or a data folder.")
     version: int | None = Field(None, description="PostgreSQL major version to use.")
+    port: int = Field(5432, ge=1, le=65535, description=(
+        "TCP port on the sandbox's 127.0.0.1 the other services reach it on."))
 
 
 class MariadbService(DatabaseService):
@@ -424,6 +426,15 @@ def stack_errors(services: dict[str, ServiceBase], verify: list[Any]) -> list[In
         loc: tuple[str | int, ...] = ("services", problem.service, "after")
         errors.append(InitErrorDetails(type=PydanticCustomError("service_order", problem.message),
                                        loc=loc, input=services[problem.service].after))
+    taken: dict[int, str] = {}
+    for name, service in services.items():
+        if service.port is None:
+            continue
+        if service.port in taken:
+            why = f"port {service.port} is {taken[service.port]}'s too: give each service a port of its own"
+            errors.append(InitErrorDetails(type=PydanticCustomError("service_port", why),
+                                           loc=("services", name, "port"), input=service.port))
+        taken.setdefault(service.port, name)
     for i, check in enumerate(verify):
         if isinstance(check, SqlCheck):
             target = services.get(check.service)

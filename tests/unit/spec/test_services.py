@@ -118,3 +118,16 @@ services:
     messages = {p.field: p.message for p in problems}
     assert "ready" in messages["services.app"] and "port" in messages["services.app"]
     assert "exactly one of dump or data_dir" in messages["services.db"]
+
+
+def test_two_services_on_one_port_is_a_spec_error_at_the_second(tmp_path):
+    text = HEAD + """\
+services:
+  db: {type: postgres, dump: a.sql}
+  reports: {type: postgres, dump: b.sql, port: 5433}
+  app: {type: process, run: [python3, app.py], port: 5432}
+"""
+    _, problems = load(tmp_path, text)
+    [problem] = problems
+    assert (problem.line, problem.field) == (8, "services.app.port")
+    assert "5432 is db's too" in problem.message

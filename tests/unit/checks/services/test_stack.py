@@ -62,7 +62,7 @@ def test_a_service_that_never_gets_ready_fails_naming_it_and_later_ones_are_skip
     drill = _drill({
         "db": {"type": "process", "run": ["python3", "-c", "print('db: cannot open data'); raise SystemExit(3)"],
                "port": port},
-        "app": {"type": "process", "run": ["python3", "-c", "import time; time.sleep(30)"], "port": port,
+        "app": {"type": "process", "run": ["python3", "-c", "import time; time.sleep(30)"], "port": port + 1,
                 "after": ["db"]},
     })
     stack, _ = _stack(tmp_path, drill)
