@@ -35,7 +35,7 @@ from drillbook.status import Status
 from drillbook.util.atomic import make_folders, write_text_atomic
 from drillbook.util.clock import iso, utc_now
 from drillbook.util.plain import strip_controls
-from drillbook.util.scrub import scrub
+from drillbook.util.scrub import scrub, secret_values
 
 AnyService = PostgresService | MariadbService | ProcessService
 LOG_FOLDER = "services"
@@ -108,10 +108,14 @@ class Stack:
     run_dir: Path
     observe: Callable[[str, str, dict[str, Any]], None] = lambda *_: None
     members: list[Member] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         order = [n for wave in start_waves({n: s.after for n, s in self.services.items()}) for n in wave]
         self.members = [Member(n, self.services[n], describe(n, self.services[n])) for n in order]
+        # what the services were given as secrets (a database password in env:) never reaches a log
+        self.secrets = [*self.ctx.secrets, *secret_values(self.ctx.env),
+                        *(v for s in self.services.values() for v in secret_values(s.env))]
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -160,11 +164,11 @@ class Stack:
         except (ServiceFailed, pgbin.NoBinaries) as exc:
             reason = getattr(exc, "reason", str(exc))
             output = getattr(exc, "output", [])
-            record.update(status=Status.FAILED, detail=scrub(strip_controls(reason), self.ctx.secrets),
+            record.update(status=Status.FAILED, detail=scrub(strip_controls(reason), self.secrets),
                           duration_seconds=round(time.monotonic() - started, 3))
             record["data"] = data
             self._keep_log(member, getattr(exc, "service", None), output)  # NoBinaries has none
-            last = "; ".join(scrub(strip_controls(line), self.ctx.secrets) for line in output[-LAST_LINES:])
+            last = "; ".join(scrub(strip_controls(line), self.secrets) for line in output[-LAST_LINES:])
             self.observe("service-end", member.name, {"status": Status.FAILED, "detail": reason})
             return (f'service "{member.name}" never got ready: {record["detail"]}'
                     + (f" (last log lines: {last})" if last else ""))
@@ -181,7 +185,7 @@ class Stack:
             return
         folder = self.run_dir / LOG_FOLDER
         make_folders(folder)
-        clean = scrub(strip_controls(text), self.ctx.secrets)
+        clean = scrub(strip_controls(text), self.secrets)
         write_text_atomic(folder / f"{member.name}.log", clean)
         member.record["log"] = f"{LOG_FOLDER}/{member.name}.log"
 

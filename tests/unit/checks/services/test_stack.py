@@ -42,7 +42,7 @@ def test_services_start_in_order_until_ready_and_stop_in_reverse_with_scrubbed_l
         "web": {"type": "process", "run": ["python3", "-c", SERVE, str(web)], "port": web,
                 "env": {"PORTAL_TOKEN": "s3cret-token"}},
     })
-    stack, events = _stack(tmp_path, drill, secrets=["s3cret-token"])
+    stack, events = _stack(tmp_path, drill)  # PORTAL_TOKEN's value: a secret by its name
     assert stack.start() is None
     assert [r["name"] for r in stack.records] == ["web", "api"]
     assert all(r["status"] == Status.PASSED and r["ready_seconds"] > 0 for r in stack.records)
