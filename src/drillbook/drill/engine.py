@@ -452,14 +452,17 @@ class DrillRun:
         """Every check again on damaged copies of the restore (controls.py); after the checks'
         clock stopped, so timed as this phase and never in the RTO."""
         sandbox = self._need(self.sandbox)
+        tried, left = controls.controllable(self.drill.verify, bool(self.drill.services))
         try:
-            found = controls.run_controls(self.drill.verify, self._check_context(sandbox), run_check,
+            found = controls.run_controls(tried, self._check_context(sandbox), run_check,
                                           lambda result: self._sweep_after(sandbox, result))
         except (controls.ControlFailed, ReaderFailed) as exc:
             raise PhaseFailed(f"the negative controls could not run, so the checks are not proven: {exc}") from None
         self.record.controls = [control.record() for control in found]
         problem = controls.vacuous(found)
         shown = controls.summary(self.record.controls)
+        if left:
+            shown += f"; not tried on damage: {', '.join(left)} (checks of the running stack)"
         if problem:
             raise PhaseFailed(problem, shown)
         return shown if found else "no checks declared"
