@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # prometheus: for promtool, which tests the alert rules (on a machine with systemd its package also
 # starts a prometheus server on :9090; stop it with `systemctl disable --now prometheus` if unwanted).
-APT_PACKAGES := restic bubblewrap postgresql-15 chromium iproute2 util-linux procps passwd python3 python3-venv prometheus
+APT_PACKAGES := restic bubblewrap postgresql-15 mariadb-server mariadb-client chromium iproute2 util-linux procps passwd python3 python3-venv prometheus
 SYSTEM_STAMP := $(VENV)/.system-ok
 VENV_STAMP := $(VENV)/.venv-ok
 # The unprivileged account `drillbook serve` runs as (deploy/systemd/drillbook.service).
@@ -22,6 +22,8 @@ $(SYSTEM_STAMP):
 	command -v restic >/dev/null || missing="$$missing restic"; \
 	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
 	test -x /usr/lib/postgresql/15/bin/postgres || missing="$$missing postgresql-15"; \
+	test -x /usr/sbin/mariadbd || missing="$$missing mariadb-server"; \
+	command -v mariadb >/dev/null || missing="$$missing mariadb-client"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v ip >/dev/null || missing="$$missing iproute2"; \
 	command -v pkill >/dev/null || missing="$$missing procps"; \
@@ -34,6 +36,10 @@ $(SYSTEM_STAMP):
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
 	fi
+	@# drills start their own MariaDB in a sandbox: the one Debian starts on install must not run
+	@if [ -d /run/systemd/system ]; then systemctl disable --now mariadb.service >/dev/null 2>&1 || true; \
+	elif [ -x /etc/init.d/mariadb ]; then /etc/init.d/mariadb stop >/dev/null 2>&1 || true; \
+	  update-rc.d mariadb disable >/dev/null 2>&1 || true; fi
 	@mkdir -p $(VENV) && touch $@
 
 # Idempotent: creates the account and its home (the default state folder) only when missing.

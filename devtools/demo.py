@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from devtools.repos import RepoBuilder
+from devtools.stacksample import add_portal_stack
 from drillbook.sandbox.holder import remove_tree
 
 ROOT = Path.cwd()
@@ -36,6 +37,8 @@ EXPECTED = {
     "appointments-db": "passed",
     "lab-archive-weekly": "failed",  # its newest matching snapshot is older than its RPO
     "patient-portal": "passed",  # a web service started from the restore, isolated
+    "portal-stack": "passed",  # PostgreSQL from its dump, then the portal application answering from it
+    "patients-mariadb": "passed",  # MariaDB from a gzip-compressed mysqldump, queried
 }
 
 
@@ -88,6 +91,7 @@ def build_sample_data(state: DemoState) -> None:
     for i in range(30):
         (lab / f"result-{i:03d}.csv").write_text("test,value\n" + "".join(
             f"hba1c,{rng.uniform(4, 9):.1f}\n" for _ in range(50)))
+    add_portal_stack(SOURCE)  # the portal's dumps and application: the stack drills restore them
     state.lines.append(f"sample data: {SOURCE}")
 
 
@@ -101,6 +105,7 @@ def back_up(state: DemoState) -> None:
     three_days_ago = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S")
     repo.backup(["srv/lab"], host="lab-1", tags=["weekly"], cwd=SOURCE, time_override=three_days_ago)
     repo.backup(["srv/clinic"], host="clinic-1", tags=["nightly"], cwd=SOURCE)
+    repo.backup(["srv/portal"], host="portal-1", tags=["nightly"], cwd=SOURCE)
     snapshots = repo.snapshots()
     state.lines.append(f"restic repository: {REPOSITORY} ({len(snapshots)} snapshots)")
 

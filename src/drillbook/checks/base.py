@@ -12,12 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from drillbook.drill.record import CheckResult
 from drillbook.sandbox.inside import ReaderFailed, read_inside
 from drillbook.sandbox.isolation import OWN_FOLDER
 from drillbook.sandbox.launcher import Launcher
+
+
+class RunningStack(Protocol):
+    """The drill's services while they run (checks/services/stack.py), for the checks that address one."""
+
+    def database(self, name: str) -> Any: ...
 
 
 @dataclass
@@ -27,6 +33,7 @@ class CheckContext:
     launcher: Launcher
     env: dict[str, str] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)
+    stack: RunningStack | None = None  # set while the drill's services: run
 
     @property
     def own_dir(self) -> Path:
@@ -46,7 +53,8 @@ def default_name(spec: Any) -> str:
     """A check without ``name:`` is named by its kind and target, so reports stay readable."""
     if getattr(spec, "name", None):
         return spec.name
-    target = getattr(spec, "path", None) or getattr(spec, "url", None) or getattr(spec, "dump", None)
+    target = (getattr(spec, "path", None) or getattr(spec, "url", None) or getattr(spec, "dump", None)
+              or getattr(spec, "service", None))
     if target is None and getattr(spec, "run", None):
         target = " ".join(spec.run)
     if target is None and getattr(spec, "data_dir", None):

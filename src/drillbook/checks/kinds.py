@@ -15,6 +15,7 @@ from drillbook.checks.files import check_files
 from drillbook.checks.reading.main import crash_words
 from drillbook.checks.services.http import check_http
 from drillbook.checks.services.postgres import check_postgres
+from drillbook.checks.services.sql import check_sql
 from drillbook.checks.services.tcp import check_tcp
 from drillbook.checks.sqlite import check_sqlite
 from drillbook.drill.record import CheckResult
@@ -31,6 +32,7 @@ KINDS: dict[str, CheckFn] = {
     "http": check_http,
     "tcp": check_tcp,
     "postgres": check_postgres,
+    "sql": check_sql,
 }
 
 #: Exceptions whose text drillbook wrote itself, naming paths and reasons, never file content.

@@ -41,7 +41,7 @@ class Progress:
         self.handlers: dict[str, Callable[[str, dict[str, Any]], None]] = {
             "start": self._start, "phase-start": self._phase_start, "phase-end": self._phase_end,
             "check-end": self._check_end, "finish": self._finish, "lock-wait": self._lock_wait,
-            "restore-progress": self._restore_progress,
+            "restore-progress": self._restore_progress, "service-end": self._service_end,
         }
         self.phase = ""
 
@@ -123,6 +123,10 @@ class Progress:
         elif structured():  # plain text lines never showed checks; a record per check costs nothing
             self._line("", "check-end", drill=self.drill, check=name, status=str(info["status"]),
                        detail=terminal_safe(info.get("detail") or "") or None)
+
+    def _service_end(self, name: str, info: dict[str, Any]) -> None:
+        """A service of the drill's stack ready (or not): shown like a check."""
+        self._check_end(f"service {name}", info)
 
     def _finish(self, name: str, info: dict[str, Any]) -> None:
         status = info["status"]

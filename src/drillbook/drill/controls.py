@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from drillbook.checks.base import CheckContext, default_name
+from drillbook.checks.services.stack import addresses_stack
 from drillbook.drill.record import CheckResult
 from drillbook.sandbox.inside import read_inside
 from drillbook.sandbox.launcher import Launcher
@@ -102,6 +103,19 @@ def build_damaged(launcher: Launcher, own_dir: Path, restore_root: Path, into: P
                          DAMAGE_TIMEOUT)
     if "error" in answer:
         raise ControlFailed(f"the damaged copy ({damage.what}) could not be made: {answer['error']}")
+
+
+def controllable(specs: Iterable[Any], has_services: bool) -> tuple[list[Any], list[str]]:
+    """The checks a damaged copy can try, and the names of those it cannot: a check of the drill's
+    running stack (``sql``, a probe that starts nothing) reaches services started from the real
+    restore, which a damaged copy has none of; it would fail there for want of them, proving nothing."""
+    tried, left = [], []
+    for spec in specs:
+        if addresses_stack(spec, has_services):
+            left.append(default_name(spec))
+        else:
+            tried.append(spec)
+    return tried, left
 
 
 def run_controls(specs: Iterable[Any], ctx: CheckContext, run: Callable[[Any, CheckContext], CheckResult],

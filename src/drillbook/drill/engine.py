@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +27,7 @@ from drillbook.backends.resticjson import RestoreCounts
 from drillbook.backends.secrets import describe_source
 from drillbook.checks.base import CheckContext, default_name
 from drillbook.checks.kinds import run_check
+from drillbook.checks.services.stack import Stack, addresses_stack
 from drillbook.drill import access, controls, restoring, runlock, space, verdict
 from drillbook.drill.content import verify_restore
 from drillbook.drill.listing import Listing, read_listing
@@ -396,36 +397,72 @@ class DrillRun:
                             env=dict(self.drill.env), secrets=self.secrets)
 
     def _checks(self) -> str:
+        """The data checks, then the drill's services in order with the checks that address them."""
         sandbox = self._need(self.sandbox)
         ctx = self._check_context(sandbox)
+        has_services = bool(self.drill.services)
         for spec in self.drill.verify:
-            self.observe("check-start", default_name(spec), {})
-            result = run_check(spec, ctx)
-            if result.status != Status.PASSED:
-                self._hint_paths(spec, result)
-            self.record.checks.append(result)
-            self.observe("check-end", result.name, {"status": result.status, "detail": result.detail})
-            self._sweep_after(sandbox, result)
-        self.checks_finished_mono = time.monotonic()
-        failed = [c for c in self.record.checks if c.status != Status.PASSED]
-        if failed:
+            if not addresses_stack(spec, has_services):
+                self._sweep_after(sandbox, self._check(spec, ctx))
+        stack_failure = self._stack(ctx) if has_services else None
+        self.checks_finished_mono = self.checks_finished_mono or time.monotonic()
+        failed = [c for c in self.record.checks if c.status not in (Status.PASSED, Status.SKIPPED)]
+        if stack_failure or failed:
             names = ", ".join(f"{c.name} ({c.detail})" for c in failed[:3])
-            raise PhaseFailed(f"{len(failed)} of {len(self.record.checks)} checks failed: {names}")
+            checks = f"{len(failed)} of {len(self.record.checks)} checks failed: {names}" if failed else ""
+            raise PhaseFailed("; ".join(r for r in (stack_failure, checks) if r))
         count = len(self.record.checks)
-        return f"{count} check{'s' if count != 1 else ''} passed" if count else "no checks declared"
+        up = f"{len(self.drill.services)} services ready; " if has_services else ""
+        return up + (f"{count} check{'s' if count != 1 else ''} passed" if count else "no checks declared")
+
+    def _check(self, spec: Any, ctx: CheckContext) -> CheckResult:
+        self.observe("check-start", default_name(spec), {})
+        result = run_check(spec, ctx)
+        if result.status != Status.PASSED:
+            self._hint_paths(spec, result)
+        self.record.checks.append(result)
+        self.observe("check-end", result.name, {"status": result.status, "detail": result.detail})
+        return result
+
+    def _stack(self, ctx: CheckContext) -> str | None:
+        """Start the services in order, run the checks addressing them, stop them in reverse order.
+
+        The RTO counts until the last of those checks ends (so until the last service was
+        ready); stopping the stack is not recovery time.
+        """
+        stack = Stack(ctx, dict(self.drill.services), self.dir, self.observe)
+        self.record.services = stack.records
+        try:
+            failure = stack.start()
+            for spec in (s for s in self.drill.verify if addresses_stack(s, True)):
+                if failure:
+                    self.record.checks.append(CheckResult(spec.type, default_name(spec), Status.SKIPPED,
+                                                          "not run: the stack did not start"))
+                else:
+                    self._check(spec, replace(ctx, stack=stack))
+            self.checks_finished_mono = time.monotonic()
+        finally:
+            try:
+                stack.stop()
+            except IsolationError as exc:
+                raise PhaseFailed(f"what the stack left running could not be stopped: {exc}") from None
+        return failure
 
     def _controls(self) -> str:
         """Every check again on damaged copies of the restore (controls.py); after the checks'
         clock stopped, so timed as this phase and never in the RTO."""
         sandbox = self._need(self.sandbox)
+        tried, left = controls.controllable(self.drill.verify, bool(self.drill.services))
         try:
-            found = controls.run_controls(self.drill.verify, self._check_context(sandbox), run_check,
+            found = controls.run_controls(tried, self._check_context(sandbox), run_check,
                                           lambda result: self._sweep_after(sandbox, result))
         except (controls.ControlFailed, ReaderFailed) as exc:
             raise PhaseFailed(f"the negative controls could not run, so the checks are not proven: {exc}") from None
         self.record.controls = [control.record() for control in found]
         problem = controls.vacuous(found)
         shown = controls.summary(self.record.controls)
+        if left:
+            shown += f"; not tried on damage: {', '.join(left)} (checks of the running stack)"
         if problem:
             raise PhaseFailed(problem, shown)
         return shown if found else "no checks declared"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from drillbook.spec.models import FilesCheck, PostgresCheck, SqliteCheck
+from drillbook.spec.models import DatabaseService, FilesCheck, PostgresCheck, SqliteCheck
 from drillbook.util.plain import strip_controls
 
 MAX_SAME_DEPTH = 50_000  # candidates of one depth kept for difflib; past that, the first ones
@@ -51,9 +51,9 @@ def check_paths(spec: Any) -> list[str]:
         return [p for p in (spec.path, *paths) if norm(p) != ROOT]
     if isinstance(spec, SqliteCheck):
         return [spec.path]
-    if isinstance(spec, PostgresCheck):
+    if isinstance(spec, (PostgresCheck, DatabaseService)):
         return [p for p in (spec.dump, spec.data_dir) if p]
-    return []  # command, http and tcp checks name no restored path
+    return []  # command, http, tcp and sql checks and process services name no restored path
 
 
 @dataclass

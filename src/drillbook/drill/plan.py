@@ -201,20 +201,25 @@ def _find(target: DeclaredDrill, settings: Settings, seams: Seams, now: datetime
     result.others = [SnapshotSeen.of(s, now, rpo) for s in matched if s.id != chosen.id][:OTHERS_SHOWN]
     if problem := future_dated(chosen, now):
         result.problems.append(problem)
-    _read_listing(opened, chosen, drill.verify, result)
+    readers: list[tuple[str, str, Any]] = [(default_name(spec), f"check {default_name(spec)}", spec)
+                                           for spec in drill.verify]
+    readers += [(f"service {name}", f"service {name}", spec) for name, spec in drill.services.items()]
+    _read_listing(opened, chosen, readers, result)
 
 
-def _read_listing(opened: access.Opened, chosen: Snapshot, checks: list[Any], result: DrillPlan) -> None:
-    wanted = [p for spec in checks for p in check_paths(spec)]
+def _read_listing(opened: access.Opened, chosen: Snapshot, readers: list[tuple[str, str, Any]],
+                  result: DrillPlan) -> None:
+    """Whether each restored path a check or a service reads is in the snapshot's listing."""
+    wanted = [p for _, _, spec in readers for p in check_paths(spec)]
     index = ListingIndex(wanted, chosen.paths)
     opened.restic.each_node(chosen.id, index.add)
     result.restored, result.top_level = index.restored(), index.top_level()
     if not result.restored:
         result.problems.append(f"snapshot {chosen.short_id} is empty: a run would restore nothing")
-    for spec in checks:
-        check = CheckPlan(default_name(spec), spec.type, first_missing(check_paths(spec), index))
+    for name, label, spec in readers:
+        check = CheckPlan(name, spec.type, first_missing(check_paths(spec), index))
         result.checks.append(check)
-        result.problems += [f"check {check.name}: {a.problem}{_guess(a)}" for a in check.paths if a.problem]
+        result.problems += [f"{label}: {a.problem}{_guess(a)}" for a in check.paths if a.problem]
 
 
 def _restic_problem(exc: ResticError, result: DrillPlan) -> str:

@@ -67,6 +67,7 @@ class RunRecord:
     phases: list[Phase] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
     controls: list[dict[str, Any]] = field(default_factory=list)  # {check, damage, caught}: drill/controls.py
+    services: list[dict[str, Any]] = field(default_factory=list)  # the drill's stack, in start order
     content: dict[str, Any] | None = None
     restore: dict[str, Any] | None = None  # who restic restored as, and what was made safe after
     immutability: dict[str, Any] = field(default_factory=lambda: {"status": "not_audited"})

@@ -10,7 +10,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from drillbook.drill.controls import summary as controls_summary
 from drillbook.evidence import trend
 from drillbook.outputs.runstore import load_runs
-from drillbook.report.timeline import timeline_svg
+from drillbook.report.timeline import timeline_svg, with_services
 from drillbook.report.trendchart import Mark, history_svg
 from drillbook.util.atomic import write_text_atomic
 from drillbook.util.clock import parse_iso
@@ -36,7 +36,7 @@ def _env() -> Environment:
 
 
 def run_html(run: dict[str, Any]) -> str:
-    return ENV.get_template("run.html.j2").render(run=run, timeline=timeline_svg(run))
+    return ENV.get_template("run.html.j2").render(run=run, timeline=timeline_svg(with_services(run)))
 
 
 def run_markdown(run: dict[str, Any]) -> str:

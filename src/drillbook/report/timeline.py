@@ -15,6 +15,18 @@ COLORS = {Status.PASSED: "#2e7d32", Status.FAILED: "#c62828", Status.SKIPPED: "#
 WIDTH, LABEL, ROW = 760, 150, 24
 
 
+def with_services(run: dict[str, Any]) -> dict[str, Any]:
+    """The run with its stack's start-up as rows of the timeline, in start order, each from its
+    start to ready, right after the phase they ran in (checks)."""
+    services = [{**s, "name": f"service {s.get('name', '')}"} for s in run.get("services") or []
+                if s.get("started_at")]
+    if not services:
+        return run
+    phases = list(run.get("phases") or [])
+    at = next((i + 1 for i, p in enumerate(phases) if p.get("name") == "checks"), len(phases))
+    return {**run, "phases": phases[:at] + services + phases[at:]}
+
+
 def timeline_svg(run: dict[str, Any], rows_key: str = "phases", label_key: str = "name",
                  target_seconds: float | None = None) -> Markup:
     rows = [r for r in run.get(rows_key) or [] if r.get("started_at")]

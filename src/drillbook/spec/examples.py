@@ -30,6 +30,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "tcp": {"start": ["./srv/pacs/bin/dicomd", "--port", "4242"], "port": 4242},
     "postgres": {"dump": "srv/db/clinic.dump",
                  "queries": [{"sql": "select count(*) from patients", "expect": ">= 1"}]},
+    "sql": {"service": "db",
+            "queries": [{"sql": "select count(*) from appointments", "expect": ">= 1"}]},
 }
 
 

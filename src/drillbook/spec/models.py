@@ -17,14 +17,17 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    ValidationError,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from drillbook.checks.expectations import COMPARISON_HINT, comparison_problem
 from drillbook.serve.schedules import check_jitter, check_timezone, parse_schedule  # ScheduleError: a ValueError
 from drillbook.spec.envnames import ENV_NAME, check_env_name, check_env_value
+from drillbook.spec.stackorder import order_problems
 from drillbook.util.durations import parse_duration
 
 
@@ -318,6 +321,14 @@ class PostgresCheck(CheckBase):
         return self
 
 
+class SqlCheck(CheckBase):
+    type: Literal["sql"] = Field(description="Selects this kind of check.")
+    service: str = Field(description="A postgres or mariadb service of this drill's services:, queried "
+                                     "while the stack runs.")
+    database: str | None = Field(None, description="Database to query; defaults to the service's.")
+    queries: list[Query] = Field(min_length=1, description="{sql, expect}, as for sqlite.")
+
+
 CHECK_MODELS: dict[str, type[CheckBase]] = {
     "files": FilesCheck,
     "sqlite": SqliteCheck,
@@ -325,12 +336,118 @@ CHECK_MODELS: dict[str, type[CheckBase]] = {
     "http": HttpCheck,
     "tcp": TcpCheck,
     "postgres": PostgresCheck,
+    "sql": SqlCheck,
 }
 
 Check = Annotated[
-    FilesCheck | SqliteCheck | CommandCheck | HttpCheck | TcpCheck | PostgresCheck,
+    FilesCheck | SqliteCheck | CommandCheck | HttpCheck | TcpCheck | PostgresCheck | SqlCheck,
     Field(discriminator="type"),
 ]
+
+
+class ServiceReady(Strict):
+    """When a service counts as ready; a database is ready when it answers a query."""
+
+    tcp: int | None = Field(None, ge=1, le=65535, description="Port that must accept a connection.")
+    http: str | None = Field(None, description="URL that must answer expect_status.")
+    expect_status: int = Field(200, description="With http: the status that means ready.")
+    timeout: DurationValue = Field(default_factory=lambda: Duration("2m"),
+                                   description="How long it may take; then the drill fails naming it.")
+
+    @model_validator(mode="after")
+    def _one_probe(self) -> ServiceReady:
+        if self.tcp is not None and self.http is not None:
+            raise ValueError("give tcp or http, not both")
+        if "expect_status" in self.model_fields_set and self.http is None:
+            raise ValueError("expect_status only goes with http")
+        return self
+
+
+class ServiceBase(Strict):
+    after: list[str] = Field(default_factory=list, description="Services that must be ready first.")
+    env: Env = Field(default_factory=dict, description="Extra environment variables (see env: below).")
+    port: int | None = Field(None, ge=1, le=65535, description=(
+        "TCP port on 127.0.0.1 inside the sandbox (databases: listened on for the other services)."))
+    ready: ServiceReady = Field(default_factory=lambda: ServiceReady(),
+                                description="{tcp: PORT} or {http: URL, expect_status}, and timeout.")
+
+
+class DatabaseService(ServiceBase):
+    dump: RelPath | None = Field(None, description="A dump to restore into a fresh server.")
+    data_dir: RelPath | None = Field(None, description="A restored data folder to start the server on.")
+    database: str | None = Field(None, description="Database the sql checks query by default.")
+
+    @model_validator(mode="after")
+    def _one_source_and_query_ready(self) -> DatabaseService:
+        if bool(self.dump) == bool(self.data_dir):
+            raise ValueError("give exactly one of dump or data_dir")
+        if self.ready.tcp is not None or self.ready.http is not None:
+            raise ValueError("a database is ready when it answers a query: give ready: only a timeout")
+        return self
+
+
+class PostgresService(DatabaseService):
+    type: Literal["postgres"] = Field(description="PostgreSQL from a pg_dump or a data folder.")
+    version: int | None = Field(None, description="PostgreSQL major version to use.")
+    port: int = Field(5432, ge=1, le=65535, description=(
+        "TCP port on the sandbox's 127.0.0.1 the other services reach it on."))
+
+
+class MariadbService(DatabaseService):
+    type: Literal["mariadb"] = Field(description=(
+        "MariaDB from a mysqldump SQL file (optionally .gz) or a data folder."))
+
+
+class ProcessService(ServiceBase):
+    type: Literal["process"] = Field(description="A program run from the restore root.")
+    run: list[str] = Field(min_length=1, description="Argument list; never run through a shell.")
+
+    @model_validator(mode="after")
+    def _knows_when_ready(self) -> ProcessService:
+        if self.ready.tcp is None and self.ready.http is None and self.port is None:
+            raise ValueError("say when it is ready: give ready: {tcp: PORT} or {http: URL}, or port:")
+        return self
+
+
+SERVICE_MODELS: dict[str, type[ServiceBase]] = {
+    "postgres": PostgresService,
+    "mariadb": MariadbService,
+    "process": ProcessService,
+}
+
+Service = Annotated[PostgresService | MariadbService | ProcessService, Field(discriminator="type")]
+ServiceName = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+
+def stack_errors(services: dict[str, ServiceBase], verify: list[Any]) -> list[InitErrorDetails]:
+    """Each after: that cannot be followed and each sql check naming no database service, at its key."""
+    errors = []
+    for problem in order_problems({name: s.after for name, s in services.items()}):
+        loc: tuple[str | int, ...] = ("services", problem.service, "after")
+        errors.append(InitErrorDetails(type=PydanticCustomError("service_order", problem.message),
+                                       loc=loc, input=services[problem.service].after))
+    taken: dict[int, str] = {}
+    for name, service in services.items():
+        if service.port is None:
+            continue
+        if service.port in taken:
+            why = f"port {service.port} is {taken[service.port]}'s too: give each service a port of its own"
+            errors.append(InitErrorDetails(type=PydanticCustomError("service_port", why),
+                                           loc=("services", name, "port"), input=service.port))
+        taken.setdefault(service.port, name)
+    for i, check in enumerate(verify):
+        if isinstance(check, SqlCheck):
+            target = services.get(check.service)
+            if target is None:
+                why = (f'no service "{check.service}" in this drill (declared: '
+                       f"{', '.join(services) or 'none'})")
+            elif not isinstance(target, DatabaseService):
+                why = f'"{check.service}" is not a database service (sql queries postgres or mariadb)'
+            else:
+                continue
+            errors.append(InitErrorDetails(type=PydanticCustomError("service_name", why),
+                                           loc=("verify", i, "service"), input=check.service))
+    return errors
 
 
 class Limits(Strict):
@@ -482,6 +599,9 @@ class Drill(Strict):
     control: bool = Field(False, description=(
         "Negative controls: after the checks pass, run each on damaged copies of the restore (empty; "
         "a file removed; a database cut short); a check that still passes fails the drill."))
+    services: dict[ServiceName, Service] = Field(default_factory=dict, description=(
+        "A stack started after the data checks, in after: order, inside the sandbox; sql checks and "
+        "http/tcp checks without start: run while it is up."))
     isolation: Isolation = Field(default_factory=Isolation,
                                  description="Sandbox of checks and services.")
     env: Env = Field(default_factory=dict,
@@ -492,6 +612,13 @@ class Drill(Strict):
     ping: PingUrl | None = Field(None, description=(
         "Healthchecks-style URL: URL/start when a run starts, URL when it passes, URL/fail when "
         "it fails or is aborted."))
+
+    @model_validator(mode="after")
+    def _stack_in_order(self) -> Drill:
+        errors = stack_errors(dict(self.services), list(self.verify))
+        if errors:
+            raise ValidationError.from_exception_data("Drill", errors)
+        return self
 
     @field_validator("schedule")
     @classmethod

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from drillbook.errors import SpecProblem
 from drillbook.spec.declared import BRANCHES, one_branch, valid_keys
-from drillbook.spec.models import CHECK_MODELS
+from drillbook.spec.models import CHECK_MODELS, SERVICE_MODELS
 from drillbook.spec.wording import in_words, show
 from drillbook.spec.yamlsource import LocatedYaml
 from drillbook.util.scrub import mask_urls
@@ -77,7 +77,7 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
         elif isinstance(node, list) and isinstance(part, int) and part < len(node):
             out.append(part)
             node = node[part]
-        elif isinstance(node, dict) and isinstance(part, str) and part in CHECK_MODELS:
+        elif isinstance(node, dict) and isinstance(part, str) and (part in CHECK_MODELS or part in SERVICE_MODELS):
             continue
         elif isinstance(part, str) and (part.startswith("function-") or "[" in part or part in BRANCHES):
             continue
@@ -96,9 +96,9 @@ def _message(err: Mapping[str, Any], data: Any, loc: tuple[Any, ...], hints: typ
     if kind == "missing":
         return "is required"
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        types = ", ".join(CHECK_MODELS)
+        what, models = ("service", SERVICE_MODELS) if loc[:1] == ("services",) else ("check", CHECK_MODELS)
         got = f'"{value.get("type")}"' if isinstance(value, dict) and "type" in value else "none"
-        return f"unknown check type {got} (valid types: {types})"
+        return f"unknown {what} type {got} (valid types: {', '.join(models)})"
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
         return f"{show(value)} is not allowed (valid: {expected})"

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
+from drillbook.checks.base import default_name
 from drillbook.drill import controls
 from drillbook.drill.engine import RunOptions
 from drillbook.spec.models import Check
@@ -111,3 +112,14 @@ def test_controls_leave_the_rto_unchanged_and_are_timed_apart(harness: Harness,
     until_checks = sum(p["duration_seconds"] for p in record["phases"][:names.index("checks") + 1])
     assert record["objectives"]["rto"]["measured_seconds"] <= until_checks + 0.5
     assert record["status"] == "passed"
+
+
+def test_checks_of_the_running_stack_are_left_out_of_the_controls_and_named() -> None:
+    specs = [CHECK.validate_python(s) for s in (
+        {"type": "files", "path": "srv"},
+        {"type": "sql", "service": "db", "queries": [{"sql": "select 1", "expect": 1}]},
+        {"type": "http", "name": "portal", "url": "http://127.0.0.1:8080/"},
+        {"type": "http", "name": "own", "url": "http://127.0.0.1:8081/", "start": ["python3", "app.py"]})]
+    tried, left = controls.controllable(specs, has_services=True)
+    assert [default_name(s) for s in tried] == ["files srv", "own"] and left == ["sql db", "portal"]
+    assert controls.controllable(specs[2:], has_services=False) == (specs[2:], [])

@@ -88,3 +88,13 @@ def _raise(exc: Exception):
     def fail() -> None:
         raise exc
     return fail
+
+
+def test_a_database_service_whose_dump_is_not_in_the_snapshot_is_a_problem(harness: Harness) -> None:
+    body = """\
+services:
+  db: {type: postgres, dump: clinic/db/clinic.sql}
+"""
+    result = plan(harness, body)
+    assert not result.ok
+    assert result.problems[0].startswith("service db: clinic/db/clinic.sql is not in the snapshot")

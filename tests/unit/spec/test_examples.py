@@ -9,7 +9,8 @@ from drillbook.spec.models import CHECK_MODELS, Drill
 from drillbook.spec.yamlsource import load_located
 
 MINIMAL = {"name": "x", "objectives": {"rto": "1h", "rpo": "1d"},
-           "source": {"repository": "/r", "password": {"env": "PW"}}}
+           "source": {"repository": "/r", "password": {"env": "PW"}},
+           "services": {"db": {"type": "postgres", "dump": "srv/db/clinic.dump"}}}  # what sql queries
 
 
 def uncommented(text: str) -> str:

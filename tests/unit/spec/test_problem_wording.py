@@ -137,7 +137,7 @@ def test_a_section_written_as_text_lists_its_keys(tmp_path):
 def test_a_check_written_as_its_type_alone_says_how_to_write_one(tmp_path):
     path, problems = problems_of(tmp_path, DRILL + "  - files\n")
     assert problems == [(path, 15, "verify[3]",
-                         'a check is a mapping with a type (files, sqlite, command, http, tcp, postgres), '
+                         'a check is a mapping with a type (files, sqlite, command, http, tcp, postgres, sql), '
                          'not "files": write - type: files, its fields on the lines below')]
 
 

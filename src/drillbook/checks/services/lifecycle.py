@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from drillbook.checks.base import CheckContext
 from drillbook.sandbox.launcher import RunningService
 from drillbook.util.durations import format_duration
+from drillbook.util.process import Completed, tail
 
 PROBE_WINDOW = 2.0
 
@@ -28,6 +29,7 @@ class ServiceFailed(Exception):
         super().__init__(reason)
         self.reason = reason
         self.output = output or []
+        self.service: RunningService | None = None  # a stack's service that failed: its log is kept
 
 
 @dataclass
@@ -36,6 +38,42 @@ class Readiness:
     ready_seconds: float
     attempts: int
     output: list[str] = field(default_factory=list)
+
+
+class Server(Protocol):
+    """A database server of a stack being brought up (postgres.Throwaway, mariadb.MariaServer)."""
+
+    @property
+    def service(self) -> RunningService | None: ...
+
+    def stop(self, sweep: bool = ...) -> None: ...
+
+
+@contextmanager
+def stopped_on_failure(server: Server) -> Iterator[None]:
+    """Bringing a stack's server up: when that fails it is stopped, without sweeping the sandbox
+    (the stack's other services run on), and the ServiceFailed carries its process, whose log
+    the stack keeps."""
+    try:
+        yield
+    except ServiceFailed as exc:
+        server.stop(sweep=False)
+        exc.service = server.service
+        raise
+    except BaseException:
+        server.stop(sweep=False)
+        raise
+
+
+def checked_step(done: Completed, what: str, timeout: float,
+                 failure: type[ServiceFailed] = ServiceFailed) -> Completed:
+    """A step of bringing a server up that must succeed: ``failure`` names it and why otherwise."""
+    if done.timed_out:
+        raise failure(f"{what} timed out after {timeout:.0f} s", tail(done.stderr, 10))
+    if done.returncode != 0:
+        lines = tail(done.stderr or done.stdout, 10)
+        raise failure(f"{what} failed: {lines[-1] if lines else f'exit {done.returncode}'}", lines)
+    return done
 
 
 def service_env(ctx: CheckContext, spec_env: dict[str, str]) -> dict[str, str]:

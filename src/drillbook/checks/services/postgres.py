@@ -1,7 +1,9 @@
 """``postgres``: a throwaway server brought up from a restored dump or data folder, then queried.
 
 The server runs inside the drill's isolation as the unprivileged account, listening only on a
-unix socket in the sandbox's private /tmp (``listen_addresses=''``: no TCP listener at all).
+unix socket in the sandbox's private /tmp (``listen_addresses=''``: no TCP listener at all); as a
+service of a drill's stack (:func:`start_service`) also on 127.0.0.1 of the sandbox's own network
+namespace, where the restored application reaches it and nothing outside the sandbox can.
 Nothing from the restored host's configuration takes effect, in three layers:
 
 * every network, authentication, archive, recovery and library setting is given with ``-c`` on
@@ -30,12 +32,12 @@ from typing import Any
 from drillbook.checks.base import CheckContext, answer_list, default_name, read_restore
 from drillbook.checks.expectations import first_failure, parse_expectation, queries_met, show_value
 from drillbook.checks.services import pgbin, psqlvalue
-from drillbook.checks.services.lifecycle import ServiceFailed
+from drillbook.checks.services.lifecycle import ServiceFailed, checked_step, stopped_on_failure
 from drillbook.drill.record import CheckResult
 from drillbook.sandbox.inside import ReaderFailed
 from drillbook.sandbox.isolation import PRIVATE_TMP
 from drillbook.sandbox.launcher import RunningService
-from drillbook.spec.models import PostgresCheck
+from drillbook.spec.models import PostgresCheck, PostgresService, Query
 from drillbook.status import Status
 from drillbook.util.process import Completed, tail
 from drillbook.util.restored import private_folder, write_new_files
@@ -67,21 +69,18 @@ class Throwaway:
     service: RunningService | None = None
     data: dict[str, Any] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)  # what the reader said of the dump
+    port: int = PORT
+    tcp: bool = False     # a service of a stack: also listens on 127.0.0.1:port inside the sandbox
 
     def run(self, argv: list[str], what: str, timeout: float = STEP_TIMEOUT,
             stdin: str | None = None) -> Completed:
         done = self.ctx.launcher.run(argv, cwd=self.home, env=self.env, timeout=timeout,
                                      stdin_data=stdin)
-        if done.timed_out:
-            raise PgFailed(f"{what} timed out after {timeout:.0f} s", tail(done.stderr, 10))
-        if done.returncode != 0:
-            lines = tail(done.stderr or done.stdout, 10)
-            raise PgFailed(f"{what} failed: {lines[-1] if lines else f'exit {done.returncode}'}", lines)
-        return done
+        return checked_step(done, what, timeout, PgFailed)
 
     def psql(self, database: str, *extra: str) -> list[str]:
         return [self.bins.tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.socket_dir,
-                "-p", str(PORT), "-U", SUPERUSER, "-d", database, *extra]
+                "-p", str(self.port), "-U", SUPERUSER, "-d", database, *extra]
 
     def write_config(self) -> None:
         """Our own postgresql.conf / pg_hba.conf: local trust over the socket, nothing else.
@@ -89,27 +88,29 @@ class Throwaway:
         The settings that matter are on the command line too (server_settings); the file holds
         them so that a person reading it sees the server's configuration in one place.
         """
-        settings = {k: v for k, v in server_settings(self.conf, self.socket_dir, self.bins.major).items()
+        settings = {k: v for k, v in server_settings(self.conf, self.socket_dir, self.bins.major,
+                                                     self.port, self.tcp).items()
                     if k != "config_file"}
         text = "".join(f"{k} = '{v}'\n" for k, v in settings.items())
         write_new_files(self.conf, {
             "postgresql.conf": text + "fsync = off\nfull_page_writes = off\nsynchronous_commit = off\n"
                                "max_connections = 20\n",
-            "pg_hba.conf": "local all all trust\n",
+            "pg_hba.conf": "local all all trust\n" + ("host all all 127.0.0.1/32 trust\n" if self.tcp else ""),
             "pg_ident.conf": "",
         })
 
     def start(self, timeout: float) -> float:
         started = time.monotonic()
         service = self.service = self.ctx.launcher.start(
-            server_argv(self.bins, self.data_dir, self.conf, self.socket_dir), cwd=self.home, env=self.env)
+            server_argv(self.bins, self.data_dir, self.conf, self.socket_dir, self.port, self.tcp),
+            cwd=self.home, env=self.env)
         deadline = started + timeout
         while True:
             if service.poll() is not None:
                 raise PgFailed(f"the server exited with code {service.poll()} while starting: "
                                f"{_last(service.output_tail())}", service.output_tail())
             done = self.ctx.launcher.run(
-                [self.bins.tool("pg_isready"), "-q", "-h", self.socket_dir, "-p", str(PORT),
+                [self.bins.tool("pg_isready"), "-q", "-h", self.socket_dir, "-p", str(self.port),
                  "-U", SUPERUSER, "-t", "2"], cwd=self.home, env=self.env, timeout=15)
             if done.returncode == 0:
                 return round(time.monotonic() - started, 3)
@@ -118,21 +119,29 @@ class Throwaway:
                                service.output_tail())
             time.sleep(0.1)
 
-    def stop(self) -> None:
+    def stop(self, sweep: bool = True) -> None:
+        """Stop the server; ``sweep`` also kills whatever else runs in the sandbox (not in a
+        stack, whose other services keep running until their own turn)."""
         if self.service is not None:
             self.service.stop(sig=signal.SIGINT, grace=15)  # SIGINT: fast shutdown
             self.data["server_log_tail"] = self.service.output_tail(10)
-        self.ctx.launcher.sweep()
+        if sweep:
+            self.ctx.launcher.sweep()
 
 
-def server_settings(conf: Path, socket_dir: str, major: int) -> dict[str, str]:
-    """What the server is started with (``-c``), outranking every file in the data folder."""
+def server_settings(conf: Path, socket_dir: str, major: int, port: int = PORT,
+                    tcp: bool = False) -> dict[str, str]:
+    """What the server is started with (``-c``), outranking every file in the data folder.
+
+    ``tcp``: a service of a stack, which its application reaches on the sandbox's own loopback
+    (the sandbox has a network namespace of its own: nothing outside it reaches that address).
+    """
     settings = {
         "config_file": str(conf / "postgresql.conf"),
         "hba_file": str(conf / "pg_hba.conf"),
         "ident_file": str(conf / "pg_ident.conf"),
-        "listen_addresses": "",
-        "port": str(PORT),
+        "listen_addresses": "127.0.0.1" if tcp else "",
+        "port": str(port),
         "unix_socket_directories": socket_dir,
         "unix_socket_permissions": "0700",
         "unix_socket_group": "",
@@ -156,9 +165,10 @@ def server_settings(conf: Path, socket_dir: str, major: int) -> dict[str, str]:
     return settings
 
 
-def server_argv(bins: pgbin.PgBinaries, data_dir: Path, conf: Path, socket_dir: str) -> list[str]:
+def server_argv(bins: pgbin.PgBinaries, data_dir: Path, conf: Path, socket_dir: str, port: int = PORT,
+                tcp: bool = False) -> list[str]:
     argv = [bins.tool("postgres"), "-D", str(data_dir)]
-    for name, value in server_settings(conf, socket_dir, bins.major).items():
+    for name, value in server_settings(conf, socket_dir, bins.major, port, tcp).items():
         argv += ["-c", f"{name}={value}"]
     return argv
 
@@ -169,8 +179,8 @@ def check_postgres(spec: PostgresCheck, ctx: CheckContext) -> CheckResult:
     server: Throwaway | None = None
     try:
         server = _prepare(spec, ctx, data)
-        _bring_up(spec, server, data)
-        results = _queries(spec, server, data["database"])
+        _bring_up(spec, server, data, float(spec.ready_timeout))
+        results = run_queries(server, data["database"], spec.queries)
     except (PgFailed, pgbin.NoBinaries) as exc:
         if isinstance(exc, PgFailed) and exc.output:
             data["output_tail"] = exc.output
@@ -182,9 +192,24 @@ def check_postgres(spec: PostgresCheck, ctx: CheckContext) -> CheckResult:
     return _verdict(name, data, results)
 
 
+def start_service(spec: PostgresService, ctx: CheckContext, data: dict[str, Any]) -> Throwaway:
+    """A stack's PostgreSQL, as the check brings its server up, also on 127.0.0.1:``port``.
+
+    Raises PgFailed (or NoBinaries) with the reason; a server that got as far as starting is
+    stopped first. The caller stops the one returned.
+    """
+    server = _prepare(spec, ctx, data, spec.port or PORT)
+    with stopped_on_failure(server):
+        _bring_up(spec, server, data, float(spec.ready.timeout))
+    return server
+
+
 # -- steps ----------------------------------------------------------------------------
 
-def _prepare(spec: PostgresCheck, ctx: CheckContext, data: dict[str, Any]) -> Throwaway:
+Source = PostgresCheck | PostgresService
+
+
+def _prepare(spec: Source, ctx: CheckContext, data: dict[str, Any], tcp_port: int | None = None) -> Throwaway:
     rel = spec.dump or spec.data_dir or ""
     available = pgbin.installed()
     # before anything is started, inside the sandbox: a FIFO or a link to the host fails at once
@@ -217,7 +242,8 @@ def _prepare(spec: PostgresCheck, ctx: CheckContext, data: dict[str, Any]) -> Th
         data["database"] = spec.database or "postgres"
         data_dir = ctx.restore_root / rel
     data["binaries"] = bins.describe()
-    server = Throwaway(ctx, bins, home, conf, socket_dir, data_dir, env, data=data, source=source)
+    server = Throwaway(ctx, bins, home, conf, socket_dir, data_dir, env, data=data, source=source,
+                       port=tcp_port or PORT, tcp=tcp_port is not None)
     server.write_config()
     return server
 
@@ -252,7 +278,7 @@ def _new_config_folder(ctx: CheckContext) -> tuple[int, Path]:
             raise PgFailed(f"cannot prepare the server's configuration: {exc.strerror or exc}") from None
 
 
-def _bring_up(spec: PostgresCheck, server: Throwaway, data: dict[str, Any]) -> None:
+def _bring_up(spec: Source, server: Throwaway, data: dict[str, Any], timeout: float) -> None:
     started = time.monotonic()
     if spec.dump:
         server.run([server.bins.tool("initdb"), "-D", str(server.data_dir), "-U", SUPERUSER,
@@ -264,7 +290,7 @@ def _bring_up(spec: PostgresCheck, server: Throwaway, data: dict[str, Any]) -> N
                                 "set_aside")
         if set_aside:
             data["set_aside"] = set_aside
-    data["ready_seconds"] = server.start(float(spec.ready_timeout))
+    data["ready_seconds"] = server.start(timeout)
     if spec.dump:
         restore_started = time.monotonic()
         _restore_dump(spec, server, data)
@@ -275,7 +301,7 @@ def _bring_up(spec: PostgresCheck, server: Throwaway, data: dict[str, Any]) -> N
     data["up_seconds"] = round(time.monotonic() - started, 3)
 
 
-def _restore_dump(spec: PostgresCheck, server: Throwaway, data: dict[str, Any]) -> None:
+def _restore_dump(spec: Source, server: Throwaway, data: dict[str, Any]) -> None:
     source = server.ctx.restore_root / (spec.dump or "")  # what the sandboxed tools open
     fmt = data["source"]["format"]
     database = data["database"]
@@ -298,7 +324,7 @@ def _restore_dump(spec: PostgresCheck, server: Throwaway, data: dict[str, Any]) 
                    timeout=RESTORE_TIMEOUT)
     else:
         server.run([server.bins.tool("pg_restore"), "--no-owner", "--no-acl", "--exit-on-error",
-                    "-h", server.socket_dir, "-p", str(PORT), "-U", SUPERUSER, "-d", database,
+                    "-h", server.socket_dir, "-p", str(server.port), "-U", SUPERUSER, "-d", database,
                     str(source)], "pg_restore", timeout=RESTORE_TIMEOUT)
 
 
@@ -333,9 +359,10 @@ def _inspect_dump(ctx: CheckContext, rel: str, source: dict[str, Any], available
     return major, full, dbname
 
 
-def _queries(spec: PostgresCheck, server: Throwaway, database: str) -> list[dict[str, Any]]:
+def run_queries(server: Throwaway, database: str, queries: list[Query]) -> list[dict[str, Any]]:
+    """Each query's value and whether it met its expectation (a query that errs does not)."""
     results = []
-    for query in spec.queries:
+    for query in queries:
         expectation = parse_expectation(query.shown, exact=query.exact)
         marker = psqlvalue.null_marker()
         done = server.ctx.launcher.run(
