@@ -201,6 +201,7 @@ def _readme(bundle: dict[str, Any], signer: Any, report_name: str) -> str:
     return f"""drillbook evidence bundle
 =========================
 
+Format:    {bundle['format']} (verify with the verify_evidence.py inside, or drillbook as recent)
 Selection: {bundle['selection']['period']} {' '.join(bundle['selection']['names'])}
 Runs:      {len(bundle['runs'])}
 Created:   {bundle['created_at']}

@@ -18,6 +18,12 @@ Format (``evidence/ledger.jsonl``, one JSON object per line):
 first); ``sig`` is the base64 ed25519 signature of the 32-byte digest ``hash`` by key ``key_id``
 (the first 16 hex digits of the SHA-256 of the raw public key); ``files`` maps every file of the
 run's folder ``path`` (relative to the reports folder) to its SHA-256.
+
+Every document and entry names its ``format``; one this verifier does not know is reported by
+name (``unknown-format``), never read as if it were one it knows. Bundles: ``drillbook-bundle/1``
+(the whole ledger, or since inclusion proofs the exported entries with ``evidence/proofs.json``)
+and ``drillbook-bundle/2`` (always ``proofs.json``; the ledger may hold signed notes, entries of
+kind ``note`` that seal no files, which a verifier older than notes misreads as runs).
 """
 
 from __future__ import annotations
@@ -43,7 +49,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 FORMAT = "drillbook-ledger/1"
-BUNDLE_FORMAT = "drillbook-bundle/1"
+BUNDLE_FORMAT = "drillbook-bundle/2"
+BUNDLE_FORMATS = ("drillbook-bundle/1", BUNDLE_FORMAT)  # what this verifier reads
 GENESIS = "0" * 64
 LEDGER_DIR = "evidence"
 LEDGER_FILE = "ledger.jsonl"
@@ -329,9 +336,23 @@ def published_keys(root: Path) -> dict[str, Any]:
 
 
 # -- checks ---------------------------------------------------------------------------------------
+def check_format(found: Any, known: tuple[str, ...], what: str, result: Result,
+                 run_id: str = "", file: str = "") -> bool:
+    """Whether ``found`` is a format this verifier reads; if not, a problem naming it, so that
+    evidence written by a later drillbook is neither misread as valid nor as tampered."""
+    if found in known:
+        return True
+    result.add("unknown-format", f"{what} is {found}, a format this verifier does not know (it reads "
+               f"{', '.join(known)}): verify with the verify_evidence.py shipped with it, or a newer drillbook",
+               run_id, file)
+    return False
+
+
 def check_hashes(entries: list[dict[str, Any]], result: Result) -> None:
     for entry in entries:
         seq, run = entry.get("seq"), entry.get("run_id", "?")
+        check_format(entry.get("format"), (NOTE_FORMAT,) if is_note(entry) else (FORMAT,),
+                     f"ledger entry #{seq} (run {run})", result, str(run), f"{LEDGER_DIR}/{LEDGER_FILE}")
         actual = entry_hash({k: v for k, v in entry.items() if k != "_line"})
         if actual != entry.get("hash"):
             result.add("entry-edited", f"ledger entry #{seq} (run {run}, line {entry['_line']}) was "
@@ -485,6 +506,9 @@ def check_proofs(entries: list[dict[str, Any]], proofs: dict[str, Any], keys: di
         return
     head = proofs["head"]
     size, root, by_seq = _proof_index(proofs)
+    where = f"{LEDGER_DIR}/{PROOFS_FILE}"
+    check_format(proofs.get("format"), (PROOFS_FORMAT,), where, result, file=where)
+    check_format(head.get("format"), (HEAD_FORMAT,), f"the signed ledger head in {where}", result, file=where)
     result.tree_size, result.merkle_root = size, head["root"]
     if not check_head(head, keys, result):
         return
@@ -526,14 +550,15 @@ def check_bundle(root: Path, entries: list[dict[str, Any]], keys: dict[str, Any]
     except (OSError, ValueError, KeyError, TypeError):
         result.add("bad-bundle", f"{BUNDLE_FILE} is unreadable", file=BUNDLE_FILE)
         return set()
-    result.bundle = {k: bundle.get(k) for k in ("created_at", "selection", "head", "head_seq")}
+    result.bundle = {k: bundle.get(k) for k in ("created_at", "format", "selection", "head", "head_seq")}
+    check_format(bundle.get("format"), BUNDLE_FORMATS, BUNDLE_FILE, result, file=BUNDLE_FILE)
     key = keys.get(bundle.get("key_id"))
     if key is None or not signature_ok(key, entry_hash(bundle), str(bundle.get("sig"))):
         result.add("bad-bundle", f"{BUNDLE_FILE} signature does not verify (key {bundle.get('key_id')})",
                    file=BUNDLE_FILE)
-    if "root" in bundle and proofs is None:
-        result.add("bad-bundle", f"the bundle was exported with inclusion proofs, but {LEDGER_DIR}/{PROOFS_FILE} "
-                   "is missing", file=BUNDLE_FILE)
+    if ("root" in bundle or bundle.get("format") != BUNDLE_FORMATS[0]) and proofs is None:
+        result.add("bad-bundle", f"the bundle ({bundle.get('format')}) was exported with inclusion proofs, but "
+                   f"{LEDGER_DIR}/{PROOFS_FILE} is missing", file=BUNDLE_FILE)
     if proofs:
         head = proofs["head"]
         if (head.get("head"), head.get("root")) != (bundle.get("head"), bundle.get("root")):
