@@ -446,8 +446,20 @@ def _unsealable(folder: Path) -> list[tuple[str, str]]:
     return sorted(found)
 
 
+def check_notes(entries: list[dict[str, Any]], where: str, result: Result) -> None:
+    """Each note must name its own run's entry among ``entries``: a note seals no files, so a note
+    whose run entry is missing would stand for a run nothing checked."""
+    runs = {e.get("seq"): e for e in run_entries(entries)}
+    for note in filter(is_note, entries):
+        about = runs.get(note.get("about"))
+        if about is None or (about.get("run_id"), about.get("path")) != (note.get("run_id"), note.get("path")):
+            result.add("note-orphan", f"note #{note.get('seq')} is about run {note.get('run_id')}, ledger entry "
+                       f"#{note.get('about')}, which is not in {where}: the note cannot be checked against the "
+                       "run it describes", str(note.get("run_id", "")), f"{LEDGER_DIR}/{LEDGER_FILE}")
+
+
 def check_unrecorded(root: Path, entries: list[dict[str, Any]], result: Result) -> None:
-    sealed = {str(e.get("path")) for e in entries}
+    sealed = {str(e.get("path")) for e in run_entries(entries)}
     for folder in iter_run_dirs(root):
         rel = folder.relative_to(root).as_posix()
         if rel in sealed:
@@ -567,7 +579,7 @@ def check_bundle(root: Path, entries: list[dict[str, Any]], keys: dict[str, Any]
     elif entries and entries[-1].get("hash") != bundle.get("head"):
         result.add("bad-bundle", f"the bundle's ledger ends at {str(entries[-1].get('hash'))[:16]}..., "
                    f"not at the head {str(bundle.get('head'))[:16]}... it was exported with", file=BUNDLE_FILE)
-    sealed = {str(e.get("path")) for e in entries}
+    sealed = {str(e.get("path")) for e in run_entries(entries)}  # a note seals no folder
     for rel in sorted(runs - sealed):
         result.add("unrecorded", f"bundle lists run folder {rel}/ that has no ledger entry", file=rel)
     return runs
@@ -619,6 +631,7 @@ def verify_folder(root: Path, pinned_keys: list[Any] | None = None,
     wanted = check_bundle(root, entries, keys, result, proofs)
     check_runs(root, entries, wanted, result)
     check_unrecorded(root, entries, result)
+    check_notes(entries, "this bundle" if wanted is not None or proofs is not None else "the ledger", result)
     check_anchors(entries + ([proofs["head"]] if proofs else []), anchors or [], result)
     summarise(entries, result)
     if proofs:
