@@ -651,6 +651,9 @@ def check_consistency(doc: dict[str, Any], keys: dict[str, Any]) -> list[str]:
     except (KeyError, TypeError, ValueError, AttributeError):
         return ["the consistency proof is unreadable"]
     problems = []
+    if doc.get("format") != CONSISTENCY_FORMAT:
+        problems.append(f"the proof is {doc.get('format')}, a format this verifier does not know (it reads "
+                        f"{CONSISTENCY_FORMAT}): verify with a newer drillbook")
     for name, head in (("earlier", old), ("later", new)):
         key = keys.get(str(head.get("key_id")))
         if key is None or not signature_ok(key, entry_hash(head), str(head.get("sig"))):
@@ -660,6 +663,29 @@ def check_consistency(doc: dict[str, Any], keys: dict[str, Any]) -> list[str]:
                         f"(root {old['root'][:16]}...): entries up to #{sizes[0]} were changed, removed or "
                         "reordered since the earlier head was signed (history was rewritten)")
     return problems
+
+
+def load_consistency(path: Path) -> dict[str, Any]:
+    """The consistency proof document in ``path``; OSError or ValueError saying why it is not one."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise ValueError(f"not a consistency proof (not JSON: {exc})") from None
+    if not isinstance(doc, dict):
+        raise ValueError("not a consistency proof (not a JSON object)")
+    return doc
+
+
+def verify_consistency(path: Path, pinned_keys: list[Any] | None, keys_from: Path) -> tuple[dict[str, Any], list[str]]:
+    """The proof in ``path`` and its problems, checked against the pinned keys or else the keys
+    published in ``keys_from`` (a reports folder or an extracted bundle)."""
+    doc = load_consistency(path)
+    trusted = {key_id(k): k for k in pinned_keys} if pinned_keys else published_keys(keys_from)
+    return doc, check_consistency(doc, trusted)
+
+
+def consistency_dict(doc: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    return {"ok": not problems, "problems": problems, "old": doc.get("old"), "new": doc.get("new")}
 
 
 def format_consistency(doc: dict[str, Any], problems: list[str]) -> str:
@@ -787,7 +813,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot read --key: {exc}", file=sys.stderr)
         return 2
     if args.consistency:
-        return _main_consistency(Path(args.consistency), keys, Path(args.target))
+        return _main_consistency(Path(args.consistency), keys, Path(args.target), args.json)
     target = Path(args.target)
     if not target.exists():
         print(f"{target} does not exist", file=sys.stderr)
@@ -797,15 +823,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if result.ok else 1
 
 
-def _main_consistency(path: Path, keys: list[Any], target: Path) -> int:
+def _main_consistency(path: Path, keys: list[Any], target: Path, as_json: bool) -> int:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc, problems = verify_consistency(path, keys or None, target)
     except (OSError, ValueError) as exc:
-        print(f"cannot read {path}: {exc}", file=sys.stderr)
+        print(f"--consistency {path}: {exc}", file=sys.stderr)
         return 2
-    trusted = {key_id(k): k for k in keys} if keys else published_keys(target)
-    problems = check_consistency(doc if isinstance(doc, dict) else {}, trusted)
-    print(format_consistency(doc if isinstance(doc, dict) else {}, problems))
+    print(json.dumps(consistency_dict(doc, problems), indent=2) if as_json else format_consistency(doc, problems))
     return 0 if not problems else 1
 
 
