@@ -14,6 +14,16 @@ from tests.unit.evidence.ledgers import fake_run
 pytestmark = pytest.mark.integration
 
 
+def locked_head(workspace, moto, bucket: str, key: str) -> dict:
+    """The ledger head published at ``key``, after checking it is under Object Lock and that
+    ``evidence verify`` accepts its hash as an anchor."""
+    s3 = moto.client()
+    assert s3.head_object(Bucket=bucket, Key=key)["ObjectLockMode"] == "COMPLIANCE"
+    published = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert workspace.cli("evidence", "verify", "--anchor", published["hash"]).returncode == 0
+    return published
+
+
 def test_ledger_head_is_published_locked_and_verifies_as_anchor(workspace, moto, repo):
     moto.bucket("clinic-evidence", "COMPLIANCE", days=1)
     (workspace.drills / "drillbook.yaml").write_text(
@@ -23,12 +33,8 @@ def test_ledger_head_is_published_locked_and_verifies_as_anchor(workspace, moto,
     assert result.returncode == 0, result.stderr
     head = json.loads((workspace.reports / "evidence" / "ledger.jsonl").read_text().splitlines()[-1])
 
-    s3 = moto.client()
-    key = "drillbook/ledger-heads/00000001/head.json"
-    assert s3.head_object(Bucket="clinic-evidence", Key=key)["ObjectLockMode"] == "COMPLIANCE"
-    published = json.loads(s3.get_object(Bucket="clinic-evidence", Key=key)["Body"].read())
+    published = locked_head(workspace, moto, "clinic-evidence", "drillbook/ledger-heads/00000001/head.json")
     assert published["hash"] == head["hash"] and published["seq"] == 1
-    assert workspace.cli("evidence", "verify", "--anchor", published["hash"]).returncode == 0
 
     # a rewritten ledger (even re-signed with the stolen key) no longer contains the anchor
     (workspace.reports / "evidence" / "ledger.jsonl").write_text("")
@@ -50,9 +56,5 @@ def test_a_note_publishes_the_new_head_to_its_runs_bucket(workspace, moto):
                           "--text", "Looked at it.", **moto.env())
     assert noted.returncode == 0, noted.stderr
     note = json.loads((workspace.reports / "evidence" / "ledger.jsonl").read_text().splitlines()[-1])
-    s3 = moto.client()
-    key = "clinic/ledger-heads/00000002/head.json"
-    assert s3.head_object(Bucket="note-evidence", Key=key)["ObjectLockMode"] == "COMPLIANCE"
-    published = json.loads(s3.get_object(Bucket="note-evidence", Key=key)["Body"].read())
+    published = locked_head(workspace, moto, "note-evidence", "clinic/ledger-heads/00000002/head.json")
     assert (published["seq"], published["hash"]) == (2, note["hash"])
-    assert workspace.cli("evidence", "verify", "--anchor", published["hash"]).returncode == 0
