@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -38,9 +39,12 @@ def evidence_group() -> None:
 @click.option("--anchor", "anchors", multiple=True,
               help="A head hash published earlier that must still be in the chain.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--consistency", "proof", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Check instead a consistency proof between two exports' signed heads (written by `evidence "
+              "consistency`); keys: --key, else those published in TARGET (default: the reports folder).")
 @click.pass_obj
 def verify_cmd(settings: Settings, target: Path | None, keys: tuple[Path, ...], anchors: tuple[str, ...],
-               as_json: bool) -> None:
+               as_json: bool, proof: Path | None) -> None:
     """Verify the reports folder, or a bundle zip (TARGET), offline; exit 1 listing every problem."""
     pinned = []
     for path in keys:
@@ -49,6 +53,8 @@ def verify_cmd(settings: Settings, target: Path | None, keys: tuple[Path, ...], 
         except ValueError as exc:
             raise BadInput(f"--key {path}: {exc} (give the public-key.pem drillbook published)") from None
     where = target or settings.reports_dir
+    if proof is not None:
+        _verify_consistency(proof, pinned, where, as_json)
     if not where.exists():
         raise BadInput(f"{where} does not exist (give a reports folder or an exported .zip)")
     result = verifier.verify_path(where, pinned or None, list(anchors))
@@ -57,6 +63,19 @@ def verify_cmd(settings: Settings, target: Path | None, keys: tuple[Path, ...], 
     else:
         out.print(verifier.format_result(result), markup=False)
     sys.exit(0 if result.ok else 1)
+
+
+def _verify_consistency(proof: Path, pinned: list[Any], keys_from: Path, as_json: bool) -> None:
+    try:
+        doc, problems = verifier.verify_consistency(proof, pinned or None, keys_from)
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"--consistency {proof}: {exc} (give the proof `drillbook evidence consistency` wrote)"
+                       ) from None
+    if as_json:
+        out.print(json.dumps(verifier.consistency_dict(doc, problems), indent=2), markup=False)
+    else:
+        out.print(verifier.format_consistency(doc, problems), markup=False)
+    sys.exit(0 if not problems else exitcodes.FAILED)
 
 
 @evidence_group.command("export")

@@ -88,10 +88,13 @@ def export(settings: Settings, out: Path, selection: Selection) -> ExportResult:
 
 
 def shipped_entries(entries: list[dict[str, Any]], chosen: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The ledger entries a bundle carries, in ledger order: the chosen runs' latest seals and the
-    notes about those runs."""
-    wanted, runs = {id(e) for e in chosen}, {e.get("run_id") for e in chosen}
-    return [e for e in entries if id(e) in wanted or (fmt.is_note(e) and e.get("run_id") in runs)]
+    """The ledger entries a bundle carries, in ledger order: the chosen runs' latest seals, the
+    notes about those runs and the run entries the notes name (an earlier seal of a run resealed
+    since), so that the verifier finds each note's run entry in the bundle."""
+    runs = {e.get("run_id") for e in chosen}
+    notes = [e for e in entries if fmt.is_note(e) and e.get("run_id") in runs]
+    wanted, about = {id(e) for e in chosen + notes}, {n.get("about") for n in notes}
+    return [e for e in entries if id(e) in wanted or (not fmt.is_note(e) and e.get("seq") in about)]
 
 
 def signed_head(entries: list[dict[str, Any]], tree: merkle.Tree, signer: Any) -> dict[str, Any]:
@@ -201,11 +204,12 @@ def _readme(bundle: dict[str, Any], signer: Any, report_name: str) -> str:
     return f"""drillbook evidence bundle
 =========================
 
+Format:    {bundle['format']} (verify with the verify_evidence.py inside, or drillbook as recent)
 Selection: {bundle['selection']['period']} {' '.join(bundle['selection']['names'])}
 Runs:      {len(bundle['runs'])}
 Created:   {bundle['created_at']}
 Head:      #{bundle['head_seq']} {bundle['head']}
-Key:       ed25519 {signer.key_id}
+Key:       {signer.key_type} {signer.key_id}
            fingerprint {signer.fingerprint}
 
 What is inside

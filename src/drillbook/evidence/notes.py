@@ -1,7 +1,8 @@
 """Signed notes about runs: who reviewed a failed run, the corrective action taken, an exception.
 
 A note is its own ledger entry linked to the run's entry (``about``); the run's record and
-folder are never edited. The text is operator input that reports, terminals and an auditor's
+folder are never edited. Its seal is a new ledger head, anchored in the run's WORM bucket like
+the run's own seal. The text is operator input that reports, terminals and an auditor's
 browser show: controls and escape sequences are stripped and its length capped.
 """
 
@@ -14,6 +15,7 @@ from drillbook.errors import BadInput
 from drillbook.evidence import ledger
 from drillbook.evidence import verify as fmt
 from drillbook.evidence.signing import load_signer
+from drillbook.outputs import finish
 from drillbook.settings import Settings
 from drillbook.status import Status
 from drillbook.util.clock import iso, parse_iso, utc_now
@@ -42,7 +44,9 @@ def add(settings: Settings, run_id: str, by: str, kind: str, text: str) -> dict[
     if not said:
         raise BadInput("--text is empty: say what was reviewed, done or excepted")
     note = {"note_kind": kind, "by": who, "text": said, "written_at": iso(utc_now()) or ""}
-    return ledger.append_note(settings, clean(run_id, 200), note, load_signer(settings))
+    entry = ledger.append_note(settings, clean(run_id, 200), note, load_signer(settings))
+    finish.anchor_note(entry, settings)
+    return entry
 
 
 def by_run(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

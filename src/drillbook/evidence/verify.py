@@ -29,6 +29,12 @@ file of the run folder with its SHA-256 and whose predicate (type :data:`PREDICA
 what the run proved; the signature is over the DSSE pre-authentication encoding (PAE) of the
 payload's bytes, with the same keys and key ids as the ledger, so no JSON is re-serialised to
 check it and any DSSE implementation verifies it.
+
+Every document and entry names its ``format``; one this verifier does not know is reported by
+name (``unknown-format``), never read as if it were one it knows. Bundles: ``drillbook-bundle/1``
+(the whole ledger, or since inclusion proofs the exported entries with ``evidence/proofs.json``)
+and ``drillbook-bundle/2`` (always ``proofs.json``; the ledger may hold signed notes, entries of
+kind ``note`` that seal no files, which a verifier older than notes misreads as runs).
 """
 
 from __future__ import annotations
@@ -55,7 +61,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 FORMAT = "drillbook-ledger/1"
-BUNDLE_FORMAT = "drillbook-bundle/1"
+BUNDLE_FORMAT = "drillbook-bundle/2"
+BUNDLE_FORMATS = ("drillbook-bundle/1", BUNDLE_FORMAT)  # what this verifier reads
 GENESIS = "0" * 64
 LEDGER_DIR = "evidence"
 LEDGER_FILE = "ledger.jsonl"
@@ -383,9 +390,23 @@ def published_keys(root: Path) -> dict[str, Any]:
 
 
 # -- checks ---------------------------------------------------------------------------------------
+def check_format(found: Any, known: tuple[str, ...], what: str, result: Result,
+                 run_id: str = "", file: str = "") -> bool:
+    """Whether ``found`` is a format this verifier reads; if not, a problem naming it, so that
+    evidence written by a later drillbook is neither misread as valid nor as tampered."""
+    if found in known:
+        return True
+    result.add("unknown-format", f"{what} is {found}, a format this verifier does not know (it reads "
+               f"{', '.join(known)}): verify with the verify_evidence.py shipped with it, or a newer drillbook",
+               run_id, file)
+    return False
+
+
 def check_hashes(entries: list[dict[str, Any]], result: Result) -> None:
     for entry in entries:
         seq, run = entry.get("seq"), entry.get("run_id", "?")
+        check_format(entry.get("format"), (NOTE_FORMAT,) if is_note(entry) else (FORMAT,),
+                     f"ledger entry #{seq} (run {run})", result, str(run), f"{LEDGER_DIR}/{LEDGER_FILE}")
         actual = entry_hash({k: v for k, v in entry.items() if k != "_line"})
         if actual != entry.get("hash"):
             result.add("entry-edited", f"ledger entry #{seq} (run {run}, line {entry['_line']}) was "
@@ -577,8 +598,20 @@ def _subject_problems(present: dict[str, str], recorded: dict[str, str], run: st
     return found
 
 
+def check_notes(entries: list[dict[str, Any]], where: str, result: Result) -> None:
+    """Each note must name its own run's entry among ``entries``: a note seals no files, so a note
+    whose run entry is missing would stand for a run nothing checked."""
+    runs = {e.get("seq"): e for e in run_entries(entries)}
+    for note in filter(is_note, entries):
+        about = runs.get(note.get("about"))
+        if about is None or (about.get("run_id"), about.get("path")) != (note.get("run_id"), note.get("path")):
+            result.add("note-orphan", f"note #{note.get('seq')} is about run {note.get('run_id')}, ledger entry "
+                       f"#{note.get('about')}, which is not in {where}: the note cannot be checked against the "
+                       "run it describes", str(note.get("run_id", "")), f"{LEDGER_DIR}/{LEDGER_FILE}")
+
+
 def check_unrecorded(root: Path, entries: list[dict[str, Any]], result: Result) -> None:
-    sealed = {str(e.get("path")) for e in entries}
+    sealed = {str(e.get("path")) for e in run_entries(entries)}
     for folder in iter_run_dirs(root):
         rel = folder.relative_to(root).as_posix()
         if rel in sealed:
@@ -637,6 +670,9 @@ def check_proofs(entries: list[dict[str, Any]], proofs: dict[str, Any], keys: di
         return
     head = proofs["head"]
     size, root, by_seq = _proof_index(proofs)
+    where = f"{LEDGER_DIR}/{PROOFS_FILE}"
+    check_format(proofs.get("format"), (PROOFS_FORMAT,), where, result, file=where)
+    check_format(head.get("format"), (HEAD_FORMAT,), f"the signed ledger head in {where}", result, file=where)
     result.tree_size, result.merkle_root = size, head["root"]
     if not check_head(head, keys, result):
         return
@@ -678,14 +714,15 @@ def check_bundle(root: Path, entries: list[dict[str, Any]], keys: dict[str, Any]
     except (OSError, ValueError, KeyError, TypeError):
         result.add("bad-bundle", f"{BUNDLE_FILE} is unreadable", file=BUNDLE_FILE)
         return set()
-    result.bundle = {k: bundle.get(k) for k in ("created_at", "selection", "head", "head_seq")}
+    result.bundle = {k: bundle.get(k) for k in ("created_at", "format", "selection", "head", "head_seq")}
+    check_format(bundle.get("format"), BUNDLE_FORMATS, BUNDLE_FILE, result, file=BUNDLE_FILE)
     key = keys.get(bundle.get("key_id"))
     if key is None or not signature_ok(key, entry_hash(bundle), str(bundle.get("sig"))):
         result.add("bad-bundle", f"{BUNDLE_FILE} signature does not verify (key {bundle.get('key_id')})",
                    file=BUNDLE_FILE)
-    if "root" in bundle and proofs is None:
-        result.add("bad-bundle", f"the bundle was exported with inclusion proofs, but {LEDGER_DIR}/{PROOFS_FILE} "
-                   "is missing", file=BUNDLE_FILE)
+    if ("root" in bundle or bundle.get("format") != BUNDLE_FORMATS[0]) and proofs is None:
+        result.add("bad-bundle", f"the bundle ({bundle.get('format')}) was exported with inclusion proofs, but "
+                   f"{LEDGER_DIR}/{PROOFS_FILE} is missing", file=BUNDLE_FILE)
     if proofs:
         head = proofs["head"]
         if (head.get("head"), head.get("root")) != (bundle.get("head"), bundle.get("root")):
@@ -694,7 +731,7 @@ def check_bundle(root: Path, entries: list[dict[str, Any]], keys: dict[str, Any]
     elif entries and entries[-1].get("hash") != bundle.get("head"):
         result.add("bad-bundle", f"the bundle's ledger ends at {str(entries[-1].get('hash'))[:16]}..., "
                    f"not at the head {str(bundle.get('head'))[:16]}... it was exported with", file=BUNDLE_FILE)
-    sealed = {str(e.get("path")) for e in entries}
+    sealed = {str(e.get("path")) for e in run_entries(entries)}  # a note seals no folder
     for rel in sorted(runs - sealed):
         result.add("unrecorded", f"bundle lists run folder {rel}/ that has no ledger entry", file=rel)
     return runs
@@ -747,6 +784,7 @@ def verify_folder(root: Path, pinned_keys: list[Any] | None = None,
     check_runs(root, entries, wanted, result)
     check_attestations(root, entries, wanted, keys, result)
     check_unrecorded(root, entries, result)
+    check_notes(entries, "this bundle" if wanted is not None or proofs is not None else "the ledger", result)
     check_anchors(entries + ([proofs["head"]] if proofs else []), anchors or [], result)
     summarise(entries, result)
     if proofs:
@@ -766,6 +804,9 @@ def check_consistency(doc: dict[str, Any], keys: dict[str, Any]) -> list[str]:
     except (KeyError, TypeError, ValueError, AttributeError):
         return ["the consistency proof is unreadable"]
     problems = []
+    if doc.get("format") != CONSISTENCY_FORMAT:
+        problems.append(f"the proof is {doc.get('format')}, a format this verifier does not know (it reads "
+                        f"{CONSISTENCY_FORMAT}): verify with a newer drillbook")
     for name, head in (("earlier", old), ("later", new)):
         key = keys.get(str(head.get("key_id")))
         if key is None or not signature_ok(key, entry_hash(head), str(head.get("sig"))):
@@ -775,6 +816,29 @@ def check_consistency(doc: dict[str, Any], keys: dict[str, Any]) -> list[str]:
                         f"(root {old['root'][:16]}...): entries up to #{sizes[0]} were changed, removed or "
                         "reordered since the earlier head was signed (history was rewritten)")
     return problems
+
+
+def load_consistency(path: Path) -> dict[str, Any]:
+    """The consistency proof document in ``path``; OSError or ValueError saying why it is not one."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise ValueError(f"not a consistency proof (not JSON: {exc})") from None
+    if not isinstance(doc, dict):
+        raise ValueError("not a consistency proof (not a JSON object)")
+    return doc
+
+
+def verify_consistency(path: Path, pinned_keys: list[Any] | None, keys_from: Path) -> tuple[dict[str, Any], list[str]]:
+    """The proof in ``path`` and its problems, checked against the pinned keys or else the keys
+    published in ``keys_from`` (a reports folder or an extracted bundle)."""
+    doc = load_consistency(path)
+    trusted = {key_id(k): k for k in pinned_keys} if pinned_keys else published_keys(keys_from)
+    return doc, check_consistency(doc, trusted)
+
+
+def consistency_dict(doc: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    return {"ok": not problems, "problems": problems, "old": doc.get("old"), "new": doc.get("new")}
 
 
 def format_consistency(doc: dict[str, Any], problems: list[str]) -> str:
@@ -925,7 +989,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot read --key: {exc}", file=sys.stderr)
         return 2
     if args.consistency:
-        return _main_consistency(Path(args.consistency), keys, Path(args.target))
+        return _main_consistency(Path(args.consistency), keys, Path(args.target), args.json)
     if args.attestation:
         return attestation_main(Path(args.attestation), keys, args.json)
     target = Path(args.target)
@@ -937,15 +1001,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if result.ok else 1
 
 
-def _main_consistency(path: Path, keys: list[Any], target: Path) -> int:
+def _main_consistency(path: Path, keys: list[Any], target: Path, as_json: bool) -> int:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc, problems = verify_consistency(path, keys or None, target)
     except (OSError, ValueError) as exc:
-        print(f"cannot read {path}: {exc}", file=sys.stderr)
+        print(f"--consistency {path}: {exc}", file=sys.stderr)
         return 2
-    trusted = {key_id(k): k for k in keys} if keys else published_keys(target)
-    problems = check_consistency(doc if isinstance(doc, dict) else {}, trusted)
-    print(format_consistency(doc if isinstance(doc, dict) else {}, problems))
+    print(json.dumps(consistency_dict(doc, problems), indent=2) if as_json else format_consistency(doc, problems))
     return 0 if not problems else 1
 
 

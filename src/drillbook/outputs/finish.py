@@ -36,7 +36,7 @@ from drillbook.outputs import faults
 from drillbook.outputs import notify as notifier
 from drillbook.outputs import ping as pinger
 from drillbook.outputs.faults import Fault
-from drillbook.outputs.runstore import RUN_FILE, RunKind
+from drillbook.outputs.runstore import RUN_FILE, RunKind, read_record
 from drillbook.report import junit, render
 from drillbook.runbook import render as runbook_render
 from drillbook.settings import Settings
@@ -208,11 +208,24 @@ def seal_step(run: PostRun) -> bool:
         log.error("could not seal %s into the evidence ledger: %s", run.folder, exc)
         faults.failed(Fault.LEDGER_SEAL, drill=_name(run))
         return False
+    anchor_step(run, entry)
+    return entry is not None
+
+
+def anchor_step(run: PostRun, entry: dict[str, Any] | None) -> None:
+    """The ledger head ``entry`` (the run's seal, or a note about the run) to the run's WORM target."""
     try:
         anchor.publish_head(entry, run.spec, run.settings, run.project)
     except Exception as exc:  # publish_head logs its own failures; this is a bug's last net
         log.error("could not publish the ledger head: %s", exc)
-    return entry is not None
+
+
+def anchor_note(entry: dict[str, Any], settings: Settings) -> None:
+    """A note just sealed about a run: its head is anchored now, where the run's own head went
+    (the run's drill's target, else the project's), not only by the next run's seal."""
+    folder = settings.reports_dir / str(entry["path"])
+    record = read_record(folder / RUN_FILE) or {"drill": entry.get("name")}
+    anchor_step(reaped(folder, record, settings), entry)
 
 
 def _name(run: PostRun) -> str:

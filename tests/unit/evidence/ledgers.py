@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
-from drillbook.evidence import ledger
+from drillbook.evidence import ledger, signing
 from drillbook.evidence import verify as v
 from drillbook.settings import Settings
 
@@ -36,3 +40,22 @@ def codes(settings: Settings, **kwargs) -> list[str]:
 
 def ledger_lines(settings: Settings) -> list[str]:
     return ledger.ledger_path(settings.reports_dir).read_text().splitlines(keepends=True)
+
+
+def rewrite_member(src: Path, dst: Path, suffix: str, change: Callable[[bytes], bytes]) -> None:
+    """A copy of the zip ``src`` whose members ending in ``suffix`` went through ``change``."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            zout.writestr(info, change(data) if info.filename.endswith(suffix) else data)
+
+
+def standalone(bundle: Path, folder: Path, settings: Settings) -> subprocess.CompletedProcess[str]:
+    """The shipped verify_evidence.py, run in isolated mode from the unzipped bundle with a pinned key."""
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(folder)
+        top = zf.namelist()[0].split("/")[0]
+    pem = folder / "published.pem"
+    pem.write_bytes(signing.load_signer(settings).public_pem())
+    return subprocess.run([sys.executable, "-I", "verify_evidence.py", ".", "--key", str(pem)],
+                          cwd=folder / top, capture_output=True, text=True, timeout=60)

@@ -90,3 +90,26 @@ def test_the_consistency_command_writes_the_proof_the_auditor_checks(grown, tmp_
     assert result.exit_code == 0, result.output
     assert "Consistency: OK" in result.output and "earlier:  3 entries" in result.output
     assert json.loads(proof.read_text())["format"] == v.CONSISTENCY_FORMAT
+
+
+def test_evidence_verify_checks_a_consistency_proof_like_the_standalone_verifier(grown, tmp_path):
+    settings, old, new = grown
+    args = ["--drills", str(settings.drills_dir), "--reports", str(settings.reports_dir),
+            "--state", str(settings.state_dir), "--runbooks", str(settings.runbooks_dir), "evidence", "verify"]
+    doc = consistency.prove(settings, old, new)
+    proof, forged = tmp_path / "proof.json", tmp_path / "forged.json"
+    proof.write_text(json.dumps(doc))
+    forged.write_text(json.dumps(dict(doc, new=dict(doc["new"], tree_size=7))))
+    pem = tmp_path / "public.pem"
+    pem.write_bytes(signing.load_signer(settings).public_pem())
+
+    pinned = CliRunner().invoke(cli, [*args, "--consistency", str(proof), "--key", str(pem)])
+    assert pinned.exit_code == 0, pinned.output
+    assert "Consistency: OK" in pinned.output and "later:  6 entries" in pinned.output
+    assert CliRunner().invoke(cli, [*args, "--consistency", str(proof)]).exit_code == 0  # the published key
+    rejected = CliRunner().invoke(cli, [*args, "--consistency", str(forged), "--json"])
+    assert rejected.exit_code == 1
+    assert json.loads(rejected.output)["problems"] == ["the later head (size 7) is not signed by a trusted key"]
+    assert v.main(["--consistency", str(forged), "--json", str(settings.reports_dir)]) == 1
+    unreadable = CliRunner().invoke(cli, [*args, "--consistency", str(pem)])
+    assert unreadable.exit_code == 2 and f"--consistency {pem}: not a consistency proof" in unreadable.output

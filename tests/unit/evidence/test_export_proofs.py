@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 from drillbook.evidence import ledger, signing
 from drillbook.evidence import verify as v
 from drillbook.evidence.export import Selection, export
-from tests.unit.evidence.ledgers import fake_run, make_settings
+from tests.unit.evidence.ledgers import fake_run, make_settings, rewrite_member, standalone
 
 
 def two_drills(tmp_path: Path, monkeypatch):
@@ -20,13 +18,6 @@ def two_drills(tmp_path: Path, monkeypatch):
     for i, name in enumerate(["clinic", "billing", "clinic", "billing", "billing"], start=1):
         ledger.seal(fake_run(settings.reports_dir, name, f"20261102T0{i}0000Z-00000{i}"), settings)
     return settings
-
-
-def rewrite_member(src: Path, dst: Path, suffix: str, change) -> None:
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
-        for info in zin.infolist():
-            data = zin.read(info)
-            zout.writestr(info, change(data) if info.filename.endswith(suffix) else data)
 
 
 def test_export_of_one_drill_ships_its_entries_only_each_proven_in_the_signed_head(tmp_path, monkeypatch):
@@ -43,17 +34,6 @@ def test_export_of_one_drill_ships_its_entries_only_each_proven_in_the_signed_he
     assert (result.proven, result.entries, result.tree_size, result.head_seq) == (2, 2, 5, 5)
     assert "2 of 2 entries proven in the signed ledger head (5 entries" in v.format_result(result)
     assert standalone(out, tmp_path / "auditor", settings).returncode == 0
-
-
-def standalone(bundle: Path, folder: Path, settings) -> subprocess.CompletedProcess[str]:
-    """The shipped verify_evidence.py, run in isolated mode from the unzipped bundle with a pinned key."""
-    with zipfile.ZipFile(bundle) as zf:
-        zf.extractall(folder)
-        top = zf.namelist()[0].split("/")[0]
-    pem = folder / "published.pem"
-    pem.write_bytes(signing.load_signer(settings).public_pem())
-    return subprocess.run([sys.executable, "-I", "verify_evidence.py", ".", "--key", str(pem)],
-                          cwd=folder / top, capture_output=True, text=True, timeout=60)
 
 
 def test_an_entry_edited_and_re_signed_with_the_key_is_not_in_the_signed_head(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ from drillbook.evidence import compliance, ledger, notes, signing
 from drillbook.evidence import verify as v
 from drillbook.evidence.export import Selection, export
 from drillbook.evidence.period import parse_period
-from tests.unit.evidence.ledgers import fake_run, make_settings
+from tests.unit.evidence.ledgers import fake_run, make_settings, rewrite_member
 
 FAILED = "20261102T030000Z-000001"
 PASSED = "20261103T030000Z-000002"
@@ -124,3 +124,47 @@ def test_the_note_command_and_an_export_that_carries_the_note(failed, tmp_path):
     export(settings, out, Selection(names=("clinic",)))
     checked = v.verify_path(out)
     assert checked.ok and checked.notes == 1 and checked.proven == 3
+
+
+def test_a_bundle_whose_note_lost_its_run_entry_names_the_note_and_the_run(failed, tmp_path):
+    """The run's entry dropped from a bundle: its note must not stand in for it (nothing re-hashed)."""
+    settings = failed
+    notes.add(settings, FAILED, "A. Jones", "review", "Looked at it.")
+    out = tmp_path / "clinic.zip"
+    export(settings, out, Selection(names=("clinic",)))
+    dropped = tmp_path / "dropped.zip"
+    rewrite_member(out, dropped, "/ledger.jsonl",
+                   lambda data: b"".join(line for line in data.splitlines(keepends=True) if b'"seq":1,' not in line))
+    result = v.verify_path(dropped)
+    orphan = [str(p) for p in result.problems if p.code == "note-orphan"]
+    assert orphan == [f"[note-orphan] note #3 is about run {FAILED}, ledger entry #1, "
+                      "which is not in this bundle: the note cannot be checked against the run it describes"]
+    assert f"bundle lists run folder clinic/{FAILED}/ that has no ledger entry" in str(result.problems)
+
+
+def test_a_note_about_an_entry_the_ledger_lacks_fails_and_a_resealed_runs_note_exports(failed, tmp_path):
+    settings = failed
+    notes.add(settings, FAILED, "A. Jones", "review", "Looked at it.")
+    (settings.reports_dir / "clinic" / FAILED / "late.txt").write_text("added after the review\n")
+    ledger.seal(settings.reports_dir / "clinic" / FAILED, settings)  # entry #4 amends #1; the note is about #1
+    out = tmp_path / "clinic.zip"
+    export(settings, out, Selection(names=("clinic",)))
+    shipped = v.verify_path(out)
+    assert shipped.ok, shipped.problems
+    assert (shipped.entries, shipped.notes, shipped.resealed) == (4, 1, 1)
+
+    path = ledger.ledger_path(settings.reports_dir)
+    lines = path.read_text().splitlines()
+    note = json.loads(lines[2])
+    assert note["about"] == 1
+    note["about"] = 2  # the passing run's entry: a note must name its own run's entry
+    note["hash"] = v.entry_hash(note)
+    note["sig"] = signing.load_signer(settings).sign(note["hash"])
+    later = json.loads(lines[3])
+    later["prev"] = note["hash"]
+    later["hash"] = v.entry_hash(later)
+    later["sig"] = signing.load_signer(settings).sign(later["hash"])
+    path.write_text("\n".join([*lines[:2], v.canonical(note).decode(), v.canonical(later).decode()]) + "\n")
+    assert [str(p) for p in v.verify_folder(settings.reports_dir).problems] == [
+        f"[note-orphan] note #3 is about run {FAILED}, ledger entry #2, which is not in "
+        "the ledger: the note cannot be checked against the run it describes"]
