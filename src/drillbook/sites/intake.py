@@ -66,27 +66,23 @@ def check_folder(data: bytes, drill: str, run_id: str, limit: int = MAX_TOTAL) -
     """The files of a run folder that came back, once each rule holds; :class:`Refused` otherwise."""
     if len(data) > limit + 512 * (MAX_FILES + 4):
         raise Refused(f"the folder is {len(data)} bytes, more than the {limit} allowed")
-    try:
-        tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:")
-    except tarfile.TarError as exc:
-        raise Refused(f"not a tar archive: {exc}") from None
     files: dict[str, bytes] = {}
     total = 0
-    with tar:
-        try:
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
             for member in _members(tar):
                 body = _content(tar, member)
                 total += len(body)
                 if total > limit:
                     raise Refused(f"the folder holds more than the {limit} bytes allowed")
                 files[member.name] = body
-        except tarfile.TarError as exc:
-            raise Refused(f"a broken tar archive: {exc}") from None
+    except tarfile.TarError as exc:
+        raise Refused(f"not a whole tar archive: {exc}") from None
     return Received(drill, run_id, files, _record(files, drill, run_id))
 
 
 def _members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
-    members = []
+    members: list[tarfile.TarInfo] = []
     seen: set[str] = set()
     for member in tar:
         if len(members) >= MAX_FILES:

@@ -98,7 +98,7 @@ def test_a_size_the_header_lies_about_is_refused():
 
 
 def test_not_a_tar_is_refused():
-    with pytest.raises(Refused, match="tar"):
+    with pytest.raises(Refused, match="tar archive"):
         check_folder(b"\x00garbage" * 10, DRILL, RUN_ID)
 
 
