@@ -126,4 +126,5 @@ def central_env(workspace: Workspace) -> dict[str, str]:
 
 
 def project_yaml(url: str, heartbeat: str = "1s") -> str:
-    return f"workers:\n  broker: {url}\n  password: {{env: {BROKER_ENV}}}\n  heartbeat: {heartbeat}\n"
+    return (f"workers:\n  broker: {url}\n  password: {{env: {BROKER_ENV}}}\n  heartbeat: {heartbeat}\n"
+            "  republish_after: 3s\n")

@@ -18,11 +18,14 @@ from drillbook.cli.tables import print_table
 from drillbook.drill import batch
 from drillbook.errors import CannotRun
 from drillbook.settings import Settings
-from drillbook.sites import celeryapp, worker
+from drillbook.sites import worker
 from drillbook.sites.central import Central, connect, workers_of
 from drillbook.sites.outbox import Row
 from drillbook.spec.loader import load_drills, load_project
 from drillbook.util.durations import parse_duration
+from drillbook.util.lazy import lazy_module
+
+celeryapp = lazy_module("drillbook.sites.celeryapp")  # Celery: loaded only when sites are used
 
 WAIT_POLL = 0.5
 

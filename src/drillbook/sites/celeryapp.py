@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from celery import Celery
+from celery.exceptions import Ignore
 from celery.result import AsyncResult
 
 TASK = "drillbook.site_run"
@@ -39,7 +40,7 @@ QUEUE_PREFIX = "drillbook.site."
 LOST_BEATS = 3  # a run silent this many heartbeats is lost with its worker
 RESULT_DAYS = 7  # results no one collected are dropped by the backend after this
 
-Body = Callable[[dict[str, Any], Callable[[dict[str, Any]], None]], dict[str, Any]]
+Body = Callable[[dict[str, Any], Callable[[dict[str, Any]], None]], dict[str, Any] | None]
 
 
 def queue_of(site: str) -> str:
@@ -106,6 +107,24 @@ def forget(app: Celery, task_id: str) -> None:
     AsyncResult(task_id, app=app).forget()
 
 
+def waiting(app: Celery, site: str) -> int:
+    """Messages in ``site``'s queue now (0 after a broker restart lost them)."""
+    with app.connection_for_write() as conn:
+        declared = conn.default_channel.queue_declare(queue=queue_of(site), passive=False, durable=True,
+                                                      auto_delete=False)
+        return int(declared.message_count)
+
+
+def held(app: Celery, timeout: float = 1.0) -> set[str]:
+    """Task ids some worker holds now: running, or fetched and waiting for the pool."""
+    spy = app.control.inspect(timeout=timeout)
+    ids = set()
+    for answer in (spy.active() or {}, spy.reserved() or {}):
+        for tasks in answer.values():
+            ids |= {str(t.get("id")) for t in tasks}
+    return ids
+
+
 def encode(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -158,7 +177,10 @@ def run_worker(app: Celery, site: str, concurrency: int, body: Body, name: str |
         def beat(meta: dict[str, Any]) -> None:
             task.backend.store_result(task_id, meta, "STARTED")
 
-        return body(payload, beat)
+        answer = body(payload, beat)
+        if answer is None:  # a copy of a run already started here: its first result must stay
+            raise Ignore()
+        return answer
 
     pool = ["--pool", "solo"] if concurrency <= 1 else ["--pool", "prefork", "--concurrency", str(concurrency)]
     app.worker_main(["worker", "--queues", queue_of(site), "--hostname", name or node_name(site),

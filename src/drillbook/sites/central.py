@@ -31,19 +31,21 @@ from drillbook.errors import BadInput, CannotRun
 from drillbook.outputs import finish
 from drillbook.outputs.runstore import RUN_FILE, new_run_id, run_dir
 from drillbook.settings import Settings
-from drillbook.sites import celeryapp, intake
+from drillbook.sites import intake
 from drillbook.sites.outbox import Outbox, Row, State
 from drillbook.spec.loader import load_drills
 from drillbook.spec.models import Drill, ProjectConfig, WorkersConfig
 from drillbook.status import Status
 from drillbook.util.atomic import write_json_atomic
 from drillbook.util.clock import iso, utc_now
+from drillbook.util.lazy import lazy_module
 from drillbook.util.locks import LockBusy, file_lock
+
+celeryapp = lazy_module("drillbook.sites.celeryapp")  # Celery: loaded only when sites are used
 
 log = logging.getLogger("drillbook.sites.central")
 
 POLL_LOCK = "sites.lock"
-REPUBLISH_AFTER = 60.0
 OVERRUN_FACTOR = 3.0
 
 Emit = Callable[..., None]
@@ -73,8 +75,7 @@ class Dispatched:
 
 
 class Central:
-    def __init__(self, settings: Settings, project: ProjectConfig, app: Any, *, emit: Emit | None = None,
-                 republish_after: float = REPUBLISH_AFTER):
+    def __init__(self, settings: Settings, project: ProjectConfig, app: Any, *, emit: Emit | None = None):
         workers = workers_of(project, settings.drills_dir)
         self.settings = settings
         self.project = project
@@ -82,7 +83,7 @@ class Central:
         self.emit = emit or _log_event
         self.outbox = Outbox(settings.state_dir)
         self.lost_after = float(workers.heartbeat) * celeryapp.LOST_BEATS
-        self.republish_after = republish_after
+        self.republish_after = float(workers.republish_after)
 
     # -- dispatching ---------------------------------------------------------------------------
     def dispatch(self, drill: Drill, trigger: str, due: float | None = None,
@@ -135,17 +136,24 @@ class Central:
             row = self.outbox.get(row.run_id) or row
         if row.state == State.STARTED and row.beat is not None and now - row.beat > self.lost_after:
             return self._lost(row, now)
-        if row.state == State.QUEUED and now - row.published > self.republish_after:
+        if row.state == State.QUEUED and now - row.published > self.republish_after and self._lost_message(row):
             self.outbox.republished(row.run_id, now)
             self.emit("drill-republished", level="warning", drill=row.drill, run_id=row.run_id, site=row.site,
-                      reason=f"no worker of site {row.site} started it within {self.republish_after:g}s")
+                      reason=f"its message is neither queued nor held by a worker of site {row.site} "
+                             f"{self.republish_after:g}s after it was published (a broker restart lost it)")
             self._publish(row)
         return False
 
+    def _lost_message(self, row: Row) -> bool:
+        """Not started, not in its queue, held by no worker: the broker lost it."""
+        try:
+            return celeryapp.waiting(self.app, row.site) == 0 and row.run_id not in celeryapp.held(self.app)
+        except Exception as exc:  # the broker is away: nothing is decided while it is
+            log.warning("cannot look at the queue of site %s: %s", row.site, type(exc).__name__)
+            return False
+
     def _finished(self, row: Row, info: dict[str, Any]) -> bool:
         worker = str(info.get("worker") or "?")
-        if info.get("duplicate"):
-            return False  # a re-published copy refused: the first one's result is still to come
         if "error" in info:
             return self._failed(row, f"the worker {worker} could not run it: {info['error']}", worker)
         try:

@@ -26,9 +26,12 @@ from drillbook.drill.engine import RunOptions
 from drillbook.errors import DrillbookError
 from drillbook.sandbox.reaper import reap_stale_runs
 from drillbook.settings import Settings
-from drillbook.sites import celeryapp, intake
+from drillbook.sites import intake
 from drillbook.spec.models import NAME_PATTERN
 from drillbook.util.atomic import make_folders
+from drillbook.util.lazy import lazy_module
+
+celeryapp = lazy_module("drillbook.sites.celeryapp")  # Celery: loaded only when sites are used
 
 log = logging.getLogger("drillbook.sites.worker")
 
@@ -46,15 +49,16 @@ def serve_site(settings: Settings, site: str, concurrency: int, app: Any, heartb
         log.warning("cleaned up stale run %s %s: %s", reaped.drill, reaped.run_id, reaped.owner)
     worker = name or celeryapp.node_name(site)
 
-    def body(payload: dict[str, Any], beat: Beat) -> dict[str, Any]:
+    def body(payload: dict[str, Any], beat: Beat) -> dict[str, Any] | None:
         return run_dispatched(settings, site, worker, heartbeat, payload, beat)
 
     celeryapp.run_worker(app, site, concurrency, body, worker)
 
 
 def run_dispatched(settings: Settings, site: str, worker: str, heartbeat: float, payload: dict[str, Any],
-                   beat: Beat) -> dict[str, Any]:
-    """One run, start to packed folder; a run that cannot start says why (never raises for it)."""
+                   beat: Beat) -> dict[str, Any] | None:
+    """One run, start to packed folder; a run that cannot start says why (never raises for it).
+    None for a copy of a run this worker started before: no result, the first one's stays."""
     drill, run_id = str(payload.get("drill", "")), str(payload.get("run_id", ""))
     answer: dict[str, Any] = {"drill": drill, "run_id": run_id, "worker": worker}
     if not re.fullmatch(NAME_PATTERN, drill) or not RUN_ID.fullmatch(run_id):
@@ -62,8 +66,8 @@ def run_dispatched(settings: Settings, site: str, worker: str, heartbeat: float,
     if payload.get("site") != site:
         return {**answer, "error": f"dispatched to site {payload.get('site')!r}, this worker serves {site!r}"}
     if not claim(settings.state_dir, run_id):
-        return {**answer, "duplicate": True,
-                "error": f"run {run_id} was already started on {worker}: not run twice"}
+        log.warning("run %s of %s was already started on %s: not run twice", run_id, drill, worker)
+        return None
     stop = threading.Event()
     beating = threading.Thread(target=_beat, args=(beat, stop, heartbeat, answer), daemon=True)
     beating.start()

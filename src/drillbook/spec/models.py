@@ -524,6 +524,9 @@ class WorkersConfig(Strict):
     heartbeat: DurationValue = Field(default_factory=lambda: Duration("10s"), description=(
         "How often a worker says a run is still going; a run silent for 3 beats is recorded "
         "aborted, naming its worker."))
+    republish_after: DurationValue = Field(default_factory=lambda: Duration("1m"), description=(
+        "A run no worker started within this, whose message is in no queue and held by no "
+        "worker (a broker restarted without persistence lost it), is published again."))
 
     @field_validator("password")
     @classmethod
