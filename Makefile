@@ -5,14 +5,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # prometheus: for promtool, which tests the alert rules (on a machine with systemd its package also
 # starts a prometheus server on :9090; stop it with `systemctl disable --now prometheus` if unwanted).
-APT_PACKAGES := restic bubblewrap postgresql-15 chromium iproute2 util-linux procps passwd python3 python3-venv prometheus
+# redis-server: the broker of site workers (make demo-sites, the site tests); its Debian service is
+# stopped and disabled after installing: the tests and the demo start their own on loopback.
+APT_PACKAGES := restic bubblewrap postgresql-15 chromium iproute2 util-linux procps passwd python3 python3-venv prometheus redis-server
 SYSTEM_STAMP := $(VENV)/.system-ok
 VENV_STAMP := $(VENV)/.venv-ok
 # The unprivileged account `drillbook serve` runs as (deploy/systemd/drillbook.service).
 SERVICE_ACCOUNT := drillbook
 SERVICE_HOME := /var/lib/drillbook
 
-.PHONY: setup system account venv install demo lint test test-unit coverage bench docs clean restic-0.18
+.PHONY: setup system account venv install demo demo-sites lint test test-unit coverage bench docs clean restic-0.18
 
 setup: system account venv
 
@@ -28,11 +30,15 @@ $(SYSTEM_STAMP):
 	command -v nsenter >/dev/null && command -v setpriv >/dev/null || missing="$$missing util-linux"; \
 	command -v useradd >/dev/null || missing="$$missing passwd"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	test -x /usr/bin/python3 || missing="$$missing python3"; \
 	/usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+	  if case "$$missing" in *redis-server*) true;; *) false;; esac; then \
+	    systemctl disable --now redis-server >/dev/null 2>&1 || service redis-server stop >/dev/null 2>&1 || true; \
+	  fi; \
 	fi
 	@mkdir -p $(VENV) && touch $@
 
@@ -61,6 +67,10 @@ install: venv
 
 demo: setup
 	$(PY) -m devtools.demo
+
+# Site workers on one machine: Redis, two workers for two sites and a scheduler, all on loopback.
+demo-sites: setup
+	$(PY) -m devtools.demo_sites
 
 lint: venv
 	$(VENV)/bin/ruff check src tests devtools bench

@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import subprocess
 import sys
 import tarfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,16 +107,12 @@ class Monitor:
         return "\n".join(self.seen)
 
 
-def stored_folders(server: Redis) -> list[bytes]:
-    """The run folders the results hold, unpacked: each file's bytes."""
-    client = server.client()
+def carried_folders(seen: str) -> list[bytes]:
+    """The run folders the results carried through Redis (seen by MONITOR), unpacked: each file's bytes."""
     found = []
-    for key in client.scan_iter("celery-task-meta-*"):
-        meta = json.loads(client.get(key) or b"{}")
-        folder = (meta.get("result") or {}).get("folder") if isinstance(meta.get("result"), dict) else None
-        if folder:
-            with tarfile.open(fileobj=io.BytesIO(base64.b64decode(folder))) as tar:
-                found += [tar.extractfile(m).read() for m in tar if m.isreg()]
+    for blob in set(re.findall(r'folder\\*": \\*"([A-Za-z0-9+/=]+)', seen)):
+        with tarfile.open(fileobj=io.BytesIO(base64.b64decode(blob))) as tar:
+            found += [tar.extractfile(m).read() for m in tar if m.isreg()]
     return found
 
 
@@ -145,7 +143,7 @@ def test_two_sites_each_drill_on_its_own_worker_sealed_centrally_no_secret_in_th
     assert east["run_id"] in index and west["run_id"] in index
 
     assert "east-docs" in seen and "celery-task-meta" in seen  # the monitor did see the traffic
-    folders = b"\n".join(stored_folders(server)).decode("utf-8", "replace")
+    folders = b"\n".join(carried_folders(seen)).decode("utf-8", "replace")
     assert east["run_id"] in folders
     for secret in (PASSWORD, BROKER_PASSWORD, WEBHOOK_TOKEN, AWS_SECRET):
         assert secret not in seen, f"{secret!r} went through the broker"
@@ -215,7 +213,7 @@ def test_serve_dispatches_due_runs_and_a_restarted_scheduler_still_receives_what
     workspace, _server, _workers = site
     write_drill(workspace.drills, "east-sched", repo_path, body=STANDARD_CHECKS + SLOW.replace('"3"', '"4"')
                 + "site: clinic-east\nschedule: every 5s\n")
-    argv = [sys.executable, "-m", "drillbook", "serve", "--grace", "1s"]
+    argv = [sys.executable, "-m", "drillbook", "serve", "--grace", "1s", "--metrics-port", "0"]
     first = Serve(argv, workspace.root, central_env(workspace))
     try:
         run_id = first.wait_for("drill-dispatched", timeout=30, drill="east-sched")[0]["run_id"]
@@ -228,6 +226,8 @@ def test_serve_dispatches_due_runs_and_a_restarted_scheduler_still_receives_what
             assert received["status"] == "passed" and received["worker"] == "clinic-east@test"
             later = second.wait_for("drill-finish", timeout=40, drill="east-sched", status="passed")[0]
             assert later["run_id"] != run_id  # the next due run proceeds, dispatched by the new scheduler
+            metrics = urllib.request.urlopen(second.url("/metrics"), timeout=5).read().decode()
+            assert 'drillbook_site_runs_total{drill="east-sched",site="clinic-east",status="passed"}' in metrics
         finally:
             second.stop()
     finally:

@@ -89,7 +89,10 @@ class Server:
             abort_grace=options.abort_grace)
         if self.project.workers is not None:  # site workers: runs are dispatched, not started here
             app = connect(self.project.workers, settings.drills_dir)
-            self.supervisor = SiteRuns(Central(settings, self.project, app, emit=self.emit), self.roster.get,
+            central = Central(settings, self.project, app, emit=self.emit,
+                              on_closed=lambda row, status: self.metrics.site_runs.labels(
+                                  row.site, row.drill, status).inc())
+            self.supervisor = SiteRuns(central, self.roster.get,
                                        self.emit, self.abort_now, overrun_factor=options.overrun_factor,
                                        reports=settings.reports_dir)
         self.scheduler: BackgroundScheduler | None = None

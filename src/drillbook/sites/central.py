@@ -49,6 +49,7 @@ POLL_LOCK = "sites.lock"
 OVERRUN_FACTOR = 3.0
 
 Emit = Callable[..., None]
+Closed = Callable[[Row, str], None]  # (the run, its status) once it is written and sealed
 
 
 def workers_of(project: ProjectConfig, where: Path) -> WorkersConfig:
@@ -75,7 +76,8 @@ class Dispatched:
 
 
 class Central:
-    def __init__(self, settings: Settings, project: ProjectConfig, app: Any, *, emit: Emit | None = None):
+    def __init__(self, settings: Settings, project: ProjectConfig, app: Any, *, emit: Emit | None = None,
+                 on_closed: Closed | None = None):
         workers = workers_of(project, settings.drills_dir)
         self.settings = settings
         self.project = project
@@ -84,6 +86,7 @@ class Central:
         self.outbox = Outbox(settings.state_dir)
         self.lost_after = float(workers.heartbeat) * celeryapp.LOST_BEATS
         self.republish_after = float(workers.republish_after)
+        self.on_closed = on_closed
 
     # -- dispatching ---------------------------------------------------------------------------
     def dispatch(self, drill: Drill, trigger: str, due: float | None = None,
@@ -194,10 +197,20 @@ class Central:
         if not self.outbox.closed(row.run_id, state, str(record.get("status")), record.get("reason"), time.time()):
             return False
         finish.finish(finish.reaped(folder, record, self.settings, self.project))
+        self._forget(row)
+        if self.on_closed is not None:
+            self.on_closed(row, str(record.get("status")))
         self.emit("drill-received", level="info" if record.get("status") == Status.PASSED else "warning",
                   drill=row.drill, run_id=row.run_id, site=row.site, worker=record["site"].get("worker"),
                   status=record.get("status"), reason=record.get("reason"))
         return True
+
+    def _forget(self, row: Row) -> None:
+        """The result (the folder, up to 32 MB) leaves the backend once the run is written here."""
+        try:
+            celeryapp.forget(self.app, row.run_id)
+        except Exception as exc:  # it expires on its own (celeryapp.RESULT_DAYS)
+            log.warning("could not drop the result of run %s: %s", row.run_id, type(exc).__name__)
 
     def _site(self, row: Row, worker: str | None) -> dict[str, Any]:
         return {"name": row.site, "worker": worker, "dispatched_at": iso_of(row.published),
