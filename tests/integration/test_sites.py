@@ -58,6 +58,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, 
     notify = f"notify:\n  - {{webhook: 'http://127.0.0.1:9/hooks/{WEBHOOK_TOKEN}', on: [failure]}}\n"
     write_drill(workspace.drills, "east-docs", repo.path, body=STANDARD_CHECKS + "site: clinic-east\n" + notify)
     write_drill(workspace.drills, "west-docs", repo.path, body=STANDARD_CHECKS + SLOW + "site: clinic-west\n")
+    write_drill(workspace.drills, "west-quick", repo.path, body=STANDARD_CHECKS + "site: clinic-west\n")
     write_drill(workspace.drills, "west-long", repo.path, body=STANDARD_CHECKS + SLOW.replace('"3"', '"60"')
                 + "site: clinic-west\n")
     workers = {}
@@ -192,13 +193,13 @@ def test_a_worker_killed_mid_drill_gives_an_aborted_run_naming_it_and_is_not_run
 
     listed = cli(workspace, "workers")
     assert listed.returncode == 1
-    assert "site clinic-west has drills (west-docs, west-long) but no worker" in listed.stdout
+    assert "site clinic-west has drills (west-docs, west-long, west-quick) but no worker" in listed.stdout
 
     workers["clinic-west"] = start_worker(workspace, "clinic-west", AWS_SECRET_ACCESS_KEY=AWS_SECRET)
     left = json.loads((staged / run_id / "run.json").read_text())
     assert left["status"] == "aborted" and not sandbox.exists()  # the worker's own cleanup at its start
     assert not (west.root / "reports" / "evidence").exists()  # and it sealed nothing
-    nxt = dispatch(workspace, "west-docs", "--wait")
+    nxt = dispatch(workspace, "west-quick", "--wait")
     assert nxt.returncode == 0, nxt.stdout + nxt.stderr
     assert [r["status"] for r in workspace.runs("west-long")] == ["aborted"]  # the killed run never ran again
     assert sorted(p.name for p in staged.iterdir()) == [run_id]
@@ -211,7 +212,7 @@ def ledger_entries(workspace: Workspace, run_id: str) -> list[dict[str, object]]
 
 def test_serve_dispatches_due_runs_and_a_restarted_scheduler_still_receives_what_was_running(site, repo_path):
     workspace, _server, _workers = site
-    write_drill(workspace.drills, "east-sched", repo_path, body=STANDARD_CHECKS + SLOW.replace('"3"', '"4"')
+    write_drill(workspace.drills, "east-sched", repo_path, body=STANDARD_CHECKS + SLOW.replace('"3"', '"2"')
                 + "site: clinic-east\nschedule: every 5s\n")
     argv = [sys.executable, "-m", "drillbook", "serve", "--grace", "1s", "--metrics-port", "0"]
     first = Serve(argv, workspace.root, central_env(workspace))
