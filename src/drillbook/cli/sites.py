@@ -24,6 +24,7 @@ from drillbook.sites.outbox import Row
 from drillbook.spec.loader import load_drills, load_project
 from drillbook.util.durations import parse_duration
 from drillbook.util.lazy import lazy_module
+from drillbook.util.scrub import mask_url
 
 celeryapp = lazy_module("drillbook.sites.celeryapp")  # Celery: loaded only when sites are used
 
@@ -95,8 +96,13 @@ def wait_for(central: Central, run_ids: Sequence[str], deadline: float) -> list[
 def workers_command(settings: Settings, timeout: float) -> None:
     """Workers online, their sites, concurrency and runs; sites with drills but no worker are problems."""
     project, _problems = load_project(settings.drills_dir)
-    app = connect(workers_of(project, settings.drills_dir), settings.drills_dir)
-    seen = celeryapp.inspect(app, timeout)
+    workers = workers_of(project, settings.drills_dir)
+    try:
+        seen = celeryapp.inspect(connect(workers, settings.drills_dir), timeout)
+    except CannotRun:
+        raise
+    except Exception as exc:  # kombu's OperationalError and the like: the broker is not there
+        raise CannotRun(f"cannot reach the broker {mask_url(workers.broker)}: {exc}") from None
     rows = [[w.name, ",".join(w.sites) or "-", str(w.concurrency or "?"),
              ", ".join(f"{p.get('drill')} {p.get('run_id')}" for p in w.running) or "idle"] for w in seen]
     print_table(("worker", "sites", "concurrency", "running"), rows)
