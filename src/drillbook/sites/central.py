@@ -232,7 +232,7 @@ def lost_record(row: Row, drill: Drill | None, status: str, reason: str, site: d
                             "met": None} for key, value in (("rto", drill.objectives.rto),
                                                              ("rpo", drill.objectives.rpo))}
     return {"run_id": row.run_id, "drill": row.drill, "kind": "drill", "status": status, "reason": reason,
-            "started_at": iso_of(row.beat if row.state == State.STARTED and row.beat else row.published),
+            "started_at": iso_of(row.began or row.published),
             "finished_at": iso(utc_now()), "trigger": row.trigger, "description": drill.description if drill else "",
             "owner": drill.owner if drill else "", "schedule": drill.schedule if drill else None,
             "objectives": objectives, "phases": [], "checks": [], "notifications": [], "site": site,

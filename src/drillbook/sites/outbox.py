@@ -21,7 +21,7 @@ SCHEMA = """
 create table if not exists site_runs (
     run_id text primary key, drill text not null, site text not null, due real not null,
     trigger text not null, state text not null, worker text, published real not null,
-    publishes integer not null default 1, beat real, closed real, status text, reason text,
+    publishes integer not null default 1, beat real, closed real, status text, reason text, began real,
     unique (drill, due));
 """
 
@@ -51,6 +51,7 @@ class Row:
     closed: float | None
     status: str | None
     reason: str | None
+    began: float | None  # the first heartbeat seen: when the worker started the run, near enough
 
     @property
     def open(self) -> bool:
@@ -109,7 +110,8 @@ class Outbox:
             return [Row(*r) for r in self.conn.execute(f"select {COLUMNS} from site_runs {clause}", args)]  # noqa: S608 - fixed clauses
 
     def started(self, run_id: str, worker: str, beat: float) -> None:
-        self._update(run_id, "state = ?, worker = ?, beat = ?", (State.STARTED, worker, beat))
+        self._update(run_id, "state = ?, worker = ?, beat = ?, began = coalesce(began, ?)",
+                     (State.STARTED, worker, beat, beat))
 
     def republished(self, run_id: str, now: float) -> None:
         self._update(run_id, "published = ?, publishes = publishes + 1", (now,))

@@ -20,9 +20,11 @@ def test_a_run_survives_the_process_and_remembers_how_often_it_was_published(tmp
     box.add("r1", "east-docs", "clinic-east", 100.0, "dispatch", 100.0)
     box.republished("r1", 160.0)
     box.started("r1", "clinic-east@host", 170.0)
+    box.started("r1", "clinic-east@host", 180.0)
     box.close()
     again = Outbox(tmp_path)
     row = again.get("r1")
     assert row is not None and row.publishes == 2 and row.published == 160.0
     assert row.state == State.STARTED and row.worker == "clinic-east@host"
+    assert (row.began, row.beat) == (170.0, 180.0)  # when it started, and its latest heartbeat
     assert [r.run_id for r in again.open_rows()] == ["r1"] and again.open_for("east-docs") == row
