@@ -5,14 +5,17 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # prometheus: for promtool, which tests the alert rules (on a machine with systemd its package also
 # starts a prometheus server on :9090; stop it with `systemctl disable --now prometheus` if unwanted).
-APT_PACKAGES := restic bubblewrap postgresql-15 mariadb-server mariadb-client chromium iproute2 util-linux procps passwd python3 python3-venv prometheus
+# redis-server: the broker of site workers (make demo-sites, the site tests); mariadb-server: stacks.
+# When setup installs them, their Debian services are stopped and disabled: drills, tests and demos
+# start their own (MariaDB inside the sandbox, Redis on loopback).
+APT_PACKAGES := restic bubblewrap postgresql-15 mariadb-server mariadb-client chromium iproute2 util-linux procps passwd python3 python3-venv prometheus redis-server
 SYSTEM_STAMP := $(VENV)/.system-ok
 VENV_STAMP := $(VENV)/.venv-ok
 # The unprivileged account `drillbook serve` runs as (deploy/systemd/drillbook.service).
 SERVICE_ACCOUNT := drillbook
 SERVICE_HOME := /var/lib/drillbook
 
-.PHONY: setup system account venv install demo lint test test-unit coverage bench docs clean restic-0.18
+.PHONY: setup system account venv install demo demo-sites lint test test-unit coverage bench docs clean restic-0.18
 
 setup: system account venv
 
@@ -30,16 +33,18 @@ $(SYSTEM_STAMP):
 	command -v nsenter >/dev/null && command -v setpriv >/dev/null || missing="$$missing util-linux"; \
 	command -v useradd >/dev/null || missing="$$missing passwd"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	test -x /usr/bin/python3 || missing="$$missing python3"; \
 	/usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+	  for service in mariadb redis-server; do \
+	    case "$$missing" in *$$service*) ;; *) continue;; esac; \
+	    if [ -d /run/systemd/system ]; then systemctl disable --now $$service >/dev/null 2>&1 || true; \
+	    else service $$service stop >/dev/null 2>&1 || true; update-rc.d $$service disable >/dev/null 2>&1 || true; fi; \
+	  done; \
 	fi
-	@# drills start their own MariaDB in a sandbox: the one Debian starts on install must not run
-	@if [ -d /run/systemd/system ]; then systemctl disable --now mariadb.service >/dev/null 2>&1 || true; \
-	elif [ -x /etc/init.d/mariadb ]; then /etc/init.d/mariadb stop >/dev/null 2>&1 || true; \
-	  update-rc.d mariadb disable >/dev/null 2>&1 || true; fi
 	@mkdir -p $(VENV) && touch $@
 
 # Idempotent: creates the account and its home (the default state folder) only when missing.
@@ -67,6 +72,10 @@ install: venv
 
 demo: setup
 	$(PY) -m devtools.demo
+
+# Site workers on one machine: Redis, two workers for two sites and a scheduler, all on loopback.
+demo-sites: setup
+	$(PY) -m devtools.demo_sites
 
 lint: venv
 	$(VENV)/bin/ruff check src tests devtools bench

@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                    "Print the completion script for SHELL; drill and runbook names complete from their folders."),
     "coverage": ("drillbook.cli.coverage:coverage_command",
                  "List the snapshot groups (host, paths, tags) of the drills' repositories that no drill selects."),
+    "dispatch": ("drillbook.cli.sites:dispatch_command",
+                 "Run drills NAMES now on their sites' workers; with --wait, exit as run does."),
     "evidence": ("drillbook.cli.evidence:evidence_group",
                  "Tamper-evident evidence: verify the signed ledger, export a bundle, show the key."),
     "init": ("drillbook.cli.init:init_command",
@@ -40,4 +42,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "Run the declared drills on their schedules until SIGTERM/SIGINT (exit 0)."),
     "validate": ("drillbook.cli.drills:validate_command",
                  "Check drill files (all, or NAMES) and runbooks; report every problem of every file at once."),
+    "worker": ("drillbook.cli.sites:worker_command",
+               "Run the drills of one site as they are dispatched, until stopped (a Celery worker)."),
+    "workers": ("drillbook.cli.sites:workers_command",
+                "Workers online, their sites, concurrency and runs; sites with drills but no worker are problems."),
 }

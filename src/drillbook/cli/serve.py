@@ -20,6 +20,7 @@ from drillbook.serve.duestatus import DEFAULT_OVERRUN_FACTOR, due_status, recent
 from drillbook.serve.jobstore import SERVE_LOCK, read_state
 from drillbook.serve.schedules import fingerprint, parse_schedule
 from drillbook.settings import Settings
+from drillbook.sites.status import site_lines
 from drillbook.spec.loader import load_drills
 from drillbook.util.durations import DurationError, parse_duration
 from drillbook.util.locks import LockBusy, file_lock
@@ -99,6 +100,9 @@ def schedule_command(settings: Settings, as_json: bool) -> None:
         jsonout.emit(jsonout.schedule(server, [r.to_dict() for r in rows], loaded.problems))
     else:
         _print_table(rows, server)
+        if loaded.config.workers is not None:
+            for line in site_lines(settings, loaded.config.workers, loaded.drills):
+                out.print(line, markup=False)
     if loaded.problems:
         if not as_json:
             for problem in loaded.problems:

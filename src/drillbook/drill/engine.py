@@ -66,6 +66,7 @@ class RunOptions:
     run_id: str | None = None  # chosen by the caller (the scheduler) instead of a new one
     wait_lock: float = 0.0  # seconds to wait for another run of the same drill (see runlock.py)
     control: bool = False  # negative controls even when the drill does not declare them (controls.py)
+    central_outputs: bool = False  # a site worker's run: notify/index/upload/seal happen centrally
 
 
 @dataclass
@@ -125,7 +126,7 @@ class DrillRun:
         )
         self.log = PhaseLog(self.record.phases, observer)
         self.outputs = postrun.PostRun(postrun.RunKind.DRILL, self.dir, self.record, settings, drill,
-                                       project=target.project)
+                                       project=target.project, deferred=options.central_outputs)
         self.sandbox: SandboxLike | None = None
         self.restic: ResticDoor | None = None
         self.repository = ""  # as restic gets it: a local path resolved against the drill's file
@@ -170,6 +171,8 @@ class DrillRun:
 
     def _execute(self) -> DrillOutcome:
         self.record.process = process_info(str(self.settings.sandbox_root / self.run_id))
+        if self.options.central_outputs:
+            self.record.process["outputs"] = postrun.CENTRAL
         self._save()
         self.observe("start", self.drill.name, {"run_id": self.run_id, "dir": str(self.dir)})
         table = self.phase_table()

@@ -19,6 +19,12 @@ must not look finished (its folder is then neither uploaded nor sealed).
 
 A run whose drillbook died after its final run.json but before the seal is finished later by
 :func:`seal_late` (the reaper calls it from ``run``, ``cleanup`` and ``serve``).
+
+A run on a site worker (``drillbook worker``) is *deferred*: the worker writes its record and
+reports only (steps 2 and 3); the central side that receives the folder notifies, indexes,
+uploads and seals it with the one signing key, which no worker holds. Such a record says so in
+``process.outputs`` (:data:`CENTRAL`), so a worker's reaper finishing a run it left behind does
+not notify or seal it either.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from drillbook.util.plain import strip_controls_in
 log = logging.getLogger("drillbook.outputs.finish")
 
 Renderer = Callable[[dict[str, Any]], str]
+CENTRAL = "central"  # process.outputs of a record whose notify/index/upload/seal happen centrally
 
 
 class Record(Protocol):
@@ -112,6 +119,7 @@ class PostRun:
     project: ProjectConfig | None = None  # drillbook.yaml: project-wide notify: and evidence:
     written: dict[str, Any] | None = field(default=None, repr=False)  # run.json as last written
     pings: list[dict[str, Any]] = field(default_factory=list)  # the start pings' entries
+    deferred: bool = False  # a site worker's run: record and reports only, the rest centrally
 
     @property
     def rules(self) -> Kind:
@@ -141,7 +149,7 @@ def notify_step(run: PostRun) -> None:
 
 def started(run: PostRun, run_id: str, trigger: str) -> None:
     """A drill run has started: its ``start`` pings, kept for the record (never raises)."""
-    if run.kind != RunKind.DRILL:
+    if run.kind != RunKind.DRILL or run.deferred:
         return
     name = str(getattr(run.spec, "name", "?"))
     run.pings = counted(run, pinger.send(pinger.urls(run.spec, run.project), pinger.PingEvent.START,
@@ -243,7 +251,8 @@ def finish(run: PostRun) -> None:
 
 def notify(run: PostRun) -> None:
     """Step 1; the engine calls it before its timed ``report`` phase."""
-    notify_step(run)
+    if not run.deferred:
+        notify_step(run)
 
 
 def write_record_and_reports(run: PostRun) -> list[str]:
@@ -260,6 +269,8 @@ def after_outputs(run: PostRun) -> None:
     """
     if as_recorded(run.record) != run.written:
         write_record_and_reports(run)
+    if run.deferred:
+        return
     index_step(run)
     upload_step(run)
     seal_step(run)
@@ -275,6 +286,8 @@ def seal_late(folder: Path, record: dict[str, Any], settings: Settings,
     """
     run = reaped(folder, record, settings, project)
     run.written = record
+    if run.deferred:
+        return False
     if any(not (folder / name).exists() for name, _ in run.rules.reports):
         reports_step(run)
     index_step(run)
@@ -313,7 +326,14 @@ def reaped(folder: Path, record: dict[str, Any], settings: Settings,
     spec = _own_drill(settings, str(record.get("drill"))) if KINDS[kind].own_targets else None
     if project is None:
         project = _project(settings)
-    return PostRun(kind, folder, LoadedRecord(record), settings, spec, project=project)
+    return PostRun(kind, folder, LoadedRecord(record), settings, spec, project=project,
+                   deferred=is_deferred(record))
+
+
+def is_deferred(record: dict[str, Any]) -> bool:
+    """Written by a site worker, not yet received centrally: no notification, no seal here."""
+    process = record.get("process")
+    return isinstance(process, dict) and process.get("outputs") == CENTRAL
 
 
 def _project(settings: Settings) -> ProjectConfig | None:

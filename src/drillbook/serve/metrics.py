@@ -76,6 +76,9 @@ class DrillMetrics:
                                   ["drill"], buckets=DURATION_BUCKETS, registry=r)
         self.runs = Counter("drillbook_drill_runs", "Scheduled runs by outcome since the server started",
                             ["drill", "status"], registry=r)
+        self.site_runs = Counter("drillbook_site_runs", "Runs received from site workers (or recorded lost) "
+                                 "by site and outcome since the server started", ["site", "drill", "status"],
+                                 registry=r)
         self.overdue = Gauge("drillbook_drill_overdue",
                              "1 when a due run has not happened within its allowance", ["drill"], registry=r)
         self.next_run = Gauge("drillbook_drill_next_run_timestamp_seconds",

@@ -35,6 +35,7 @@ from drillbook.serve.metrics import DrillMetrics
 from drillbook.serve.schedules import longest_gap
 from drillbook.serve.supervisor import ChildOutcome, Supervisor
 from drillbook.settings import Settings
+from drillbook.sites.scheduled import SiteRuns
 from drillbook.status import Status
 from drillbook.util.clock import iso
 
@@ -44,7 +45,7 @@ LATE_START = 5.0  # a run starting this many seconds after its due time is repor
 class ScheduledRuns:
     """Runs fired jobs, marks runs due-but-not-started, and keeps the status metrics current."""
 
-    def __init__(self, settings: Settings, roster: Roster, book: DrillBook, supervisor: Supervisor,
+    def __init__(self, settings: Settings, roster: Roster, book: DrillBook, supervisor: Supervisor | SiteRuns,
                  metrics: DrillMetrics, emit: Emit, stopping: threading.Event, overrun_factor: float):
         self.reports = settings.reports_dir
         self.roster = roster

@@ -45,11 +45,15 @@ from drillbook.serve.runner import ScheduledRuns, make_scheduler
 from drillbook.serve.sdnotify import Notifier
 from drillbook.serve.supervisor import Supervisor
 from drillbook.settings import Settings
+from drillbook.sites.central import Central, connect
+from drillbook.sites.scheduled import SiteRuns
+from drillbook.spec.loader import load_project
 from drillbook.util.clock import iso
 from drillbook.util.locks import LockBusy, file_lock, say_holder
 
 STATUS_REFRESH_SECONDS = 10.0
 ABORT_WAIT_MARGIN = 5.0  # after abort_grace, how long the stop still waits for killed children
+SITE_SLOTS = 64  # with site workers: runs the scheduler may wait for at once
 
 
 @dataclass
@@ -79,8 +83,18 @@ class Server:
         self.stop_signal: str | None = None
         self.metrics = DrillMetrics()
         self.roster = Roster()
-        self.supervisor = Supervisor(settings, self.emit, self.abort_now, overrun_factor=options.overrun_factor,
-                                     abort_grace=options.abort_grace)
+        self.project, _problems = load_project(settings.drills_dir)
+        self.supervisor: Supervisor | SiteRuns = Supervisor(
+            settings, self.emit, self.abort_now, overrun_factor=options.overrun_factor,
+            abort_grace=options.abort_grace)
+        if self.project.workers is not None:  # site workers: runs are dispatched, not started here
+            app = connect(self.project.workers, settings.drills_dir)
+            central = Central(settings, self.project, app, emit=self.emit,
+                              on_closed=lambda row, status: self.metrics.site_runs.labels(
+                                  row.site, row.drill, status).inc())
+            self.supervisor = SiteRuns(central, self.roster.get,
+                                       self.emit, self.abort_now, overrun_factor=options.overrun_factor,
+                                       reports=settings.reports_dir)
         self.scheduler: BackgroundScheduler | None = None
         self.http: ThreadingHTTPServer | None = None
         self.folder_signature: tuple[tuple[str, int, int], ...] | None = None
@@ -95,12 +109,13 @@ class Server:
         self.book = book = jobstore.DrillBook(conn, db_lock)
         runs = ScheduledRuns(self.settings, self.roster, book, self.supervisor, self.metrics, self.emit,
                              self.stopping, self.options.overrun_factor)
-        self.scheduler = scheduler = make_scheduler(runs, self.options.concurrency, self.options.misfire_grace)
+        self.scheduler = scheduler = make_scheduler(runs, self._slots(), self.options.misfire_grace)
         runs.sync = sync = JobSync(scheduler, book, self.emit, runner=runs.run,
                                    reports_dir=self.settings.reports_dir, misfire_grace=self.options.misfire_grace)
         self.reloader = Reloader(self.settings, self.roster, sync, self.metrics, self.emit, runs.refresh_status)
         self._install_signals()
         self._reap_stale_runs()
+        self._poll_sites()
         try:
             scheduler.start(paused=True)
             self.reload(initial=True)
@@ -117,6 +132,19 @@ class Server:
             self.exit_stack.close()
         self.emit("serve-stop", exit=0)
         return 0
+
+    def _slots(self) -> int:
+        """Runs at once: --concurrency locally; with site workers each waits for a remote run, so one
+        site never waits behind another (the workers' own --concurrency bounds the work)."""
+        return max(self.options.concurrency, SITE_SLOTS) if isinstance(self.supervisor, SiteRuns) else \
+            self.options.concurrency
+
+    def _poll_sites(self) -> None:
+        if isinstance(self.supervisor, SiteRuns):
+            stopped = threading.Event()
+            self.supervisor.start_polling(stopped)
+            self.exit_stack.callback(self.supervisor.central.close)
+            self.exit_stack.callback(stopped.set)
 
     def reload(self, initial: bool = False) -> None:
         self.folder_signature = folder_signature(self.settings.drills_dir)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -59,6 +60,7 @@ DurationValue = Annotated[
 ]
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+DEFAULT_SITE = "default"
 
 
 class Strict(BaseModel):
@@ -612,6 +614,9 @@ class Drill(Strict):
     ping: PingUrl | None = Field(None, description=(
         "Healthchecks-style URL: URL/start when a run starts, URL when it passes, URL/fail when "
         "it fails or is aborted."))
+    site: str = Field(DEFAULT_SITE, pattern=NAME_PATTERN, description=(
+        "Where the drill runs when drillbook.yaml declares workers: the site's worker "
+        "(drillbook worker --site NAME) restores it near its repository."))
 
     @model_validator(mode="after")
     def _stack_in_order(self) -> Drill:
@@ -645,6 +650,63 @@ class Drill(Strict):
         return value
 
 
+BROKER_SCHEMES = ("redis", "rediss", "amqp")
+
+
+def _broker_url(value: Any) -> str:
+    """A broker URL as written on disk: a known scheme, and never a password (it would sit in
+    drillbook.yaml, readable by whoever reads the drills)."""
+    url = urlsplit(_require_str(value))
+    if url.scheme not in BROKER_SCHEMES:
+        raise ValueError(f'"{url.scheme}" is not a broker drillbook uses: give a redis://, rediss:// or amqp:// URL')
+    if url.password:
+        raise ValueError("the URL holds a password: drop it from the URL and give "
+                         "password: {env: VARIABLE} or password: {file: PATH} beside broker")
+    if not url.hostname:
+        raise ValueError("the URL names no host (e.g. redis://broker.example.org:6379/0)")
+    return str(value)
+
+
+BrokerUrl = Annotated[str, PlainValidator(_broker_url), WithJsonSchema({"type": "string"})]
+
+
+class WorkersConfig(Strict):
+    """Site workers: drills run on ``drillbook worker --site NAME`` near their repositories."""
+
+    broker: BrokerUrl = Field(description="redis://, rediss:// (TLS) or amqp:// URL, without a password.")
+    password: PasswordSource | None = Field(None, description=(
+        "The broker's password: {env: VARIABLE} or {file: PATH}; used for results: too."))
+    results: BrokerUrl | None = Field(None, description=(
+        "Where finished runs come back (a Redis URL); defaults to the broker when it is Redis, "
+        "and must be given with amqp://."))
+    heartbeat: DurationValue = Field(default_factory=lambda: Duration("10s"), description=(
+        "How often a worker says a run is still going; a run silent for 3 beats is recorded "
+        "aborted, naming its worker."))
+    republish_after: DurationValue = Field(default_factory=lambda: Duration("1m"), description=(
+        "A run no worker started within this, whose message is in no queue and held by no "
+        "worker (a broker restarted without persistence lost it), is published again."))
+
+    @field_validator("password")
+    @classmethod
+    def _env_or_file(cls, value: PasswordSource | None) -> PasswordSource | None:
+        if value is not None and value.kind not in ("env", "file"):
+            raise ValueError("the broker password comes from env or file: give {env: VARIABLE} or {file: PATH}")
+        return value
+
+    @model_validator(mode="after")
+    def _result_channel(self) -> WorkersConfig:
+        if self.results is None and urlsplit(self.broker).scheme == "amqp":
+            raise ValueError("with an amqp:// broker give results: a redis:// or rediss:// URL "
+                             "where finished runs come back")
+        if self.results is not None and urlsplit(self.results).scheme == "amqp":
+            raise ValueError("results: must be a redis:// or rediss:// URL")
+        return self
+
+    @property
+    def result_url(self) -> str:
+        return self.results or self.broker
+
+
 class ReportsSettings(Strict):
     group: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9._-]*$",
                               description="Group that may read run records and reports (files 0640, "
@@ -669,6 +731,9 @@ class ProjectConfig(Strict):
     failed_run_review_days: int = Field(14, ge=1, le=3650, description=(
         "The period report flags a failed run with no review or corrective-action note "
         "(drillbook evidence note) this many days after it finished."))
+    workers: WorkersConfig | None = Field(None, description=(
+        "Site workers: each drill runs on a worker of its site: (see 'Sites and workers'); "
+        "absent = every drill runs on this machine."))
 
     @field_validator("evidence", mode="before")
     @classmethod

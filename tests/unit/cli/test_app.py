@@ -24,8 +24,8 @@ from drillbook.serve.jobstore import SERVE_LOCK
 from drillbook.util.locks import file_lock, say_holder
 from tests.support import write_drill
 
-COMMANDS = ["cleanup", "completion", "coverage", "evidence", "init", "list", "paths", "plan", "report", "run",
-            "runbook", "schedule", "schema", "serve", "validate"]
+COMMANDS = ["cleanup", "completion", "coverage", "dispatch", "evidence", "init", "list", "paths", "plan", "report",
+            "run", "runbook", "schedule", "schema", "serve", "validate", "worker", "workers"]
 
 
 def invoke(tmp_path: Path, *args: str):

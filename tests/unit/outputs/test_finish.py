@@ -477,3 +477,27 @@ def test_a_runbook_run_reads_the_projects_targets_its_command_did_not_load(tmp_p
     finish.finish(post)
     assert seams.calls == expected_calls(targets=1)
     assert post.project is not None and post.project.notify == [OPS]  # read from drillbook.yaml
+
+
+# -- a site worker's run: outputs finished centrally ---------------------------------------------
+def test_a_site_workers_run_writes_record_and_reports_only(tmp_path, seams):
+    run = drill_run(make_settings(tmp_path), drill=spec(OWNER))
+    run.deferred = True
+    finish.started(run, "20260506T030000Z-aaaaaa", "schedule")
+    finish.notify(run)
+    finish.write_record_and_reports(run)
+    finish.after_outputs(run)
+    assert seams.calls == ["record", *(f"reports:{name}" for name in DRILL_FILES)]
+    assert not ledger.ledger_path(run.settings.reports_dir).exists()
+
+
+def test_a_deferred_record_left_behind_is_neither_notified_nor_sealed_by_the_reaper(tmp_path, seams):
+    settings = make_settings(tmp_path)
+    run = drill_run(settings, drill=spec(OWNER))
+    record = finish.as_recorded(run.record)
+    record["process"] = {"outputs": finish.CENTRAL}
+    assert finish.reaped(run.folder, record, settings).deferred
+    assert finish.seal_late(run.folder, record, settings) is False
+    assert "seal" not in seams.calls and "notify" not in seams.calls
+    record["process"] = {}
+    assert not finish.reaped(run.folder, record, settings).deferred
