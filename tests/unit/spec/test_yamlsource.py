@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from drillbook.spec.yamlsource import MAX_DEPTH, MAX_FILE_BYTES, UnusableYaml, load_located, read_located
 
@@ -97,3 +98,34 @@ def test_an_explicit_number_tag_on_text_is_an_error_at_its_line(text):
     with pytest.raises(UnusableYaml) as refused:
         load_located(text)
     assert refused.value.line == 2 and "is not" in refused.value.message
+
+
+def test_parsing_is_done_by_libyaml_not_the_python_scanner(monkeypatch: pytest.MonkeyPatch):
+    """1,000 drills parsed by PyYAML's pure-Python scanner took seconds; libyaml does it in C."""
+    def python_scanner_used(*args: object) -> None:
+        raise AssertionError("the pure-Python YAML scanner was used")
+
+    monkeypatch.setattr(yaml.scanner.Scanner, "check_token", python_scanner_used)
+    text = "owner: ops\nverify:\n  - {type: files, path: a, min_count: 1}\n"
+    located = load_located(text)
+    assert located.data == {"owner": "ops", "verify": [{"type": "files", "path": "a", "min_count": 1}]}
+    assert located.line_of(("verify", 0, "path")) == 3 and located.position_of(("verify", 0)) == (3, 5)
+
+
+def test_a_syntax_error_still_names_its_line_and_column():
+    with pytest.raises(UnusableYaml) as refused:
+        load_located("owner: ops\nverify: [a, b\nx: 1\n")
+    assert refused.value.line == 3 and refused.value.column is not None
+    assert refused.value.message.startswith("YAML syntax error")
+
+
+def test_a_cron_schedule_is_no_alias_and_an_anchor_in_a_url_is_no_anchor():
+    data = load_located('schedule: "0 2 * * *"\nping: "https://hc.example/ping?a=1&b=2"\nx: [a, "*b"]\n').data
+    assert data == {"schedule": "0 2 * * *", "ping": "https://hc.example/ping?a=1&b=2", "x": ["a", "*b"]}
+
+
+def test_deep_block_nesting_is_refused_at_the_first_level_too_deep():
+    text = "".join("  " * i + f"k{i}:\n" for i in range(MAX_DEPTH + 10)) + "  " * (MAX_DEPTH + 10) + "x\n"
+    with pytest.raises(UnusableYaml) as refused:
+        load_located(text)
+    assert f"more than {MAX_DEPTH} levels" in refused.value.message and refused.value.line == MAX_DEPTH + 1
