@@ -35,6 +35,7 @@ from drillbook.drill.phases import Observer, PhaseError, PhaseFailed, PhaseLog, 
 from drillbook.drill.record import CheckResult, Objective, RunRecord, host_versions, process_info
 from drillbook.drill.seams import ResticDoor, SandboxLike, Seams
 from drillbook.drill.selection import explain_no_match, future_dated, restic_selection, select_snapshot
+from drillbook.drill.target import DeclaredDrill
 from drillbook.evidence import sightings
 from drillbook.outputs import finish as postrun
 from drillbook.outputs.runstore import new_run_id, run_dir
@@ -44,7 +45,6 @@ from drillbook.sandbox.inside import ReaderFailed, read_inside
 from drillbook.sandbox.isolation import OWN_FOLDER
 from drillbook.sandbox.safety import UnsafeTree
 from drillbook.settings import Settings
-from drillbook.spec.models import Drill, ProjectConfig
 from drillbook.status import Status
 from drillbook.util.clock import iso, utc_now
 from drillbook.util.signals import Interrupted, Overrun
@@ -71,21 +71,6 @@ class RunOptions:
 class DrillOutcome:
     record: dict[str, Any]
     run_dir: Path
-
-
-@dataclass(frozen=True)
-class DeclaredDrill:
-    """A drill as declared: its spec, its file (paths in it are relative to the file's folder),
-    and the project's ``drillbook.yaml`` shared by every drill (notify, evidence)."""
-
-    drill: Drill
-    file: Path | None = None
-    project: ProjectConfig | None = None
-
-    def folder(self, drills_dir: Path) -> Path:
-        """Where its relative paths (repository, password file) start: its file's folder, or the
-        drills folder for a drill declared without a file."""
-        return self.file.parent if self.file else drills_dir
 
 
 def run_drill(target: DeclaredDrill, settings: Settings, options: RunOptions | None = None,
