@@ -27,7 +27,7 @@ from drillbook.backends.resticjson import RestoreCounts
 from drillbook.backends.secrets import describe_source
 from drillbook.checks.base import CheckContext, default_name
 from drillbook.checks.kinds import run_check
-from drillbook.drill import access, controls, restoring, runlock, space, verdict
+from drillbook.drill import access, controls, restoring, runlock, space, storage, verdict
 from drillbook.drill.content import verify_restore
 from drillbook.drill.listing import Listing, read_listing
 from drillbook.drill.pathhints import missing_hint
@@ -258,7 +258,7 @@ class DrillRun:
         sandbox, snapshot = self._need(self.sandbox), self._need(self.snapshot)
         who = restoring.choose(self.repository, sandbox.account, sandbox.mode, self.seams.unreadable_by)
         self.record.restore = who.record()
-        room = self._make_room(sandbox, snapshot)
+        measured = self._make_room(sandbox, snapshot, who.as_root)
         sandbox.prepare_restore(who.as_root)
         try:
             left_out = self._restore_as(who)
@@ -273,14 +273,26 @@ class DrillRun:
         counted = self._need(self.record.restore).get("restored")
         restored = (f"; restic restored {counted['files_restored']} of {counted['total_files']} files"
                     if counted else "")
-        return (f"restored {snapshot.short_id} ({space.shown(room.measured.size_bytes)}) with --verify"
+        kept = self._need(self.record.restore)["storage"]
+        into = (f" into {kept['shown']}" if kept["kind"] == "tmpfs"
+                else " to disk, not in memory (see restore.storage)" if kept["reason"] else "")
+        return (f"restored {snapshot.short_id} ({space.shown(measured.size_bytes)}){into} with --verify"
                 f"{as_root}{restored}{devices}{made_safe}")
 
-    def _make_room(self, sandbox: SandboxLike, snapshot: Snapshot) -> space.Room:
-        """Fail before restoring when the sandbox root's filesystem cannot hold the restore."""
+    def _make_room(self, sandbox: SandboxLike, snapshot: Snapshot, as_root: bool) -> space.Measured:
+        """Into the sandbox's tmpfs when it holds the restore, else onto the disk; fail before
+        restoring when the sandbox root's filesystem cannot hold it."""
         measured = self._measure(snapshot)
         restore = self._need(self.record.restore)
         restore.update(measured.record())
+        chosen = storage.decide(sandbox.in_memory, measured.size_bytes, measured.file_count, as_root)
+        restore["storage"] = chosen.record()
+        if chosen.tmpfs_bytes is not None:
+            return measured
+        try:
+            sandbox.restore_on_disk()
+        except IsolationError as exc:
+            raise PhaseFailed(f"the sandbox could not be made again to restore to disk: {exc}") from None
         where = self.settings.sandbox_root
         try:
             free = self.seams.free_space(sandbox.restore_root)
@@ -291,7 +303,7 @@ class DrillRun:
         problem = room.problem()
         if problem:
             raise PhaseFailed(problem)
-        return room
+        return measured
 
     def _measure(self, snapshot: Snapshot) -> space.Measured:
         """The sizes in the snapshot's listing; when it fails, or listed another snapshot than the
@@ -317,7 +329,7 @@ class DrillRun:
         """
         restic, sandbox, snapshot = self._need(self.restic), self._need(self.sandbox), self._need(self.snapshot)
         try:
-            self._counted(restic.restore(snapshot.id, sandbox.restore_root, verify=True, account=who.account,
+            self._counted(restic.restore(snapshot.id, sandbox.restore_target, verify=True, account=who.account,
                                          progress=self._restore_progress))
             return []
         except ResticError as exc:
@@ -325,7 +337,7 @@ class DrillRun:
             if not devices:
                 raise self._restic_failed(exc, "restoring") from None
         sandbox.clear_restore(who.as_root)
-        self._counted(self._restic_call(restic.restore, snapshot.id, sandbox.restore_root, verify=True,
+        self._counted(self._restic_call(restic.restore, snapshot.id, sandbox.restore_target, verify=True,
                                         account=who.account, leave_out=devices, what="restoring",
                                         progress=self._restore_progress))
         self._need(self.record.restore)["devices_left_out"] = len(devices)
