@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ import yaml
 
 from drillbook.spec.yamlschema import CoreSchemaCLoader
 from drillbook.util.restored import kind_of
+
+STR = "tag:yaml.org,2002:str"
 
 Path_ = tuple[Any, ...]
 
@@ -136,6 +139,9 @@ def load_located(text: str, first_line: int = 1) -> LocatedYaml:
     try:
         if MAYBE_ANCHOR.search(text):
             screen(text)
+        else:
+            with suppress(Unusual):
+                return from_events(text, first_line)
         node = loader.get_single_node()
         if node is not None:
             _walk(node, (), located, first_line)  # refuses deep nesting before anything recurses in Python
@@ -159,6 +165,103 @@ def load_located(text: str, first_line: int = 1) -> LocatedYaml:
     return located
 
 
+class Unusual(Exception):
+    """Something :func:`from_events` leaves to the composer: an explicit tag, a key that is no
+    plain text, more than one document."""
+
+
+@dataclass
+class _Open:
+    """A mapping or list being filled, at ``path``; a mapping's key waiting for its value."""
+
+    value: Any
+    path: Path_
+    key: Any = None
+    key_text: str | None = None
+    seen: set[Any] = field(default_factory=set)
+
+
+def from_events(text: str, first_line: int = 1) -> LocatedYaml:
+    """The data and its positions in one pass over libyaml's events, without building nodes.
+
+    Composing nodes calls PyYAML's resolver in Python three times per node; a thousand drills
+    spent most of their load time there. Plain scalars resolve here by the same core schema
+    (:data:`CORE_SCHEMA` via the loader's own resolvers and constructors), and positions follow
+    the same rules as :func:`_walk`. The caller has screened out anchors and aliases; what is
+    unusual raises :class:`Unusual` and is composed the ordinary way.
+    """
+    loader = CoreSchemaCLoader(text)
+    out = LocatedYaml(data=None)
+    stack: list[_Open] = []
+    documents = 0
+    try:
+        while True:
+            event: Any = loader.get_event()
+            if event is None:
+                break
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                if event.tag is not None and not event.implicit[0] and not event.implicit[1]:
+                    raise Unusual(event.tag)
+                _add(stack, out, _scalar(loader, event), event, first_line)
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                if event.tag is not None and not event.implicit:
+                    raise Unusual(event.tag)
+                value: Any = {} if kind is yaml.MappingStartEvent else []
+                path = _add(stack, out, value, event, first_line)
+                if len(path) >= MAX_DEPTH:
+                    raise Refused(event.start_mark, TOO_DEEP)
+                stack.append(_Open(value, path))
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                stack.pop()
+            elif kind is yaml.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    raise Unusual("more than one document")
+    finally:
+        loader.dispose()
+    return out
+
+
+def _scalar(loader: CoreSchemaCLoader, event: Any) -> Any:
+    if not event.implicit[0]:  # quoted, or a block scalar: text as written
+        return event.value
+    tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+    if tag == STR:
+        return event.value
+    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+    return loader.construct_object(node)
+
+
+def _add(stack: list[_Open], out: LocatedYaml, value: Any, event: Any, first_line: int) -> Path_:
+    """Put ``value`` in the open mapping or list (as a key, when a mapping waits for one)."""
+    if not stack:
+        out.data = value
+        out.place((), event.start_mark, first_line)
+        return ()
+    top = stack[-1]
+    if isinstance(top.value, list):
+        path = (*top.path, len(top.value))
+        out.place(path, event.start_mark, first_line)
+        top.value.append(value)
+        return path
+    if top.key_text is None:
+        if not isinstance(value, (str, int, float, bool)) and value is not None:
+            raise Unusual("a key that is not plain text")
+        text = event.value
+        path = (*top.path, text)
+        if text in top.seen:
+            out.duplicates.append((path, event.start_mark.line + first_line, event.start_mark.column + 1))
+        top.seen.add(text)
+        out.place(path, event.start_mark, first_line)
+        top.key, top.key_text = value, text
+        return path
+    path = (*top.path, top.key_text)
+    top.value[top.key] = value
+    top.key = top.key_text = None
+    return path
+
+
 def _walk(node: yaml.Node, path: Path_, out: LocatedYaml, first_line: int) -> None:
     if len(path) >= MAX_DEPTH:
         raise Refused(node.start_mark, TOO_DEEP)
@@ -167,6 +270,8 @@ def _walk(node: yaml.Node, path: Path_, out: LocatedYaml, first_line: int) -> No
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise Refused(key_node.start_mark, "a key must be plain text, not a list or a mapping")
             key = key_node.value
             if key in seen:
                 out.duplicates.append(((*path, key), key_node.start_mark.line + first_line,

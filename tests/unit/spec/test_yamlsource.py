@@ -7,7 +7,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from drillbook.spec.yamlsource import MAX_DEPTH, MAX_FILE_BYTES, UnusableYaml, load_located, read_located
+from drillbook.spec.yamlschema import CoreSchemaCLoader
+from drillbook.spec.yamlsource import (
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    LocatedYaml,
+    UnusableYaml,
+    Unusual,
+    _walk,
+    from_events,
+    load_located,
+    read_located,
+)
 
 ALIASES = "not supported"
 
@@ -129,3 +140,48 @@ def test_deep_block_nesting_is_refused_at_the_first_level_too_deep():
     with pytest.raises(UnusableYaml) as refused:
         load_located(text)
     assert f"more than {MAX_DEPTH} levels" in refused.value.message and refused.value.line == MAX_DEPTH + 1
+
+
+VARIED = """\
+owner: ops
+count: 12
+ratio: 0.5
+mode: 0755
+when: 12:30
+on: true
+nothing: null
+empty:
+text: |
+  two
+  lines
+verify:
+  - {type: files, path: "srv/a b", min_count: 1}
+  - type: sqlite
+    queries:
+      - {sql: 'select 1', expect: '= 1'}
+owner: again
+"""
+
+
+def test_the_one_pass_reading_gives_what_composing_gives():
+    """from_events (no nodes built) must agree with libyaml's composer and _walk to the column."""
+    fast = from_events(VARIED)
+    loader = CoreSchemaCLoader(VARIED)
+    node = loader.get_single_node()
+    composed = LocatedYaml(loader.construct_document(node))
+    _walk(node, (), composed, 1)
+    assert fast.data == composed.data and fast.data["mode"] == "0755" and fast.data["count"] == 12
+    assert fast.lines == composed.lines and fast.columns == composed.columns
+    assert fast.duplicates == composed.duplicates == [(("owner",), 17, 1)]
+
+
+@pytest.mark.parametrize("text", ["x: !!int 12\n", "? [a, b]\n: c\n", "a: 1\n---\nb: 2\n"])
+def test_what_the_one_pass_reading_leaves_to_the_composer_still_loads_or_fails_as_before(text: str):
+    with pytest.raises(Unusual):
+        from_events(text)
+    try:
+        located = load_located(text)
+    except UnusableYaml as refused:
+        assert refused.message.startswith("YAML syntax error") or "must be plain text" in refused.message
+    else:
+        assert located.data == {"x": 12}
