@@ -80,3 +80,16 @@ def test_a_run_starts_restic_before_loading_reports_webhooks_or_metrics(drills: 
     # cryptography is the one left: a run first reads the ledger (evidence/verify.py, which
     # imports it and must stay self-contained) to seal runs whose drillbook died
     assert [m for m in heavy if not m.startswith("cryptography")] == []
+
+
+def test_help_loads_no_settings_module() -> None:
+    """`drillbook --help` is measured against `python -c pass`: settings (tempfile, shutil, the
+    account lookups of util.trust) are for commands that run."""
+    probe = ("import sys; sys.argv = ['drillbook', '--help']\n"
+             "from drillbook.cli import app\n"
+             "try:\n    app.cli(prog_name='drillbook')\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m, module in sys.modules.items() if m in ('drillbook.settings', 'tempfile', "
+             "'drillbook.util.trust') and type(module).__name__ != '_LazyModule'))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
