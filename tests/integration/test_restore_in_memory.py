@@ -76,6 +76,7 @@ def test_a_restore_that_fits_is_in_the_sandboxs_tmpfs_and_verified_byte_for_byte
     phases = {p["name"]: p for p in record["phases"]}
     assert "into tmpfs, 64.0 MiB cap with --verify" in phases["restore"]["detail"]
     assert phases["verify content"]["status"] == "passed"
+    assert phases["teardown"]["detail"] == "sandbox removed; its tmpfs unmounted with the namespace"
     checks = {c["name"]: c for c in record["checks"]}
     assert checks["restore root as the sandbox sees it"]["status"] == "passed"
     assert runs["sandboxes"]["left"] == []  # teardown left nothing on disk

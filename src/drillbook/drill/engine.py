@@ -457,9 +457,11 @@ class DrillRun:
         self.pool.shutdown(wait=True, cancel_futures=True)  # no restic ls outlives its sandbox
         if self.sandbox is None:
             raise PhaseSkipped("no sandbox was created")
+        in_memory = self.sandbox.in_memory is not None  # the tmpfs ends with the namespace
         if self.options.keep_sandbox:
             self.sandbox.launcher.kill_all()
-            return f"kept for debugging at {self.sandbox.path} (--keep-sandbox)"
+            return (f"kept for debugging at {self.sandbox.path} (--keep-sandbox)"
+                    + ("; the restore was in the sandbox's tmpfs and went with its namespace" if in_memory else ""))
         path, problem = self.sandbox.path, None
         try:
             self.sandbox.teardown()
@@ -474,7 +476,7 @@ class DrillRun:
             self._fail_late(problem)
         if problem:
             raise PhaseFailed(problem)
-        return "sandbox removed"
+        return "sandbox removed; its tmpfs unmounted with the namespace" if in_memory else "sandbox removed"
 
     def _report(self) -> str:
         return ", ".join(postrun.write_record_and_reports(self.outputs))
