@@ -27,7 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-COMMANDS = (["validate"], ["list"], ["schedule"])
+COMMANDS = (["validate"], ["list"], ["schedule"], ["--help"])
 
 DRILL = """\
 description: Clinic {i} documents and appointments
@@ -64,10 +64,11 @@ def write_drills(folder: Path, count: int) -> None:
 
 def time_command(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall time, and the CPU time (user + system) the process used: on a shared machine the
-    second says more about drillbook than the first."""
+    second says more about drillbook than the first. ``["-c", "pass"]`` times the bare interpreter."""
+    argv = [sys.executable, *args] if args[0] == "-c" else [sys.executable, "-m", "drillbook", *args]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "drillbook", *args], env=env, capture_output=True, text=True)
+    done = subprocess.run(argv, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -93,7 +94,7 @@ def main() -> int:
         for command in COMMANDS:
             time_command(command, env)  # not timed: writes the bytecode, warms the page cache
         results = {}
-        for command in COMMANDS:
+        for command in [*COMMANDS, ["-c", "pass"]]:
             times, cpus, loads = [], [], []
             for _ in range(args.rounds):
                 loads.append(round(os.getloadavg()[0], 1))
@@ -103,6 +104,7 @@ def main() -> int:
             results[" ".join(command)] = {"median": round(statistics.median(times), 3),
                                           "min": round(min(times), 3), "max": round(max(times), 3),
                                           "cpu_median": round(statistics.median(cpus), 3), "load_1min": loads}
+    results["--help"]["ratio_to_python_c_pass"] = round(results["--help"]["median"] / results["-c pass"]["median"], 2)
     print(json.dumps(results, indent=2))
     if args.record:
         record(results, args)
@@ -115,8 +117,11 @@ def record(results: dict, args: argparse.Namespace) -> None:
              "| command | median s | min s | max s | CPU s (median) | load (1 min) at each run |",
              "|---|---:|---:|---:|---:|---|"]
     for name, r in results.items():
-        lines.append(f"| `drillbook {name}` | {r['median']} | {r['min']} | {r['max']} | {r['cpu_median']} "
+        shown = "python -c pass" if name == "-c pass" else f"drillbook {name}"
+        lines.append(f"| `{shown}` | {r['median']} | {r['min']} | {r['max']} | {r['cpu_median']} "
                      f"| {r['load_1min']} |")
+    ratio = results["--help"]["ratio_to_python_c_pass"]
+    lines.append(f"\n`drillbook --help` / `python -c pass` (medians): **{ratio}**.")
     lines.append(f"\nCommand: `.venv/bin/python bench/commands_1000.py --drills {args.drills} --rounds {args.rounds} "
                  f"--record`. Machine: {os.uname().machine}, {os.cpu_count()} cores (shared), "
                  f"Python {sys.version.split()[0]}.\n")
