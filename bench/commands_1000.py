@@ -40,14 +40,10 @@ source:
   password: {{env: RESTIC_PASSWORD}}
   snapshot: {{host: clinic-{i}, tags: [nightly]}}
 verify:
-  - type: files
-    path: srv/clinic/docs
-    min_count: 10
-    required: [letter-0001.txt]
+  - {{type: files, path: "srv/clinic-{i}/letters", min_count: 10, required: [letter-0001.txt]}}
   - type: sqlite
-    path: srv/clinic/db/appointments.sqlite
-    queries:
-      - {{sql: "select count(*) from appointments", expect: ">= 1000"}}
+    path: srv/clinic-{i}/db/appointments.sqlite
+    queries: [{{sql: "select count(*) from appointments", expect: ">= 1000"}}]
 notify:
   - {{webhook: "http://127.0.0.1:9/hook", on: [failure]}}
 """
