@@ -261,11 +261,15 @@ class Sandbox:
 
         On disk, the folder itself. In memory, the tmpfs exists in the namespace's mounts only:
         it is reached through the holder's ``/proc/<pid>/root``, which the account may open (it
-        owns the namespaces) and root may too.
+        owns the namespaces) and root may too. Only while the holder is the one started: a pid
+        reused by another process must never lead drillbook into that process's files.
         """
         if self.in_memory is None:
             return self.restore_root
-        return Path(f"/proc/{self.launcher.holder.target_pid}/root") / self.restore_root.relative_to("/")
+        holder = self.launcher.holder
+        if not holder.alive():
+            raise IsolationError("the sandbox's namespaces are gone (bubblewrap exited), and its tmpfs with them")
+        return Path(f"/proc/{holder.target_pid}/root") / self.restore_root.relative_to("/")
 
     def restore_on_disk(self) -> None:
         """Give up the tmpfs for the disk: new namespaces, bound to the disk's ``restore/``.
