@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,13 +20,17 @@ from drillbook.cli.commands import COMMANDS
 from drillbook.cli.logsetup import log_format_option, log_level_option, log_setup
 from drillbook.cli.streams import survive_closed_readers
 from drillbook.errors import DrillbookError
-from drillbook.settings import Settings
 from drillbook.util import logformat
 from drillbook.util.lazy import lazy_module
 from drillbook.util.signals import Interrupted, claim_sigint
 
 #: rich is loaded only when an error is printed
 console = lazy_module("drillbook.cli.console")
+
+if TYPE_CHECKING:
+    from drillbook import settings
+else:
+    settings = lazy_module("drillbook.settings")  # tempfile, shutil, pwd/grp: not for --help
 
 FOLDER = click.Path(path_type=Path)
 
@@ -86,8 +90,9 @@ def cli(ctx: click.Context, config: Path | None, drills: Path | None, reports: P
         log_format: str | None, log_level: str | None, verbose: bool) -> None:
     """drillbook: prove that backups can be recovered, on a schedule and on demand."""
     logformat.configure(log_setup(ctx.invoked_subcommand, log_format, log_level, verbose))
-    ctx.obj = Settings.from_env(config=config, drills_dir=drills, reports_dir=reports, sandbox_root=sandbox_root,
-                                state_dir=state, runbooks_dir=runbooks, cache_dir=cache)
+    ctx.obj = settings.Settings.from_env(config=config, drills_dir=drills, reports_dir=reports,
+                                         sandbox_root=sandbox_root, state_dir=state, runbooks_dir=runbooks,
+                                         cache_dir=cache)
 
 
 def main() -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import sys
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,11 +22,9 @@ from drillbook.cli.console import out, tell
 from drillbook.cli.progress import Progress
 from drillbook.cli.tables import print_table
 from drillbook.drill import batch
-from drillbook.drill.engine import DrillOutcome, RunOptions
 from drillbook.errors import BadInput
-from drillbook.evidence import ledger, sightings
+from drillbook.evidence import sightings
 from drillbook.outputs.runstore import load_runs
-from drillbook.report import junit
 from drillbook.runbook.loading import validate_with_runbooks
 from drillbook.sandbox.reaper import reap_stale_runs
 from drillbook.settings import Settings
@@ -36,6 +35,18 @@ from drillbook.util.logformat import structured
 from drillbook.util.signals import signals_raise_interrupted
 
 export = lazy_module("drillbook.serve.export")  # prometheus_client: only runs that export pay it
+
+if TYPE_CHECKING:
+    from drillbook.drill import engine
+    from drillbook.drill.engine import DrillOutcome
+    from drillbook.evidence import ledger
+    from drillbook.report import junit
+else:
+    # validate and list never run a drill: the engine, the ledger (cryptography) and the JUnit
+    # writer load when a run does
+    engine = lazy_module("drillbook.drill.engine")
+    ledger = lazy_module("drillbook.evidence.ledger")
+    junit = lazy_module("drillbook.report.junit")
 
 DEFAULT_WAIT_LOCK = "6h"  # a bare --wait-lock: as long as one restic call of a drill may take
 
@@ -169,11 +180,12 @@ def run_command(settings: Settings, names: tuple[str, ...], run_all: bool, keep_
     for stale in reap_stale_runs(settings, project=loaded.config):  # runs whose drillbook died: first
         tell(f"cleaned up stale run {stale.drill} {stale.run_id}: {stale.owner}", event="stale-run-reaped",
              drill=stale.drill, run_id=stale.run_id)
-    options = RunOptions(trigger=trigger, keep_sandbox=keep_sandbox, stop_after_rto=stop_after_rto,
-                         run_id=run_id, wait_lock=wait_lock, control=control)
+    options = engine.RunOptions(trigger=trigger, keep_sandbox=keep_sandbox, stop_after_rto=stop_after_rto,
+                                run_id=run_id, wait_lock=wait_lock, control=control)
     shown = _emit_outcome if as_json else (lambda outcome: _print_outcome(settings, outcome))
-    with (signals_raise_interrupted(),
-          export.exporting(settings, loaded.drills, names, metrics_textfile, pushgateway) as exported):
+    exporting = (export.exporting(settings, loaded.drills, names, metrics_textfile, pushgateway)
+                 if metrics_textfile or pushgateway else nullcontext([]))  # prometheus_client: ~50 ms
+    with signals_raise_interrupted(), exporting as exported:
         outcomes = batch.run_drills(loaded, names, settings, options,
                                     Progress(force_plain=plain or structured()), on_outcome=shown)
         exported.extend(o.record for o in outcomes)

@@ -11,17 +11,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from drillbook.cli import exitcodes
 from drillbook.cli.console import problem_fields
-from drillbook.drill.engine import DrillOutcome
 from drillbook.errors import SpecProblem
 from drillbook.outputs.runstore import RUN_FILE
 from drillbook.spec.models import Drill
 from drillbook.util.plain import strip_controls_in
+
+if TYPE_CHECKING:
+    from drillbook.drill.engine import DrillOutcome
 
 #: The files a run leaves in its folder, by the name scripts read them under.
 RUN_REPORTS = (("html", "report.html"), ("markdown", "report.md"), ("json", RUN_FILE), ("junit", "junit.xml"))

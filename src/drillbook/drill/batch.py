@@ -10,17 +10,25 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from drillbook.backends.restic import find_restic
-from drillbook.drill.engine import DeclaredDrill, DrillOutcome, RunOptions, run_drill
 from drillbook.drill.overrun import OverrunGuard
 from drillbook.drill.phases import Observer
+from drillbook.drill.target import DeclaredDrill
 from drillbook.errors import CannotRun
 from drillbook.settings import Settings, prepare_folders
 from drillbook.spec.loader import DrillSet, load_project
 from drillbook.spec.models import ProjectConfig
 from drillbook.spec.validate import load_valid
 from drillbook.status import Status
+from drillbook.util.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from drillbook.drill import engine
+    from drillbook.drill.engine import DrillOutcome, RunOptions
+else:
+    engine = lazy_module("drillbook.drill.engine")  # validate and list load drills, never run one
 
 
 def load_checked(settings: Settings, names: Sequence[str] = ()) -> DrillSet:
@@ -59,6 +67,12 @@ def ensure_folders(settings: Settings, project: ProjectConfig | None = None, *, 
 def declared(drills: DrillSet, name: str) -> DeclaredDrill:
     """Drill ``name`` with its file and the folder's drillbook.yaml, as the engine needs it."""
     return DeclaredDrill(drills.drills[name], drills.files.get(name), drills.config)
+
+
+def run_drill(target: DeclaredDrill, settings: Settings, options: RunOptions,
+              observer: Observer | None = None) -> DrillOutcome:
+    """The engine's run of one drill; the engine loads on the first run, never for validate or list."""
+    return engine.run_drill(target, settings, options, observer)
 
 
 def run_drills(drills: DrillSet, names: Sequence[str], settings: Settings, options: RunOptions,

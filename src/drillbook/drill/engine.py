@@ -28,7 +28,7 @@ from drillbook.backends.secrets import describe_source
 from drillbook.checks.base import CheckContext, default_name
 from drillbook.checks.kinds import run_check
 from drillbook.checks.services.stack import Stack, addresses_stack
-from drillbook.drill import access, controls, restoring, runlock, space, verdict
+from drillbook.drill import access, controls, restoring, runlock, space, storage, verdict
 from drillbook.drill.content import verify_restore
 from drillbook.drill.listing import Listing, read_listing
 from drillbook.drill.pathhints import missing_hint
@@ -36,6 +36,7 @@ from drillbook.drill.phases import Observer, PhaseError, PhaseFailed, PhaseLog, 
 from drillbook.drill.record import CheckResult, Objective, RunRecord, host_versions, process_info
 from drillbook.drill.seams import ResticDoor, SandboxLike, Seams
 from drillbook.drill.selection import explain_no_match, future_dated, restic_selection, select_snapshot
+from drillbook.drill.target import DeclaredDrill
 from drillbook.evidence import sightings
 from drillbook.outputs import finish as postrun
 from drillbook.outputs.runstore import new_run_id, run_dir
@@ -45,7 +46,6 @@ from drillbook.sandbox.inside import ReaderFailed, read_inside
 from drillbook.sandbox.isolation import OWN_FOLDER
 from drillbook.sandbox.safety import UnsafeTree
 from drillbook.settings import Settings
-from drillbook.spec.models import Drill, ProjectConfig
 from drillbook.status import Status
 from drillbook.util.clock import iso, utc_now
 from drillbook.util.signals import Interrupted, Overrun
@@ -73,21 +73,6 @@ class RunOptions:
 class DrillOutcome:
     record: dict[str, Any]
     run_dir: Path
-
-
-@dataclass(frozen=True)
-class DeclaredDrill:
-    """A drill as declared: its spec, its file (paths in it are relative to the file's folder),
-    and the project's ``drillbook.yaml`` shared by every drill (notify, evidence)."""
-
-    drill: Drill
-    file: Path | None = None
-    project: ProjectConfig | None = None
-
-    def folder(self, drills_dir: Path) -> Path:
-        """Where its relative paths (repository, password file) start: its file's folder, or the
-        drills folder for a drill declared without a file."""
-        return self.file.parent if self.file else drills_dir
 
 
 def run_drill(target: DeclaredDrill, settings: Settings, options: RunOptions | None = None,
@@ -277,7 +262,7 @@ class DrillRun:
         sandbox, snapshot = self._need(self.sandbox), self._need(self.snapshot)
         who = restoring.choose(self.repository, sandbox.account, sandbox.mode, self.seams.unreadable_by)
         self.record.restore = who.record()
-        room = self._make_room(sandbox, snapshot)
+        measured = self._make_room(sandbox, snapshot, who.as_root)
         sandbox.prepare_restore(who.as_root)
         try:
             left_out = self._restore_as(who)
@@ -292,14 +277,26 @@ class DrillRun:
         counted = self._need(self.record.restore).get("restored")
         restored = (f"; restic restored {counted['files_restored']} of {counted['total_files']} files"
                     if counted else "")
-        return (f"restored {snapshot.short_id} ({space.shown(room.measured.size_bytes)}) with --verify"
+        kept = self._need(self.record.restore)["storage"]
+        into = (f" into {kept['shown']}" if kept["kind"] == "tmpfs"
+                else " to disk, not in memory (see restore.storage)" if kept["reason"] else "")
+        return (f"restored {snapshot.short_id} ({space.shown(measured.size_bytes)}){into} with --verify"
                 f"{as_root}{restored}{devices}{made_safe}")
 
-    def _make_room(self, sandbox: SandboxLike, snapshot: Snapshot) -> space.Room:
-        """Fail before restoring when the sandbox root's filesystem cannot hold the restore."""
+    def _make_room(self, sandbox: SandboxLike, snapshot: Snapshot, as_root: bool) -> space.Measured:
+        """Into the sandbox's tmpfs when it holds the restore, else onto the disk; fail before
+        restoring when the sandbox root's filesystem cannot hold it."""
         measured = self._measure(snapshot)
         restore = self._need(self.record.restore)
         restore.update(measured.record())
+        chosen = storage.decide(sandbox.in_memory, measured.size_bytes, measured.file_count, as_root)
+        restore["storage"] = chosen.record()
+        if chosen.tmpfs_bytes is not None:
+            return measured
+        try:
+            sandbox.restore_on_disk()
+        except IsolationError as exc:
+            raise PhaseFailed(f"the sandbox could not be made again to restore to disk: {exc}") from None
         where = self.settings.sandbox_root
         try:
             free = self.seams.free_space(sandbox.restore_root)
@@ -310,7 +307,7 @@ class DrillRun:
         problem = room.problem()
         if problem:
             raise PhaseFailed(problem)
-        return room
+        return measured
 
     def _measure(self, snapshot: Snapshot) -> space.Measured:
         """The sizes in the snapshot's listing; when it fails, or listed another snapshot than the
@@ -336,7 +333,7 @@ class DrillRun:
         """
         restic, sandbox, snapshot = self._need(self.restic), self._need(self.sandbox), self._need(self.snapshot)
         try:
-            self._counted(restic.restore(snapshot.id, sandbox.restore_root, verify=True, account=who.account,
+            self._counted(restic.restore(snapshot.id, sandbox.restore_target, verify=True, account=who.account,
                                          progress=self._restore_progress))
             return []
         except ResticError as exc:
@@ -344,7 +341,7 @@ class DrillRun:
             if not devices:
                 raise self._restic_failed(exc, "restoring") from None
         sandbox.clear_restore(who.as_root)
-        self._counted(self._restic_call(restic.restore, snapshot.id, sandbox.restore_root, verify=True,
+        self._counted(self._restic_call(restic.restore, snapshot.id, sandbox.restore_target, verify=True,
                                         account=who.account, leave_out=devices, what="restoring",
                                         progress=self._restore_progress))
         self._need(self.record.restore)["devices_left_out"] = len(devices)
@@ -500,9 +497,11 @@ class DrillRun:
         self.pool.shutdown(wait=True, cancel_futures=True)  # no restic ls outlives its sandbox
         if self.sandbox is None:
             raise PhaseSkipped("no sandbox was created")
+        in_memory = self.sandbox.in_memory is not None  # the tmpfs ends with the namespace
         if self.options.keep_sandbox:
             self.sandbox.launcher.kill_all()
-            return f"kept for debugging at {self.sandbox.path} (--keep-sandbox)"
+            return (f"kept for debugging at {self.sandbox.path} (--keep-sandbox)"
+                    + ("; the restore was in the sandbox's tmpfs and went with its namespace" if in_memory else ""))
         path, problem = self.sandbox.path, None
         try:
             self.sandbox.teardown()
@@ -517,7 +516,7 @@ class DrillRun:
             self._fail_late(problem)
         if problem:
             raise PhaseFailed(problem)
-        return "sandbox removed"
+        return "sandbox removed; its tmpfs unmounted with the namespace" if in_memory else "sandbox removed"
 
     def _report(self) -> str:
         return ", ".join(postrun.write_record_and_reports(self.outputs))

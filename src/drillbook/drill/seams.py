@@ -47,9 +47,15 @@ class SandboxLike(Protocol):
     launcher: Any
     account: Account
     mode: Mode
+    in_memory: int | None
 
     @property
     def restore_root(self) -> Path: ...
+
+    @property
+    def restore_target(self) -> Path: ...
+
+    def restore_on_disk(self) -> None: ...
 
     @property
     def work_dir(self) -> Path: ...

@@ -34,23 +34,38 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol
 
-from drillbook.evidence import anchor, ledger
-from drillbook.evidence import upload as worm
 from drillbook.outputs import faults
-from drillbook.outputs import notify as notifier
 from drillbook.outputs import ping as pinger
 from drillbook.outputs.faults import Fault
 from drillbook.outputs.runstore import RUN_FILE, RunKind, read_record
-from drillbook.report import junit, render
-from drillbook.runbook import render as runbook_render
 from drillbook.settings import Settings
 from drillbook.spec.loader import load_drills, load_project
 from drillbook.spec.models import ProjectConfig
 from drillbook.status import Status
 from drillbook.util.atomic import write_json_atomic, write_text_atomic
+from drillbook.util.lazy import lazy_module
 from drillbook.util.plain import strip_controls_in
+
+if TYPE_CHECKING:
+    from drillbook.evidence import anchor, ledger
+    from drillbook.evidence import upload as worm
+    from drillbook.outputs import notify as notifier
+    from drillbook.report import junit, render
+    from drillbook.runbook import render as runbook_render
+else:
+    # A run builds its PostRun and sends its start ping before restic starts; what the later steps
+    # need (jinja2, markdown_it, cryptography, urllib3: a few hundred ms on a busy host) loads
+    # when the run finishes, so that a drill's clock starts with the restore.
+    anchor = lazy_module("drillbook.evidence.anchor")
+    ledger = lazy_module("drillbook.evidence.ledger")
+    worm = lazy_module("drillbook.evidence.upload")
+    notifier = lazy_module("drillbook.outputs.notify")
+    junit = lazy_module("drillbook.report.junit")
+    render = lazy_module("drillbook.report.render")
+    runbook_render = lazy_module("drillbook.runbook.render")
 
 log = logging.getLogger("drillbook.outputs.finish")
 
@@ -95,15 +110,29 @@ class Kind:
     own_targets: bool
 
 
+def _renderer(module: ModuleType, name: str) -> Renderer:
+    """``module.name``, looked up when a report is written (the module loads then)."""
+    return lambda record: getattr(module, name)(record)
+
+
+def _runbook_renderer(index: int) -> Renderer:
+    """The runbook's own renderer of its ``index``-th report, looked up when the report is written."""
+    return lambda record: runbook_render.REPORTS[index][1](record)
+
+
 DRILL_REPORTS: tuple[tuple[str, Renderer], ...] = (
-    ("report.html", render.run_html),
-    ("report.md", render.run_markdown),
-    ("junit.xml", junit.run_xml),
+    ("report.html", _renderer(render, "run_html")),
+    ("report.md", _renderer(render, "run_markdown")),
+    ("junit.xml", _renderer(junit, "run_xml")),
 )
+
+#: the same files as a drill's (runbook/render.py lists them in this order; a test holds them equal)
+RUNBOOK_REPORTS: tuple[tuple[str, Renderer], ...] = tuple(
+    (name, _runbook_renderer(index)) for index, (name, _) in enumerate(DRILL_REPORTS))
 
 KINDS: dict[str, Kind] = {
     RunKind.DRILL: Kind(reports=DRILL_REPORTS, own_targets=True),
-    RunKind.RUNBOOK: Kind(reports=runbook_render.REPORTS, own_targets=False),
+    RunKind.RUNBOOK: Kind(reports=RUNBOOK_REPORTS, own_targets=False),
 }
 
 

@@ -20,13 +20,17 @@ import contextvars
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
-import urllib3
-from urllib3.exceptions import HTTPError, MaxRetryError
-
+from drillbook.util.lazy import lazy_module
 from drillbook.util.plain import strip_controls
 from drillbook.util.scrub import mask_url, scrub, url_secrets
+
+if TYPE_CHECKING:
+    import urllib3
+else:
+    urllib3 = lazy_module("urllib3")  # ~60 ms (its URL patterns): only a run that sends something pays it
 
 WEBHOOK_ATTEMPTS = 3
 WEBHOOK_HEADERS = {"Content-Type": "application/json", "User-Agent": "drillbook-notify"}
@@ -91,9 +95,9 @@ def post_webhook(url: str, body: str, timeout: float, *, attempts: int = WEBHOOK
         try:
             response = pool.request("POST", url, body=body.encode("utf-8"), headers=headers,
                                     timeout=timeout, redirect=False)
-        except MaxRetryError as exc:
+        except urllib3.exceptions.MaxRetryError as exc:
             return "failed", f"cannot reach the receiver: {exc.reason} (after {attempts} attempts)"
-        except (HTTPError, OSError) as exc:
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
             return "failed", f"cannot reach the receiver: {exc}"
     attempts = len(response.retries.history) + 1 if response.retries else 1
     status = response.status

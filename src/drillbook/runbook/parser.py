@@ -10,13 +10,13 @@ are not steps, and nothing hidden from the reader runs.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
 from pydantic import ValidationError
 
 from drillbook.errors import SpecProblem
@@ -25,12 +25,24 @@ from drillbook.spec.models import NAME_PATTERN, Duration
 from drillbook.spec.problems import dedupe, duplicate_keys, validation_problems
 from drillbook.spec.yamlsource import UnusableYaml, load_located
 from drillbook.util.durations import DurationError
+from drillbook.util.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import markdown_it
+    from markdown_it.token import Token
+else:
+    markdown_it = lazy_module("markdown_it")  # ~40 ms: only when a runbook is read
 
 SHELL_LANGS = {"sh", "bash"}
 COMMENT = re.compile(r"<!--\s*(timeout|optional)\b\s*:?\s*(.*?)\s*-->", re.IGNORECASE)
 HTML_COMMENT = re.compile(r"<!--(.*?)-->", re.DOTALL)
 ANNOTATION = re.compile(r"\s*(timeout|optional)\b\s*:?\s*(.*?)\s*", re.IGNORECASE | re.DOTALL)
-MARKDOWN = MarkdownIt("commonmark")
+
+
+@functools.cache
+def markdown() -> markdown_it.MarkdownIt:
+    """CommonMark's parser, built on the first runbook read (``validate`` without runbooks never pays it)."""
+    return markdown_it.MarkdownIt("commonmark")
 
 
 @dataclass
@@ -157,7 +169,7 @@ def _sections(lines: list[str], start: int,
     or a quote, their text is what the reader sees, without the indent or the ``>``). Token line maps
     are relative to the body: ``start`` turns them into the file's line numbers.
     """
-    tokens = MARKDOWN.parse("\n".join(lines[start:]))
+    tokens = markdown().parse("\n".join(lines[start:]))
     h1, h1_lines, sections = "", range(0), []
     current: Section | None = None
     problems: list[SpecProblem] = []

@@ -71,9 +71,10 @@ class NamespaceHolder:
     init_start: int | None = None
 
     @classmethod
-    def start(cls, sandbox: Path, network: str, account: iso.Account, mode: iso.Mode) -> NamespaceHolder:
+    def start(cls, sandbox: Path, network: str, account: iso.Account, mode: iso.Mode,
+              restore_tmpfs: int | None = None) -> NamespaceHolder:
         read_fd, write_fd = os.pipe()
-        argv = iso.holder_argv(sandbox, network, write_fd, account, mode)
+        argv = iso.holder_argv(sandbox, network, write_fd, account, mode, restore_tmpfs)
         try:
             proc = subprocess.Popen(argv, pass_fds=(write_fd,), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -247,10 +248,42 @@ class Sandbox:
     mode: iso.Mode
     env: dict[str, str] = field(default_factory=dict)
     slot: slot_locks.Slot | None = None  # held until teardown (see slots.py)
+    in_memory: int | None = None  # bytes of the tmpfs restore/ is in the namespace; None: on disk
 
     @property
     def restore_root(self) -> Path:
+        """The restored tree where the checks see it, inside the namespace."""
         return self.path / "restore"
+
+    @property
+    def restore_target(self) -> Path:
+        """Where drillbook's side writes and walks the restore (restic, making it safe).
+
+        On disk, the folder itself. In memory, the tmpfs exists in the namespace's mounts only:
+        it is reached through the holder's ``/proc/<pid>/root``, which the account may open (it
+        owns the namespaces) and root may too. Only while the holder is the one started: a pid
+        reused by another process must never lead drillbook into that process's files.
+        """
+        if self.in_memory is None:
+            return self.restore_root
+        holder = self.launcher.holder
+        if not holder.alive():
+            raise IsolationError("the sandbox's namespaces are gone (bubblewrap exited), and its tmpfs with them")
+        return Path(f"/proc/{holder.target_pid}/root") / self.restore_root.relative_to("/")
+
+    def restore_on_disk(self) -> None:
+        """Give up the tmpfs for the disk: new namespaces, bound to the disk's ``restore/``.
+
+        Nothing has run in the sandbox yet (the restore comes first), so the holder is replaced
+        whole: the old namespaces and their empty tmpfs go with it.
+        """
+        if self.in_memory is None:
+            return
+        self.launcher.holder.kill()
+        holder = NamespaceHolder.start(self.path, self.isolation.network, self.account, self.mode)
+        _write_holder_file(self.path, holder)
+        self.launcher.holder = holder
+        self.in_memory = None
 
     @property
     def work_dir(self) -> Path:
@@ -270,12 +303,13 @@ class Sandbox:
         if problem:
             raise IsolationError(problem)
         iso.memory_bytes(isolation.limits.memory)
+        in_memory = iso.memory_bytes(isolation.restore_in_memory) if isolation.restore_in_memory else None
         slot, account = account_for(root, isolation, mode, slots)
         try:
             path = root / run_id
             path.mkdir(parents=True, exist_ok=False)
             try:
-                return cls._build(path, isolation, env, account, mode, slot)
+                return cls._build(path, isolation, env, account, mode, slot, in_memory)
             except BaseException:
                 with contextlib.suppress(OSError):  # the reason it failed matters; cleanup retries the rest
                     remove_tree(path)
@@ -286,8 +320,8 @@ class Sandbox:
             raise
 
     @classmethod
-    def _build(cls, path: Path, isolation: Isolation, env: dict[str, str],
-               account: iso.Account, mode: iso.Mode, slot: slot_locks.Slot | None) -> Sandbox:
+    def _build(cls, path: Path, isolation: Isolation, env: dict[str, str], account: iso.Account,
+               mode: iso.Mode, slot: slot_locks.Slot | None, in_memory: int | None = None) -> Sandbox:
         make_run_folders(path, account, mode)
         base_env = {
             "PATH": BASE_PATH,
@@ -296,12 +330,12 @@ class Sandbox:
             "HOME": str(path / "home"),
             "DRILLBOOK_RESTORE_ROOT": str(path / "restore"),
         }
-        holder = NamespaceHolder.start(path, isolation.network, account, mode)
+        holder = NamespaceHolder.start(path, isolation.network, account, mode, in_memory)
         _write_holder_file(path, holder)
         launcher = IsolatedLauncher(holder, account, isolation, base_env, restore_root=path / "restore",
                                     logs_dir=path / "logs", drill_env=env, mode=mode)
         return cls(path=path, isolation=isolation, launcher=launcher, env={**base_env, **env},
-                   account=account, mode=mode, slot=slot)
+                   account=account, mode=mode, slot=slot, in_memory=in_memory)
 
     def record(self) -> dict[str, Any]:
         return iso.isolation_record(self.isolation.network, self.account, self.isolation.limits,
@@ -310,19 +344,19 @@ class Sandbox:
 
     def prepare_restore(self, as_root: bool) -> None:
         """The restore folder belongs to whoever restores into it: the account, or root when it must."""
-        if self.mode is iso.Mode.ROOT:  # rootless, drillbook is the account and owns it already
+        if self.mode is iso.Mode.ROOT and self.in_memory is None:  # a tmpfs is the account's already
             uid, gid = (0, 0) if as_root else (self.account.uid, self.account.gid)
             os.chown(self.restore_root, uid, gid, follow_symlinks=False)
 
     def clear_restore(self, as_root: bool) -> None:
         """An empty restore folder again, for a second restore: the same folder, which the
         namespaces have bound (see isolation.holder_argv)."""
-        empty_folder(self.restore_root)
+        empty_folder(self.restore_target)
         self.prepare_restore(as_root)
 
     def make_restore_safe(self) -> SafetyReport:
         """The restored tree, whoever restored it, becomes the account's and harmless (safety.py)."""
-        report = make_safe(self.restore_root, self.account.uid, self.account.gid)
+        report = make_safe(self.restore_target, self.account.uid, self.account.gid)
         self.launcher.prepared = True
         return report
 

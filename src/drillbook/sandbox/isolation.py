@@ -288,7 +288,8 @@ def drop_argv() -> list[str]:
     return [tool("setpriv"), "--no-new-privs", "--inh-caps=-all", "--ambient-caps=-all", "--"]
 
 
-def holder_argv(sandbox: Path, network: str, info_fd: int, account: Account, mode: Mode) -> list[str]:
+def holder_argv(sandbox: Path, network: str, info_fd: int, account: Account, mode: Mode,
+                restore_tmpfs: int | None = None) -> list[str]:
     """bubblewrap keeping the drill's namespaces alive: a read-only system, the sandbox, nothing else.
 
     Run as the account (see switch_argv), it creates one user namespace mapping the account's uid
@@ -297,6 +298,11 @@ def holder_argv(sandbox: Path, network: str, info_fd: int, account: Account, mod
     ones the checks saw; read-only but for the account's own folders (:data:`ACCOUNT_FOLDERS`).
     /tmp, /run and /dev/shm are private, so host unix sockets such as
     /run/postgresql/.s.PGSQL.5432 or /run/docker.sock cannot be reached.
+
+    With ``restore_tmpfs`` (bytes), ``restore/`` is instead a tmpfs of that size made in the
+    namespace, the account's, mode 0700 (bubblewrap mounts it nosuid and nodev): it exists in no
+    other mount namespace, and is gone with the namespace. restic writes into it through
+    ``/proc/<pid>/root`` (see holder.Sandbox.restore_target).
     """
     argv = [*switch_argv(account, mode), tool("bwrap"), "--unshare-user", "--uid", str(account.uid),
             "--gid", str(account.gid), "--die-with-parent", "--unshare-pid", "--unshare-ipc",
@@ -322,7 +328,10 @@ def holder_argv(sandbox: Path, network: str, info_fd: int, account: Account, mod
             argv += ["--perms", "0755", "--dir", str(parent)]
     argv += ["--ro-bind", str(sandbox), str(sandbox)]
     for name in ACCOUNT_FOLDERS:
-        argv += ["--bind", str(sandbox / name), str(sandbox / name)]
+        if name == "restore" and restore_tmpfs is not None:
+            argv += ["--size", str(restore_tmpfs), "--perms", "0700", "--tmpfs", str(sandbox / name)]
+        else:
+            argv += ["--bind", str(sandbox / name), str(sandbox / name)]
     argv += ["--chdir", str(sandbox),
              "--info-fd", str(info_fd), "--", tool("sleep"), "infinity"]
     return argv

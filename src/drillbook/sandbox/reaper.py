@@ -29,9 +29,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drillbook.evidence import ledger
 from drillbook.outputs import finish as postrun
 from drillbook.outputs.runstore import RUN_FILE, iter_run_files, read_record
 from drillbook.sandbox.holder import HOLDER_FILE, remove_tree
@@ -40,9 +39,15 @@ from drillbook.settings import Settings
 from drillbook.spec.models import ProjectConfig
 from drillbook.status import Status
 from drillbook.util.clock import iso, utc_now
+from drillbook.util.lazy import lazy_module
 from drillbook.util.locks import LockBusy, file_lock
 from drillbook.util.process import signal_process
 from drillbook.util.procfs import alive, all_pids, boot_id, boot_time, environ, link, parent, process_start
+
+if TYPE_CHECKING:
+    from drillbook.evidence import ledger
+else:
+    ledger = lazy_module("drillbook.evidence.ledger")  # cryptography: only when a stale run is found
 
 log = logging.getLogger("drillbook.sandbox.reaper")
 

@@ -17,6 +17,7 @@ to the compliance report:
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from dataclasses import dataclass
@@ -75,7 +76,13 @@ def parse_schedule(text: Any) -> Schedule:
     """``text`` as written in a drill, validated; raises ScheduleError with a fix."""
     if not isinstance(text, str) or not text.strip():
         raise ScheduleError(f"{text!r} is not a schedule ({SCHEDULE_HINT})")
-    raw = " ".join(text.split())
+    return _parse_text(" ".join(text.split()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(raw: str) -> Schedule:
+    """Schedules are asked for many times per drill (validation, next run, due times, the
+    server's trigger): each text is parsed once per process (a Schedule is frozen)."""
     lowered = raw.lower()
     if lowered.lstrip("@") in ALIASES:
         return Schedule(raw, cron=ALIASES[lowered.lstrip("@")])
@@ -274,7 +281,10 @@ def _as_schedule(schedule: Schedule | str) -> Schedule:
     return schedule if isinstance(schedule, Schedule) else parse_schedule(schedule)
 
 
+@functools.lru_cache(maxsize=4096)
 def _cron_trigger(expr: str, zone: Any) -> Any:
+    """One APScheduler CronTrigger per expression and zone, shared: building one parses every
+    field (about a millisecond), and its next-fire-time computation changes nothing in it."""
     from apscheduler.triggers.cron import CronTrigger  # start-up: ~50 ms, cron schedules only
 
     minute, hour, day, month, dow = expr.split(" ")

@@ -12,16 +12,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
 from drillbook.errors import SpecProblem
 from drillbook.locations import PROJECT_CONFIG
-from drillbook.outputs import templates
 from drillbook.spec.models import Drill, NotifyTarget, ProjectConfig
 from drillbook.spec.problems import dedupe, duplicate_keys, validation_problems
 from drillbook.spec.yamlsource import LocatedYaml, UnusableYaml, read_located
+from drillbook.util.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from drillbook.outputs import templates
+else:
+    templates = lazy_module("drillbook.outputs.templates")  # jinja2: only drills with a notify template
 
 PostCheck = Callable[[Path, LocatedYaml, Any], list[SpecProblem]]
 

@@ -472,6 +472,11 @@ class Isolation(Strict):
         "time gets a drillbook-sandbox account of its own."))
     limits: Limits = Field(default_factory=Limits,
                            description="prlimit limits for every child; defaults apply unless raised or lowered.")
+    restore_in_memory: str | None = Field(None, pattern=r"^\d+[KMG]?$", description=(
+        "Restore into a memory filesystem (tmpfs) of at most this size, e.g. 2G, in the sandbox's "
+        "own mount namespace, when the snapshot's files fit in it: the restored data is never "
+        "written to a disk (unless the host swaps) and teardown is an unmount. A larger restore, "
+        "or one restic must run as root for, goes to disk, and the record says why. Off unless set."))
 
 
 NotifyEvent = Literal["failure", "success", "recovery", "always"]

@@ -19,6 +19,7 @@ import math
 import re
 
 import yaml
+from yaml._yaml import CParser  # libyaml, shipped in PyYAML's wheels
 
 BOOL = "tag:yaml.org,2002:bool"
 NULL = "tag:yaml.org,2002:null"
@@ -74,3 +75,17 @@ for _tag, _pattern, _first in CORE_SCHEMA:
 CoreSchemaLoader.add_constructor(INT, _int)
 CoreSchemaLoader.add_constructor(FLOAT, _float)
 
+
+
+class CoreSchemaCLoader(CParser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+    """The same schema over libyaml, which scans, parses and composes in C: some twenty times
+    faster than PyYAML's pure-Python loader, which made ``drillbook validate`` of 1,000 drills
+    take seconds."""
+
+    yaml_implicit_resolvers = CoreSchemaLoader.yaml_implicit_resolvers
+    yaml_constructors = CoreSchemaLoader.yaml_constructors
+
+    def __init__(self, stream: str):
+        CParser.__init__(self, stream)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)

@@ -181,10 +181,21 @@ class FakeSandbox:
     account: Account = field(default_factory=own_account)
     mode: Mode = Mode.ROOTLESS
     restore_owners: list[str] = field(default_factory=list)  # "root" or "account", as prepared
+    in_memory: int | None = None
+    on_disk_again: int = 0  # how often the engine gave up the (pretended) tmpfs
 
     @property
     def restore_root(self) -> Path:
         return self.path / "restore"
+
+    @property
+    def restore_target(self) -> Path:
+        return self.restore_root
+
+    def restore_on_disk(self) -> None:
+        if self.in_memory is not None:
+            self.on_disk_again += 1
+        self.in_memory = None
 
     @property
     def work_dir(self) -> Path:

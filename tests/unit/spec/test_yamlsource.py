@@ -5,8 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
-from drillbook.spec.yamlsource import MAX_DEPTH, MAX_FILE_BYTES, UnusableYaml, load_located, read_located
+from drillbook.spec.yamlschema import CoreSchemaCLoader
+from drillbook.spec.yamlsource import (
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    LocatedYaml,
+    UnusableYaml,
+    Unusual,
+    _walk,
+    from_events,
+    load_located,
+    read_located,
+)
 
 ALIASES = "not supported"
 
@@ -97,3 +109,79 @@ def test_an_explicit_number_tag_on_text_is_an_error_at_its_line(text):
     with pytest.raises(UnusableYaml) as refused:
         load_located(text)
     assert refused.value.line == 2 and "is not" in refused.value.message
+
+
+def test_parsing_is_done_by_libyaml_not_the_python_scanner(monkeypatch: pytest.MonkeyPatch):
+    """1,000 drills parsed by PyYAML's pure-Python scanner took seconds; libyaml does it in C."""
+    def python_scanner_used(*args: object) -> None:
+        raise AssertionError("the pure-Python YAML scanner was used")
+
+    monkeypatch.setattr(yaml.scanner.Scanner, "check_token", python_scanner_used)
+    text = "owner: ops\nverify:\n  - {type: files, path: a, min_count: 1}\n"
+    located = load_located(text)
+    assert located.data == {"owner": "ops", "verify": [{"type": "files", "path": "a", "min_count": 1}]}
+    assert located.line_of(("verify", 0, "path")) == 3 and located.position_of(("verify", 0)) == (3, 5)
+
+
+def test_a_syntax_error_still_names_its_line_and_column():
+    with pytest.raises(UnusableYaml) as refused:
+        load_located("owner: ops\nverify: [a, b\nx: 1\n")
+    assert refused.value.line == 3 and refused.value.column is not None
+    assert refused.value.message.startswith("YAML syntax error")
+
+
+def test_a_cron_schedule_is_no_alias_and_an_anchor_in_a_url_is_no_anchor():
+    data = load_located('schedule: "0 2 * * *"\nping: "https://hc.example/ping?a=1&b=2"\nx: [a, "*b"]\n').data
+    assert data == {"schedule": "0 2 * * *", "ping": "https://hc.example/ping?a=1&b=2", "x": ["a", "*b"]}
+
+
+def test_deep_block_nesting_is_refused_at_the_first_level_too_deep():
+    text = "".join("  " * i + f"k{i}:\n" for i in range(MAX_DEPTH + 10)) + "  " * (MAX_DEPTH + 10) + "x\n"
+    with pytest.raises(UnusableYaml) as refused:
+        load_located(text)
+    assert f"more than {MAX_DEPTH} levels" in refused.value.message and refused.value.line == MAX_DEPTH + 1
+
+
+VARIED = """\
+owner: ops
+count: 12
+ratio: 0.5
+mode: 0755
+when: 12:30
+on: true
+nothing: null
+empty:
+text: |
+  two
+  lines
+verify:
+  - {type: files, path: "srv/a b", min_count: 1}
+  - type: sqlite
+    queries:
+      - {sql: 'select 1', expect: '= 1'}
+owner: again
+"""
+
+
+def test_the_one_pass_reading_gives_what_composing_gives():
+    """from_events (no nodes built) must agree with libyaml's composer and _walk to the column."""
+    fast = from_events(VARIED)
+    loader = CoreSchemaCLoader(VARIED)
+    node = loader.get_single_node()
+    composed = LocatedYaml(loader.construct_document(node))
+    _walk(node, (), composed, 1)
+    assert fast.data == composed.data and fast.data["mode"] == "0755" and fast.data["count"] == 12
+    assert fast.lines == composed.lines and fast.columns == composed.columns
+    assert fast.duplicates == composed.duplicates == [(("owner",), 17, 1)]
+
+
+@pytest.mark.parametrize("text", ["x: !!int 12\n", "? [a, b]\n: c\n", "a: 1\n---\nb: 2\n"])
+def test_what_the_one_pass_reading_leaves_to_the_composer_still_loads_or_fails_as_before(text: str):
+    with pytest.raises(Unusual):
+        from_events(text)
+    try:
+        located = load_located(text)
+    except UnusableYaml as refused:
+        assert refused.message.startswith("YAML syntax error") or "must be plain text" in refused.message
+    else:
+        assert located.data == {"x": 12}
