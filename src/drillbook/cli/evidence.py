@@ -42,9 +42,12 @@ def evidence_group() -> None:
 @click.option("--consistency", "proof", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Check instead a consistency proof between two exports' signed heads (written by `evidence "
               "consistency`); keys: --key, else those published in TARGET (default: the reports folder).")
+@click.option("--attestation", "run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="Check instead one run folder's attestation.dsse.json against the --key given (a run folder "
+              "alone carries no trusted key).")
 @click.pass_obj
 def verify_cmd(settings: Settings, target: Path | None, keys: tuple[Path, ...], anchors: tuple[str, ...],
-               as_json: bool, proof: Path | None) -> None:
+               as_json: bool, proof: Path | None, run_dir: Path | None) -> None:
     """Verify the reports folder, or a bundle zip (TARGET), offline; exit 1 listing every problem."""
     pinned = []
     for path in keys:
@@ -55,6 +58,8 @@ def verify_cmd(settings: Settings, target: Path | None, keys: tuple[Path, ...], 
     where = target or settings.reports_dir
     if proof is not None:
         _verify_consistency(proof, pinned, where, as_json)
+    if run_dir is not None:
+        _verify_attestation(run_dir, pinned, as_json)
     if not where.exists():
         raise BadInput(f"{where} does not exist (give a reports folder or an exported .zip)")
     result = verifier.verify_path(where, pinned or None, list(anchors))
@@ -76,6 +81,15 @@ def _verify_consistency(proof: Path, pinned: list[Any], keys_from: Path, as_json
     else:
         out.print(verifier.format_consistency(doc, problems), markup=False)
     sys.exit(0 if not problems else exitcodes.FAILED)
+
+
+def _verify_attestation(run_dir: Path, pinned: list[Any], as_json: bool) -> None:
+    try:
+        check = verifier.check_run_attestation(run_dir, pinned)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    out.print(json.dumps(check.to_dict(), indent=2) if as_json else check.format(), markup=False)
+    sys.exit(0 if check.ok else exitcodes.FAILED)
 
 
 @evidence_group.command("export")

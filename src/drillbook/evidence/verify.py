@@ -952,24 +952,47 @@ def format_result(result: Result) -> str:
     return "\n".join(lines)
 
 
-def attestation_main(run_dir: Path, keys: list[Any], as_json: bool) -> int:
-    """One run folder's attestation against keys the auditor was given (a lone folder publishes none)."""
+@dataclass
+class AttestationCheck:
+    """One run folder's attestation checked on its own: what both verifier front ends print."""
+
+    root: Path
+    problems: list[Problem]
+    files: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"root": str(self.root), "ok": self.ok, "problems": [p.__dict__ for p in self.problems]}
+
+    def format(self) -> str:
+        if self.ok:
+            return f"Attestation verified: OK ({self.root}, {self.files} file(s))"
+        return "\n".join([f"Attestation verification FAILED: {len(self.problems)} problem(s) in {self.root}",
+                          *(f"  - {p}" for p in self.problems)])
+
+
+def check_run_attestation(run_dir: Path, keys: list[Any]) -> AttestationCheck:
+    """One run folder's attestation against keys the auditor was given (a lone folder publishes
+    none, so it never trusts one it carries). ValueError when there is nothing to check with."""
     if not keys:
-        print("--attestation needs --key PUBLIC.pem: a run folder alone carries no trusted key", file=sys.stderr)
-        return 2
+        raise ValueError("--attestation needs --key PUBLIC.pem: a run folder alone carries no trusted key")
     if not (run_dir / ATTESTATION_FILE).is_file():
-        print(f"{run_dir} has no {ATTESTATION_FILE}", file=sys.stderr)
-        return 2
+        raise ValueError(f"{run_dir} has no {ATTESTATION_FILE}")
     problems = verify_attestation(run_dir, {key_id(k): k for k in keys})
-    if as_json:
-        print(json.dumps({"root": str(run_dir), "ok": not problems, "problems": [p.__dict__ for p in problems]},
-                         indent=2))
-    elif problems:
-        print(f"Attestation verification FAILED: {len(problems)} problem(s) in {run_dir}")
-        print("\n".join(f"  - {p}" for p in problems))
-    else:
-        print(f"Attestation verified: OK ({run_dir}, {len(subjects(run_dir))} file(s))")
-    return 1 if problems else 0
+    return AttestationCheck(run_dir, problems, len(subjects(run_dir)))
+
+
+def attestation_main(run_dir: Path, keys: list[Any], as_json: bool) -> int:
+    try:
+        check = check_run_attestation(run_dir, keys)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(json.dumps(check.to_dict(), indent=2) if as_json else check.format())
+    return 0 if check.ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,11 +13,13 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from securesystemslib.dsse import Envelope
 from securesystemslib.exceptions import VerificationError
 from securesystemslib.signer import SSlibKey
 
+from drillbook.cli.app import cli
 from drillbook.evidence import attestation, ledger, signing
 from drillbook.evidence import verify as v
 from drillbook.settings import Settings
@@ -156,3 +158,25 @@ def test_the_standalone_verifier_checks_one_run_folder_offline(run, capsys) -> N
     (folder / "report.html").write_text("<p>forged</p>\n")
     assert v.main(["--attestation", str(folder), "--key", str(key)]) == 1
     assert "report.html" in capsys.readouterr().out
+
+
+def test_evidence_verify_checks_one_run_folder_like_the_standalone_verifier(run, tmp_path) -> None:
+    settings, folder = run
+    key = ledger.evidence_dir(settings.reports_dir) / v.PUBLIC_KEY_FILE
+    args = ["--drills", str(settings.drills_dir), "--reports", str(settings.reports_dir),
+            "--state", str(settings.state_dir), "--runbooks", str(settings.runbooks_dir), "evidence", "verify"]
+    passed = CliRunner().invoke(cli, [*args, "--attestation", str(folder), "--key", str(key)])
+    assert passed.exit_code == 0, passed.output
+    assert "attestation verified" in passed.output.lower()
+    (folder / "report.html").write_text("<p>forged</p>\n")
+    failed = CliRunner().invoke(cli, [*args, "--attestation", str(folder), "--key", str(key), "--json"])
+    assert failed.exit_code == 1, failed.output
+    problems = json.loads(failed.output)["problems"]
+    assert [p["code"] for p in problems] == ["attestation-mismatch"] and "report.html" in problems[0]["message"]
+    assert v.main(["--attestation", str(folder), "--key", str(key), "--json"]) == 1
+    keyless = CliRunner().invoke(cli, [*args, "--attestation", str(folder)])
+    assert keyless.exit_code == 2 and "--attestation needs --key" in keyless.output
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    missing = CliRunner().invoke(cli, [*args, "--attestation", str(bare), "--key", str(key)])
+    assert missing.exit_code == 2 and "has no attestation.dsse.json" in missing.output
