@@ -172,20 +172,22 @@ def key_cmd(settings: Settings, out_path: Path | None) -> None:
 @click.option("--period", help=f"{PERIOD_HELP}; default: the current quarter.")
 @click.option("--since", help="First day (YYYY-MM-DD), with --until.")
 @click.option("--until", help="Last day, included.")
-@click.option("--strict", is_flag=True, help="Exit 1 when the ledger does not verify or a declared drill has no "
-              "passing run in the period.")
+@click.option("--strict", is_flag=True, help="Exit 1 when the ledger does not verify, a declared drill has no "
+              "passing run in the period, or a backup of the drills' repositories was never drilled in it (or a "
+              "repository could not be read to tell).")
 @click.option("--json", "as_json", is_flag=True, help="Print what was written and found as JSON.")
 @click.pass_obj
 def report_cmd(settings: Settings, period: str | None, since: str | None, until: str | None, strict: bool,
                as_json: bool) -> None:
     """Write the period compliance report (compliance-<period>.html, .md, .json) in the reports folder."""
     chosen = choose(period, since, until) or current_quarter()
-    never_drilled = coverage.measure_declared(settings, chosen.start, chosen.end).record()
-    data = compliance.build(settings, chosen, never_drilled=never_drilled)
+    never_drilled = coverage.measure_declared(settings, chosen.start, chosen.end)
+    data = compliance.build(settings, chosen, never_drilled=never_drilled.record())
     paths = compliance.write(settings, data)
     lacking = [i["name"] for i in data["items"] if i["kind"] == "drill" and i["declared"] and not i["passed"]]
+    gaps = strict_gaps(data, lacking, never_drilled) if strict else []
     if as_json:
-        result = jsonout.period_report(data, paths, lacking, strict)
+        result = jsonout.period_report(data, paths, lacking, bool(gaps))
         jsonout.emit(result)
         sys.exit(result["exit_code"])
     ledger_state = "verified" if data["ledger"]["ok"] else f"FAILED ({len(data['ledger']['problems'])} problems)"
@@ -194,9 +196,28 @@ def report_cmd(settings: Settings, period: str | None, since: str | None, until:
         out.print(f"attention: {item['kind']} {item['name']}: {'; '.join(item['notes'])}", markup=False)
     for path in paths:
         out.print(f"report: {path}", markup=False)
-    if strict and not data["ledger"]["ok"]:
-        tell("--strict: the evidence ledger did not verify; run `drillbook evidence verify`", logging.ERROR)
+    for gap in gaps:
+        tell(f"--strict: {gap}", logging.ERROR)
+    if gaps:
         sys.exit(exitcodes.FAILED)
-    if strict and lacking:
-        tell(f"--strict: no passing run in {chosen.label} for: {', '.join(lacking)}", logging.ERROR)
-        sys.exit(exitcodes.FAILED)
+
+
+def strict_gaps(data: dict[str, Any], lacking: list[str], never_drilled: coverage.Coverage) -> list[str]:
+    """What ``--strict`` fails on, each as a sentence naming what to do: the same list for the text
+    and the JSON output, so both exit alike."""
+    label = data["period"]["label"]
+    gaps = []
+    if not data["ledger"]["ok"]:
+        gaps.append("the evidence ledger did not verify; run `drillbook evidence verify`")
+    if lacking:
+        gaps.append(f"no passing run in {label} for: {', '.join(lacking)}")
+    if never_drilled.uncovered:
+        groups = [f"host {g['host'] or '-'} paths {', '.join(g['paths']) or '-'} in {g['repository']}"
+                  for g in (group.record() for group in never_drilled.uncovered)]
+        gaps.append(f"backups never drilled in {label}: {'; '.join(groups)} (add a drill that selects them; "
+                    "see `drillbook coverage`)")
+    unread = [r for r in never_drilled.repositories if r.error]
+    if unread:
+        gaps.append("repositories not read, so backups never drilled were not measured: "
+                    + "; ".join(f"{r.repository}: {r.error}" for r in unread))
+    return gaps

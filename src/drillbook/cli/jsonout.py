@@ -102,13 +102,14 @@ def schedule(server: str, drills: list[dict[str, Any]], problems: Iterable[SpecP
     return {"server": server, "drills": drills, "problems": [problem(p) for p in problems]}
 
 
-def period_report(report: dict[str, Any], paths: list[Path], lacking: list[str], strict: bool) -> dict[str, Any]:
-    """``drillbook report --json``: what was written, what needs attention, whether ``--strict`` failed
-    (a ledger that does not verify, or a declared drill without a passing run)."""
+def period_report(report: dict[str, Any], paths: list[Path], lacking: list[str], failed: bool) -> dict[str, Any]:
+    """``drillbook report --json``: what was written, what needs attention, the backups never drilled
+    (as in the compliance JSON file), and whether ``--strict`` failed (``failed``)."""
     ledger = report["ledger"]
     return {"period": report["period"]["label"], "reports": [str(p) for p in paths],
             "attention": report["attention"],
             "ledger": {"ok": ledger["ok"], "head_seq": ledger["head_seq"], "head": ledger["head"],
                        "problems": len(ledger["problems"])},
             "without_passing_run": lacking,
-            "exit_code": exitcodes.FAILED if strict and (lacking or not ledger["ok"]) else exitcodes.PASSED}
+            "never_drilled": report["never_drilled"],
+            "exit_code": exitcodes.FAILED if failed else exitcodes.PASSED}

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,12 +20,15 @@ from drillbook.cli import exitcodes, jsonout
 from drillbook.cli.app import cli
 from drillbook.cli.logsetup import log_setup
 from drillbook.cli.tables import plain_lines
+from drillbook.drill import coverage
 from drillbook.drill.engine import DrillOutcome
 from drillbook.errors import SpecProblem
+from drillbook.evidence import ledger, signing
 from drillbook.status import Status
 from drillbook.util import logformat, signals
 from drillbook.util.logformat import LogSetup
 from tests.support import write_drill
+from tests.unit.evidence.ledgers import fake_run, make_settings
 
 LONG = "clinic-" + "x" * 113  # 120 characters: wider than any terminal default
 
@@ -206,6 +210,38 @@ def test_report_json_names_the_files_written_and_what_lacks_a_passing_run(tmp_pa
     assert [Path(p).name for p in data["reports"]] == ["compliance-2026Q1.html", "compliance-2026Q1.md",
                                                        "compliance-2026Q1.json"]
     assert all(Path(p).is_file() for p in data["reports"])
+
+
+def sealed_passing_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One passing run in 2026Q4, sealed: no gap --strict fails on but what a test adds."""
+    monkeypatch.delenv(signing.KEY_ENV, raising=False)
+    settings = make_settings(tmp_path)
+    ledger.seal(fake_run(settings.reports_dir, "clinic", "20261102T030000Z-000001"), settings)
+
+
+def never_drilled_host(host: str) -> coverage.Coverage:
+    shown = "/srv/backups/clinic"
+    group = coverage.Group(shown, host, ("/srv/clinic",), ("nightly",), datetime(2026, 11, 1, tzinfo=UTC), None, 3)
+    return coverage.Coverage([coverage.Repository(shown, ["clinic"], 9, 2)], [group])
+
+
+def test_report_strict_fails_on_backups_never_drilled_and_json_carries_the_section(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sealed_passing_run(tmp_path, monkeypatch)
+    complete = invoke(tmp_path, "report", "--period", "2026Q4", "--strict", "--json")
+    assert complete.exit_code == 0, complete.output
+    assert json.loads(complete.stdout)["never_drilled"] == {"repositories": [], "uncovered": []}
+
+    monkeypatch.setattr(coverage, "measure_declared", lambda *args, **kwargs: never_drilled_host("lab-1"))
+    gap = invoke(tmp_path, "report", "--period", "2026Q4", "--strict", "--json")
+    assert gap.exit_code == 1, gap.output
+    data = json.loads(gap.stdout)
+    assert [g["host"] for g in data["never_drilled"]["uncovered"]] == ["lab-1"] and data["exit_code"] == 1
+    assert data["without_passing_run"] == [] and data["ledger"]["ok"]
+    text = invoke(tmp_path, "report", "--period", "2026Q4", "--strict")
+    assert text.exit_code == 1
+    assert "never drilled in 2026Q4" in text.output and "host lab-1" in text.output
+    assert invoke(tmp_path, "report", "--period", "2026Q4").exit_code == 0  # without --strict: reported only
 
 
 def test_list_json_hides_credentials_in_a_repository_url(tmp_path: Path) -> None:
