@@ -109,6 +109,18 @@ def test_custom_and_plain_dumps_and_data_dir_restore_and_answer(workspace, pg_re
     assert list(workspace.sandboxes.iterdir()) == []
 
 
+def test_a_control_run_proves_the_dump_check_catches_a_dump_cut_to_half(workspace, pg_repo):
+    """The check passes on the real dump, then fails on an empty restore and on the dump cut short."""
+    write_drill(workspace.drills, "clinic", pg_repo.path, body=DRILL.format(expect=f"= {ROWS}"))
+    result = workspace.cli("run", "--control", "clinic", timeout=300)
+    run = workspace.last_run("clinic")
+    assert result.returncode == 0, run["reason"]
+    assert [(c["check"], c["damage"], c["caught"]) for c in run["controls"]] == [
+        ("clinic dump", "an empty restore", True),
+        ("clinic dump", "a restore whose srv/clinic/db/clinic.dump is cut to half its size", True)]
+    assert {p["name"]: p for p in run["phases"]}["controls"]["detail"] == "1 of 1 check proven to catch damage"
+
+
 def test_sql_null_the_text_null_and_a_value_with_a_newline_are_told_apart(workspace, pg_repo):
     body = """\
 verify:
