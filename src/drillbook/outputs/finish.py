@@ -149,6 +149,7 @@ class PostRun:
     written: dict[str, Any] | None = field(default=None, repr=False)  # run.json as last written
     pings: list[dict[str, Any]] = field(default_factory=list)  # the start pings' entries
     deferred: bool = False  # a site worker's run: record and reports only, the rest centrally
+    full_index: bool = False  # every drill's history page rewritten, not only this run's (the reaper's)
 
     @property
     def rules(self) -> Kind:
@@ -222,10 +223,17 @@ def reports_step(run: PostRun) -> list[str]:
 
 
 def index_step(run: PostRun) -> None:
+    """The index, with the history page of this run's drill only: the other drills' pages did not
+    change. A reaped run rebuilds them all, the reaper being where pages a crash left stale are mended."""
     try:
-        render.write_index(run.settings.reports_dir)
+        render.write_index(run.settings.reports_dir, only=None if run.full_index else _history_of(run))
     except Exception as exc:  # the index is a convenience; the run's own files are the evidence
         log.warning("could not refresh reports/index.html: %s", exc)
+
+
+def _history_of(run: PostRun) -> str:
+    """The drill whose history page the run changed ("" for a runbook's run: it has none)."""
+    return run.folder.parent.name if run.kind == RunKind.DRILL else ""
 
 
 def upload_step(run: PostRun) -> None:
@@ -356,7 +364,7 @@ def reaped(folder: Path, record: dict[str, Any], settings: Settings,
     if project is None:
         project = _project(settings)
     return PostRun(kind, folder, LoadedRecord(record), settings, spec, project=project,
-                   deferred=is_deferred(record))
+                   deferred=is_deferred(record), full_index=True)
 
 
 def is_deferred(record: dict[str, Any]) -> bool:

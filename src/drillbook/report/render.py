@@ -57,7 +57,12 @@ def _markdown_env() -> Environment:
     return md
 
 
-def write_index(reports: Path) -> Path:
+def write_index(reports: Path, only: str | None = None) -> Path:
+    """``reports/index.html`` and the drills' history pages: every page (a full rebuild), or with
+    ``only`` the page of that drill alone, the one a run just changed, and any page missing; the
+    other drills' pages are as their last run left them, and rewriting them all after each run
+    costs most of the index's time once there are many runs. ``only=""`` rewrites none (a runbook's
+    run)."""
     runs = load_runs(reports)
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for run in runs:
@@ -68,13 +73,21 @@ def write_index(reports: Path) -> Path:
     items = sorted(groups.items(), key=lambda kv: (kv[0][0] != "drill", kv[0][1]))
     period_reports = sorted(p.name for p in reports.glob("compliance-*.html"))
     ledger = (reports / "evidence" / "ledger.jsonl").exists()
-    histories = {name: write_history(Path(group[0]["_dir"]).parent, name, group).relative_to(reports).as_posix()
+    histories = {name: _history(Path(group[0]["_dir"]).parent, name, group, only).relative_to(reports).as_posix()
                  for (kind, name), group in items if kind == "drill"}
     html = ENV.get_template("index.html.j2").render(groups=items, total=len(runs), histories=histories,
                                                     period_reports=period_reports, ledger=ledger)
     path = reports / "index.html"
     write_text_atomic(path, html)
     return path
+
+
+def _history(folder: Path, name: str, runs: list[dict[str, Any]], only: str | None) -> Path:
+    """The drill's history page, written unless it is there and another drill is the one that ran."""
+    page = folder / HISTORY_PAGE
+    if only is not None and name != only and page.is_file():
+        return page
+    return write_history(folder, name, runs)
 
 
 def write_history(folder: Path, name: str, runs: list[dict[str, Any]]) -> Path:

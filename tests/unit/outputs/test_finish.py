@@ -68,9 +68,9 @@ def seams(monkeypatch: pytest.MonkeyPatch) -> Seams:
         seen.calls.append(f"reports:{path.name}")
         write_text(path, text)
 
-    def index(reports: Path) -> Path:
+    def index(reports: Path, only: str | None = None) -> Path:
         seen.calls.append("index")
-        return write_index(reports)
+        return write_index(reports, only)
 
     def attempt(folder: Path, target: EvidenceTarget) -> dict[str, Any]:
         seen.calls.append("upload")

@@ -3,6 +3,7 @@ post-run and ledger code (run.json, reports, index, seal)."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from drillbook.evidence import compliance, signing, trend
 from drillbook.evidence.period import parse_period
 from drillbook.evidence.trend import MONTH_SECONDS
+from drillbook.outputs import finish
 from drillbook.settings import Settings
 from drillbook.status import Status
 from tests.support import finished_run
@@ -80,3 +82,24 @@ def test_the_period_report_flags_a_drill_whose_forecast_meets_the_target_next_pe
     assert not flat["trend"]["soon"] and not any("forecast" in n for n in flat["attention"])
     html = compliance.write(growing, march)[0].read_text()
     assert "RTO trend: at +3.1 GiB/month" in html
+
+
+def test_a_run_rewrites_its_own_drills_history_page_only_and_a_full_rebuild_all(growing: Settings) -> None:
+    flat_page, clinic_page = (growing.reports_dir / name / "index.html" for name in ("flat", "clinic"))
+    flat_before = flat_page.stat().st_ino  # written atomically: a rewrite is a new file
+    finished_run(growing, "clinic", JAN1 + 4 * MONTH, 900, 19.3)
+    assert len(re.findall(r'href="\d{8}T\d{6}Z-00000a/report.html"', clinic_page.read_text())) == 5
+    assert flat_page.stat().st_ino == flat_before
+    assert 'href="flat/index.html"' in (growing.reports_dir / "index.html").read_text()
+
+    flat_page.unlink()  # a page missing is written even when its drill did not run
+    finished_run(growing, "clinic", JAN1 + 5 * MONTH, 950, 20)
+    assert "no growth" in flat_page.read_text()
+    flat_before = flat_page.stat().st_ino
+    compliance.write(growing, compliance.build(growing, parse_period("2026-01")))  # `drillbook report`
+    assert flat_page.stat().st_ino != flat_before
+    flat_before = flat_page.stat().st_ino
+    last = finished_run(growing, "clinic", JAN1 + 6 * MONTH, 960, 20.5)
+    assert flat_page.stat().st_ino == flat_before
+    finish.seal_late(last, json.loads((last / "run.json").read_text()), growing)  # what the reaper does
+    assert flat_page.stat().st_ino != flat_before
