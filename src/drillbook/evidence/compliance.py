@@ -55,23 +55,33 @@ def declared_runbooks(settings: Settings) -> list[dict[str, Any]]:
             for name, rb in sorted(load_runbooks(folder).runbooks.items())]
 
 
-def finished_runs(settings: Settings) -> list[dict[str, Any]]:
-    """Every finished run of the reports folder, oldest first, summarised for the report."""
+#: A finished run's summary with its start time, parsed once: the report compares it many times.
+Dated = tuple[datetime, dict[str, Any]]
+
+
+def dated_runs(settings: Settings) -> list[Dated]:
+    """Every finished run of the reports folder, oldest first, summarised for the report, with
+    its start; a run whose start does not parse is no evidence of when it ran, and is left out."""
     chosen = []
     for run in load_runs(settings.reports_dir):
         if run.get("status") == Status.RUNNING or not run.get("started_at"):
             continue
         try:
-            parse_iso(run["started_at"])
+            started = parse_iso(run["started_at"])
         except ValueError:
             continue
-        chosen.append(_summary(run, settings.reports_dir))
-    return sorted(chosen, key=lambda r: r["started_at"])
+        chosen.append((started, _summary(run, settings.reports_dir)))
+    return sorted(chosen, key=lambda d: d[1]["started_at"])
+
+
+def finished_runs(settings: Settings) -> list[dict[str, Any]]:
+    """Every finished run of the reports folder, oldest first, summarised for the report."""
+    return [run for _, run in dated_runs(settings)]
 
 
 def runs_in(settings: Settings, period: Period) -> list[dict[str, Any]]:
     """Finished runs that started in the period, oldest first."""
-    return [r for r in finished_runs(settings) if period.contains(parse_iso(r["started_at"]))]
+    return [run for started, run in dated_runs(settings) if period.contains(started)]
 
 
 def _summary(run: dict[str, Any], reports: Path) -> dict[str, Any]:
@@ -135,13 +145,14 @@ class Existence:
     spans: list[Span]
 
 
-def existence(sighting: sightings.Sighting, current: bool, runs: list[dict[str, Any]],
+def existence(sighting: sightings.Sighting, current: bool, runs: list[Dated],
               period: Period, until: datetime) -> Existence:
     """``runs``: the drill's vouched runs, of any time; ``current``: declared in the folder now
     (a removal the state file still shows is then one no command has noticed the undoing of)."""
     if current and sighting.removed_at is not None:
         sighting = sightings.Sighting(sighting.name, sighting.history[:-1])
-    shown = [parse_iso(t) for r in runs for t in (r["started_at"], r.get("declared_first_seen")) if t]
+    shown = [started for started, _ in runs] + [parse_iso(r["declared_first_seen"]) for _, r in runs
+                                                 if r.get("declared_first_seen")]
     since = min([sighting.first_seen, *shown])
     return Existence(since, sighting.schedule_since, sighting.removed_at,
                      sighting.spans(period.start, until, since=since))
@@ -306,30 +317,33 @@ def build(settings: Settings, period: Period, names: list[str] | None = None,
     caller read the repositories (the report's "Backups never drilled" section)."""
     now = now or datetime.now(UTC)
     result = verification or verify.verify_folder(settings.reports_dir)
-    every_run = _mark_vouched(finished_runs(settings), result)
+    doubted = result.doubted_runs()
+    dated = dated_runs(settings)
+    every_run = _mark_vouched([run for _, run in dated], doubted)
     attach_notes(every_run, signed_notes.by_run(ledger.read_entries(settings.reports_dir)), now, review_days(settings))
-    runs = [r for r in every_run if period.contains(parse_iso(r["started_at"]))]
+    runs = [run for started, run in dated if period.contains(started)]
+    vouched = _vouched_by_item(dated)
+    until = min(period.end, now)
     declared = {(d["kind"], d["name"]): d for d in declared_drills(settings) + declared_runbooks(settings)}
-    lives = _lives(settings, declared, every_run, period, min(period.end, now))
+    lives = _lives(settings, declared, vouched, period, until)
     for key, (life, sighting) in lives.items():
         if key not in declared and life.spans:
             declared[key] = removed_declaration(sighting)  # removed, but existed in the period
     keys = set(declared) | {(r["kind"], r["name"]) for r in runs}
     if names:
         keys = {k for k in keys if k[1] in names}
-    items = [build_item(declared.get(k), k[0], k[1], [r for r in runs if (r["kind"], r["name"]) == k],
-                        period, now, _passes([r for r in every_run
-                                              if (r["kind"], r["name"]) == k and r["vouched"]]),
+    in_period = _by_item(runs)
+    items = [build_item(declared.get(k), k[0], k[1], in_period.get(k, []), period, now,
+                        [started for started, r in vouched.get(k, []) if r["status"] == Status.PASSED],
                         lives[k][0] if k in lives else None,
-                        [r for r in every_run if (r["kind"], r["name"]) == k and r["vouched"]
-                         and parse_iso(r["started_at"]) < min(period.end, now)])
+                        [r for started, r in vouched.get(k, []) if started < until])
              for k in sorted(keys, key=lambda k: (k[0] != "drill", k[1]))]
     return {
         "format": FORMAT,
         "period": {"label": period.label, "start": iso(period.start), "end": iso(period.end),
                    "text": period.describe(), "ongoing": now < period.end},
         "generated_at": iso(utc_now()),
-        "attention": _ledger_attention(result) + [
+        "attention": _ledger_attention(result, doubted) + [
             {"kind": i["kind"], "name": i["name"], "notes": i["attention"]} for i in items if i["attention"]],
         "items": items,
         "totals": _totals(items),
@@ -340,30 +354,47 @@ def build(settings: Settings, period: Period, names: list[str] | None = None,
     }
 
 
-def _lives(settings: Settings, declared: dict[tuple[str, str], dict[str, Any]], every_run: list[dict[str, Any]],
-           period: Period, until: datetime) -> dict[tuple[str, str], tuple[Existence, sightings.Sighting]]:
+def _by_item(runs: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Runs by (kind, name), each list in the order given: one pass, not one per item."""
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for run in runs:
+        found.setdefault((run["kind"], run["name"]), []).append(run)
+    return found
+
+
+def _vouched_by_item(dated: list[Dated]) -> dict[tuple[str, str], list[Dated]]:
+    """The runs the ledger vouches for (marked already), by (kind, name), oldest first."""
+    found: dict[tuple[str, str], list[Dated]] = {}
+    for started, run in dated:
+        if run["vouched"]:
+            found.setdefault((run["kind"], run["name"]), []).append((started, run))
+    return found
+
+
+def _lives(settings: Settings, declared: dict[tuple[str, str], dict[str, Any]],
+           vouched: dict[tuple[str, str], list[Dated]], period: Period,
+           until: datetime) -> dict[tuple[str, str], tuple[Existence, sightings.Sighting]]:
     """Each drill drillbook has seen declared (the state folder's declared.json), with its existence."""
     found = {}
     for name, sighting in sightings.read(settings.state_dir).items():
         key = ("drill", name)
-        vouched = [r for r in every_run if (r["kind"], r["name"]) == key and r["vouched"]]
-        found[key] = (existence(sighting, key in declared, vouched, period, until), sighting)
+        found[key] = (existence(sighting, key in declared, vouched.get(key, []), period, until), sighting)
     return found
 
 
-def _mark_vouched(runs: list[dict[str, Any]], result: verify.Result) -> list[dict[str, Any]]:
-    """Only a run the ledger vouches for is evidence; the others stay visible, marked."""
-    doubted = result.doubted_runs()
+def _mark_vouched(runs: list[dict[str, Any]], doubted: set[str] | None) -> list[dict[str, Any]]:
+    """Only a run the ledger vouches for is evidence (``doubted``: :meth:`verify.Result.doubted_runs`);
+    the others stay visible, marked."""
     for run in runs:
         run["vouched"] = doubted is not None and run["run_id"] not in doubted
     return runs
 
 
-def _ledger_attention(result: verify.Result) -> list[dict[str, Any]]:
+def _ledger_attention(result: verify.Result, doubted: set[str] | None) -> list[dict[str, Any]]:
     """A ledger that does not verify comes first: every count below depends on it."""
     if result.ok:
         return []
-    scope = ("no run can be vouched for" if result.doubted_runs() is None
+    scope = ("no run can be vouched for" if doubted is None
              else "the runs it names are not counted")
     return [{"kind": "evidence", "name": "ledger",
              "notes": [f"the evidence ledger did not verify ({len(result.problems)} problem(s)): {scope}"]}]

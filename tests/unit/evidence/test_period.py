@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from drillbook.errors import BadInput
-from drillbook.evidence import compliance
+from drillbook.evidence import compliance, verify
 from drillbook.evidence.period import between, choose, coverage, current_quarter, parse_period
 from drillbook.settings import Settings
+from drillbook.util.clock import parse_iso
 from tests.support import write_drill
 
 UTC = UTC
@@ -230,3 +231,32 @@ def test_a_partial_runbook_run_is_no_rehearsal(settings):
     assert item["attention"] == ["no passing run (1 partial)",
                                  "1 partial run(s) started --from a later step: not counted as rehearsals"]
     assert "runbook restore-all" in report["lacking_pass"]
+
+
+def test_the_report_parses_each_start_time_once_and_asks_for_the_doubted_runs_once(
+        sealed: tuple[Settings, list[Path]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both grow with the reports folder: a report over years of runs pays for every repeat."""
+    settings, folders = sealed
+    write_drill(settings.drills_dir, "clinic", "/srv/repo", body="schedule: weekly\n")
+    parsed: list[str] = []
+    asked: list[str] = []
+
+    def parse(text: str) -> datetime:
+        parsed.append(text)
+        return parse_iso(text)
+
+    def doubted(result: verify.Result) -> set[str] | None:
+        asked.append(result.root)
+        return doubted_runs(result)
+
+    doubted_runs = verify.Result.doubted_runs
+    monkeypatch.setattr(compliance, "parse_iso", parse)
+    monkeypatch.setattr(verify.Result, "doubted_runs", doubted)
+    result = verify.verify_folder(settings.reports_dir)
+    result.add("file-changed", "report.html changed", folders[0].name)
+    report = compliance.build(settings, parse_period("2026Q4"), now=datetime(2026, 12, 1, tzinfo=UTC),
+                              verification=result)
+    clinic = next(i for i in report["items"] if i["name"] == "clinic")
+    assert (clinic["passed"], clinic["unvouched"]) == (2, 1)
+    assert parsed.count("2026-11-02T03:00:00.000Z") == len(folders)
+    assert len(asked) == 1
