@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from securesystemslib.dsse import Envelope
 from securesystemslib.signer import SSlibKey
 
 from drillbook.backends import aws
+from drillbook.cli.app import cli
 from drillbook.errors import BadInput, CannotRun
 from drillbook.evidence import attestation, ledger, notes, signing, upload
 from drillbook.evidence import verify as v
@@ -122,3 +124,32 @@ def test_the_default_key_file_is_made_with_a_visible_message_naming_it_once(sett
     caplog.clear()
     signing.load_signer(settings)
     assert not caplog.records
+
+
+def test_after_rotating_from_the_key_file_to_kms_an_auditor_verifies_with_both_keys(settings, hsm,
+                                                                                   tmp_path) -> None:
+    """Entries keep the key that signed them: verifying the whole ledger takes every key given."""
+    old, new = tmp_path / "file-key.pem", tmp_path / "kms-key.pem"
+    ledger.seal(fake_run(settings.reports_dir, "portal", "20261101T030000Z-000001"), settings)
+    old.write_bytes(signing.load_signer(settings).public_pem())
+    (settings.drills_dir / "drillbook.yaml").write_text(yaml.safe_dump(SIGNER_ONLY))
+    rotated = fake_run(settings.reports_dir, "portal", "20261102T030000Z-000002")
+    ledger.seal(rotated, settings)
+    new.write_bytes(signing.load_signer(settings).public_pem())
+    reports = str(settings.reports_dir)
+
+    assert v.main([reports, "--key", str(old), "--key", str(new)]) == 0
+    assert v.main([reports, "--key", str(old)]) == 1  # the KMS key's entries are not the auditor's
+    assert v.main([reports, "--key", str(new)]) == 1
+    assert v.main(["--attestation", str(rotated), "--key", str(old), "--key", str(new)]) == 0
+    args = ["--drills", str(settings.drills_dir), "--reports", reports, "--state", str(settings.state_dir),
+            "--runbooks", str(settings.runbooks_dir), "evidence", "verify"]
+    both = CliRunner().invoke(cli, [*args, "--key", str(old), "--key", str(new)])
+    assert both.exit_code == 0, both.output
+    for pem, kind in ((old, "ed25519"), (new, "ecdsa-p256")):
+        assert f"key:      {kind} {v.key_id(serialization.load_pem_public_key(pem.read_bytes()))}" in both.output
+    assert both.output.count("pinned with --key") == 2
+    only_old = [serialization.load_pem_public_key(old.read_bytes())]
+    assert {p.code for p in v.verify_folder(settings.reports_dir, pinned_keys=only_old).problems} == {"wrong-key"}
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    assert "--key OLD.pem --key NEW.pem" in readme
