@@ -118,6 +118,7 @@ def readable_by_the_sandbox(repository: Path) -> None:
     give the sandbox accounts read access through a group instead (restic keeps a group-readable
     repository group-readable). Where the checkout's own folders cannot be passed through (under
     /root, say), drillbook still restores as root and the record says why."""
+    os.chmod(repository.parent, 0o755)  # noqa: S103 - holds only the demo's encrypted repository
     for folder, _, files in os.walk(repository):
         os.chmod(folder, 0o755)  # noqa: S103 - encrypted repository of demo data, read by the sandbox
         for name in files:
