@@ -103,6 +103,12 @@ def view(app: Celery, task_id: str) -> TaskView:
     return TaskView(state, info)
 
 
+def stop(app: Celery, task_id: str) -> None:
+    """Revoke a run and terminate what runs it: a prefork worker kills the pool process at once;
+    the solo pool (``--concurrency 1``) reads the revoke only once the stuck run returns."""
+    app.control.revoke(task_id, terminate=True, signal="SIGTERM")
+
+
 def forget(app: Celery, task_id: str) -> None:
     AsyncResult(task_id, app=app).forget()
 

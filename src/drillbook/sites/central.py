@@ -8,6 +8,12 @@ Every run is written to the :class:`~drillbook.sites.outbox.Outbox` before it is
   reports, index, WORM upload, seal), once: the row is closed by whoever writes the folder;
 - running: its worker's heartbeat is noted; a heartbeat older than ``lost_after`` records the run
   ``aborted`` naming the worker (it is never re-run: the message was acknowledged when it started);
+- still running ``overrun_margin`` after the limit it was dispatched with (``overrun_factor`` x RTO,
+  where the worker's own guard stops it): a worker that hangs while its heartbeat thread still
+  beats. The run is revoked with terminate (a worker with ``--concurrency`` above 1 kills the pool
+  process running it; the solo pool hears it only once the stuck run returns) and recorded
+  ``aborted`` with the limit as its reason, so it never holds its drill (one open run per drill)
+  for ever, as a local run's supervisor does;
 - not started after ``republish_after``: published again under the same id (a broker restart lost
   it; a worker refuses an id it already started);
 - refused by the worker, or its folder refused here: recorded ``failed`` with the reason.
@@ -30,6 +36,7 @@ from drillbook.backends.secrets import resolve_password
 from drillbook.errors import BadInput, CannotRun
 from drillbook.outputs import finish
 from drillbook.outputs.runstore import RUN_FILE, new_run_id, run_dir
+from drillbook.serve.supervisor import BACKSTOP_MARGIN
 from drillbook.settings import Settings
 from drillbook.sites import intake
 from drillbook.sites.outbox import Outbox, Row, State
@@ -38,6 +45,7 @@ from drillbook.spec.models import Drill, ProjectConfig, WorkersConfig
 from drillbook.status import Status
 from drillbook.util.atomic import write_json_atomic
 from drillbook.util.clock import iso, utc_now
+from drillbook.util.durations import format_duration
 from drillbook.util.lazy import lazy_module
 from drillbook.util.locks import LockBusy, file_lock
 
@@ -77,7 +85,7 @@ class Dispatched:
 
 class Central:
     def __init__(self, settings: Settings, project: ProjectConfig, app: Any, *, emit: Emit | None = None,
-                 on_closed: Closed | None = None):
+                 on_closed: Closed | None = None, overrun_margin: float = BACKSTOP_MARGIN):
         workers = workers_of(project, settings.drills_dir)
         self.settings = settings
         self.project = project
@@ -87,6 +95,7 @@ class Central:
         self.lost_after = float(workers.heartbeat) * celeryapp.LOST_BEATS
         self.republish_after = float(workers.republish_after)
         self.on_closed = on_closed
+        self.overrun_margin = overrun_margin
 
     # -- dispatching ---------------------------------------------------------------------------
     def dispatch(self, drill: Drill, trigger: str, due: float | None = None,
@@ -94,7 +103,8 @@ class Central:
         """Into the outbox, then onto the drill's site queue; nothing when a run of it is open."""
         now = time.time()
         run_id = new_run_id()
-        row = self.outbox.add(run_id, drill.name, drill.site, now if due is None else due, trigger, now)
+        row = self.outbox.add(run_id, drill.name, drill.site, now if due is None else due, trigger, now,
+                              overrun_factor * float(drill.objectives.rto))
         if row is None:
             other = self.outbox.open_for(drill.name)
             why = (f"run {other.run_id} of it is still {other.state} at site {other.site}" if other
@@ -135,10 +145,14 @@ class Central:
             return self._failed(row, str(seen.info.get("error")), worker=None)
         if seen.state == "STARTED" and isinstance(seen.info.get("beat"), (int, float)):
             worker = str(seen.info.get("worker") or "?")
-            self.outbox.started(row.run_id, worker, float(seen.info["beat"]))
+            began = seen.info.get("started")
+            self.outbox.started(row.run_id, worker, float(seen.info["beat"]),
+                                float(began) if isinstance(began, (int, float)) else None)
             row = self.outbox.get(row.run_id) or row
         if row.state == State.STARTED and row.beat is not None and now - row.beat > self.lost_after:
             return self._lost(row, now)
+        if row.state == State.STARTED and self._overran(row, now):
+            return self._stop(row, now)
         if row.state == State.QUEUED and now - row.published > self.republish_after and self._lost_message(row):
             self.outbox.republished(row.run_id, now)
             self.emit("drill-republished", level="warning", drill=row.drill, run_id=row.run_id, site=row.site,
@@ -173,6 +187,26 @@ class Central:
             self.outbox.closed(row.run_id, State.DONE, str(record.get("status")), str(exc), time.time())
             return True
         return self._seal(row, folder, record, State.DONE)
+
+    def _overran(self, row: Row, now: float) -> bool:
+        return (row.began is not None and row.stop_after is not None
+                and now - row.began > row.stop_after + self.overrun_margin)
+
+    def _stop(self, row: Row, now: float) -> bool:
+        """Revoke it (best effort: the worker may never hear) and record it aborted here."""
+        try:
+            celeryapp.stop(self.app, row.run_id)
+        except Exception as exc:  # the broker away: it is recorded aborted all the same
+            log.warning("could not revoke run %s: %s", row.run_id, type(exc).__name__)
+        limit = float(row.stop_after or 0)
+        drill = load_drills(self.settings.drills_dir).drills.get(row.drill)
+        what = (f"{limit / float(drill.objectives.rto):g} x its RTO ({drill.objectives.rto.text})"
+                if drill is not None and float(drill.objectives.rto) > 0 else f"its limit of {format_duration(limit)}")
+        reason = (f"stopped by the central side: the worker {row.worker} was still sending heartbeats "
+                  f"{format_duration(now - (row.began or now))} after it started the run, past {what} "
+                  f"and {format_duration(self.overrun_margin)} more for the worker's own guard; the run was "
+                  "revoked and is not started again")
+        return self._synthesized(row, Status.ABORTED, reason, row.worker, State.OVERRUN)
 
     def _failed(self, row: Row, reason: str, worker: str | None) -> bool:
         return self._synthesized(row, Status.FAILED, reason, worker, State.DONE)

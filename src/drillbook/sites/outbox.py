@@ -22,8 +22,9 @@ create table if not exists site_runs (
     run_id text primary key, drill text not null, site text not null, due real not null,
     trigger text not null, state text not null, worker text, published real not null,
     publishes integer not null default 1, beat real, closed real, status text, reason text, began real,
-    unique (drill, due));
+    stop_after real, unique (drill, due));
 """
+ADDED = {"stop_after": "real"}  # columns newer than the table: added to an outbox made before them
 
 
 class State(StrEnum):
@@ -31,6 +32,7 @@ class State(StrEnum):
     STARTED = "started"    # a worker beats for it
     DONE = "done"          # its folder came back, was written and sealed (or recorded failed)
     LOST = "lost"          # its worker stopped beating: recorded aborted
+    OVERRUN = "overrun"    # still beating past its limit: stopped and recorded aborted
 
 
 OPEN = (State.QUEUED, State.STARTED)
@@ -51,7 +53,8 @@ class Row:
     closed: float | None
     status: str | None
     reason: str | None
-    began: float | None  # the first heartbeat seen: when the worker started the run, near enough
+    began: float | None  # when the worker started the run (its heartbeats say so)
+    stop_after: float | None  # seconds after ``began`` when the central side stops it (N x RTO)
 
     @property
     def open(self) -> bool:
@@ -69,11 +72,16 @@ class Outbox:
                                     isolation_level=None)
         self.conn.execute("pragma journal_mode=wal")
         self.conn.executescript(SCHEMA)
+        have = {str(column[1]) for column in self.conn.execute("pragma table_info(site_runs)")}
+        for name, kind in ADDED.items():
+            if name not in have:
+                self.conn.execute(f"alter table site_runs add column {name} {kind}")
 
     def close(self) -> None:
         self.conn.close()
 
-    def add(self, run_id: str, drill: str, site: str, due: float, trigger: str, now: float) -> Row | None:
+    def add(self, run_id: str, drill: str, site: str, due: float, trigger: str, now: float,
+            stop_after: float | None = None) -> Row | None:
         """A new run; None when this drill already has an open run (one at a time) or this due time."""
         with self.lock:
             self.conn.execute("begin immediate")
@@ -81,9 +89,9 @@ class Outbox:
                 busy = self.conn.execute("select 1 from site_runs where drill = ? and (state in (?, ?) or due = ?)",
                                          (drill, *OPEN, due)).fetchone()
                 if busy is None:
-                    self.conn.execute("insert into site_runs (run_id, drill, site, due, trigger, state, published) "
-                                      "values (?, ?, ?, ?, ?, ?, ?)", (run_id, drill, site, due, trigger,
-                                                                       State.QUEUED, now))
+                    self.conn.execute("insert into site_runs (run_id, drill, site, due, trigger, state, published, "
+                                      "stop_after) values (?, ?, ?, ?, ?, ?, ?, ?)",
+                                      (run_id, drill, site, due, trigger, State.QUEUED, now, stop_after))
                 self.conn.execute("commit")
             except BaseException:
                 self.conn.execute("rollback")
@@ -109,9 +117,10 @@ class Outbox:
         with self.lock:
             return [Row(*r) for r in self.conn.execute(f"select {COLUMNS} from site_runs {clause}", args)]  # noqa: S608 - fixed clauses
 
-    def started(self, run_id: str, worker: str, beat: float) -> None:
+    def started(self, run_id: str, worker: str, beat: float, began: float | None = None) -> None:
+        """A heartbeat; ``began`` is when the worker says it started the run (else this first beat)."""
         self._update(run_id, "state = ?, worker = ?, beat = ?, began = coalesce(began, ?)",
-                     (State.STARTED, worker, beat, beat))
+                     (State.STARTED, worker, beat, beat if began is None else began))
 
     def republished(self, run_id: str, now: float) -> None:
         self._update(run_id, "published = ?, publishes = publishes + 1", (now,))

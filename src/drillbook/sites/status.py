@@ -14,6 +14,7 @@ from drillbook.util.lazy import lazy_module
 celeryapp = lazy_module("drillbook.sites.celeryapp")  # Celery: loaded only when sites are used
 
 INSPECT_TIMEOUT = 1.0
+STOPPED = (State.LOST, State.OVERRUN)  # closed here, not by their worker: worth a look
 
 
 def site_lines(settings: Settings, workers: WorkersConfig, drills: Mapping[str, Drill]) -> list[str]:
@@ -27,7 +28,7 @@ def site_lines(settings: Settings, workers: WorkersConfig, drills: Mapping[str, 
             lines.append(f"problem: drill {name}: site {drill.site} has no worker online")
     outbox = Outbox(settings.state_dir)
     try:
-        lines += [_run_line(row) for row in outbox.recent() if row.open or row.publishes > 1 or row.state == State.LOST]
+        lines += [_run_line(row) for row in outbox.recent() if row.open or row.publishes > 1 or row.state in STOPPED]
     finally:
         outbox.close()
     return lines
@@ -35,7 +36,7 @@ def site_lines(settings: Settings, workers: WorkersConfig, drills: Mapping[str, 
 
 def _run_line(row: Row) -> str:
     again = f", republished {row.publishes - 1}x (the broker lost its message)" if row.publishes > 1 else ""
-    why = f" ({row.reason})" if row.reason and row.state == State.LOST else ""
+    why = f" ({row.reason})" if row.reason and row.state in STOPPED else ""
     return f"site run: {row.drill} {row.run_id} at {row.site}: {row.state}{again}{why}"
 
 

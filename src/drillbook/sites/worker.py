@@ -69,7 +69,8 @@ def run_dispatched(settings: Settings, site: str, worker: str, heartbeat: float,
         log.warning("run %s of %s was already started on %s: not run twice", run_id, drill, worker)
         return None
     stop = threading.Event()
-    beating = threading.Thread(target=_beat, args=(beat, stop, heartbeat, answer), daemon=True)
+    began = {**answer, "started": time.time()}  # the central side's overrun limit counts from here
+    beating = threading.Thread(target=_beat, args=(beat, stop, heartbeat, began), daemon=True)
     beating.start()
     try:
         return {**answer, "folder": celeryapp.encode(_run(settings, site, payload, drill, run_id))}
