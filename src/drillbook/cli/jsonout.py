@@ -97,9 +97,11 @@ def runbook_result(record: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             "exit_code": exitcodes.for_statuses([record["status"]])}
 
 
-def schedule(server: str, drills: list[dict[str, Any]], problems: Iterable[SpecProblem]) -> dict[str, Any]:
-    """``drillbook schedule --json``: the server's state, each drill's timing, the drill files' problems."""
-    return {"server": server, "drills": drills, "problems": [problem(p) for p in problems]}
+def schedule(server: str, drills: list[dict[str, Any]], problems: Iterable[SpecProblem],
+             sites: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``drillbook schedule --json``: the server's state, each drill's timing, the drill files' problems,
+    and with site workers (else null) the drills no worker can take and the site runs worth a look."""
+    return {"server": server, "drills": drills, "problems": [problem(p) for p in problems], "sites": sites}
 
 
 def period_report(report: dict[str, Any], paths: list[Path], lacking: list[str], failed: bool) -> dict[str, Any]:

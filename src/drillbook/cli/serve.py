@@ -20,7 +20,7 @@ from drillbook.serve.duestatus import DEFAULT_OVERRUN_FACTOR, due_status, recent
 from drillbook.serve.jobstore import SERVE_LOCK, read_state
 from drillbook.serve.schedules import fingerprint, parse_schedule
 from drillbook.settings import Settings
-from drillbook.sites.status import site_lines
+from drillbook.sites.status import site_status
 from drillbook.spec.loader import load_drills
 from drillbook.util.durations import DurationError, parse_duration
 from drillbook.util.locks import LockBusy, file_lock
@@ -96,13 +96,15 @@ def schedule_command(settings: Settings, as_json: bool) -> None:
                                stored_next=stored.next_run if stored else None,
                                scheduled_since=stored.scheduled_since if stored else None))
     server = server_state(settings.state_dir)
+    workers = loaded.config.workers
+    sites = site_status(settings, workers, loaded.drills) if workers is not None else None
     if as_json:
-        jsonout.emit(jsonout.schedule(server, [r.to_dict() for r in rows], loaded.problems))
+        jsonout.emit(jsonout.schedule(server, [r.to_dict() for r in rows], loaded.problems,
+                                      sites.to_dict() if sites else None))
     else:
         _print_table(rows, server)
-        if loaded.config.workers is not None:
-            for line in site_lines(settings, loaded.config.workers, loaded.drills):
-                out.print(line, markup=False)
+        for line in sites.lines() if sites else []:
+            out.print(line, markup=False)
     if loaded.problems:
         if not as_json:
             for problem in loaded.problems:
