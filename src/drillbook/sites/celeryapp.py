@@ -26,14 +26,17 @@ from __future__ import annotations
 
 import base64
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from celery import Celery
 from celery.exceptions import Ignore
 from celery.result import AsyncResult
+
+from drillbook.spec.models import TLS_SCHEMES
 
 TASK = "drillbook.site_run"
 QUEUE_PREFIX = "drillbook.site."
@@ -64,10 +67,32 @@ def with_password(url: str, password: str | None) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def with_tls(url: str) -> tuple[str, dict[str, Any] | None]:
+    """The URL as kombu takes it, and the ``broker_use_ssl`` an amqps:// broker needs.
+
+    Certificates are always checked: rediss:// gets ``ssl_cert_reqs=required`` when the URL does
+    not say (kombu would otherwise connect without checking). pyamqp does not read TLS options from
+    the URL, so an amqps:// URL's ``ssl_*`` options move into its TLS settings (the configuration
+    check requires ``ssl_ca_certs`` there).
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in TLS_SCHEMES:
+        return url, None
+    options = dict(parse_qsl(parts.query, keep_blank_values=True))
+    if parts.scheme == "rediss":
+        options.setdefault("ssl_cert_reqs", "required")
+        return urlunsplit(parts._replace(query=urlencode(options, safe="/"))), None
+    tls: dict[str, Any] = {"ca_certs": options.get("ssl_ca_certs"), "cert_reqs": ssl.CERT_REQUIRED}
+    tls |= {key: options[f"ssl_{key}"] for key in ("certfile", "keyfile") if options.get(f"ssl_{key}")}
+    return urlunsplit(parts._replace(query="")), {**tls, "server_hostname": parts.hostname}
+
+
 def make_app(broker: str, results: str, password: str | None) -> Celery:
-    app = Celery("drillbook", broker=with_password(broker, password), backend=with_password(results, password),
-                 set_as_current=False)
+    broker_url, broker_tls = with_tls(with_password(broker, password))
+    results_url, _ = with_tls(with_password(results, password))
+    app = Celery("drillbook", broker=broker_url, backend=results_url, set_as_current=False)
     app.conf.update(
+        broker_use_ssl=broker_tls,
         task_serializer="json", result_serializer="json", accept_content=["json"],
         task_acks_late=False, task_reject_on_worker_lost=False,  # see the module's docstring
         task_track_started=True, worker_prefetch_multiplier=1,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -655,7 +655,12 @@ class Drill(Strict):
         return value
 
 
-BROKER_SCHEMES = ("redis", "rediss", "amqp")
+BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps")
+TLS_SCHEMES = ("rediss", "amqps")
+RESULT_SCHEMES = ("redis", "rediss")
+# TLS options, in the URL's query (kombu's names for rediss://; drillbook maps them for amqps://)
+TLS_OPTIONS = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs")
+CERT_REQUIRED = ("required", "CERT_REQUIRED")
 
 
 def _broker_url(value: Any) -> str:
@@ -663,7 +668,9 @@ def _broker_url(value: Any) -> str:
     drillbook.yaml, readable by whoever reads the drills)."""
     url = urlsplit(_require_str(value))
     if url.scheme not in BROKER_SCHEMES:
-        raise ValueError(f'"{url.scheme}" is not a broker drillbook uses: give a redis://, rediss:// or amqp:// URL')
+        raise ValueError(f'"{url.scheme}" is not a broker drillbook uses: give a redis://, rediss:// or amqp:// '
+                         "URL, or amqps:// (TLS)")
+    _tls_options(url.scheme, url.query)
     if url.password:
         raise ValueError("the URL holds a password: drop it from the URL and give "
                          "password: {env: VARIABLE} or password: {file: PATH} beside broker")
@@ -672,18 +679,36 @@ def _broker_url(value: Any) -> str:
     return str(value)
 
 
+def _tls_options(scheme: str, query: str) -> None:
+    """Certificates are always checked; options only where TLS is used, and only those drillbook passes on."""
+    options = dict(parse_qsl(query, keep_blank_values=True))
+    unknown = sorted(set(options) - set(TLS_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown URL option {unknown[0]}: drillbook takes {', '.join(TLS_OPTIONS)} (TLS only)")
+    if options and scheme not in TLS_SCHEMES:
+        raise ValueError(f"{', '.join(options)} are TLS options: use rediss:// or amqps://")
+    if options.get("ssl_cert_reqs", "required") not in CERT_REQUIRED:
+        raise ValueError("ssl_cert_reqs must be required (the default): the broker's certificate is always "
+                         "checked; give its CA with ssl_ca_certs=/path/to/ca.pem")
+    if scheme == "amqps" and not options.get("ssl_ca_certs"):
+        raise ValueError("name the CA that signed the broker's certificate: "
+                         "amqps://host:5671/vhost?ssl_ca_certs=/etc/drillbook/broker-ca.pem")
+
+
 BrokerUrl = Annotated[str, PlainValidator(_broker_url), WithJsonSchema({"type": "string"})]
 
 
 class WorkersConfig(Strict):
     """Site workers: drills run on ``drillbook worker --site NAME`` near their repositories."""
 
-    broker: BrokerUrl = Field(description="redis://, rediss:// (TLS) or amqp:// URL, without a password.")
+    broker: BrokerUrl = Field(description=(
+        "redis://, rediss:// (TLS), amqp:// or amqps:// (TLS) URL, without a password; TLS options in its "
+        "query: ssl_ca_certs, ssl_certfile, ssl_keyfile (amqps:// needs ssl_ca_certs)."))
     password: PasswordSource | None = Field(None, description=(
         "The broker's password: {env: VARIABLE} or {file: PATH}; used for results: too."))
     results: BrokerUrl | None = Field(None, description=(
         "Where finished runs come back (a Redis URL); defaults to the broker when it is Redis, "
-        "and must be given with amqp://."))
+        "and must be given with amqp:// and amqps://."))
     heartbeat: DurationValue = Field(default_factory=lambda: Duration("10s"), description=(
         "How often a worker says a run is still going; a run silent for 3 beats is recorded "
         "aborted, naming its worker."))
@@ -700,10 +725,10 @@ class WorkersConfig(Strict):
 
     @model_validator(mode="after")
     def _result_channel(self) -> WorkersConfig:
-        if self.results is None and urlsplit(self.broker).scheme == "amqp":
-            raise ValueError("with an amqp:// broker give results: a redis:// or rediss:// URL "
-                             "where finished runs come back")
-        if self.results is not None and urlsplit(self.results).scheme == "amqp":
+        if self.results is None and urlsplit(self.broker).scheme not in RESULT_SCHEMES:
+            raise ValueError(f"with an {urlsplit(self.broker).scheme}:// broker give results: a redis:// or "
+                             "rediss:// URL where finished runs come back")
+        if self.results is not None and urlsplit(self.results).scheme not in RESULT_SCHEMES:
             raise ValueError("results: must be a redis:// or rediss:// URL")
         return self
 

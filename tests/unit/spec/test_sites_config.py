@@ -72,3 +72,38 @@ def test_the_broker_password_comes_from_env_or_file_only(tmp_path):
 def test_amqp_needs_a_separate_result_channel(tmp_path):
     _, problems = project(tmp_path, "workers: {broker: 'amqp://mq.example.org:5672//'}\n")
     assert "results:" in str(problems[0])
+
+
+def test_amqps_is_a_broker_with_its_ca_given_in_the_url(tmp_path):
+    config, problems = project(tmp_path, """\
+        workers:
+          broker: amqps://drillbook@mq.example.org:5671/drills?ssl_ca_certs=/etc/drillbook/broker-ca.pem
+          results: rediss://results.example.org:6380/1?ssl_ca_certs=/etc/drillbook/redis-ca.pem
+        """)
+    assert problems == []
+    assert config.workers.broker.startswith("amqps://drillbook@mq.example.org:5671/drills")
+
+
+def test_amqps_names_the_ca_to_check_the_broker_against(tmp_path):
+    _, problems = project(tmp_path, """\
+        workers: {broker: 'amqps://mq.example.org:5671/drills', results: 'rediss://r.example.org:6380/1'}
+        """)
+    text = str(problems[0])
+    assert "workers.broker" in text and "?ssl_ca_certs=" in text
+
+
+def test_amqps_needs_a_redis_result_channel_too(tmp_path):
+    _, problems = project(tmp_path, "workers: {broker: 'amqps://mq.example.org:5671/d?ssl_ca_certs=/ca.pem'}\n")
+    assert "results:" in str(problems[0])
+    _, problems = project(tmp_path, "workers: {broker: 'amqps://mq:5671/d?ssl_ca_certs=/ca.pem', "
+                                    "results: 'amqps://mq:5671/d?ssl_ca_certs=/ca.pem'}\n")
+    assert "results: must be a redis:// or rediss:// URL" in str(problems[0])
+
+
+def test_certificate_checks_cannot_be_turned_off_and_tls_options_need_a_tls_scheme(tmp_path):
+    _, problems = project(tmp_path, "workers: {broker: 'rediss://r.example.org:6380/0?ssl_cert_reqs=none'}\n")
+    assert "ssl_cert_reqs" in str(problems[0]) and "required" in str(problems[0])
+    _, problems = project(tmp_path, "workers: {broker: 'redis://r.example.org:6379/0?ssl_ca_certs=/ca.pem'}\n")
+    assert "rediss://" in str(problems[0])
+    _, problems = project(tmp_path, "workers: {broker: 'rediss://r.example.org:6380/0?ssl_verify=0'}\n")
+    assert "ssl_verify" in str(problems[0])
