@@ -195,9 +195,12 @@ def test_a_worker_killed_mid_drill_gives_an_aborted_run_naming_it_and_is_not_run
     assert listed.returncode == 1
     assert "site clinic-west has drills (west-docs, west-long, west-quick) but no worker" in listed.stdout
 
+    received = [r["run_id"] for r in workspace.runs("west-docs")]  # sent back and received before
     workers["clinic-west"] = start_worker(workspace, "clinic-west", AWS_SECRET_ACCESS_KEY=AWS_SECRET)
     left = json.loads((staged / run_id / "run.json").read_text())
     assert left["status"] == "aborted" and not sandbox.exists()  # the worker's own cleanup at its start
+    # its staging copies of runs the central side received are gone; the killed run's stays (never sent)
+    assert not set(names_in(west.root / "reports" / "west-docs")) & set(received)
     assert not (west.root / "reports" / "evidence").exists()  # and it sealed nothing
     nxt = dispatch(workspace, "west-quick", "--wait")
     assert nxt.returncode == 0, nxt.stdout + nxt.stderr

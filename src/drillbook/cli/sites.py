@@ -43,7 +43,7 @@ def worker_command(settings: Settings, site: str, concurrency: int, name: str | 
     workers = workers_of(project, settings.drills_dir)
     batch.ensure_can_run(settings, project)
     worker.serve_site(settings, site, concurrency, connect(workers, settings.drills_dir),
-                      float(workers.heartbeat), name)
+                      float(workers.heartbeat), name, float(workers.keep_staged))
 
 
 @click.command("dispatch", epilog=exitcodes.epilog())

@@ -42,6 +42,7 @@ TASK = "drillbook.site_run"
 QUEUE_PREFIX = "drillbook.site."
 LOST_BEATS = 3  # a run silent this many heartbeats is lost with its worker
 RESULT_DAYS = 7  # results no one collected are dropped by the backend after this
+RECEIVED = "received_centrally"  # the result's one key once the central side has written the run
 
 Body = Callable[[dict[str, Any], Callable[[dict[str, Any]], None]], dict[str, Any] | None]
 
@@ -134,8 +135,15 @@ def stop(app: Celery, task_id: str) -> None:
     app.control.revoke(task_id, terminate=True, signal="SIGTERM")
 
 
-def forget(app: Celery, task_id: str) -> None:
-    AsyncResult(task_id, app=app).forget()
+def mark_received(app: Celery, task_id: str) -> None:
+    """The result (the folder, up to 32 MB) replaced by a note that the central side has the run:
+    the worker then removes its own copy (:func:`received`); the note expires as results do."""
+    app.backend.store_result(task_id, {RECEIVED: True}, "SUCCESS")
+
+
+def received(app: Celery, task_id: str) -> bool:
+    seen = view(app, task_id)
+    return seen.state == "SUCCESS" and seen.info.get(RECEIVED) is True
 
 
 def waiting(app: Celery, site: str) -> int:

@@ -231,7 +231,7 @@ class Central:
         if not self.outbox.closed(row.run_id, state, str(record.get("status")), record.get("reason"), time.time()):
             return False
         finish.finish(finish.reaped(folder, record, self.settings, self.project))
-        self._forget(row)
+        self._received(row)
         if self.on_closed is not None:
             self.on_closed(row, str(record.get("status")))
         self.emit("drill-received", level="info" if record.get("status") == Status.PASSED else "warning",
@@ -239,11 +239,12 @@ class Central:
                   status=record.get("status"), reason=record.get("reason"))
         return True
 
-    def _forget(self, row: Row) -> None:
-        """The result (the folder, up to 32 MB) leaves the backend once the run is written here."""
+    def _received(self, row: Row) -> None:
+        """The result (the folder, up to 32 MB) leaves the backend once the run is written here; the
+        note left in its place tells the worker it may remove its own copy."""
         try:
-            celeryapp.forget(self.app, row.run_id)
-        except Exception as exc:  # it expires on its own (celeryapp.RESULT_DAYS)
+            celeryapp.mark_received(self.app, row.run_id)
+        except Exception as exc:  # it expires on its own (celeryapp.RESULT_DAYS); the worker's copy then by age
             log.warning("could not drop the result of run %s: %s", row.run_id, type(exc).__name__)
 
     def _site(self, row: Row, worker: str | None) -> dict[str, Any]:

@@ -7,18 +7,17 @@ overrun guard included), with its outputs deferred to the central side (no notif
 the worker holds no signing key). The finished folder goes back packed (:mod:`~drillbook.sites.intake`).
 
 A run id this worker has started before is refused (its claim file in the state folder): a message
-re-published after a broker restart, or redelivered, never runs a drill twice here.
+re-published after a broker restart, or redelivered, never runs a drill twice here. The worker's own
+copies of run folders are pruned at its start and before each run (:mod:`~drillbook.sites.staging`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from drillbook.drill import batch
@@ -26,31 +25,37 @@ from drillbook.drill.engine import RunOptions
 from drillbook.errors import DrillbookError
 from drillbook.sandbox.reaper import reap_stale_runs
 from drillbook.settings import Settings
-from drillbook.sites import intake
+from drillbook.sites import intake, staging
+from drillbook.sites.staging import RUN_ID, claim
 from drillbook.spec.models import NAME_PATTERN
-from drillbook.util.atomic import make_folders
 from drillbook.util.lazy import lazy_module
 
 celeryapp = lazy_module("drillbook.sites.celeryapp")  # Celery: loaded only when sites are used
 
 log = logging.getLogger("drillbook.sites.worker")
 
-CLAIMS = "site-claims"  # state folder: one empty file per run id this worker started
-RUN_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,63}")
 DEFAULT_OVERRUN = 3.0
+DEFAULT_KEEP = 7 * 86400.0
 
 Beat = Callable[[dict[str, Any]], None]
 
 
 def serve_site(settings: Settings, site: str, concurrency: int, app: Any, heartbeat: float,
-               name: str | None = None) -> None:
+               name: str | None = None, keep_staged: float = DEFAULT_KEEP) -> None:
     """Clean up what a killed worker left (its sandboxes, runs left running), then consume ``site``."""
     for reaped in reap_stale_runs(settings):
         log.warning("cleaned up stale run %s %s: %s", reaped.drill, reaped.run_id, reaped.owner)
     worker = name or celeryapp.node_name(site)
 
+    def prune() -> None:
+        for folder in staging.prune(settings, lambda run_id: celeryapp.received(app, run_id), keep_staged):
+            log.info("removed the staged copy %s: the central side has it, or it is old", folder)
+
     def body(payload: dict[str, Any], beat: Beat) -> dict[str, Any] | None:
+        prune()
         return run_dispatched(settings, site, worker, heartbeat, payload, beat)
+
+    prune()
 
     celeryapp.run_worker(app, site, concurrency, body, worker)
 
@@ -73,7 +78,9 @@ def run_dispatched(settings: Settings, site: str, worker: str, heartbeat: float,
     beating = threading.Thread(target=_beat, args=(beat, stop, heartbeat, began), daemon=True)
     beating.start()
     try:
-        return {**answer, "folder": celeryapp.encode(_run(settings, site, payload, drill, run_id))}
+        folder = celeryapp.encode(_run(settings, site, payload, drill, run_id))
+        staging.mark_sent(settings.state_dir, drill, run_id)
+        return {**answer, "folder": folder}
     except (DrillbookError, intake.Refused) as exc:
         return {**answer, "error": str(exc)}
     finally:
@@ -105,13 +112,3 @@ def _beat(beat: Beat, stop: threading.Event, every: float, answer: dict[str, Any
         if stop.wait(every):
             return
 
-
-def claim(state_dir: Path, run_id: str) -> bool:
-    """True the first time this worker sees ``run_id``."""
-    folder = state_dir / CLAIMS
-    make_folders(folder)
-    try:
-        os.close(os.open(folder / run_id, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        return False
-    return True

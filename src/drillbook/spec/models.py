@@ -715,6 +715,9 @@ class WorkersConfig(Strict):
     republish_after: DurationValue = Field(default_factory=lambda: Duration("1m"), description=(
         "A run no worker started within this, whose message is in no queue and held by no "
         "worker (a broker restarted without persistence lost it), is published again."))
+    keep_staged: DurationValue = Field(default_factory=lambda: Duration("7d"), description=(
+        "A worker's own copy of a run folder is removed once the central side has received it; "
+        "any copy older than this goes too (a run killed mid-way is kept until then)."))
 
     @field_validator("password")
     @classmethod

@@ -29,7 +29,7 @@ class FakeCelery:
     views: dict[str, TaskView] = field(default_factory=dict)
     published: list[str] = field(default_factory=list)
     revoked: list[str] = field(default_factory=list)
-    forgotten: list[str] = field(default_factory=list)
+    received: list[str] = field(default_factory=list)
 
     def publish(self, _app: Any, _payload: dict[str, Any], _site: str, task_id: str) -> None:
         self.published.append(task_id)
@@ -40,8 +40,8 @@ class FakeCelery:
     def stop(self, _app: Any, task_id: str) -> None:
         self.revoked.append(task_id)
 
-    def forget(self, _app: Any, task_id: str) -> None:
-        self.forgotten.append(task_id)
+    def mark_received(self, _app: Any, task_id: str) -> None:
+        self.received.append(task_id)
 
 
 @pytest.fixture
