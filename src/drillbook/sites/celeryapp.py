@@ -138,6 +138,7 @@ def stop(app: Celery, task_id: str) -> None:
 def mark_received(app: Celery, task_id: str) -> None:
     """The result (the folder, up to 32 MB) replaced by a note that the central side has the run:
     the worker then removes its own copy (:func:`received`); the note expires as results do."""
+    AsyncResult(task_id, app=app).forget()  # a stored success is never overwritten: dropped first
     app.backend.store_result(task_id, {RECEIVED: True}, "SUCCESS")
 
 

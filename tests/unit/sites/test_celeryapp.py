@@ -2,7 +2,7 @@
 
 import ssl
 
-from drillbook.sites.celeryapp import make_app
+from drillbook.sites.celeryapp import make_app, mark_received, received, view
 
 
 def test_amqps_checks_the_broker_certificate_against_the_ca_named_in_the_url():
@@ -21,3 +21,12 @@ def test_rediss_checks_certificates_unless_told_how_and_keeps_the_ca_given():
     assert app.conf.result_backend == "rediss://r.example.org:6380/1?ssl_ca_certs=/etc/ca.pem&ssl_cert_reqs=required"
     plain = make_app("redis://b:6379/0", "redis://b:6379/0", None)
     assert plain.conf.broker_url == "redis://b:6379/0" and not plain.conf.broker_use_ssl
+
+
+def test_a_received_note_replaces_the_stored_folder():
+    app = make_app("redis://127.0.0.1:9/0", "redis://127.0.0.1:9/0", None)
+    app.conf.result_backend = "cache+memory://"  # the same key-value rules as Redis, in this process
+    app.backend.store_result("r1", {"folder": "packed run"}, "SUCCESS")
+    assert not received(app, "r1")
+    mark_received(app, "r1")
+    assert received(app, "r1") and "folder" not in view(app, "r1").info
