@@ -36,6 +36,13 @@ PASSWORD_ENV = "TEST_RESTIC_PASSWORD"
 RESTIC_UNDER_TEST = "DRILLBOOK_RESTIC"
 
 
+def free_port() -> int:
+    """A loopback TCP port nothing listens on now (bound, then released): for a server a test starts,
+    or to point a client at a port where nothing answers."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return int(probe.getsockname()[1])
+
+
 def restic_under_test() -> str:
     """The restic binary drillbook runs in these tests, for wrappers that log its argv."""
     return os.environ.get(RESTIC_UNDER_TEST) or "restic"

@@ -6,7 +6,6 @@ free port, stopped when the module ends.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 
 from devtools.motoserver import moto_binary, start_moto_server, stop_moto_server
 from devtools.repos import RepoBuilder
-from tests.support import PASSWORD, make_sample_tree
+from tests.support import PASSWORD, free_port, make_sample_tree
 
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing-key-id",
@@ -26,12 +25,6 @@ AWS_ENV = {
     "AWS_REGION": "us-east-1",
     "AWS_EC2_METADATA_DISABLED": "true",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import redis
 
-from tests.integration.s3fixtures import free_port
-from tests.support import PASSWORD_ENV, Workspace
+from tests.support import PASSWORD_ENV, Workspace, free_port
 
 BROKER_PASSWORD = "broker-secret-5b9e1c"
 BROKER_ENV = "TEST_BROKER_PASSWORD"

@@ -5,7 +5,6 @@ Debian's prometheus-node-exporter is installed)."""
 from __future__ import annotations
 
 import shutil
-import socket
 import stat
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.serving import Serve
-from tests.support import STANDARD_CHECKS, write_drill
+from tests.support import STANDARD_CHECKS, free_port, write_drill
 
 NOTIFY_CLOSED_PORT = "notify:\n  - {webhook: 'http://127.0.0.1:9/ops', on: [always], timeout: 2s}\n"
 
@@ -68,12 +67,6 @@ def test_serve_exposes_build_info_scheduled_drills_their_interval_and_childrens_
     assert got["drillbook_notification_failures_total{'target': 'webhook http://127.0.0.1:9/***'}"] >= 1
     assert "_created" not in text
     assert not list((workspace.state / "run-metrics").glob("*.prom")), "a child's metrics file was left behind"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_cron_runs_leave_one_textfile_node_exporter_reads_with_every_drill(workspace, repo, tmp_path):

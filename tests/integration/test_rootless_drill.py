@@ -25,9 +25,8 @@ import pytest
 
 from drillbook.sandbox.holder import remove_tree
 from tests.integration import rootless_host as host
-from tests.integration.s3fixtures import free_port
 from tests.integration.serving import Serve
-from tests.support import PASSWORD, PASSWORD_ENV, STANDARD_CHECKS, make_repo, write_drill
+from tests.support import PASSWORD, PASSWORD_ENV, STANDARD_CHECKS, free_port, make_repo, write_drill
 
 ACCOUNT = "drillbook-rootless-drill"
 ROWS = 321

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.s3fixtures import Moto, free_port
-from tests.support import STANDARD_CHECKS, Workspace, write_drill
+from tests.integration.s3fixtures import Moto
+from tests.support import STANDARD_CHECKS, Workspace, free_port, write_drill
 
 pytestmark = pytest.mark.integration
 

@@ -37,7 +37,7 @@ from drillbook.sandbox.holder import remove_tree
 from drillbook.sandbox.isolation import SANDBOX_ACCOUNT
 from drillbook.util.procfs import all_pids, environ, namespace
 from tests.integration.rootless_host import readable_by_all
-from tests.integration.s3fixtures import free_port
+from tests.support import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SESSION = Path(__file__).with_name("sandbox_session.py")

@@ -8,8 +8,7 @@ from click.testing import CliRunner
 from drillbook.cli.app import cli
 from drillbook.sites import status
 from drillbook.sites.outbox import Outbox, State
-from tests.integration.s3fixtures import free_port
-from tests.support import write_drill
+from tests.support import free_port, write_drill
 
 
 def invoke(tmp_path: Path, *args: str):

@@ -65,7 +65,3 @@ def pong_server() -> Iterator[int]:
         listener.close()
 
 
-def closed_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        return probe.getsockname()[1]

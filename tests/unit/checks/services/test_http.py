@@ -9,8 +9,9 @@ from drillbook.checks.base import CheckContext
 from drillbook.checks.services.http import check_http
 from drillbook.spec.models import HttpCheck
 from drillbook.status import Status
+from tests.support import free_port
 from tests.unit.checks.fakes import LocalLauncher
-from tests.unit.checks.services.loopback import closed_port, http_server
+from tests.unit.checks.services.loopback import http_server
 
 
 def _ctx(tmp_path: Path) -> CheckContext:
@@ -56,7 +57,7 @@ def test_a_service_started_from_the_restore_is_probed_and_stopped(tmp_path: Path
 
 def test_a_service_that_dies_fails_with_its_output(tmp_path: Path) -> None:
     start = ["python3", "-c", "import sys; print('config missing'); sys.exit(3)"]
-    result = check_http(_spec(url=f"http://127.0.0.1:{closed_port()}/", start=start), _ctx(tmp_path))
+    result = check_http(_spec(url=f"http://127.0.0.1:{free_port()}/", start=start), _ctx(tmp_path))
     assert result.status == Status.FAILED
     assert result.detail.startswith("the service exited with code 3 before http://127.0.0.1:")
     assert result.data["service_output_tail"] == ["config missing"]

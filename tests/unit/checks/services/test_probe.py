@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 
 from drillbook.checks.services.probe import HTTP_PROBE, MAX_BODY, PYTHON, TCP_PROBE, run_probe
+from tests.support import free_port
 from tests.unit.checks.fakes import LocalLauncher, ScriptedLauncher, completed
-from tests.unit.checks.services.loopback import closed_port, http_server, pong_server
+from tests.unit.checks.services.loopback import http_server, pong_server
 
 
 def _http(tmp_path: Path, url: str, window: float = 2.0, expect_status: int = 200) -> dict:
@@ -40,7 +41,7 @@ def test_http_probe_keeps_trying_a_wrong_status_until_its_window_ends(tmp_path: 
 
 
 def test_http_probe_on_a_closed_port_says_why(tmp_path: Path) -> None:
-    answer = _http(tmp_path, f"http://127.0.0.1:{closed_port()}/", window=0.3)
+    answer = _http(tmp_path, f"http://127.0.0.1:{free_port()}/", window=0.3)
     assert answer == {"answered": False, "error": "ConnectionRefusedError: [Errno 111] Connection refused"}
 
 
@@ -57,7 +58,7 @@ def test_tcp_probe_without_a_conversation_only_connects(tmp_path: Path) -> None:
 
 
 def test_tcp_probe_on_a_closed_port_says_why(tmp_path: Path) -> None:
-    answer = _tcp(tmp_path, closed_port(), window=0.3)
+    answer = _tcp(tmp_path, free_port(), window=0.3)
     assert answer["answered"] is False and answer["error"].startswith("ConnectionRefusedError")
 
 

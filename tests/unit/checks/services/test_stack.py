@@ -11,8 +11,8 @@ from drillbook.checks.services import mariadb
 from drillbook.checks.services.stack import Stack, addresses_stack
 from drillbook.spec.models import Drill
 from drillbook.status import Status
+from tests.support import free_port
 from tests.unit.checks.fakes import LocalLauncher
-from tests.unit.checks.services.loopback import closed_port
 
 SERVE = ("import http.server, os, sys; print('serving with token', os.environ['PORTAL_TOKEN'], flush=True); "
          "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), http.server.SimpleHTTPRequestHandler)"
@@ -35,7 +35,7 @@ def _stack(tmp_path: Path, drill: Drill, secrets: list[str] | None = None) -> tu
 
 
 def test_services_start_in_order_until_ready_and_stop_in_reverse_with_scrubbed_logs(tmp_path: Path) -> None:
-    web, api = closed_port(), closed_port()
+    web, api = free_port(), free_port()
     drill = _drill({
         "api": {"type": "process", "run": ["python3", "-c", SERVE, str(api)], "after": ["web"],
                 "env": {"PORTAL_TOKEN": "s3cret-token"}, "ready": {"http": f"http://127.0.0.1:{api}/"}},
@@ -58,7 +58,7 @@ def test_services_start_in_order_until_ready_and_stop_in_reverse_with_scrubbed_l
 
 
 def test_a_service_that_never_gets_ready_fails_naming_it_and_later_ones_are_skipped(tmp_path: Path) -> None:
-    port = closed_port()
+    port = free_port()
     drill = _drill({
         "db": {"type": "process", "run": ["python3", "-c", "print('db: cannot open data'); raise SystemExit(3)"],
                "port": port},

@@ -8,8 +8,9 @@ from drillbook.checks.base import CheckContext
 from drillbook.checks.services.tcp import check_tcp
 from drillbook.spec.models import TcpCheck
 from drillbook.status import Status
+from tests.support import free_port
 from tests.unit.checks.fakes import LocalLauncher
-from tests.unit.checks.services.loopback import closed_port, pong_server
+from tests.unit.checks.services.loopback import pong_server
 
 
 def _check(tmp_path: Path, **fields: object) -> tuple[str, str, dict]:
@@ -34,7 +35,7 @@ def test_another_reply_fails(tmp_path: Path) -> None:
 
 
 def test_nothing_listening_fails(tmp_path: Path) -> None:
-    port = closed_port()
+    port = free_port()
     status, detail, _ = _check(tmp_path, port=port, ready_timeout="1s")
     assert status == Status.FAILED
     assert detail.startswith(f"no answer from 127.0.0.1:{port} within ")
