@@ -141,10 +141,8 @@ class Server:
 
     def _poll_sites(self) -> None:
         if isinstance(self.supervisor, SiteRuns):
-            stopped = threading.Event()
-            self.supervisor.start_polling(stopped)
-            self.exit_stack.callback(self.supervisor.central.close)
-            self.exit_stack.callback(stopped.set)
+            self.supervisor.start_polling()
+            self.exit_stack.callback(self.supervisor.stop_polling, self.options.abort_grace)
 
     def reload(self, initial: bool = False) -> None:
         self.folder_signature = folder_signature(self.settings.drills_dir)

@@ -7,6 +7,9 @@ process dispatches it), a missed due time caught up once. The run is dispatched,
 until the poller (:meth:`start_polling`, one thread) has received and sealed it or recorded it
 lost. A run still going at ``overrun_factor`` x RTO is stopped by its worker (the engine's guard,
 as for a local run); when the server stops, waiting ends and the run is received by the next start.
+
+Stopping never cuts a poll short (:meth:`stop_polling`): a poll may be writing and sealing a run
+whose outbox row it has just closed, and a run closed but not sealed would be sealed by no one.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ class SiteRuns:
         self.reports = reports
         self.lock = threading.Lock()
         self.waiting: set[str] = set()
+        self.stopped = threading.Event()
+        self.poller: threading.Thread | None = None
 
     def running(self) -> list[str]:
         with self.lock:
@@ -68,15 +73,26 @@ class SiteRuns:
                             f"run {run_id} still at its site when the server stopped; the next start receives it",
                             None, time.monotonic() - started, None)
 
-    def start_polling(self, stopped: threading.Event) -> threading.Thread:
+    def start_polling(self) -> None:
         """The one thread that settles open runs (this server's and those an earlier one left)."""
         def loop() -> None:
-            while not stopped.wait(POLL):
+            while not self.stopped.wait(POLL):
                 try:
                     self.central.poll()
                 except Exception as exc:  # the next poll tries again; never let it end the thread
                     self.emit("site-poll-error", level="error", error=repr(exc))
 
-        thread = threading.Thread(target=loop, name="site-poll", daemon=True)
-        thread.start()
-        return thread
+        self.poller = threading.Thread(target=loop, name="site-poll", daemon=True)
+        self.poller.start()
+
+    def stop_polling(self, timeout: float) -> None:
+        """No new poll; the one in progress finishes (up to ``timeout``) before the outbox closes."""
+        self.stopped.set()
+        if self.poller is not None:
+            self.poller.join(timeout)
+            if self.poller.is_alive():  # still sealing: the outbox stays open for it, the process exits
+                self.emit("site-poll-unfinished", level="error",
+                          error=f"a poll still running {timeout:g}s after the stop; its run is received "
+                                "again by the next start if its row was not closed")
+                return
+        self.central.close()
