@@ -103,6 +103,16 @@ def worker_env(workspace: Workspace, root: Path, **extra: str) -> dict[str, str]
 
 
 def start_worker(workspace: Workspace, site: str, **extra: str) -> Worker:
+    return ready(launch_worker(workspace, site, **extra))
+
+
+def start_workers(workspace: Workspace, sites: list[str], **extra: str) -> dict[str, Worker]:
+    """Several workers started side by side: each one's start-up (Celery's imports) overlaps the others'."""
+    launched = [launch_worker(workspace, site, **extra) for site in sites]
+    return {worker.site: ready(worker) for worker in launched}
+
+
+def launch_worker(workspace: Workspace, site: str, **extra: str) -> Worker:
     root = workspace.root / "workers" / site
     (root / "reports").mkdir(parents=True, exist_ok=True)
     log = root / f"worker-{time.monotonic_ns()}.log"
@@ -111,9 +121,13 @@ def start_worker(workspace: Workspace, site: str, **extra: str) -> Worker:
         proc = subprocess.Popen([sys.executable, "-m", "drillbook", "worker", "--site", site, "--name", f"{site}@test"],
                                 cwd=workspace.root, env=env, stdout=handle, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True)
-    worker = Worker(site, root, proc, log, env)
-    until(lambda: "ready" in log.read_text() or proc.poll() is not None, 30, f"worker {site} ready")
-    assert proc.poll() is None, log.read_text()
+    return Worker(site, root, proc, log, env)
+
+
+def ready(worker: Worker) -> Worker:
+    until(lambda: "ready" in worker.log.read_text() or worker.proc.poll() is not None, 30,
+          f"worker {worker.site} ready", every=0.1)
+    assert worker.proc.poll() is None, worker.log.read_text()
     return worker
 
 
@@ -124,6 +138,6 @@ def central_env(workspace: Workspace) -> dict[str, str]:
     return {**env, BROKER_ENV: BROKER_PASSWORD}
 
 
-def project_yaml(url: str, heartbeat: str = "1s") -> str:
+def project_yaml(url: str, heartbeat: str = "0.5s") -> str:
     return (f"workers:\n  broker: {url}\n  password: {{env: {BROKER_ENV}}}\n  heartbeat: {heartbeat}\n"
             "  republish_after: 3s\n")

@@ -30,6 +30,7 @@ from tests.integration.sitefixtures import (
     project_yaml,
     start_redis,
     start_worker,
+    start_workers,
     until,
 )
 from tests.support import PASSWORD, STANDARD_CHECKS, Workspace, make_repo, write_drill
@@ -61,10 +62,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, 
     write_drill(workspace.drills, "west-quick", repo.path, body=STANDARD_CHECKS + "site: clinic-west\n")
     write_drill(workspace.drills, "west-long", repo.path, body=STANDARD_CHECKS + SLOW.replace('"3"', '"60"')
                 + "site: clinic-west\n")
-    workers = {}
+    workers: dict[str, Worker] = {}
     try:
-        for name in ("clinic-east", "clinic-west"):
-            workers[name] = start_worker(workspace, name, AWS_SECRET_ACCESS_KEY=AWS_SECRET)
+        workers = start_workers(workspace, ["clinic-east", "clinic-west"], AWS_SECRET_ACCESS_KEY=AWS_SECRET)
         yield workspace, server, workers
     finally:
         for worker in workers.values():
@@ -168,7 +168,7 @@ def cli(workspace: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_worker_killed_mid_drill_gives_an_aborted_run_naming_it_and_is_not_run_again(site):
     workspace, _server, workers = site
-    listed = cli(workspace, "workers")
+    listed = cli(workspace, "workers", "--timeout", "1")
     assert listed.returncode == 0, listed.stdout + listed.stderr
     assert "clinic-east@test" in listed.stdout and "clinic-west@test" in listed.stdout
 
@@ -188,10 +188,10 @@ def test_a_worker_killed_mid_drill_gives_an_aborted_run_naming_it_and_is_not_run
     record = workspace.last_run("west-long")
     assert record["run_id"] == run_id and record["status"] == "aborted", out + err
     assert "clinic-west@test" in record["reason"] and "not started again" in record["reason"]
-    assert took < 3 + 6, f"recorded {took:.1f}s after the kill: 3 heartbeats of 1s, plus polling"
+    assert took < 3 + 6, f"recorded {took:.1f}s after the kill: 3 heartbeats of 0.5s, plus polling"
     assert waiting.returncode == 143  # as run exits for an aborted run
 
-    listed = cli(workspace, "workers")
+    listed = cli(workspace, "workers", "--timeout", "1")
     assert listed.returncode == 1
     assert "site clinic-west has drills (west-docs, west-long, west-quick) but no worker" in listed.stdout
 
@@ -216,7 +216,7 @@ def ledger_entries(workspace: Workspace, run_id: str) -> list[dict[str, object]]
 def test_serve_dispatches_due_runs_and_a_restarted_scheduler_still_receives_what_was_running(site, repo_path):
     workspace, _server, _workers = site
     write_drill(workspace.drills, "east-sched", repo_path, body=STANDARD_CHECKS + SLOW.replace('"3"', '"2"')
-                + "site: clinic-east\nschedule: every 5s\n")
+                + "site: clinic-east\nschedule: every 3s\n")
     argv = [sys.executable, "-m", "drillbook", "serve", "--grace", "1s", "--metrics-port", "0"]
     first = Serve(argv, workspace.root, central_env(workspace))
     try:
