@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import redis
 
+from drillbook.util.procfs import all_pids
 from tests.support import PASSWORD_ENV, Workspace, free_port
 
 BROKER_PASSWORD = "broker-secret-5b9e1c"
@@ -79,11 +81,16 @@ class Worker:
     def name(self) -> str:
         return f"{self.site}@test"
 
-    def kill(self) -> None:
-        """SIGKILL the worker and every process of its group: a machine that died."""
+    def kill(self, run_id: str | None = None) -> None:
+        """SIGKILL the worker and every process of its group: a machine that died. With ``run_id``,
+        also what that run started in sessions of its own (restic writing into the sandbox): on a
+        dead machine nothing of the run goes on, while here an orphan could still be writing."""
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+        for pid in mentioning(run_id) if run_id else []:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -92,6 +99,19 @@ class Worker:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def mentioning(text: str) -> list[int]:
+    """Processes (not this one) whose command line holds ``text``."""
+    found = []
+    for pid in all_pids():
+        try:
+            line = Path(f"/proc/{pid}/cmdline").read_bytes().decode("utf-8", "replace")
+        except OSError:
+            continue
+        if text in line and pid != os.getpid():
+            found.append(pid)
+    return found
 
 
 def worker_env(workspace: Workspace, root: Path, **extra: str) -> dict[str, str]:

@@ -181,7 +181,7 @@ def test_a_worker_killed_mid_drill_gives_an_aborted_run_naming_it_and_is_not_run
     run_id = next(staged.glob("*/run.json")).parent.name
     sandbox = workspace.sandboxes / run_id
     assert sandbox.exists()
-    west.kill()
+    west.kill(run_id)
     killed_at = time.monotonic()
     out, err = waiting.communicate(timeout=60)
     took = time.monotonic() - killed_at

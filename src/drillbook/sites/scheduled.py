@@ -6,7 +6,9 @@ one run of a drill at a time (and the outbox refuses a second open run of a dril
 process dispatches it), a missed due time caught up once. The run is dispatched, then waited for
 until the poller (:meth:`start_polling`, one thread) has received and sealed it or recorded it
 lost. A run still going at ``overrun_factor`` x RTO is stopped by its worker (the engine's guard,
-as for a local run); when the server stops, waiting ends and the run is received by the next start.
+as for a local run), and one whose worker hangs while still beating is stopped and recorded
+aborted by the central side a margin later (:mod:`~drillbook.sites.central`). When the server
+stops, waiting ends and the run is received by the next start.
 
 Stopping never cuts a poll short (:meth:`stop_polling`): a poll may be writing and sealing a run
 whose outbox row it has just closed, and a run closed but not sealed would be sealed by no one.
