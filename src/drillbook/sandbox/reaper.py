@@ -6,8 +6,8 @@ differs (the machine restarted) or the pid is free or names a process started at
 none of these moves when the wall clock is stepped. A record written before the boot id was kept
 is judged by the old rule: a boot time (btime, which does move with the clock) more than
 :data:`BOOT_TIME_TOLERANCE` away means a restart. When that owner is gone, whatever the run left behind
-is killed (the sandbox's namespace and any process whose cwd, root or environment points into the
-sandbox), the sandbox is removed, and the record becomes ``aborted`` with the reason. Then the run
+is killed (the sandbox's namespace and any process whose cwd, root, environment or arguments point
+into the sandbox), the sandbox is removed, and the record becomes ``aborted`` with the reason. Then the run
 goes through the post-run pipeline like any other finished run (notifications, reports, index,
 WORM upload, ledger): a crashed scheduled drill alerts like any failed one.
 
@@ -42,7 +42,7 @@ from drillbook.util.clock import iso, utc_now
 from drillbook.util.lazy import lazy_module
 from drillbook.util.locks import LockBusy, file_lock
 from drillbook.util.process import signal_process
-from drillbook.util.procfs import alive, all_pids, boot_id, boot_time, environ, link, parent, process_start
+from drillbook.util.procfs import alive, all_pids, arguments, boot_id, boot_time, environ, link, parent, process_start
 
 if TYPE_CHECKING:
     from drillbook.evidence import ledger
@@ -342,7 +342,7 @@ def _kill_holder(sandbox: Path) -> int:
 
 
 def leftover_processes(sandbox: Path) -> dict[int, int]:
-    """Processes whose cwd, root or environment points into the sandbox (never our own line),
+    """Processes whose cwd, root, environment or arguments point into the sandbox (never our own line),
     each with its start time, read before it is looked at: what is killed is what was seen."""
     mine = _ancestors(os.getpid())
     marker = str(sandbox).rstrip("/")
@@ -361,7 +361,15 @@ def _points_into(pid: int, marker: str) -> bool:
         target = link(pid, name)
         if target is not None and (target == marker or target.startswith(marker + "/")):
             return True
-    return any(("=" + marker + "/") in item or item.endswith("=" + marker) for item in environ(pid))
+    if any(("=" + marker + "/") in item or item.endswith("=" + marker) for item in environ(pid)):
+        return True
+    # restic restoring into the sandbox names it only in its arguments (--target), and outlives a
+    # SIGKILLed drillbook: left alive, it writes the tree back while the sandbox is removed
+    return any(_names(arg, marker) or _names(arg.partition("=")[2], marker) for arg in arguments(pid))
+
+
+def _names(arg: str, marker: str) -> bool:
+    return arg == marker or arg.startswith(marker + "/")
 
 
 def _ancestors(pid: int) -> set[int]:

@@ -88,6 +88,15 @@ def environ(pid: int) -> list[str]:
         return []
 
 
+def arguments(pid: int) -> list[str]:
+    """``pid``'s command line, one string per argument; [] when unreadable or a kernel thread."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return [arg.decode(errors="replace") for arg in fh.read().split(b"\0") if arg]
+    except OSError:
+        return []
+
+
 def namespace(pid: int, kind: str) -> str | None:
     """The namespace ``kind`` (net, pid, mnt...) of ``pid`` as the kernel names it, if readable."""
     try:

@@ -4,6 +4,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -249,3 +250,23 @@ def test_a_finished_run_whose_owner_still_lives_is_left_to_it(settings: Settings
     write_json_atomic(path, record)
     assert reap_stale_runs(settings) == []
     assert ledger.entry_for(settings.reports_dir, "run-1") is None
+
+
+@pytest.mark.parametrize("argument", ["{target}", "--target={target}"])
+def test_a_process_writing_into_the_sandbox_by_its_arguments_is_a_leftover(tmp_path: Path, argument: str) -> None:
+    """restic restoring into a sandbox keeps running when the drillbook that started it is
+    SIGKILLed; its working folder and environment are elsewhere, only its arguments name the
+    sandbox. Left alive, it writes the tree back while the sandbox is being removed."""
+    sandbox = tmp_path / "sandboxes" / "run-1"
+    (sandbox / "restore").mkdir(parents=True)
+    waiting = [sys.executable, "-c", "import time; time.sleep(30)"]
+    writer = subprocess.Popen([*waiting, argument.format(target=sandbox / "restore")], cwd=tmp_path, env={})
+    bystander = subprocess.Popen([*waiting, f"{sandbox}-other/restore"], cwd=tmp_path, env={})
+    try:
+        found = reaper.leftover_processes(sandbox)
+        assert writer.pid in found
+        assert bystander.pid not in found
+    finally:
+        for proc in (writer, bystander):
+            proc.kill()
+            proc.wait()
