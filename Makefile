@@ -15,7 +15,7 @@ VENV_STAMP := $(VENV)/.venv-ok
 SERVICE_ACCOUNT := drillbook
 SERVICE_HOME := /var/lib/drillbook
 
-.PHONY: setup system account venv install demo demo-sites lint test test-unit coverage bench docs clean restic-0.18
+.PHONY: setup system account venv install demo demo-sites lint test test-unit coverage bench bench-quick docs clean restic-0.18
 
 setup: system account venv
 
@@ -126,8 +126,19 @@ docs: venv
 	$(PY) -m drillbook schema --markdown > docs/drill-spec.md
 	$(PY) -m drillbook.cli.manpage > docs/drillbook.1
 
-bench: setup
+# Every benchmark, results appended to bench/RESULTS.md: the drill against a bare restore at each
+# size with the system's restic, the ratio sizes again with restic 0.18, then the command timings.
+# bench-quick is the same on small sizes (a laptop's few minutes, no restic 0.18 pass).
+bench: setup restic-0.18
 	$(PY) bench/restore_overhead.py --suite full
+	DRILLBOOK_RESTIC=$(CURDIR)/$(RESTIC18) $(PY) bench/restore_overhead.py --files 10000 --mb 600 --work bench/work/restic18-10000-600
+	DRILLBOOK_RESTIC=$(CURDIR)/$(RESTIC18) $(PY) bench/restore_overhead.py --files 200000 --mb 200 --work bench/work/restic18-200000-200
+	$(PY) bench/commands_1000.py --rounds 5 --record
+	$(PY) bench/run_startup.py --rounds 7 --record
+
+bench-quick: setup
+	$(PY) bench/restore_overhead.py --suite quick
+	$(PY) bench/commands_1000.py --rounds 3 --record
 
 clean:
 	rm -rf demo reports/*/ reports/index.html .pytest_cache

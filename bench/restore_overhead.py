@@ -10,6 +10,7 @@ peak RSS <= 150 MB at 200,000 files; time per file flat from 10,000 to 200,000 f
     .venv/bin/python bench/restore_overhead.py [--files 10000] [--mb 600] [--rounds 5]
     .venv/bin/python bench/restore_overhead.py --suite full    # what `make bench` runs
     .venv/bin/python bench/restore_overhead.py --suite quick   # a laptop's few minutes
+    DRILLBOOK_RESTIC=.tools/restic-0.18/restic .venv/bin/python bench/restore_overhead.py ...  # restic 0.18
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PASSWORD = "bench-password"
+#: The restic both the bare restore and the drill run (drillbook reads the same variable).
+RESTIC = os.environ.get("DRILLBOOK_RESTIC", "restic")
 
 
 def build_tree(root: Path, files: int, megabytes: int, seed: int = 7) -> int:
@@ -60,9 +63,9 @@ def setup(work: Path, files: int, megabytes: int) -> tuple[Path, int]:
     source = work / "source"
     source.mkdir(parents=True)
     total = build_tree(source / "data", files, megabytes)
-    subprocess.run(["restic", "init", "--repo", str(repo)], env=restic_env(), check=True,
+    subprocess.run([RESTIC, "init", "--repo", str(repo)], env=restic_env(), check=True,
                    capture_output=True)
-    subprocess.run(["restic", "backup", "--repo", str(repo), "--host", "bench", "--tag", "bench",
+    subprocess.run([RESTIC, "backup", "--repo", str(repo), "--host", "bench", "--tag", "bench",
                     "data"], cwd=source, env=restic_env(), check=True, capture_output=True)
     shutil.rmtree(source)
     marker.write_text(json.dumps({"bytes": total}))
@@ -143,7 +146,7 @@ def time_bare_restore(repo: Path, target: Path) -> float:
     shutil.rmtree(target, ignore_errors=True)
     settle()
     started = time.monotonic()
-    subprocess.run(["restic", "restore", "latest", "--repo", str(repo), "--target", str(target),
+    subprocess.run([RESTIC, "restore", "latest", "--repo", str(repo), "--target", str(target),
                     "--no-lock", "--no-cache"], env=restic_env(), check=True, capture_output=True)
     elapsed = time.monotonic() - started
     shutil.rmtree(target)
@@ -190,7 +193,8 @@ def main() -> int:
     summaries = []
     for files, mb in sizes:
         work = args.work / f"{files}-{mb}" if args.suite else args.work
-        command = (f"bench/restore_overhead.py --files {files} --mb {mb} --rounds {args.rounds}"
+        command = ((f"DRILLBOOK_RESTIC={RESTIC} " if RESTIC != "restic" else "")
+                   + f"bench/restore_overhead.py --files {files} --mb {mb} --rounds {args.rounds}"
                    + (f" --work {work}" if args.suite else ""))
         summary = measure(work, files, mb, args.rounds, command)
         summaries.append(summary)
@@ -233,6 +237,7 @@ def measure(work: Path, files: int, mb: int, rounds: int, command: str) -> dict:
         "load_1min": [round(x, 1) for x in loads],
         "uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "restic": subprocess.run([RESTIC, "version"], capture_output=True, text=True).stdout.strip(),
     }
     print(json.dumps(summary, indent=2), flush=True)
     return summary
@@ -262,7 +267,7 @@ def record_results(summary: dict) -> None:
             f"Peak RSS: drillbook {summary['drillbook_peak_rss_mb']} MB, restic "
             f"{summary['restic_peak_rss_mb']} MB.  \n"
             f"Load (1 min) at each round: {summary['load_1min']}; `uptime` after: {summary['uptime']}.  \n"
-            f"Machine: {summary['machine']}.\n"
+            f"Machine: {summary['machine']}; {summary['restic']}.\n"
         )
 
 
