@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from botocore.exceptions import (
 )
 
 from drillbook.backends import immutability
+from drillbook.backends.credentials import ResticCredentials
 from drillbook.errors import PasswordError
 from drillbook.spec.models import EvidenceTarget, Immutability
 from drillbook.util.lazy import lazy_module
@@ -169,19 +170,6 @@ RESTIC_READS = {
     "assume-role-with-web-identity": "web identity",
 }
 WEB_IDENTITY_ENV = ("AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN")
-
-
-@dataclass(frozen=True)
-class ResticCredentials:
-    """What restic gets to reach an S3 repository, and the record's words for where it came from.
-
-    ``env`` goes to every restic; ``account_env`` only to a restic run as the sandbox account,
-    which cannot read drillbook's own credentials file (the file's long-lived keys, not a session).
-    """
-
-    env: dict[str, str] = field(default_factory=dict)
-    account_env: dict[str, str] = field(default_factory=dict)
-    described: str | None = None
 
 
 def _keys(frozen: Any) -> dict[str, str]:

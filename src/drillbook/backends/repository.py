@@ -11,8 +11,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from drillbook.backends import aws
+from drillbook.backends.credentials import ResticCredentials
+from drillbook.util.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from drillbook.backends import aws
+else:
+    aws = lazy_module("drillbook.backends.aws")  # botocore's errors, the audit: only for s3: repositories
 
 REMOTE_PREFIXES = ("s3:", "sftp:", "rest:", "b2:", "azure:", "gs:", "rclone:", "swift:")
 SCHEME_PREFIXES = (*REMOTE_PREFIXES, "local:")
@@ -55,8 +62,8 @@ def cache_dir(repository: str, cache: Path) -> Path | None:
     return None
 
 
-def backend_environment(repository: str) -> tuple[aws.ResticCredentials, Probe | None]:
+def backend_environment(repository: str) -> tuple[ResticCredentials, Probe | None]:
     """restic's credentials for the backend, and a fast reachability probe (its problem, or None)."""
     if repository.startswith("s3:"):
         return aws.restic_environment(repository), lambda: aws.probe_repository(repository)
-    return aws.ResticCredentials(), None
+    return ResticCredentials(), None

@@ -20,12 +20,18 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from drillbook.backends import aws
 from drillbook.errors import PasswordError
 from drillbook.spec.models import PasswordSource
+from drillbook.util.lazy import lazy_module
 from drillbook.util.process import run_bounded
 from drillbook.util.trust import WRITABLE_BY_OTHERS, account, ancestor_problem
+
+if TYPE_CHECKING:
+    from drillbook.backends import aws
+else:
+    aws = lazy_module("drillbook.backends.aws")  # only passwords kept in AWS load it
 
 COMMAND_OPTION = "password_commands in drillbook.yaml"
 

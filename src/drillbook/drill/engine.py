@@ -18,20 +18,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from drillbook.backends import aws
 from drillbook.backends.repository import shown_repository
 from drillbook.backends.restic import Fault, ResticError, Snapshot, only_unmakeable_devices
-from drillbook.backends.resticjson import RestoreCounts
 from drillbook.backends.secrets import describe_source
-from drillbook.checks.base import CheckContext, default_name
-from drillbook.checks.kinds import run_check
-from drillbook.checks.services.stack import Stack, addresses_stack
-from drillbook.drill import access, controls, restoring, runlock, space, storage, verdict
-from drillbook.drill.content import verify_restore
+from drillbook.drill import access, runlock
 from drillbook.drill.listing import Listing, read_listing
-from drillbook.drill.pathhints import missing_hint
 from drillbook.drill.phases import Observer, PhaseError, PhaseFailed, PhaseLog, PhaseSkipped, PhaseStep, guarded
 from drillbook.drill.record import CheckResult, Objective, RunRecord, host_versions, process_info
 from drillbook.drill.seams import ResticDoor, SandboxLike, Seams
@@ -40,15 +33,40 @@ from drillbook.drill.target import DeclaredDrill
 from drillbook.evidence import sightings
 from drillbook.outputs import finish as postrun
 from drillbook.outputs.runstore import new_run_id, run_dir
-from drillbook.sandbox import slots
-from drillbook.sandbox.holder import IsolationError
-from drillbook.sandbox.inside import ReaderFailed, read_inside
-from drillbook.sandbox.isolation import OWN_FOLDER
-from drillbook.sandbox.safety import UnsafeTree
 from drillbook.settings import Settings
 from drillbook.status import Status
 from drillbook.util.clock import iso, utc_now
+from drillbook.util.lazy import lazy_module
 from drillbook.util.signals import Interrupted, Overrun
+
+if TYPE_CHECKING:
+    from drillbook.backends import aws
+    from drillbook.backends.resticjson import RestoreCounts
+    from drillbook.checks import base as checks
+    from drillbook.checks import kinds
+    from drillbook.checks.services import stack as services
+    from drillbook.drill import content, controls, pathhints, restoring, space, storage, verdict
+    from drillbook.sandbox import holder, inside, isolation, safety, slots
+else:
+    # Only the plan (restic's version, the repository's probe) and the snapshot lookup run before
+    # the first restic call; what the later phases use loads when they run, so that the drill's
+    # clock is restic's and not the import of checks, sandbox and services it does not need yet.
+    aws = lazy_module("drillbook.backends.aws")
+    checks = lazy_module("drillbook.checks.base")
+    kinds = lazy_module("drillbook.checks.kinds")
+    services = lazy_module("drillbook.checks.services.stack")
+    content = lazy_module("drillbook.drill.content")
+    controls = lazy_module("drillbook.drill.controls")
+    pathhints = lazy_module("drillbook.drill.pathhints")
+    restoring = lazy_module("drillbook.drill.restoring")
+    space = lazy_module("drillbook.drill.space")
+    storage = lazy_module("drillbook.drill.storage")
+    verdict = lazy_module("drillbook.drill.verdict")
+    holder = lazy_module("drillbook.sandbox.holder")
+    inside = lazy_module("drillbook.sandbox.inside")
+    isolation = lazy_module("drillbook.sandbox.isolation")
+    safety = lazy_module("drillbook.sandbox.safety")
+    slots = lazy_module("drillbook.sandbox.slots")
 
 RESTIC_TIMEOUT = 6 * 3600.0  # one restic call of a drill; a large restore takes hours
 TREE_TIMEOUT = 3600.0  # walking a restore of millions of files
@@ -78,6 +96,11 @@ class DrillOutcome:
 def run_drill(target: DeclaredDrill, settings: Settings, options: RunOptions | None = None,
               observer: Observer | None = None) -> DrillOutcome:
     return DrillRun(target, settings, options or RunOptions(), observer or (lambda *_: None)).execute()
+
+
+def run_check(spec: Any, ctx: checks.CheckContext) -> CheckResult:
+    """One check: a name of this module (tests replace it) that loads the checks when one runs."""
+    return kinds.run_check(spec, ctx)
 
 
 class DrillRun:
@@ -217,7 +240,7 @@ class DrillRun:
         try:
             self.sandbox = self.seams.create_sandbox(root, self.run_id, self.drill.isolation, dict(self.drill.env),
                                                      self.settings.state_dir / slots.FOLDER)
-        except IsolationError as exc:
+        except holder.IsolationError as exc:
             raise PhaseFailed(f"sandbox could not be isolated as declared: {exc}") from None
         except OSError as exc:
             raise PhaseFailed(f"cannot create the sandbox under {root}: {exc.strerror or exc}") from None
@@ -230,7 +253,7 @@ class DrillRun:
         # with restic's own selection, beside the snapshot list: its key derivation and tree walk
         # cost no time of their own. Which snapshot it listed is compared with the choice below.
         snapshot_arg, selection = restic_selection(self.drill.source.snapshot)
-        own = sandbox.path / OWN_FOLDER
+        own = sandbox.path / isolation.OWN_FOLDER
         self.listing = self.pool.submit(lambda: read_listing(restic.ls(snapshot_arg, selection), own))
         snapshots = self._restic_call(restic.snapshots, what="listing snapshots")
         selector = self.drill.source.snapshot
@@ -295,7 +318,7 @@ class DrillRun:
             return measured
         try:
             sandbox.restore_on_disk()
-        except IsolationError as exc:
+        except holder.IsolationError as exc:
             raise PhaseFailed(f"the sandbox could not be made again to restore to disk: {exc}") from None
         where = self.settings.sandbox_root
         try:
@@ -367,7 +390,7 @@ class DrillRun:
     def _make_safe(self, sandbox: SandboxLike) -> str:
         try:
             report = sandbox.make_restore_safe()
-        except UnsafeTree as exc:
+        except safety.UnsafeTree as exc:
             raise PhaseFailed(f"the restored tree could not be made safe, so nothing may read it: {exc}") from None
         self._need(self.record.restore)["made_safe"] = report.to_dict()
         undone = [f"{count} {what}" for count, what in (
@@ -381,19 +404,19 @@ class DrillRun:
         sandbox, snapshot, listing = self._need(self.sandbox), self._need(self.snapshot), self._need(self.listing)
         listed: Listing = self._restic_call(listing.result, what="listing the snapshot")
         try:
-            compared = read_inside(sandbox.launcher, sandbox.path / OWN_FOLDER, sandbox.restore_root,
+            compared = inside.read_inside(sandbox.launcher, sandbox.path / isolation.OWN_FOLDER, sandbox.restore_root,
                                    {"op": "tree", "root": str(sandbox.restore_root),
                                     "listing": str(listed.path)}, TREE_TIMEOUT)
-            content, problem = verify_restore(compared, snapshot.id, snapshot.short_id)
-        except (ReaderFailed, ValueError) as exc:
+            found, problem = content.verify_restore(compared, snapshot.id, snapshot.short_id)
+        except (inside.ReaderFailed, ValueError) as exc:
             raise PhaseFailed(f"the restored tree could not be compared with the snapshot: {exc}") from None
-        self.record.content = content
+        self.record.content = found
         if problem:
             raise PhaseFailed(problem)
-        return f"{content['files_expected']} files, {content['bytes_expected']} bytes match the snapshot"
+        return f"{found['files_expected']} files, {found['bytes_expected']} bytes match the snapshot"
 
-    def _check_context(self, sandbox: SandboxLike) -> CheckContext:
-        return CheckContext(sandbox.restore_root, sandbox.work_dir, sandbox.launcher,
+    def _check_context(self, sandbox: SandboxLike) -> checks.CheckContext:
+        return checks.CheckContext(sandbox.restore_root, sandbox.work_dir, sandbox.launcher,
                             env=dict(self.drill.env), secrets=self.secrets)
 
     def _checks(self) -> str:
@@ -402,7 +425,7 @@ class DrillRun:
         ctx = self._check_context(sandbox)
         has_services = bool(self.drill.services)
         for spec in self.drill.verify:
-            if not addresses_stack(spec, has_services):
+            if not services.addresses_stack(spec, has_services):
                 self._sweep_after(sandbox, self._check(spec, ctx))
         stack_failure = self._stack(ctx) if has_services else None
         self.checks_finished_mono = self.checks_finished_mono or time.monotonic()
@@ -415,8 +438,8 @@ class DrillRun:
         up = f"{len(self.drill.services)} services ready; " if has_services else ""
         return up + (f"{count} check{'s' if count != 1 else ''} passed" if count else "no checks declared")
 
-    def _check(self, spec: Any, ctx: CheckContext) -> CheckResult:
-        self.observe("check-start", default_name(spec), {})
+    def _check(self, spec: Any, ctx: checks.CheckContext) -> CheckResult:
+        self.observe("check-start", checks.default_name(spec), {})
         result = run_check(spec, ctx)
         if result.status != Status.PASSED:
             self._hint_paths(spec, result)
@@ -424,19 +447,19 @@ class DrillRun:
         self.observe("check-end", result.name, {"status": result.status, "detail": result.detail})
         return result
 
-    def _stack(self, ctx: CheckContext) -> str | None:
+    def _stack(self, ctx: checks.CheckContext) -> str | None:
         """Start the services in order, run the checks addressing them, stop them in reverse order.
 
         The RTO counts until the last of those checks ends (so until the last service was
         ready); stopping the stack is not recovery time.
         """
-        stack = Stack(ctx, dict(self.drill.services), self.dir, self.observe)
+        stack = services.Stack(ctx, dict(self.drill.services), self.dir, self.observe)
         self.record.services = stack.records
         try:
             failure = stack.start()
-            for spec in (s for s in self.drill.verify if addresses_stack(s, True)):
+            for spec in (s for s in self.drill.verify if services.addresses_stack(s, True)):
                 if failure:
-                    self.record.checks.append(CheckResult(spec.type, default_name(spec), Status.SKIPPED,
+                    self.record.checks.append(CheckResult(spec.type, checks.default_name(spec), Status.SKIPPED,
                                                           "not run: the stack did not start"))
                 else:
                     self._check(spec, replace(ctx, stack=stack))
@@ -444,7 +467,7 @@ class DrillRun:
         finally:
             try:
                 stack.stop()
-            except IsolationError as exc:
+            except holder.IsolationError as exc:
                 raise PhaseFailed(f"what the stack left running could not be stopped: {exc}") from None
         return failure
 
@@ -456,7 +479,7 @@ class DrillRun:
         try:
             found = controls.run_controls(tried, self._check_context(sandbox), run_check,
                                           lambda result: self._sweep_after(sandbox, result))
-        except (controls.ControlFailed, ReaderFailed) as exc:
+        except (controls.ControlFailed, inside.ReaderFailed) as exc:
             raise PhaseFailed(f"the negative controls could not run, so the checks are not proven: {exc}") from None
         self.record.controls = [control.record() for control in found]
         problem = controls.vacuous(found)
@@ -474,7 +497,7 @@ class DrillRun:
         if listing is None or snapshot is None or not listing.done():
             return
         try:
-            hint = missing_hint(spec, listing.result().nodes(), snapshot.paths)
+            hint = pathhints.missing_hint(spec, listing.result().nodes(), snapshot.paths)
         except (ResticError, OSError):
             return
         if hint:
@@ -485,7 +508,7 @@ class DrillRun:
         (a daemon, a double fork, a setsid) is killed before the next check starts."""
         try:
             left = sandbox.launcher.sweep()
-        except IsolationError as exc:
+        except holder.IsolationError as exc:
             raise PhaseFailed(f'what check "{result.name}" left running could not be stopped, so no '
                               f"later check may run beside it: {exc}") from None
         if left:

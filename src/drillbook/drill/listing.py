@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.checks.reading.tree import listing_line
-from drillbook.drill import restoring
+
+DEVICE_TYPES = ("chardev", "dev")  # restic's node types of block and character devices
 
 FILE_NAME = "listing.jsonl"
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -47,7 +48,7 @@ class Listing:
         self.node_count += 1
         if node.get("type") == "file":
             self.size_bytes += int(node.get("size") or 0)
-        elif node.get("type") in restoring.DEVICE_TYPES:
+        elif node.get("type") in DEVICE_TYPES:
             self.devices.append(node["path"])
         return listing_line(node)
 

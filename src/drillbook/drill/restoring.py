@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from drillbook.backends.repository import local_path
+from drillbook.drill.listing import DEVICE_TYPES
 from drillbook.sandbox.isolation import Account, Mode
 
 #: Remote backends that restic reaches with files of drillbook's own account.
 OWN_FILES = {"sftp:": "ssh keys and configuration", "rclone:": "rclone configuration"}
-DEVICE_TYPES = ("chardev", "dev")
 
 Unreadable = Callable[[Account, Path], str | None]
 

@@ -9,15 +9,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from drillbook.backends.restic import Restic, RestoreSize, Snapshot
-from drillbook.backends.resticjson import RestoreCounts
-from drillbook.drill.space import free_bytes
-from drillbook.sandbox.holder import Sandbox
-from drillbook.sandbox.isolation import Account, Mode, unreadable_by
-from drillbook.sandbox.safety import SafetyReport
-from drillbook.spec.models import Isolation
+from drillbook.util.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from drillbook.backends.resticjson import RestoreCounts
+    from drillbook.drill import space
+    from drillbook.sandbox import holder, isolation
+    from drillbook.sandbox.isolation import Account, Mode
+    from drillbook.sandbox.safety import SafetyReport
+    from drillbook.spec.models import Isolation
+else:
+    # The sandbox is made after the plan's first restic call: its modules load when it is.
+    holder = lazy_module("drillbook.sandbox.holder")
+    isolation = lazy_module("drillbook.sandbox.isolation")
+    space = lazy_module("drillbook.drill.space")
 
 
 class ResticDoor(Protocol):
@@ -76,6 +84,8 @@ class Seams:
     """The engine's ways out of Python (restic, the sandbox, the filesystem); tests put fakes here."""
 
     open_restic: Callable[..., ResticDoor] = Restic
-    create_sandbox: Callable[[Path, str, Isolation, dict[str, str], Path | None], SandboxLike] = Sandbox.create
-    unreadable_by: Callable[[Account, Path], str | None] = unreadable_by  # tried as the account
-    free_space: Callable[[Path], int] = free_bytes  # bytes the sandbox account may write there
+    create_sandbox: Callable[[Path, str, Isolation, dict[str, str], Path | None], SandboxLike] = (
+        lambda *args: holder.Sandbox.create(*args))
+    unreadable_by: Callable[[Account, Path], str | None] = (  # tried as the account
+        lambda account, path: isolation.unreadable_by(account, path))
+    free_space: Callable[[Path], int] = lambda path: space.free_bytes(path)  # bytes the sandbox account may write there

@@ -18,9 +18,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drillbook.drill.listing import Listing
+if TYPE_CHECKING:
+    from drillbook.drill.listing import Listing
 
 MIB = 1024 * 1024
 #: Room kept beyond the restore's size: a tenth for folders, block rounding and restic's own files,

@@ -33,8 +33,6 @@ from typing import TYPE_CHECKING, Any
 
 from drillbook.outputs import finish as postrun
 from drillbook.outputs.runstore import RUN_FILE, iter_run_files, read_record
-from drillbook.sandbox.holder import HOLDER_FILE, remove_tree
-from drillbook.sandbox.isolation import ACCOUNT_FOLDERS, OWN_FOLDER
 from drillbook.settings import Settings
 from drillbook.spec.models import ProjectConfig
 from drillbook.status import Status
@@ -46,15 +44,28 @@ from drillbook.util.procfs import alive, all_pids, arguments, boot_id, boot_time
 
 if TYPE_CHECKING:
     from drillbook.evidence import ledger
+    from drillbook.sandbox import holder, isolation
 else:
-    ledger = lazy_module("drillbook.evidence.ledger")  # cryptography: only when a stale run is found
+    ledger = lazy_module("drillbook.evidence.ledger")  # cryptography: only when a finished run is found
+    # every run reaps before it starts restic: the sandbox's modules load when a sandbox is left
+    holder = lazy_module("drillbook.sandbox.holder")
+    isolation = lazy_module("drillbook.sandbox.isolation")
 
 log = logging.getLogger("drillbook.sandbox.reaper")
 
 CLEANUP_LOCK_TIMEOUT = 30.0
 BOOT_TIME_TOLERANCE = 5.0  # records without a boot id only: btime drifts by a second or so between reads
-#: What a sandbox folder holds (see sandbox/holder.make_run_folders).
-SANDBOX_ENTRIES = {*ACCOUNT_FOLDERS, "logs", OWN_FOLDER, HOLDER_FILE}
+
+
+def remove_tree(sandbox: Path) -> None:
+    """A sandbox left behind, removed (tests replace this name): the holder's modules load here."""
+    holder.remove_tree(sandbox)
+
+
+def sandbox_entries() -> set[str]:
+    """What a sandbox folder holds (see sandbox/holder.make_run_folders): a folder holding anything
+    else is not taken for one, and is left in place."""
+    return {*isolation.ACCOUNT_FOLDERS, "logs", isolation.OWN_FOLDER, holder.HOLDER_FILE}
 
 
 @dataclass
@@ -134,10 +145,11 @@ def reap_stale_runs(settings: Settings, *, dry_run: bool = False,
         for folder, _record, why in stale:
             done += _guarded(folder, _stale, folder, why, settings, project, dry_run)
         reaped = {folder for folder, _record, _why in stale}
-        sealed = _sealed_paths(settings)
-        for folder, record in _records(settings):
-            if folder not in reaped and record.get("status") != Status.RUNNING:
-                done += _guarded(folder, _finished, folder, record, sealed, settings, project, dry_run)
+        finished = [(folder, record) for folder, record in _records(settings)
+                    if folder not in reaped and record.get("status") != Status.RUNNING]
+        sealed = _sealed_paths(settings) if finished else None  # no run to look up: no ledger read
+        for folder, record in finished:
+            done += _guarded(folder, _finished, folder, record, sealed, settings, project, dry_run)
         return done
 
 
@@ -301,7 +313,7 @@ def _remove_sandbox(sandbox: Path, record: dict[str, Any]) -> tuple[bool, str | 
         return False, None
     if not sandbox.is_absolute() or sandbox.name != record.get("run_id") or not sandbox.is_dir():
         return False, f"{sandbox} does not look like this run's sandbox; left in place"
-    unexpected = {p.name for p in sandbox.iterdir()} - SANDBOX_ENTRIES
+    unexpected = {p.name for p in sandbox.iterdir()} - sandbox_entries()
     if unexpected:
         return False, (f"{sandbox} holds unexpected entries ({', '.join(sorted(unexpected)[:3])}); "
                        "left in place")
@@ -328,8 +340,8 @@ def kill_leftovers(sandbox: Path) -> int:
 
 def _kill_holder(sandbox: Path) -> int:
     try:
-        holder = json.loads((sandbox / HOLDER_FILE).read_text())
-        init_pid, init_start = int(holder["init_pid"]), holder.get("init_start")
+        held = json.loads((sandbox / holder.HOLDER_FILE).read_text())
+        init_pid, init_start = int(held["init_pid"]), held.get("init_start")
     except (OSError, ValueError, KeyError, TypeError):
         return 0
     if init_start is None or not alive(init_pid, init_start):
