@@ -19,14 +19,12 @@ from drillbook.backends.repository import shown_repository
 from drillbook.cli import exitcodes, jsonout
 from drillbook.cli.completion import complete_drills
 from drillbook.cli.console import out, tell
-from drillbook.cli.progress import Progress
 from drillbook.cli.tables import print_table
 from drillbook.drill import batch
 from drillbook.errors import BadInput
 from drillbook.evidence import sightings
 from drillbook.outputs.runstore import load_runs
 from drillbook.runbook.loading import validate_with_runbooks
-from drillbook.sandbox.reaper import reap_stale_runs
 from drillbook.settings import Settings
 from drillbook.util.atomic import write_text_atomic
 from drillbook.util.durations import DurationError, format_duration, parse_duration
@@ -37,14 +35,18 @@ from drillbook.util.signals import signals_raise_interrupted
 export = lazy_module("drillbook.serve.export")  # prometheus_client: only runs that export pay it
 
 if TYPE_CHECKING:
+    from drillbook.cli import progress
     from drillbook.drill import engine
     from drillbook.drill.engine import DrillOutcome
     from drillbook.evidence import ledger
     from drillbook.report import junit
+    from drillbook.sandbox import reaper
 else:
-    # validate and list never run a drill: the engine, the ledger (cryptography) and the JUnit
-    # writer load when a run does
+    # validate and list never run a drill: the engine, the ledger (cryptography), the JUnit
+    # writer, the progress display (rich's live status) and the reaper load when a run does
     engine = lazy_module("drillbook.drill.engine")
+    progress = lazy_module("drillbook.cli.progress")
+    reaper = lazy_module("drillbook.sandbox.reaper")
     ledger = lazy_module("drillbook.evidence.ledger")
     junit = lazy_module("drillbook.report.junit")
 
@@ -177,7 +179,7 @@ def run_command(settings: Settings, names: tuple[str, ...], run_all: bool, keep_
     if not names:
         raise BadInput(f"--all: no drills are declared in {settings.drills_dir}")
     batch.ensure_can_run(settings, loaded.config)
-    for stale in reap_stale_runs(settings, project=loaded.config):  # runs whose drillbook died: first
+    for stale in reaper.reap_stale_runs(settings, project=loaded.config):  # runs whose drillbook died: first
         tell(f"cleaned up stale run {stale.drill} {stale.run_id}: {stale.owner}", event="stale-run-reaped",
              drill=stale.drill, run_id=stale.run_id)
     options = engine.RunOptions(trigger=trigger, keep_sandbox=keep_sandbox, stop_after_rto=stop_after_rto,
@@ -187,7 +189,7 @@ def run_command(settings: Settings, names: tuple[str, ...], run_all: bool, keep_
                  if metrics_textfile or pushgateway else nullcontext([]))  # prometheus_client: ~50 ms
     with signals_raise_interrupted(), exporting as exported:
         outcomes = batch.run_drills(loaded, names, settings, options,
-                                    Progress(force_plain=plain or structured()), on_outcome=shown)
+                                    progress.Progress(force_plain=plain or structured()), on_outcome=shown)
         exported.extend(o.record for o in outcomes)
     records = [o.record for o in outcomes]
     if junit_path:

@@ -6,6 +6,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -13,17 +14,25 @@ from rich.console import Console
 from drillbook.cli import jsonout
 from drillbook.cli.console import problem_fields, tell
 from drillbook.cli.tables import print_table
-from drillbook.drill import batch as drill_actions
 from drillbook.errors import BadInput, SpecProblem
 from drillbook.evidence import sightings
 from drillbook.serve.duestatus import DEFAULT_OVERRUN_FACTOR, due_status, recent_runs
 from drillbook.serve.jobstore import SERVE_LOCK, read_state
 from drillbook.serve.schedules import fingerprint, parse_schedule
 from drillbook.settings import Settings
-from drillbook.sites.status import site_status
 from drillbook.spec.loader import load_drills
 from drillbook.util.durations import DurationError, parse_duration
+from drillbook.util.lazy import lazy_module
 from drillbook.util.locks import LockBusy, file_lock
+
+if TYPE_CHECKING:
+    from drillbook.drill import batch as drill_actions
+    from drillbook.sites import status as sites_status
+else:
+    # `schedule` reads drills, never runs one: the run's checks (restic, the overrun guard) and
+    # the sites' queues load for `serve`, and for a project with workers
+    drill_actions = lazy_module("drillbook.drill.batch")
+    sites_status = lazy_module("drillbook.sites.status")
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
@@ -97,7 +106,7 @@ def schedule_command(settings: Settings, as_json: bool) -> None:
                                scheduled_since=stored.scheduled_since if stored else None))
     server = server_state(settings.state_dir)
     workers = loaded.config.workers
-    sites = site_status(settings, workers, loaded.drills) if workers is not None else None
+    sites = sites_status.site_status(settings, workers, loaded.drills) if workers is not None else None
     if as_json:
         jsonout.emit(jsonout.schedule(server, [r.to_dict() for r in rows], loaded.problems,
                                       sites.to_dict() if sites else None))

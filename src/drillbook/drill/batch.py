@@ -12,8 +12,6 @@ import tempfile
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from drillbook.backends.restic import find_restic
-from drillbook.drill.overrun import OverrunGuard
 from drillbook.drill.phases import Observer
 from drillbook.drill.target import DeclaredDrill
 from drillbook.errors import CannotRun
@@ -25,10 +23,14 @@ from drillbook.status import Status
 from drillbook.util.lazy import lazy_module
 
 if TYPE_CHECKING:
-    from drillbook.drill import engine
+    from drillbook.backends import restic
+    from drillbook.drill import engine, overrun
     from drillbook.drill.engine import DrillOutcome, RunOptions
 else:
-    engine = lazy_module("drillbook.drill.engine")  # validate and list load drills, never run one
+    # validate and list load drills, never run one: what a run needs loads when one starts
+    engine = lazy_module("drillbook.drill.engine")
+    overrun = lazy_module("drillbook.drill.overrun")
+    restic = lazy_module("drillbook.backends.restic")
 
 
 def load_checked(settings: Settings, names: Sequence[str] = ()) -> DrillSet:
@@ -41,7 +43,7 @@ def ensure_can_run(settings: Settings, project: ProjectConfig | None = None) -> 
 
     ``project`` is the drills' drillbook.yaml, read from the drills folder when not given.
     """
-    if not find_restic():
+    if not restic.find_restic():
         raise CannotRun("restic is not installed or not on PATH (install it: apt-get install restic)")
     ensure_folders(settings, project)
     for folder, what in ((settings.reports_dir, "reports"), (settings.sandbox_root, "sandbox root")):
@@ -87,7 +89,7 @@ def run_drills(drills: DrillSet, names: Sequence[str], settings: Settings, optio
     outcomes = []
     for name in names:
         target = declared(drills, name)
-        with OverrunGuard(target.drill, options.stop_after_rto, observer) as observe:
+        with overrun.OverrunGuard(target.drill, options.stop_after_rto, observer) as observe:
             outcome = run_drill(target, settings, options, observe)
         outcomes.append(outcome)
         if on_outcome:
