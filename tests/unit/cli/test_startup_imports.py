@@ -83,6 +83,37 @@ def test_a_run_starts_restic_before_loading_reports_webhooks_or_metrics(drills: 
     assert [m for m in heavy if not m.startswith("cryptography")] == []
 
 
+#: What the phases after the snapshot lookup need (the sandbox, the restore, the content check,
+#: the checks and their services, the Object Lock audit, the verdict): none of it may load before
+#: the first restic call, or the drill's clock waits for modules the plan does not use. Nor the
+#: AWS backend for a local repository, nor the ledger's cryptography while the reports folder
+#: holds no finished run to look up in it. (APScheduler is not listed: the drill's cron schedule
+#: is validated with it when the drill loads.)
+LATER_PHASES = ("drillbook.sandbox.holder", "drillbook.sandbox.launcher", "drillbook.sandbox.safety",
+                "drillbook.sandbox.inside", "drillbook.sandbox.slots", "drillbook.checks.kinds",
+                "drillbook.checks.base", "drillbook.checks.services.stack", "drillbook.drill.content",
+                "drillbook.drill.controls", "drillbook.drill.restoring", "drillbook.drill.storage",
+                "drillbook.drill.pathhints", "drillbook.drill.verdict", "drillbook.backends.aws",
+                "drillbook.backends.immutability", "botocore", "cryptography")
+
+
+#: What only a run needs: `validate`, `list` and `schedule` read drills and never start one.
+RUN_ONLY = ("drillbook.drill.engine", "drillbook.drill.overrun", "drillbook.backends.restic",
+            "drillbook.sandbox.reaper", "drillbook.sandbox.holder", "drillbook.cli.progress",
+            "drillbook.checks.kinds", "drillbook.sites.status", "drillbook.sites.central")
+
+
+@pytest.mark.parametrize("command", ["validate", "list", "schedule"])
+def test_listing_commands_load_nothing_a_run_needs(drills: Path, command: str) -> None:
+    assert loaded_by(drills, command, watched=RUN_ONLY) == ([], "")
+
+
+def test_a_run_starts_restic_before_loading_what_later_phases_need(drills: Path) -> None:
+    loaded, started = loaded_by(drills, "run", "clinic", "--plain", watched=LATER_PHASES)
+    assert json.loads(started)[:2] == ["/bin/true", "version"]
+    assert loaded == []
+
+
 
 def test_help_loads_no_settings_module(tmp_path: Path) -> None:
     """`drillbook --help` is measured against `python -c pass`: settings (tempfile, shutil, the
