@@ -143,7 +143,14 @@ def build_trigger(schedule: Schedule | str, tz: str = "UTC", jitter: float | Non
 
 def next_run(schedule: Schedule | str, tz: str, after: datetime) -> datetime | None:
     """First nominal (jitter-free) due time at or after ``after``, in UTC."""
-    moment = build_trigger(schedule, tz).get_next_fire_time(None, _aware(after))
+    return _next_run(_as_schedule(schedule), tz, _aware(after))
+
+
+@functools.lru_cache(maxsize=4096)
+def _next_run(schedule: Schedule, tz: str, after: datetime) -> datetime | None:
+    """Kept per schedule, zone and moment: `drillbook schedule` asks every drill at one moment,
+    and an estate's drills share a few schedules (a cron walk is a fraction of a millisecond)."""
+    moment = build_trigger(schedule, tz).nominal_after(None, after)
     return moment.astimezone(UTC) if moment else None
 
 
@@ -153,16 +160,18 @@ def due_times(schedule: Schedule | str, tz: str, start: datetime, end: datetime,
 
     Raises ScheduleError beyond ``limit`` entries rather than silently truncating the list.
     """
-    trigger = build_trigger(schedule, tz)
-    start, end = _aware(start), _aware(end)
+    return _walk(build_trigger(schedule, tz), _aware(start), _aware(end), limit)
+
+
+def _walk(trigger: DrillTrigger, start: datetime, end: datetime, limit: int = MAX_DUE_TIMES) -> list[datetime]:
     out: list[datetime] = []
-    moment = trigger.get_next_fire_time(None, start)
+    moment = trigger.nominal_after(None, start)
     while moment is not None and moment < end:
         if len(out) >= limit:
             raise ScheduleError(f"more than {limit} due times between {start} and {end}; "
                                 "narrow the period")
         out.append(moment.astimezone(UTC))
-        moment = trigger.get_next_fire_time(moment, moment)
+        moment = trigger.nominal_after(moment, moment)
     return out
 
 
@@ -185,10 +194,17 @@ def count_due(schedule: Schedule | str, tz: str, start: datetime, end: datetime)
 
 def previous_due(schedule: Schedule | str, tz: str, now: datetime) -> datetime | None:
     """The latest nominal due time at or before ``now`` (None if none within 30 years)."""
-    now = _aware(now)
+    return _previous_due(_as_schedule(schedule), tz, _aware(now))
+
+
+@functools.lru_cache(maxsize=4096)
+def _previous_due(schedule: Schedule, tz: str, now: datetime) -> datetime | None:
+    """One trigger for every window, and kept like :func:`_next_run`: drills with one schedule,
+    zone and allowance (so one moment) share the answer."""
+    trigger = build_trigger(schedule, tz)
     window = timedelta(hours=1)
     while window <= timedelta(days=366 * 30):
-        found = due_times(schedule, tz, now - window, now + timedelta(microseconds=1))
+        found = _walk(trigger, now - window, now + timedelta(microseconds=1))
         if found:
             return found[-1]
         window *= 4

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import apscheduler.triggers.cron as cron
 import pytest
 
+from drillbook.serve import schedules
 from drillbook.serve.duestatus import due_status
 from drillbook.serve.schedules import (
     ALIASES,
@@ -253,3 +254,20 @@ def test_a_cron_expression_is_parsed_once_however_often_it_is_asked(monkeypatch:
     second = due_status(drill, [], now + timedelta(days=1))
     assert first.next_run == datetime(2026, 3, 2, 2, 17, tzinfo=UTC) and second.due is not None
     assert once <= 2 and len(built) == once  # the validation's (UTC) and the drill's zone, then none
+
+
+def test_drills_sharing_a_schedule_walk_its_trigger_once(monkeypatch):
+    """`drillbook schedule` asks every drill for its next and previous due time at one moment: an
+    estate of a thousand drills on a few schedules must not walk the same cron a thousand times."""
+    walked = []
+    real = schedules.DrillTrigger.nominal_after
+    monkeypatch.setattr(schedules.DrillTrigger, "nominal_after",
+                        lambda self, *args: walked.append(1) or real(self, *args))
+    now = at(2026, 5, 6, 19, 58)
+    first = (next_run("17 2 * * *", "Europe/Berlin", now), previous_due("17 2 * * *", "Europe/Berlin", now))
+    once = len(walked)
+    for _ in range(200):
+        assert (next_run("17 2 * * *", "Europe/Berlin", now),
+                previous_due("17 2 * * *", "Europe/Berlin", now)) == first
+    assert first == (at(2026, 5, 7, 0, 17), at(2026, 5, 6, 0, 17))
+    assert len(walked) == once
