@@ -226,11 +226,22 @@ def from_events(text: str, first_line: int = 1) -> LocatedYaml:
 def _scalar(loader: CoreSchemaCLoader, event: Any) -> Any:
     if not event.implicit[0]:  # quoted, or a block scalar: text as written
         return event.value
-    tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
-    if tag == STR:
-        return event.value
-    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
-    return loader.construct_object(node)
+    text = event.value
+    if text in _PLAIN:
+        return _PLAIN[text]
+    tag = loader.resolve(yaml.ScalarNode, text, event.implicit)
+    value = text if tag == STR else loader.construct_object(
+        yaml.ScalarNode(tag, text, event.start_mark, event.end_mark, event.style))
+    if len(_PLAIN) < PLAIN_KEPT:
+        _PLAIN[text] = value
+    return value
+
+
+#: Plain scalars as the core schema read them (null, bool, int, float or text: nothing mutable),
+#: by their text: a thousand drills repeat the same keys and values, and each resolution runs the
+#: resolver's patterns in Python. Bounded, so a huge or hostile file cannot grow it for ever.
+_PLAIN: dict[str, Any] = {}
+PLAIN_KEPT = 20_000
 
 
 def _add(stack: list[_Open], out: LocatedYaml, value: Any, event: Any, first_line: int) -> Path_:

@@ -185,3 +185,19 @@ def test_what_the_one_pass_reading_leaves_to_the_composer_still_loads_or_fails_a
         assert refused.message.startswith("YAML syntax error") or "must be plain text" in refused.message
     else:
         assert located.data == {"x": 12}
+
+
+def test_a_plain_scalar_seen_before_is_not_resolved_again(monkeypatch):
+    """A thousand drills repeat their keys and values: each plain text is resolved by the core
+    schema's patterns once, and the same values come back (ints, floats, bools, null, text)."""
+    resolved = []
+    real = CoreSchemaCLoader.resolve
+    monkeypatch.setattr(CoreSchemaCLoader, "resolve",
+                        lambda self, kind, value, implicit: resolved.append(value) or real(self, kind, value, implicit))
+    text = "count: 10\nratio: 0.5\nrequired: true\nnothing: null\nname: clinic-8e1f\nyes: yes\n"
+    first = from_events(text).data
+    assert first == {"count": 10, "ratio": 0.5, "required": True, "nothing": None, "name": "clinic-8e1f",
+                     "yes": "yes"}
+    seen = len(resolved)
+    assert from_events(text).data == first
+    assert len(resolved) == seen
