@@ -101,6 +101,13 @@ def test_paths_may_not_escape_the_restore(tmp_path):
     assert any("may not contain" in p.message for p in problems)
 
 
+@pytest.mark.parametrize(("path", "fragment"), [("/etc", "drop the leading /"), ("//etc", "drop the leading /"),
+                                               ("srv/./../../etc", "may not contain"), ("srv/..", "may not contain")])
+def test_absolute_and_climbing_paths_are_refused(tmp_path, path, fragment):
+    _, problems = load_drill(write(tmp_path, "p", GOOD.replace("path: srv/portal\n", f"path: {path}\n")))
+    assert any(fragment in p.message for p in problems), problems
+
+
 def test_folder_reports_every_file(tmp_path):
     write(tmp_path, "good", GOOD)
     write(tmp_path, "bad1", GOOD.replace("rpo: 26h", "rpo: soon"))
