@@ -24,7 +24,8 @@ from drillbook.serve.duestatus import recent_runs
 from drillbook.serve.events import Emit
 from drillbook.serve.jobstore import DrillBook, drill_name, job_id, run_scheduled_drill
 from drillbook.serve.metrics import DrillMetrics
-from drillbook.serve.schedules import DrillTrigger, build_trigger, fingerprint, previous_due
+from drillbook.serve.schedules import build_trigger, fingerprint, previous_due
+from drillbook.serve.trigger import DrillTrigger
 from drillbook.settings import Settings
 from drillbook.spec.loader import load_drills
 from drillbook.spec.models import Drill

@@ -23,12 +23,19 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.base import BaseTrigger
-
 from drillbook.util.durations import DurationError, parse_duration
+from drillbook.util.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from drillbook.serve import trigger as triggers
+    from drillbook.serve.trigger import DrillTrigger
+else:
+    # APScheduler's base class (its package reads its own version from the installed metadata at
+    # import): for the server and the due-time walks, not for loading a drill
+    triggers = lazy_module("drillbook.serve.trigger")
 
 UTC = UTC
 
@@ -94,7 +101,7 @@ def _parse_text(raw: str) -> Schedule:
     if len(fields) != 5:
         raise ScheduleError(f'"{raw}" has {len(fields)} field(s), cron needs 5 '
                             f"(minute hour day-of-month month day-of-week); {SCHEDULE_HINT}")
-    _cron_trigger(raw, UTC)  # raises ScheduleError on a bad field
+    cron_trigger(raw, UTC)  # raises ScheduleError on a bad field
     return Schedule(raw, cron=raw)
 
 
@@ -138,12 +145,12 @@ def check_jitter(schedule: Schedule | str, jitter: float) -> None:
 def build_trigger(schedule: Schedule | str, tz: str = "UTC", jitter: float | None = None
                   ) -> DrillTrigger:
     """The APScheduler 3 trigger the server uses (also what every pure function here uses)."""
-    return DrillTrigger(_as_schedule(schedule), tz, jitter)
+    return triggers.DrillTrigger(_as_schedule(schedule), tz, jitter)
 
 
 def next_run(schedule: Schedule | str, tz: str, after: datetime) -> datetime | None:
     """First nominal (jitter-free) due time at or after ``after``, in UTC."""
-    return _next_run(_as_schedule(schedule), tz, _aware(after))
+    return _next_run(_as_schedule(schedule), tz, aware(after))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -160,7 +167,7 @@ def due_times(schedule: Schedule | str, tz: str, start: datetime, end: datetime,
 
     Raises ScheduleError beyond ``limit`` entries rather than silently truncating the list.
     """
-    return _walk(build_trigger(schedule, tz), _aware(start), _aware(end), limit)
+    return _walk(build_trigger(schedule, tz), aware(start), aware(end), limit)
 
 
 def _walk(trigger: DrillTrigger, start: datetime, end: datetime, limit: int = MAX_DUE_TIMES) -> list[datetime]:
@@ -179,7 +186,7 @@ def count_due(schedule: Schedule | str, tz: str, start: datetime, end: datetime)
     """How many nominal due times fall in ``[start, end)``; arithmetic for ``every`` schedules,
     so a year of ``every 4s`` costs nothing (cron schedules are walked)."""
     sched = _as_schedule(schedule)
-    start, end = _aware(start), _aware(end)
+    start, end = aware(start), aware(end)
     if end <= start:
         return 0
     if sched.every is None:
@@ -194,7 +201,7 @@ def count_due(schedule: Schedule | str, tz: str, start: datetime, end: datetime)
 
 def previous_due(schedule: Schedule | str, tz: str, now: datetime) -> datetime | None:
     """The latest nominal due time at or before ``now`` (None if none within 30 years)."""
-    return _previous_due(_as_schedule(schedule), tz, _aware(now))
+    return _previous_due(_as_schedule(schedule), tz, aware(now))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -219,75 +226,7 @@ def fingerprint(schedule: str | None, tz: str, jitter: float | None) -> str:
     return f"{sched.cron or f'every {sched.every:g}s'} @ {tz}" + (f" ~{jitter:g}s" if jitter else "")
 
 
-class DrillTrigger(BaseTrigger):
-    """One trigger for both schedule forms; it pickles as its text, zone and jitter."""
-
-    def __init__(self, schedule: Schedule, tz: str = "UTC", jitter: float | None = None):
-        self.schedule = schedule
-        self.tz_name = tz
-        self.jitter = float(jitter) if jitter else None
-        self._setup()
-
-    def _setup(self) -> None:
-        self.zone = check_timezone(self.tz_name)
-        self.cron_trigger = _cron_trigger(self.schedule.cron, self.zone) if self.schedule.cron else None
-        hour_field = self.schedule.cron.split(" ")[1] if self.schedule.cron else "*"
-        self.fixed_hour = not hour_field.startswith("*")
-        self.anchor = datetime(*ANCHOR, tzinfo=self.zone).astimezone(UTC)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"version": 1, "schedule": self.schedule.text, "tz": self.tz_name, "jitter": self.jitter}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.schedule = parse_schedule(state["schedule"])
-        self.tz_name = state["tz"]
-        self.jitter = state.get("jitter")
-        self._setup()
-
-    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
-        nominal = self.nominal_after(previous_fire_time, now)
-        if nominal is None or not self.jitter:
-            return nominal
-        delayed = nominal.astimezone(UTC) + timedelta(seconds=JITTER_RANDOM.uniform(0, self.jitter))
-        return delayed.astimezone(self.zone)
-
-    def nominal_after(self, previous: datetime | None, now: datetime) -> datetime | None:
-        """Jitter-free: the first due time after ``previous`` or, without one, at/after ``now``."""
-        if self.schedule.every is not None:
-            return self._next_interval(previous, now)
-        if self.cron_trigger is None:
-            raise ScheduleError(f'"{self.schedule.text}" has neither an interval nor a cron expression')
-        while True:
-            moment = self.cron_trigger.get_next_fire_time(previous, now)
-            if moment is None:
-                return None
-            moment = moment.astimezone(UTC).astimezone(self.zone)  # a real wall time after DST gaps
-            if self.fixed_hour and _second_pass_of_repeated_hour(moment):
-                previous = now = moment
-                continue
-            return moment
-
-    def _next_interval(self, previous: datetime | None, now: datetime) -> datetime:
-        step = timedelta(microseconds=round(self.schedule.every * 1_000_000))  # type: ignore[operator]
-        if previous is not None:
-            index = (_aware(previous) - self.anchor) // step + 1
-        else:
-            index = -((self.anchor - _aware(now)) // step)  # ceil
-        return (self.anchor + index * step).astimezone(self.zone)
-
-    def __str__(self) -> str:
-        return f"{self.schedule.text} ({self.tz_name})"
-
-    def __repr__(self) -> str:
-        return f"<DrillTrigger {self.schedule.text!r} tz={self.tz_name} jitter={self.jitter}>"
-
-
-def _second_pass_of_repeated_hour(moment: datetime) -> bool:
-    """True for the later of two identical wall times when clocks fall back."""
-    return moment.fold == 1 and moment.replace(fold=0).utcoffset() != moment.utcoffset()
-
-
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ScheduleError(f"{moment} has no time zone (use an aware datetime)")
     return moment
@@ -298,7 +237,7 @@ def _as_schedule(schedule: Schedule | str) -> Schedule:
 
 
 @functools.lru_cache(maxsize=4096)
-def _cron_trigger(expr: str, zone: Any) -> Any:
+def cron_trigger(expr: str, zone: Any) -> Any:
     """One APScheduler CronTrigger per expression and zone, shared: building one parses every
     field (about a millisecond), and its next-fire-time computation changes nothing in it."""
     from apscheduler.triggers.cron import CronTrigger  # start-up: ~50 ms, cron schedules only

@@ -115,6 +115,14 @@ def test_a_run_starts_restic_before_loading_what_later_phases_need(drills: Path)
 
 
 
+@pytest.mark.parametrize("argv", [("validate",), ("list",), ("run", "clinic", "--plain")])
+def test_a_drill_without_schedule_loads_no_scheduler(tmp_path: Path, argv: tuple[str, ...]) -> None:
+    """APScheduler (its package reads its own version from the installed metadata) is for
+    schedules: a project of on-demand drills never pays it."""
+    write_drill(tmp_path / "drills", "clinic", "/nowhere/repo", body=STANDARD_CHECKS)
+    assert loaded_by(tmp_path, *argv, watched=("apscheduler",))[0] == []
+
+
 def test_help_loads_no_settings_module(tmp_path: Path) -> None:
     """`drillbook --help` is measured against `python -c pass`: settings (tempfile, shutil, the
     account lookups of util.trust) are for commands that run."""

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import apscheduler.triggers.cron as cron
 import pytest
 
-from drillbook.serve import schedules
+from drillbook.serve import trigger
 from drillbook.serve.duestatus import due_status
 from drillbook.serve.schedules import (
     ALIASES,
@@ -260,8 +260,8 @@ def test_drills_sharing_a_schedule_walk_its_trigger_once(monkeypatch):
     """`drillbook schedule` asks every drill for its next and previous due time at one moment: an
     estate of a thousand drills on a few schedules must not walk the same cron a thousand times."""
     walked = []
-    real = schedules.DrillTrigger.nominal_after
-    monkeypatch.setattr(schedules.DrillTrigger, "nominal_after",
+    real = trigger.DrillTrigger.nominal_after
+    monkeypatch.setattr(trigger.DrillTrigger, "nominal_after",
                         lambda self, *args: walked.append(1) or real(self, *args))
     now = at(2026, 5, 6, 19, 58)
     first = (next_run("17 2 * * *", "Europe/Berlin", now), previous_due("17 2 * * *", "Europe/Berlin", now))
