@@ -246,7 +246,9 @@ def test_at_start_a_run_missed_while_down_is_caught_up_once(book, tmp_path):
 
 def test_at_start_a_drill_seen_only_now_or_run_since_is_not_caught_up(book, tmp_path):
     reports = tmp_path / "reports"
-    write_record(reports, "ran", started=datetime.now(UTC) - timedelta(minutes=1))
+    # started at or after the hour's due time, whatever the minute the test runs at
+    this_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    write_record(reports, "ran", started=max(this_hour, datetime.now(UTC) - timedelta(minutes=1)))
     book.set_schedule("ran", HOURLY.fingerprint, hours_ago(3).timestamp())
     book.set_schedule("new", HOURLY.fingerprint, datetime.now(UTC).timestamp())
     sync = JobSync(FakeScheduler(), book, Events(), reports_dir=reports)
