@@ -192,7 +192,7 @@ def main() -> int:
     sizes = SUITES[args.suite] if args.suite else [(args.files, args.mb)]
     summaries = []
     for files, mb in sizes:
-        work = args.work / f"{files}-{mb}" if args.suite else args.work
+        work = (args.work / f"{files}-{mb}" if args.suite else args.work).resolve()  # restic runs elsewhere
         command = ((f"DRILLBOOK_RESTIC={RESTIC} " if RESTIC != "restic" else "")
                    + f"bench/restore_overhead.py --files {files} --mb {mb} --rounds {args.rounds}"
                    + (f" --work {work}" if args.suite else ""))
