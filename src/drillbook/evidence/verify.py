@@ -456,8 +456,7 @@ def check_runs(root: Path, entries: list[dict[str, Any]], wanted: set | None, re
         if wanted is not None and rel not in wanted:
             result.outside_bundle += 1
             continue
-        pure = PurePosixPath(rel)
-        if pure.is_absolute() or ".." in pure.parts or not pure.parts:
+        if not _safe_rel(rel):
             result.add("bad-path", f"ledger entry #{entry.get('seq')} names an unsafe run path {rel!r}", run)
             continue
         folder = root / rel
