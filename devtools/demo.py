@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from devtools.repos import RepoBuilder
+from devtools.repos import RepoBuilder, readable_by_all
 from devtools.stacksample import add_portal_stack
 from drillbook.sandbox.holder import remove_tree
 
@@ -107,22 +107,11 @@ def back_up(state: DemoState) -> None:
     repo.backup(["srv/clinic"], host="clinic-1", tags=["nightly"], cwd=SOURCE)
     repo.backup(["srv/portal"], host="portal-1", tags=["nightly"], cwd=SOURCE)
     snapshots = repo.snapshots()
-    readable_by_the_sandbox(REPOSITORY)
+    # the sandbox account restores it rather than root; where the checkout's own folders cannot be
+    # passed through (under /root, say), drillbook still restores as root and the record says why
+    readable_by_all(REPOSITORY.parent)
     state.lines.append(f"restic repository: {REPOSITORY} ({len(snapshots)} snapshots)")
 
-
-def readable_by_the_sandbox(repository: Path) -> None:
-    """Let the sandbox account read the repository, so that restic restores as that account
-    and not as root. restic makes its files readable by their owner only; everything in a
-    repository is encrypted, so reading it without the password shows only sizes. On a real host,
-    give the sandbox accounts read access through a group instead (restic keeps a group-readable
-    repository group-readable). Where the checkout's own folders cannot be passed through (under
-    /root, say), drillbook still restores as root and the record says why."""
-    os.chmod(repository.parent, 0o755)  # noqa: S103 - holds only the demo's encrypted repository
-    for folder, _, files in os.walk(repository):
-        os.chmod(folder, 0o755)  # noqa: S103 - encrypted repository of demo data, read by the sandbox
-        for name in files:
-            os.chmod(os.path.join(folder, name), 0o644)
 
 
 def run_drills(state: DemoState) -> None:

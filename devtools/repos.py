@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,3 +61,21 @@ class RepoBuilder:
         if done.returncode != 0:
             raise RepoError(f"restic {subcommand} failed (exit {done.returncode}): {done.stderr.strip()}")
         return done.stdout
+
+
+def readable_by_all(top: Path) -> None:
+    """Whatever the umask was: others may read every file and enter and run what the owner may.
+
+    restic keeps a repository readable by its owner only; what is in it is encrypted, so reading
+    it without the password shows only sizes. The demo and the tests open theirs to the sandbox
+    account this way, so that restic restores as that account and not as root.
+    """
+    top.chmod(stat.S_IMODE(top.stat().st_mode) | 0o055)
+    for base, dirs, files in os.walk(top):
+        for name in [*dirs, *files]:
+            path = Path(base) / name
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                continue
+            extra = stat.S_IROTH | (stat.S_IXOTH if mode & stat.S_IXUSR else 0)
+            path.chmod(stat.S_IMODE(mode) | extra)

@@ -16,11 +16,11 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import stat
 import subprocess
 import tempfile
 from pathlib import Path
 
+from devtools.repos import readable_by_all
 from drillbook.sandbox.holder import remove_tree
 from drillbook.util.procfs import all_pids
 
@@ -72,18 +72,6 @@ def install_drillbook(folder: Path) -> Path:
     readable_by_all(folder)
     return venv / "bin" / "drillbook"
 
-
-def readable_by_all(top: Path) -> None:
-    """Whatever the umask was: others may read every file and enter and run what the owner may."""
-    top.chmod(stat.S_IMODE(top.stat().st_mode) | 0o055)
-    for base, dirs, files in os.walk(top):
-        for name in [*dirs, *files]:
-            path = Path(base) / name
-            mode = path.lstat().st_mode
-            if stat.S_ISLNK(mode):
-                continue
-            extra = stat.S_IROTH | (stat.S_IXOTH if mode & stat.S_IXUSR else 0)
-            path.chmod(stat.S_IMODE(mode) | extra)
 
 
 def chown_tree(top: Path, account: pwd.struct_passwd) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from devtools.repos import readable_by_all
 from drillbook.sandbox.holder import remove_tree
 from drillbook.sandbox.isolation import SANDBOX_ACCOUNT
 from tests.support import PASSWORD, Repo, Workspace, write_drill
@@ -96,14 +97,6 @@ def shared() -> Iterator[Path]:
     remove_tree(folder)
 
 
-def _readable_by_all(top: Path) -> None:
-    for base, dirs, files in os.walk(top):
-        for path in [Path(base), *(Path(base) / name for name in [*dirs, *files])]:
-            mode = path.lstat().st_mode
-            if not stat.S_ISLNK(mode):
-                path.chmod(stat.S_IMODE(mode) | stat.S_IROTH | (stat.S_IXOTH if stat.S_ISDIR(mode) else 0))
-
-
 def _repo(where: Path, source_root: Path) -> Repo:
     repo = Repo(where / "repo", PASSWORD, hostile_source(source_root))
     repo.init()
@@ -154,7 +147,7 @@ def _ordinary_account_cannot_enter(folder: Path) -> None:
 @pytest.mark.restic_versions
 def test_a_repository_the_account_can_read_is_restored_by_it(workspace: Workspace, shared: Path) -> None:
     repo = _repo(shared, shared / "source")
-    _readable_by_all(repo.path)
+    readable_by_all(repo.path)
     try:
         run, folder = _run_kept(workspace, repo)
         restore = run["restore"]
