@@ -14,7 +14,7 @@ from pathlib import Path
 
 import redis
 
-from drillbook.util.procfs import all_pids
+from drillbook.util.procfs import all_pids, arguments
 from tests.support import PASSWORD_ENV, Workspace, free_port
 
 BROKER_PASSWORD = "broker-secret-5b9e1c"
@@ -103,15 +103,7 @@ class Worker:
 
 def mentioning(text: str) -> list[int]:
     """Processes (not this one) whose command line holds ``text``."""
-    found = []
-    for pid in all_pids():
-        try:
-            line = Path(f"/proc/{pid}/cmdline").read_bytes().decode("utf-8", "replace")
-        except OSError:
-            continue
-        if text in line and pid != os.getpid():
-            found.append(pid)
-    return found
+    return [pid for pid in all_pids() if pid != os.getpid() and any(text in arg for arg in arguments(pid))]
 
 
 def worker_env(workspace: Workspace, root: Path, **extra: str) -> dict[str, str]:
